@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tessera-agent: tokens, identities, the signer and the socket server.
+ *
+ * Threads: the GLib main loop accepts connections and handles signals; each
+ * connection has one thread that reads a request, does the work (a signature
+ * included) and writes the reply, so a signature costs no thread hand-off.
+ * Shared state is a refcounted, immutable registry snapshot swapped under a
+ * mutex, and one session pool per token; no lock is held across C_Sign.
+ */
+#ifndef TESSERA_AGENT_H
+#define TESSERA_AGENT_H
+
+#include "../common/transport.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <openssl/evp.h>
+#include <p11-kit/p11-kit.h>
+
+#define TESSERA_LOG_DOMAIN "tessera-agent"
+
+struct agent_config {
+    char **modules;       /* NULL: every module p11-kit registers */
+    unsigned max_sessions; /* per token, for signing */
+    char *socket_path;
+    char *state_dir;
+    GKeyFile *keyfile;    /* per-token groups: [token LABEL] */
+};
+
+struct agent_token {
+    gint refcount;
+    CK_FUNCTION_LIST *module;
+    char *module_name;
+    CK_SLOT_ID slot;
+    char *label;
+    char *manufacturer;
+    char *model;
+    char *serial;
+    CK_FLAGS flags; /* from C_GetTokenInfo at discovery */
+
+    GMutex lock; /* the fields below */
+    GCond session_returned;
+    GArray *idle_sessions; /* CK_SESSION_HANDLE */
+    unsigned open_sessions;
+    unsigned max_sessions;
+    /* Login state lives as long as one session does: this one stays open. */
+    CK_SESSION_HANDLE login_session;
+    gboolean logged_in;
+    gboolean present;
+};
+
+struct agent_identity {
+    gint refcount;
+    char *name;
+    struct agent_token *token;
+    GBytes *key_id;
+    char *key_label;
+    enum tessera_key_type key_type;
+    unsigned key_bits;
+    GBytes *spki;
+    GPtrArray *certs; /* GBytes DER, leaf first; empty without a cert */
+    char *subject;
+    guint64 not_after;
+    gint64 key_handle; /* cached CK_OBJECT_HANDLE, -1 unknown; atomic */
+};
+
+/* An immutable view of tokens and identities; replaced, never changed. */
+struct agent_registry {
+    gint refcount;
+    GPtrArray *tokens;     /* struct agent_token * */
+    GPtrArray *identities; /* struct agent_identity *, in discovery order */
+    GHashTable *by_name;   /* name -> struct agent_identity * */
+};
+
+struct agent {
+    struct agent_config config;
+    CK_FUNCTION_LIST **modules; /* NULL-terminated */
+    gboolean modules_from_registry;
+    GMutex registry_lock;
+    struct agent_registry *registry;
+    GMutex rescan_lock; /* one rescan at a time */
+    OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
+};
+
+/* config.c */
+gboolean agent_config_load(struct agent_config *cfg, const char *path,
+                           GError **error);
+void agent_config_clear(struct agent_config *cfg);
+char *agent_config_token_string(const struct agent_config *cfg,
+                                const char *token_label, const char *key);
+
+/* tokens.c */
+gboolean agent_modules_load(struct agent *agent, GError **error);
+void agent_modules_release(struct agent *agent);
+GPtrArray *agent_tokens_discover(struct agent *agent);
+struct agent_token *agent_token_ref(struct agent_token *token);
+void agent_token_unref(struct agent_token *token);
+/* A session from the pool, waiting while the token's limit is reached. */
+CK_RV agent_token_session_acquire(struct agent_token *token,
+                                  CK_SESSION_HANDLE *out);
+void agent_token_session_release(struct agent_token *token,
+                                 CK_SESSION_HANDLE session, gboolean broken);
+int agent_token_login(struct agent_token *token, const uint8_t *pin,
+                      size_t pin_len, gboolean force,
+                      struct tessera_status *st);
+int agent_token_logout(struct agent_token *token, struct tessera_status *st);
+/* Maps a PKCS#11 failure to a code and a sentence naming the token. */
+void agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
+                      struct tessera_status *st);
+void agent_token_info(struct agent_token *token,
+                      struct tessera_token_info *out);
+char *agent_trimmed(const unsigned char *padded, size_t len);
+/* Login from the per-token pin-file, once, for headless machines. */
+void agent_tokens_login_from_config(struct agent *agent,
+                                    struct agent_registry *reg);
+
+/* identities.c */
+struct agent_registry *agent_registry_get(struct agent *agent);
+void agent_registry_unref(struct agent_registry *reg);
+void agent_rescan(struct agent *agent);
+struct agent_identity *agent_identity_ref(struct agent_identity *id);
+void agent_identity_unref(struct agent_identity *id);
+void agent_identity_summary(const struct agent_identity *id,
+                            struct tessera_identity_summary *out);
+void agent_identity_export(const struct agent_identity *id,
+                           struct tessera_identity *out);
+struct agent_token *agent_find_token(struct agent_registry *reg,
+                                     const char *spec,
+                                     struct tessera_status *st);
+GBytes *agent_spki_from_key(struct agent_token *token,
+                            CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key);
+char *agent_chain_path(const struct agent *agent,
+                       const struct agent_token *token, GBytes *key_id);
+CK_RV agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
+                        CK_OBJECT_CLASS cls, GBytes *key_id,
+                        CK_OBJECT_HANDLE *out);
+
+/* signer.c */
+int agent_sign(struct agent *agent, const struct tessera_sign_request *req,
+               struct tessera_blob *signature, struct tessera_status *st);
+
+/* builtin.c: the provider inside the agent */
+gboolean agent_builtin_provider_load(struct agent *agent, GError **error);
+void agent_builtin_provider_unload(struct agent *agent);
+EVP_PKEY *agent_load_private_key(struct agent *agent, const char *name,
+                                 struct tessera_status *st);
+
+/* provision.c: keygen and import */
+int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
+                 struct tessera_blob *csr_der, struct tessera_status *st);
+int agent_import(struct agent *agent, const struct tessera_import_request *req,
+                 struct tessera_status *st);
+gboolean agent_name_valid(const char *name);
+
+/* server.c */
+struct agent_server;
+struct agent_server *agent_server_start(struct agent *agent, const char *path,
+                                        GError **error);
+void agent_server_stop(struct agent_server *server);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent.conf, a GKeyFile:
+ *
+ *   [agent]
+ *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
+ *   max-sessions=8
+ *
+ *   [token Work Card]
+ *   pin-file=/etc/tessera/work-card.pin
+ */
+#include "agent.h"
+
+#include <string.h>
+
+#define DEFAULT_MAX_SESSIONS 8
+#define MAX_SESSIONS_LIMIT 64
+
+gboolean
+agent_config_load(struct agent_config *cfg, const char *path, GError **error)
+{
+    GError *local = NULL;
+    cfg->keyfile = g_key_file_new();
+    cfg->max_sessions = DEFAULT_MAX_SESSIONS;
+    if (!g_key_file_load_from_file(cfg->keyfile, path, G_KEY_FILE_NONE,
+                                   &local)) {
+        if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            g_clear_error(&local);
+            return TRUE;
+        }
+        g_propagate_prefixed_error(error, local, "%s: ", path);
+        return FALSE;
+    }
+    if (cfg->modules == NULL)
+        cfg->modules = g_key_file_get_string_list(cfg->keyfile, "agent",
+                                                  "modules", NULL, NULL);
+    if (g_key_file_has_key(cfg->keyfile, "agent", "max-sessions", NULL)) {
+        gint n = g_key_file_get_integer(cfg->keyfile, "agent", "max-sessions",
+                                        &local);
+        if (local != NULL || n < 1 || n > MAX_SESSIONS_LIMIT) {
+            g_clear_error(&local);
+            g_set_error(error, G_KEY_FILE_ERROR,
+                        G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [agent] max-sessions must be 1 to %d", path,
+                        MAX_SESSIONS_LIMIT);
+            return FALSE;
+        }
+        cfg->max_sessions = (unsigned)n;
+    }
+    return TRUE;
+}
+
+void
+agent_config_clear(struct agent_config *cfg)
+{
+    g_strfreev(cfg->modules);
+    g_free(cfg->socket_path);
+    g_free(cfg->state_dir);
+    if (cfg->keyfile != NULL)
+        g_key_file_unref(cfg->keyfile);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+char *
+agent_config_token_string(const struct agent_config *cfg,
+                          const char *token_label, const char *key)
+{
+    char *group = g_strdup_printf("token %s", token_label);
+    char *value = g_key_file_get_string(cfg->keyfile, group, key, NULL);
+    g_free(group);
+    return value;
+}

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Identity discovery. Every key on a token (a private key, or before login
+ * the public key beside it) is an identity, named from its label; with a
+ * certificate of the same CKA_ID it can be presented. The public key comes
+ * from the certificate, and from the token's key objects when there is no
+ * certificate yet.
+ */
+#include "agent.h"
+#include "../common/errors.h"
+#include "../common/p11uri.h"
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_OBJECTS 4096
+#define MAX_ATTRIBUTE 65536
+#define MAX_NAME 64
+#define MAX_CHAIN_FILE (256 * 1024)
+
+struct agent_registry *
+agent_registry_get(struct agent *agent)
+{
+    g_mutex_lock(&agent->registry_lock);
+    struct agent_registry *reg = agent->registry;
+    g_atomic_int_inc(&reg->refcount);
+    g_mutex_unlock(&agent->registry_lock);
+    return reg;
+}
+
+void
+agent_registry_unref(struct agent_registry *reg)
+{
+    if (reg == NULL || !g_atomic_int_dec_and_test(&reg->refcount))
+        return;
+    g_hash_table_unref(reg->by_name);
+    g_ptr_array_unref(reg->identities);
+    g_ptr_array_unref(reg->tokens);
+    g_free(reg);
+}
+
+static struct agent_registry *
+registry_new(GPtrArray *tokens)
+{
+    struct agent_registry *reg = g_new0(struct agent_registry, 1);
+    reg->refcount = 1;
+    reg->tokens = tokens;
+    reg->identities =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
+    reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    return reg;
+}
+
+struct agent_identity *
+agent_identity_ref(struct agent_identity *id)
+{
+    g_atomic_int_inc(&id->refcount);
+    return id;
+}
+
+void
+agent_identity_unref(struct agent_identity *id)
+{
+    if (id == NULL || !g_atomic_int_dec_and_test(&id->refcount))
+        return;
+    agent_token_unref(id->token);
+    g_bytes_unref(id->key_id);
+    g_bytes_unref(id->spki);
+    g_ptr_array_unref(id->certs);
+    g_free(id->name);
+    g_free(id->key_label);
+    g_free(id->subject);
+    g_free(id);
+}
+
+CK_RV
+agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
+                  CK_OBJECT_CLASS cls, GBytes *key_id, CK_OBJECT_HANDLE *out)
+{
+    gsize id_len;
+    const void *id = g_bytes_get_data(key_id, &id_len);
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_ID, (void *)id, id_len},
+    };
+    CK_ULONG found = 0;
+    CK_RV rv = token->module->C_FindObjectsInit(session, tmpl, 2);
+    if (rv != CKR_OK)
+        return rv;
+    rv = token->module->C_FindObjects(session, out, 1, &found);
+    token->module->C_FindObjectsFinal(session);
+    if (rv == CKR_OK && found == 0)
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    return rv;
+}
+
+static GArray *
+find_all(struct agent_token *token, CK_SESSION_HANDLE session,
+         CK_OBJECT_CLASS cls)
+{
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+    GArray *handles = g_array_new(FALSE, FALSE, sizeof(CK_OBJECT_HANDLE));
+    if (token->module->C_FindObjectsInit(session, tmpl, 1) != CKR_OK)
+        return handles;
+    CK_OBJECT_HANDLE batch[64];
+    CK_ULONG n = 0;
+    while (handles->len < MAX_OBJECTS &&
+           token->module->C_FindObjects(session, batch, G_N_ELEMENTS(batch),
+                                        &n) == CKR_OK &&
+           n > 0)
+        g_array_append_vals(handles, batch, (guint)n);
+    token->module->C_FindObjectsFinal(session);
+    return handles;
+}
+
+static GBytes *
+get_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
+              CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+{
+    CK_ATTRIBUTE attr = {type, NULL, 0};
+    if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK ||
+        attr.ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+        attr.ulValueLen > MAX_ATTRIBUTE)
+        return NULL;
+    attr.pValue = g_malloc(attr.ulValueLen + 1);
+    if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK) {
+        g_free(attr.pValue);
+        return NULL;
+    }
+    return g_bytes_new_take(attr.pValue, attr.ulValueLen);
+}
+
+static char *
+get_string_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
+                     CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+{
+    GBytes *b = get_attribute(token, session, obj, type);
+    if (b == NULL)
+        return NULL;
+    gsize len;
+    const char *p = g_bytes_get_data(b, &len);
+    char *s = g_strndup(p, len);
+    g_bytes_unref(b);
+    return s;
+}
+
+/* CKA_EC_POINT is a DER OCTET STRING by the standard; some tokens omit it. */
+static GBytes *
+unwrap_ec_point(GBytes *value)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(value, &len), *q = p;
+    ASN1_OCTET_STRING *os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len);
+    GBytes *point;
+    if (os != NULL && q == p + len)
+        point = g_bytes_new(ASN1_STRING_get0_data(os), ASN1_STRING_length(os));
+    else
+        point = g_bytes_ref(value);
+    ASN1_OCTET_STRING_free(os);
+    return point;
+}
+
+static EVP_PKEY *
+ec_public_key(GBytes *params_der, GBytes *point_value)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(params_der, &len);
+    ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+    const char *group = oid ? OBJ_nid2sn(OBJ_obj2nid(oid)) : NULL;
+    ASN1_OBJECT_free(oid);
+    if (group == NULL)
+        return NULL;
+    GBytes *point = unwrap_ec_point(point_value);
+    gsize point_len;
+    const void *point_data = g_bytes_get_data(point, &point_len);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point_data,
+                                point_len),
+        OSSL_PARAM_END,
+    };
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    g_bytes_unref(point);
+    return pkey;
+}
+
+static EVP_PKEY *
+rsa_public_key(GBytes *modulus, GBytes *exponent)
+{
+    gsize nlen, elen;
+    const unsigned char *n = g_bytes_get_data(modulus, &nlen);
+    const unsigned char *e = g_bytes_get_data(exponent, &elen);
+    BIGNUM *bn_n = BN_bin2bn(n, (int)nlen, NULL);
+    BIGNUM *bn_e = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    int ok = bn_n && bn_e && bld &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) &&
+             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && ctx &&
+             EVP_PKEY_fromdata_init(ctx) == 1 &&
+             EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return pkey;
+}
+
+static GBytes *
+spki_of(EVP_PKEY *pkey)
+{
+    unsigned char *der = NULL;
+    int len = pkey ? i2d_PUBKEY(pkey, &der) : -1;
+    if (len <= 0)
+        return NULL;
+    GBytes *b = g_bytes_new(der, (gsize)len);
+    OPENSSL_free(der);
+    return b;
+}
+
+GBytes *
+agent_spki_from_key(struct agent_token *token, CK_SESSION_HANDLE session,
+                    CK_OBJECT_HANDLE key)
+{
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE attr = {CKA_KEY_TYPE, &type, sizeof(type)};
+    if (token->module->C_GetAttributeValue(session, key, &attr, 1) != CKR_OK)
+        return NULL;
+    GBytes *a = NULL, *b = NULL;
+    EVP_PKEY *pkey = NULL;
+    if (type == CKK_EC) {
+        a = get_attribute(token, session, key, CKA_EC_PARAMS);
+        b = get_attribute(token, session, key, CKA_EC_POINT);
+        if (a && b)
+            pkey = ec_public_key(a, b);
+    } else if (type == CKK_RSA) {
+        a = get_attribute(token, session, key, CKA_MODULUS);
+        b = get_attribute(token, session, key, CKA_PUBLIC_EXPONENT);
+        if (a && b)
+            pkey = rsa_public_key(a, b);
+    }
+    GBytes *spki = spki_of(pkey);
+    EVP_PKEY_free(pkey);
+    if (a)
+        g_bytes_unref(a);
+    if (b)
+        g_bytes_unref(b);
+    return spki;
+}
+
+static char *
+hex_of(GBytes *bytes)
+{
+    gsize len;
+    const guint8 *p = g_bytes_get_data(bytes, &len);
+    GString *s = g_string_sized_new(len * 2);
+    for (gsize i = 0; i < len; i++)
+        g_string_append_printf(s, "%02x", p[i]);
+    return g_string_free(s, FALSE);
+}
+
+/* Names appear in URIs, file names and terminals: keep them plain. */
+static char *
+sanitized_name(const char *label, GBytes *key_id)
+{
+    if (label == NULL || label[0] == '\0') {
+        char *hex = hex_of(key_id);
+        char *name = g_strdup_printf("key-%.16s", hex);
+        g_free(hex);
+        return name;
+    }
+    char *name = g_strndup(label, MAX_NAME);
+    for (char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("._@+-", *p))
+            *p = '-';
+    }
+    return name;
+}
+
+char *
+agent_chain_path(const struct agent *agent, const struct agent_token *token,
+                 GBytes *key_id)
+{
+    char *serial = sanitized_name(token->serial, key_id);
+    char *hex = hex_of(key_id);
+    char *file = g_strdup_printf("%s-%s.pem", serial, hex);
+    char *path =
+        g_build_filename(agent->config.state_dir, "chains", file, NULL);
+    g_free(file);
+    g_free(hex);
+    g_free(serial);
+    return path;
+}
+
+static void
+load_chain(const struct agent *agent, struct agent_identity *id)
+{
+    char *path = agent_chain_path(agent, id->token, id->key_id);
+    GStatBuf sb;
+    if (g_stat(path, &sb) != 0) {
+        g_free(path);
+        return;
+    }
+    BIO *bio = sb.st_size <= MAX_CHAIN_FILE ? BIO_new_file(path, "r") : NULL;
+    X509 *x;
+    while (bio != NULL && id->certs->len < TESSERA_CHAIN_MAX &&
+           (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        if (len > 0)
+            g_ptr_array_add(id->certs, g_bytes_new(der, (gsize)len));
+        OPENSSL_free(der);
+        X509_free(x);
+    }
+    if (bio == NULL)
+        g_warning("identity %s: cannot read chain file %s", id->name, path);
+    BIO_free(bio);
+    ERR_clear_error();
+    g_free(path);
+}
+
+static gboolean
+describe_certificate(struct agent_identity *id, GBytes *der)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(der, &len);
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (x == NULL)
+        return FALSE;
+    id->spki = spki_of(X509_get0_pubkey(x));
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio != NULL &&
+        X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+                           XN_FLAG_RFC2253) >= 0) {
+        char *data;
+        long n = BIO_get_mem_data(bio, &data);
+        id->subject = g_strndup(data, (gsize)n);
+    }
+    BIO_free(bio);
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+        id->not_after = (guint64)timegm(&tm);
+    X509_free(x);
+    g_ptr_array_add(id->certs, g_bytes_ref(der));
+    return id->spki != NULL;
+}
+
+static gboolean
+describe_key_type(struct agent_identity *id)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(id->spki, &len);
+    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)len);
+    if (pkey == NULL)
+        return FALSE;
+    if (EVP_PKEY_is_a(pkey, "EC"))
+        id->key_type = TESSERA_KEY_EC;
+    else if (EVP_PKEY_is_a(pkey, "RSA"))
+        id->key_type = TESSERA_KEY_RSA;
+    id->key_bits = (unsigned)EVP_PKEY_get_bits(pkey);
+    EVP_PKEY_free(pkey);
+    return id->key_type != TESSERA_KEY_NONE;
+}
+
+struct key_entry {
+    GBytes *id;
+    char *label;
+    CK_OBJECT_HANDLE private_key; /* CK_INVALID_HANDLE when not visible */
+    CK_OBJECT_HANDLE public_key;
+    CK_OBJECT_HANDLE cert;
+};
+
+static void
+key_entry_free(struct key_entry *e)
+{
+    g_bytes_unref(e->id);
+    g_free(e->label);
+    g_free(e);
+}
+
+/* Groups a token's keys and certificates by CKA_ID. */
+static GPtrArray *
+collect_keys(struct agent_token *token, CK_SESSION_HANDLE session)
+{
+    static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+                                              CKO_CERTIFICATE};
+    GPtrArray *entries =
+        g_ptr_array_new_with_free_func((GDestroyNotify)key_entry_free);
+    GHashTable *by_id = g_hash_table_new(g_bytes_hash, g_bytes_equal);
+    for (size_t c = 0; c < G_N_ELEMENTS(classes); c++) {
+        GArray *handles = find_all(token, session, classes[c]);
+        for (guint i = 0; i < handles->len; i++) {
+            CK_OBJECT_HANDLE h = g_array_index(handles, CK_OBJECT_HANDLE, i);
+            GBytes *id = get_attribute(token, session, h, CKA_ID);
+            if (id == NULL || g_bytes_get_size(id) == 0) {
+                if (id)
+                    g_bytes_unref(id);
+                continue;
+            }
+            struct key_entry *e = g_hash_table_lookup(by_id, id);
+            if (e == NULL && classes[c] == CKO_CERTIFICATE) {
+                g_bytes_unref(id); /* a certificate without a key */
+                continue;
+            }
+            if (e == NULL) {
+                e = g_new0(struct key_entry, 1);
+                e->id = g_bytes_ref(id);
+                e->private_key = e->public_key = e->cert = CK_INVALID_HANDLE;
+                g_hash_table_insert(by_id, e->id, e);
+                g_ptr_array_add(entries, e);
+            }
+            g_bytes_unref(id);
+            CK_OBJECT_HANDLE *slot = classes[c] == CKO_PRIVATE_KEY ? &e->private_key
+                                     : classes[c] == CKO_PUBLIC_KEY ? &e->public_key
+                                                                     : &e->cert;
+            if (*slot != CK_INVALID_HANDLE)
+                continue;
+            *slot = h;
+            /* The certificate's label names the identity, else the key's. */
+            if (classes[c] == CKO_CERTIFICATE || e->label == NULL) {
+                char *label = get_string_attribute(token, session, h, CKA_LABEL);
+                if (label != NULL && label[0] != '\0') {
+                    g_free(e->label);
+                    e->label = label;
+                } else {
+                    g_free(label);
+                }
+            }
+        }
+        g_array_unref(handles);
+    }
+    g_hash_table_unref(by_id);
+    return entries;
+}
+
+static struct agent_identity *
+identity_from_entry(struct agent *agent, struct agent_token *token,
+                    CK_SESSION_HANDLE session, const struct key_entry *e)
+{
+    struct agent_identity *id = g_new0(struct agent_identity, 1);
+    id->refcount = 1;
+    id->token = agent_token_ref(token);
+    id->key_id = g_bytes_ref(e->id);
+    id->key_label = g_strdup(e->label ? e->label : "");
+    id->certs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    id->key_handle = e->private_key != CK_INVALID_HANDLE
+                         ? (gint64)e->private_key
+                         : -1;
+    id->name = sanitized_name(e->label, e->id);
+    id->subject = g_strdup("");
+    gboolean ok;
+    GBytes *cert = e->cert != CK_INVALID_HANDLE
+                       ? get_attribute(token, session, e->cert, CKA_VALUE)
+                       : NULL;
+    if (cert != NULL) {
+        ok = describe_certificate(id, cert);
+        g_bytes_unref(cert);
+    } else {
+        CK_OBJECT_HANDLE key = e->public_key != CK_INVALID_HANDLE
+                                   ? e->public_key
+                                   : e->private_key;
+        id->spki = agent_spki_from_key(token, session, key);
+        ok = id->spki != NULL;
+    }
+    if (ok)
+        ok = describe_key_type(id);
+    if (!ok) {
+        g_info("token \"%s\": skipping key %s, its public key is unreadable "
+               "or of an unsupported type",
+               token->label, id->name);
+        agent_identity_unref(id);
+        return NULL;
+    }
+    if (id->certs->len > 0)
+        load_chain(agent, id);
+    return id;
+}
+
+static void
+add_identity(struct agent_registry *reg, struct agent_identity *id)
+{
+    /* Two tokens may carry the same label: later ones get a suffix. */
+    if (g_hash_table_contains(reg->by_name, id->name)) {
+        char *base = id->name;
+        for (int n = 2;; n++) {
+            id->name = g_strdup_printf("%s~%d", base, n);
+            if (!g_hash_table_contains(reg->by_name, id->name))
+                break;
+            g_free(id->name);
+        }
+        g_free(base);
+    }
+    g_ptr_array_add(reg->identities, id);
+    g_hash_table_insert(reg->by_name, id->name, id);
+}
+
+static void
+scan_token(struct agent *agent, struct agent_registry *reg,
+           struct agent_token *token)
+{
+    CK_SESSION_HANDLE session;
+    CK_RV rv = agent_token_session_acquire(token, &session);
+    if (rv != CKR_OK) {
+        g_warning("token \"%s\": cannot open a session: %s", token->label,
+                  p11_kit_strerror(rv));
+        return;
+    }
+    GPtrArray *entries = collect_keys(token, session);
+    for (guint i = 0; i < entries->len; i++) {
+        struct agent_identity *id = identity_from_entry(
+            agent, token, session, g_ptr_array_index(entries, i));
+        if (id != NULL)
+            add_identity(reg, id);
+    }
+    g_ptr_array_unref(entries);
+    agent_token_session_release(token, session, FALSE);
+}
+
+void
+agent_rescan(struct agent *agent)
+{
+    g_mutex_lock(&agent->rescan_lock);
+    struct agent_registry *old = agent->registry;
+    GPtrArray *tokens = old ? g_ptr_array_ref(old->tokens)
+                            : agent_tokens_discover(agent);
+    struct agent_registry *reg = registry_new(tokens);
+    for (guint i = 0; i < tokens->len; i++)
+        scan_token(agent, reg, g_ptr_array_index(tokens, i));
+
+    g_mutex_lock(&agent->registry_lock);
+    agent->registry = reg;
+    g_mutex_unlock(&agent->registry_lock);
+    g_mutex_unlock(&agent->rescan_lock);
+    g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
+    agent_registry_unref(old);
+}
+
+static char *
+dup_string(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+void
+agent_identity_summary(const struct agent_identity *id,
+                       struct tessera_identity_summary *out)
+{
+    struct agent_token *t = id->token;
+    memset(out, 0, sizeof(*out));
+    out->name = dup_string(id->name);
+    out->token_label = dup_string(t->label);
+    out->token_manufacturer = dup_string(t->manufacturer);
+    out->token_model = dup_string(t->model);
+    out->token_serial = dup_string(t->serial);
+    gsize len;
+    const void *key_id = g_bytes_get_data(id->key_id, &len);
+    tessera_blob_copy(&out->key_id, (struct tessera_bytes){key_id, len});
+    out->key_label = dup_string(id->key_label);
+    out->key_type = (uint8_t)id->key_type;
+    out->key_bits = id->key_bits;
+    out->flags = 0;
+    if (id->certs->len > 0)
+        out->flags |= TESSERA_ID_HAS_CERT;
+    if (g_atomic_int_get(&t->present))
+        out->flags |= TESSERA_ID_TOKEN_PRESENT;
+    g_mutex_lock(&t->lock);
+    if (t->logged_in)
+        out->flags |= TESSERA_ID_LOGGED_IN;
+    g_mutex_unlock(&t->lock);
+    out->subject = dup_string(id->subject);
+    out->not_after = id->not_after;
+}
+
+static void
+copy_bytes(struct tessera_blob *dst, GBytes *src)
+{
+    gsize len;
+    const void *data = g_bytes_get_data(src, &len);
+    tessera_blob_copy(dst, (struct tessera_bytes){data, len});
+}
+
+void
+agent_identity_export(const struct agent_identity *id,
+                      struct tessera_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    agent_identity_summary(id, &out->summary);
+    copy_bytes(&out->spki, id->spki);
+    for (guint i = 0; i < id->certs->len && i < TESSERA_CHAIN_MAX; i++)
+        copy_bytes(&out->certs[out->n_certs++], g_ptr_array_index(id->certs, i));
+}
+
+struct agent_token *
+agent_find_token(struct agent_registry *reg, const char *spec,
+                 struct tessera_status *st)
+{
+    struct tessera_p11uri uri;
+    gboolean by_uri = g_str_has_prefix(spec, "pkcs11:");
+    char err[256];
+    if (by_uri && !tessera_p11uri_parse(spec, &uri, err, sizeof(err))) {
+        tessera_status_set(st, TESSERA_ERR_INVALID, "%s", err);
+        return NULL;
+    }
+    struct agent_token *found = NULL;
+    guint matches = 0;
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        gboolean match = spec[0] == '\0' ||
+                         (by_uri ? tessera_p11uri_match_token(
+                                       &uri, t->label, t->manufacturer,
+                                       t->model, t->serial)
+                                 : strcmp(spec, t->label) == 0);
+        if (match && matches++ == 0)
+            found = t;
+    }
+    if (by_uri)
+        tessera_p11uri_clear(&uri);
+    if (matches == 1)
+        return found;
+    if (matches == 0)
+        tessera_status_set(st, TESSERA_ERR_NO_TOKEN,
+                           "no token matches \"%s\"; `tessera tokens` lists "
+                           "them",
+                           spec);
+    else
+        tessera_status_set(st, TESSERA_ERR_NO_TOKEN,
+                           "%u tokens match \"%s\"; name one by its label or "
+                           "a pkcs11: URI",
+                           matches, spec);
+    return NULL;
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "agent.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static gboolean
+on_quit(gpointer data)
+{
+    g_message("stopping");
+    g_main_loop_quit(data);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_reload(gpointer data)
+{
+    g_message("rescanning tokens on SIGHUP");
+    agent_rescan(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Goes to the background but lets the parent exit only once the socket is
+ * listening, so `tessera-agent && openssl ...` works. Must run before any
+ * PKCS#11 module is initialized: modules do not survive a fork.
+ */
+static int
+daemonize(void)
+{
+    int ready[2];
+    if (pipe(ready) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0) {
+        char ok = 0;
+        close(ready[1]);
+        ssize_t n;
+        do
+            n = read(ready[0], &ok, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 && ok == 1 ? 0 : 1);
+    }
+    close(ready[0]);
+    setsid();
+    if (!freopen("/dev/null", "r", stdin))
+        return -1;
+    return ready[1];
+}
+
+static void
+signal_ready(int fd)
+{
+    char ok = 1;
+    if (fd >= 0) {
+        if (write(fd, &ok, 1) != 1)
+            g_warning("cannot tell the parent process the agent is ready");
+        close(fd);
+    }
+}
+
+static char *
+default_path(const char *base, const char *leaf)
+{
+    return g_build_filename(base, "tessera", leaf, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    gboolean foreground = FALSE, verbose = FALSE, version = FALSE;
+    char *socket_path = NULL, *config_path = NULL, *state_dir = NULL;
+    char **modules = NULL;
+    GOptionEntry entries[] = {
+        {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+         "Stay in the foreground and log to stderr", NULL},
+        {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
+         "Listen on PATH (default: $TESSERA_SOCKET, else "
+         "$XDG_RUNTIME_DIR/tessera/agent.sock)",
+         "PATH"},
+        {"module", 'm', 0, G_OPTION_ARG_FILENAME_ARRAY, &modules,
+         "Use this PKCS#11 module only (repeatable; default: every module "
+         "p11-kit registers, or [agent] modules in the config)",
+         "PATH"},
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+         "Read FILE (default: $XDG_CONFIG_HOME/tessera/agent.conf)", "FILE"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+         "Keep state in DIR (default: $XDG_STATE_HOME/tessera)", "DIR"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+         "Log debugging detail", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version",
+         NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    GError *error = NULL;
+    int status = EXIT_FAILURE;
+    int ready_fd = -1;
+    struct agent_server *server = NULL;
+    struct agent agent = {0};
+
+    /* The agent must never load itself through the system openssl.cnf. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    /* No core dumps or same-user ptrace of a process that handles PINs. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+
+    GOptionContext *ctx = g_option_context_new("- Tessera credential agent");
+    g_option_context_set_summary(
+        ctx, "Holds client-certificate keys on PKCS#11 tokens and signs for "
+             "OpenSSL programs\nthrough the tessera provider, over a socket "
+             "only this user can use.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "tessera-agent: %s\n", error->message);
+        goto out;
+    }
+    if (version) {
+        printf("tessera-agent %s\n", TESSERA_VERSION);
+        status = EXIT_SUCCESS;
+        goto out;
+    }
+    if (verbose)
+        g_log_set_debug_enabled(TRUE);
+
+    struct tessera_status st = {0};
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (socket_path == NULL) {
+        if (!tessera_socket_path(path, sizeof(path), &st)) {
+            fprintf(stderr, "tessera-agent: %s; use --socket\n", st.message);
+            goto out;
+        }
+        socket_path = g_strdup(path);
+    }
+    if (config_path == NULL)
+        config_path = default_path(g_get_user_config_dir(), "agent.conf");
+    agent.config.modules = modules;
+    modules = NULL;
+    agent.config.socket_path = socket_path;
+    socket_path = NULL;
+    agent.config.state_dir =
+        state_dir ? state_dir : g_build_filename(g_get_user_state_dir(),
+                                                 "tessera", NULL);
+    state_dir = NULL;
+    if (!agent_config_load(&agent.config, config_path, &error)) {
+        fprintf(stderr, "tessera-agent: %s\n", error->message);
+        goto out;
+    }
+    if (!foreground && (ready_fd = daemonize()) < 0) {
+        fprintf(stderr, "tessera-agent: cannot go to the background: %s\n",
+                g_strerror(errno));
+        goto out;
+    }
+
+    g_mutex_init(&agent.registry_lock);
+    g_mutex_init(&agent.rescan_lock);
+    if (!agent_builtin_provider_load(&agent, &error) ||
+        !agent_modules_load(&agent, &error)) {
+        g_critical("%s", error->message);
+        goto out;
+    }
+    agent_rescan(&agent);
+    agent_tokens_login_from_config(&agent, agent.registry);
+    agent_rescan(&agent);
+    server = agent_server_start(&agent, agent.config.socket_path, &error);
+    if (server == NULL) {
+        g_critical("%s", error->message);
+        goto out;
+    }
+    signal_ready(ready_fd);
+    ready_fd = -1;
+
+    GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, on_quit, loop);
+    g_unix_signal_add(SIGINT, on_quit, loop);
+    g_unix_signal_add(SIGHUP, on_reload, &agent);
+    g_main_loop_run(loop);
+    g_main_loop_unref(loop);
+    status = EXIT_SUCCESS;
+
+out:
+    if (ready_fd >= 0)
+        close(ready_fd);
+    agent_server_stop(server);
+    agent_registry_unref(agent.registry);
+    agent_modules_release(&agent);
+    agent_builtin_provider_unload(&agent);
+    agent_config_clear(&agent.config);
+    g_clear_error(&error);
+    g_option_context_free(ctx);
+    g_strfreev(modules);
+    g_free(socket_path);
+    g_free(config_path);
+    g_free(state_dir);
+    return status;
+}

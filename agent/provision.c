@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Putting identities on tokens: a key pair generated on the token (never
+ * extractable, always sensitive), a CSR signed by it through the built-in
+ * provider, and later the issued certificate stored beside the key.
+ * Enrolment (issue: CA protocols) and renewal build on these two steps.
+ */
+#include "agent.h"
+#include "../common/errors.h"
+#include "../common/keyspec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KEY_ID_LEN 16
+#define MAX_NAME_LEN 64
+
+gboolean
+agent_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > MAX_NAME_LEN || name[0] == '.' || name[0] == '-')
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("._@+-", *p))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* "CN=alice,O=Corp" or "/CN=alice/O=Corp"; "\," escapes a comma. */
+static X509_NAME *
+parse_subject(const char *text)
+{
+    gboolean slashes = text[0] == '/';
+    char sep = slashes ? '/' : ',';
+    X509_NAME *name = X509_NAME_new();
+    GString *part = g_string_new(NULL);
+    const char *p = slashes ? text + 1 : text;
+    gboolean ok = name != NULL && *p != '\0';
+    for (; ok; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            g_string_append_c(part, *++p);
+            continue;
+        }
+        if (*p != sep && *p != '\0') {
+            g_string_append_c(part, *p);
+            continue;
+        }
+        char *field = g_strstrip(part->str);
+        char *eq = strchr(field, '=');
+        ok = eq != NULL && eq != field && eq[1] != '\0';
+        if (ok) {
+            *eq = '\0';
+            ok = X509_NAME_add_entry_by_txt(name, g_strstrip(field),
+                                            MBSTRING_UTF8,
+                                            (unsigned char *)eq + 1, -1, -1,
+                                            0) == 1;
+        }
+        g_string_truncate(part, 0);
+        if (*p == '\0')
+            break;
+    }
+    g_string_free(part, TRUE);
+    ERR_clear_error();
+    if (!ok) {
+        X509_NAME_free(name);
+        return NULL;
+    }
+    return name;
+}
+
+static GBytes *
+curve_params(const char *curve)
+{
+    int nid = EC_curve_nist2nid(curve);
+    unsigned char *der = NULL;
+    int len = nid != NID_undef ? i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der) : -1;
+    if (len <= 0)
+        return NULL;
+    GBytes *b = g_bytes_new(der, (gsize)len);
+    OPENSSL_free(der);
+    return b;
+}
+
+static CK_RV
+open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out)
+{
+    return token->module->C_OpenSession(
+        token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out);
+}
+
+static CK_RV
+generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
+                  const char *name, const struct tessera_keyspec *spec,
+                  const uint8_t *id, CK_OBJECT_HANDLE *pub,
+                  CK_OBJECT_HANDLE *priv)
+{
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG bits = spec->bits;
+    CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+    GBytes *ec_params = NULL;
+    CK_ATTRIBUTE pub_tmpl[8] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)name, strlen(name)},
+        {CKA_ID, (void *)id, KEY_ID_LEN},
+    };
+    CK_ULONG n_pub = 5;
+    /* The point of the whole project: the key can never leave the token. */
+    CK_ATTRIBUTE priv_tmpl[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)name, strlen(name)},
+        {CKA_ID, (void *)id, KEY_ID_LEN},
+        {CKA_DECRYPT, &yes, sizeof(yes)}, /* RSA only: SCEP replies */
+    };
+    CK_ULONG n_priv = G_N_ELEMENTS(priv_tmpl);
+    CK_MECHANISM mech;
+    if (spec->type == TESSERA_KEY_EC) {
+        ec_params = curve_params(spec->curve);
+        if (ec_params == NULL)
+            return CKR_CURVE_NOT_SUPPORTED;
+        gsize len;
+        const void *der = g_bytes_get_data(ec_params, &len);
+        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)der, len};
+        mech = (CK_MECHANISM){CKM_EC_KEY_PAIR_GEN, NULL, 0};
+        n_priv--;
+    } else {
+        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+        pub_tmpl[n_pub++] =
+            (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)};
+        mech = (CK_MECHANISM){CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    }
+    CK_RV rv = token->module->C_GenerateKeyPair(session, &mech, pub_tmpl, n_pub,
+                                                priv_tmpl, n_priv, pub, priv);
+    if (ec_params != NULL)
+        g_bytes_unref(ec_params);
+    return rv;
+}
+
+static int
+build_csr(struct agent *agent, const char *name, X509_NAME *subject,
+          struct tessera_blob *csr_der, struct tessera_status *st)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    EVP_PKEY *pub = NULL, *priv = NULL;
+    X509_REQ *req = X509_REQ_new_ex(agent->libctx, NULL);
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    unsigned char *der = NULL;
+    int len = -1;
+    if (id != NULL) {
+        gsize spki_len;
+        const unsigned char *p = g_bytes_get_data(id->spki, &spki_len);
+        pub = d2i_PUBKEY_ex(NULL, &p, (long)spki_len, agent->libctx, NULL);
+        priv = agent_load_private_key(agent, name, st);
+    } else {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "the new key %s did not appear on the token", name);
+    }
+    if (pub != NULL && priv != NULL && req != NULL && mctx != NULL &&
+        X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
+        X509_REQ_set_subject_name(req, subject) &&
+        X509_REQ_set_pubkey(req, pub) &&
+        EVP_DigestSignInit_ex(mctx, NULL, "SHA256", agent->libctx, NULL, priv,
+                              NULL) == 1 &&
+        X509_REQ_sign_ctx(req, mctx) > 0)
+        len = i2d_X509_REQ(req, &der);
+    if (len > 0) {
+        tessera_blob_copy(csr_der, (struct tessera_bytes){der, (size_t)len});
+    } else if (priv != NULL) {
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "cannot sign the certificate request with %s: %s",
+                           name,
+                           ERR_reason_error_string(ERR_peek_last_error()));
+    }
+    ERR_clear_error();
+    OPENSSL_free(der);
+    EVP_MD_CTX_free(mctx);
+    X509_REQ_free(req);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(priv);
+    agent_registry_unref(reg);
+    return len > 0 ? 0 : -1;
+}
+
+static gboolean
+token_usable(struct agent_token *token, struct tessera_status *st)
+{
+    g_mutex_lock(&token->lock);
+    gboolean logged_in = token->logged_in;
+    g_mutex_unlock(&token->lock);
+    if (!logged_in && (token->flags & CKF_LOGIN_REQUIRED)) {
+        tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
+                           "token \"%s\" is locked: run `tessera unlock`",
+                           token->label);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int
+agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
+             struct tessera_blob *csr_der, struct tessera_status *st)
+{
+    struct tessera_keyspec spec;
+    if (!agent_name_valid(req->name)) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "\"%s\" is not a usable identity name: use up to "
+                           "64 letters, digits and . _ @ + -",
+                           req->name);
+        return -1;
+    }
+    if (!tessera_keyspec_parse(req->key_spec, &spec)) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "unknown key type \"%s\": use ec-p256, ec-p384, "
+                           "rsa2048, rsa3072 or rsa4096",
+                           req->key_spec);
+        return -1;
+    }
+    X509_NAME *subject = parse_subject(req->subject);
+    if (subject == NULL) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "cannot parse subject \"%s\": write it as "
+                           "CN=alice,O=Example",
+                           req->subject);
+        return -1;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_token *token = NULL;
+    int rc = -1;
+    if (g_hash_table_contains(reg->by_name, req->name))
+        tessera_status_set(st, TESSERA_ERR_EXISTS,
+                           "an identity named %s exists already", req->name);
+    else if ((token = agent_find_token(reg, req->token, st)) != NULL)
+        agent_token_ref(token);
+    agent_registry_unref(reg);
+    if (token == NULL || !token_usable(token, st))
+        goto out;
+
+    uint8_t id[KEY_ID_LEN];
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE pub, priv;
+    CK_RV rv = open_rw_session(token, &session);
+    if (rv == CKR_OK && RAND_bytes(id, sizeof(id)) != 1)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK) {
+        rv = generate_key_pair(token, session, req->name, &spec, id, &pub,
+                               &priv);
+        if (rv != CKR_OK)
+            token->module->C_CloseSession(session);
+    }
+    if (rv != CKR_OK) {
+        agent_token_fail(token, rv, "generate a key", st);
+        goto out;
+    }
+    g_message("generated %s key %s on token \"%s\"", req->key_spec, req->name,
+              token->label);
+    agent_rescan(agent);
+    rc = build_csr(agent, req->name, subject, csr_der, st);
+    if (rc < 0) {
+        /* Nothing half-made stays behind on the token. */
+        token->module->C_DestroyObject(session, priv);
+        token->module->C_DestroyObject(session, pub);
+        agent_rescan(agent);
+    }
+    token->module->C_CloseSession(session);
+out:
+    if (token != NULL)
+        agent_token_unref(token);
+    X509_NAME_free(subject);
+    return rc;
+}
+
+static X509 *
+parse_certificate(const struct tessera_blob *der)
+{
+    const unsigned char *p = der->data;
+    X509 *x = d2i_X509(NULL, &p, (long)der->len);
+    if (x != NULL && p != der->data + der->len) {
+        X509_free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+/* Write, fsync, rename: a crash leaves the old file or the new one. */
+static gboolean
+write_file_atomic(const char *path, const char *data, size_t len,
+                  GError **error)
+{
+    char *dir = g_path_get_dirname(path);
+    char *tmp = g_strdup_printf("%s.tmp", path);
+    gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
+    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                : -1;
+    ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot write %s: %s", path, g_strerror(errno));
+        unlink(tmp);
+    }
+    g_free(tmp);
+    g_free(dir);
+    return ok;
+}
+
+static gboolean
+write_chain(const char *path, const struct tessera_import_request *req,
+            GError **error)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    gboolean ok = bio != NULL;
+    for (size_t i = 1; ok && i < req->n_certs; i++) {
+        X509 *x = parse_certificate(&req->certs[i]);
+        ok = x != NULL && PEM_write_bio_X509(bio, x);
+        X509_free(x);
+    }
+    char *data = NULL;
+    long len = ok ? BIO_get_mem_data(bio, &data) : 0;
+    ok = ok && write_file_atomic(path, data, (size_t)len, error);
+    BIO_free(bio);
+    return ok;
+}
+
+static CK_RV
+store_certificate(struct agent_token *token, const char *name, GBytes *key_id,
+                  X509 *x, const struct tessera_blob *der)
+{
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE type = CKC_X_509;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    unsigned char *subject = NULL, *issuer = NULL, *serial = NULL;
+    int subject_len = i2d_X509_NAME(X509_get_subject_name(x), &subject);
+    int issuer_len = i2d_X509_NAME(X509_get_issuer_name(x), &issuer);
+    int serial_len = i2d_ASN1_INTEGER(X509_get_serialNumber(x), &serial);
+    gsize id_len;
+    const void *id = g_bytes_get_data(key_id, &id_len);
+    CK_RV rv = CKR_HOST_MEMORY;
+    if (subject_len > 0 && issuer_len > 0 && serial_len > 0) {
+        CK_ATTRIBUTE tmpl[] = {
+            {CKA_CLASS, &cls, sizeof(cls)},
+            {CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
+            {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_PRIVATE, &no, sizeof(no)},
+            {CKA_LABEL, (void *)name, strlen(name)},
+            {CKA_ID, (void *)id, id_len},
+            {CKA_SUBJECT, subject, (CK_ULONG)subject_len},
+            {CKA_ISSUER, issuer, (CK_ULONG)issuer_len},
+            {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
+            {CKA_VALUE, der->data, der->len},
+        };
+        CK_SESSION_HANDLE session;
+        CK_OBJECT_HANDLE obj;
+        rv = open_rw_session(token, &session);
+        if (rv == CKR_OK) {
+            rv = token->module->C_CreateObject(session, tmpl,
+                                               G_N_ELEMENTS(tmpl), &obj);
+            token->module->C_CloseSession(session);
+        }
+    }
+    OPENSSL_free(subject);
+    OPENSSL_free(issuer);
+    OPENSSL_free(serial);
+    return rv;
+}
+
+static gboolean
+certificate_matches_key(X509 *x, GBytes *spki)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(spki, &len);
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)len);
+    gboolean match = key != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1;
+    EVP_PKEY_free(key);
+    return match;
+}
+
+int
+agent_import(struct agent *agent, const struct tessera_import_request *req,
+             struct tessera_status *st)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, req->name);
+    X509 *leaf = parse_certificate(&req->certs[0]);
+    GError *error = NULL;
+    char *chain_path = NULL;
+    int rc = -1;
+    if (id == NULL) {
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no key named %s: make one with `tessera keygen`",
+                           req->name);
+    } else if (id->certs->len > 0) {
+        tessera_status_set(st, TESSERA_ERR_EXISTS,
+                           "identity %s has a certificate already", req->name);
+    } else if (leaf == NULL) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the certificate for %s is not valid DER X.509",
+                           req->name);
+    } else if (!certificate_matches_key(leaf, id->spki)) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the certificate's public key is not the key of "
+                           "identity %s",
+                           req->name);
+    } else if (token_usable(id->token, st)) {
+        chain_path = agent_chain_path(agent, id->token, id->key_id);
+        if (req->n_certs > 1 && !write_chain(chain_path, req, &error)) {
+            tessera_status_set(st, TESSERA_ERR_INVALID,
+                               "cannot keep the chain of %s: %s", req->name,
+                               error ? error->message
+                                     : "a chain certificate is not valid");
+            g_clear_error(&error);
+        } else {
+            CK_RV rv = store_certificate(id->token, req->name, id->key_id,
+                                         leaf, &req->certs[0]);
+            if (rv == CKR_OK)
+                rc = 0;
+            else
+                agent_token_fail(id->token, rv, "store the certificate", st);
+        }
+        if (rc < 0 && req->n_certs > 1)
+            unlink(chain_path);
+    }
+    X509_free(leaf);
+    g_free(chain_path);
+    agent_registry_unref(reg);
+    if (rc == 0) {
+        g_message("stored the certificate of identity %s", req->name);
+        agent_rescan(agent);
+    }
+    return rc;
+}

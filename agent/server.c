@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The socket server. The main loop accepts; each connection gets a thread
+ * that reads a request, does the work and writes the reply, so a signature
+ * never waits for another thread. Only peers with the agent's own uid are
+ * served. Malformed input gets an ERROR reply and, where the stream cannot
+ * be trusted any more, a closed connection; the agent goes on serving.
+ */
+#include "agent.h"
+#include "../common/errors.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <openssl/crypto.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_CONNECTIONS 128
+#define LIST_PAGE_BUDGET (TESSERA_FRAME_MAX - 16384)
+
+struct agent_server {
+    struct agent *agent;
+    char *path;
+    int listen_fd;
+    guint source;
+    uid_t uid;
+    GMutex lock;
+    GCond drained;
+    GPtrArray *connections; /* int fds, as pointers, for shutdown */
+};
+
+struct connection {
+    struct agent_server *server;
+    int fd;
+    gboolean greeted;
+};
+
+/* What the dispatcher tells the connection loop. */
+enum verdict { KEEP_OPEN, CLOSE };
+
+static void
+reply_error(struct tessera_writer *out, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+reply_error(struct tessera_writer *out, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    tessera_writer_clear(out);
+    tessera_encode_error(out, (uint32_t)code, message);
+    g_free(message);
+}
+
+static void
+reply_status(struct tessera_writer *out, const struct tessera_status *st)
+{
+    reply_error(out, st->code, "%s", st->message);
+}
+
+static void
+reply_ok(struct tessera_writer *out)
+{
+    tessera_put_type(out, TESSERA_MSG_OK);
+}
+
+static enum verdict
+handle_hello(struct connection *c, struct tessera_reader *r,
+             struct tessera_writer *out)
+{
+    uint32_t version;
+    if (!tessera_decode_u32_body(r, &version)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed HELLO");
+        return CLOSE;
+    }
+    if (version != TESSERA_PROTOCOL_VERSION) {
+        reply_error(out, TESSERA_ERR_VERSION,
+                    "this agent speaks protocol %u, the client %u",
+                    TESSERA_PROTOCOL_VERSION, version);
+        return CLOSE;
+    }
+    c->greeted = TRUE;
+    tessera_encode_hello_reply(out, TESSERA_PROTOCOL_VERSION, TESSERA_VERSION);
+    return KEEP_OPEN;
+}
+
+static void
+handle_list(struct agent *agent, struct tessera_reader *r,
+            struct tessera_writer *out)
+{
+    uint32_t start;
+    if (!tessera_decode_u32_body(r, &start)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LIST request");
+        return;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    guint total = reg->identities->len;
+    tessera_put_type(out, TESSERA_MSG_LIST_REPLY);
+    tessera_put_u32(out, total);
+    size_t count_at = out->len;
+    tessera_put_u32(out, 0);
+    uint32_t count = 0;
+    /* A page ends before a summary could overflow the frame. */
+    for (guint i = start; i < total && out->len < LIST_PAGE_BUDGET; i++) {
+        struct tessera_identity_summary s;
+        agent_identity_summary(g_ptr_array_index(reg->identities, i), &s);
+        tessera_put_identity_summary(out, &s);
+        tessera_identity_summary_clear(&s);
+        count++;
+    }
+    if (!out->failed)
+        tessera_store_be32(out->data + count_at, count);
+    agent_registry_unref(reg);
+}
+
+static void
+handle_get_identity(struct agent *agent, struct tessera_reader *r,
+                    struct tessera_writer *out)
+{
+    char *name;
+    if (!tessera_decode_name_request(r, &name)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "malformed GET_IDENTITY request");
+        return;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    if (id == NULL) {
+        reply_error(out, TESSERA_ERR_NO_IDENTITY,
+                    "no identity named \"%s\"; `tessera list` shows the "
+                    "identities the agent has",
+                    name);
+    } else {
+        struct tessera_identity export;
+        agent_identity_export(id, &export);
+        tessera_encode_identity(out, &export);
+        tessera_identity_clear(&export);
+    }
+    agent_registry_unref(reg);
+    free(name);
+}
+
+static void
+handle_sign(struct agent *agent, struct tessera_reader *r,
+            struct tessera_writer *out)
+{
+    struct tessera_sign_request req;
+    struct tessera_blob sig = {0};
+    struct tessera_status st = {0};
+    if (!tessera_decode_sign(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed SIGN request");
+        return;
+    }
+    if (agent_sign(agent, &req, &sig, &st) == 0)
+        tessera_encode_blob_reply(out, TESSERA_MSG_SIGN_REPLY, sig.data,
+                                  sig.len);
+    else
+        reply_status(out, &st);
+    tessera_blob_clear(&sig);
+    tessera_sign_request_clear(&req);
+}
+
+static void
+handle_tokens(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    if (!tessera_reader_done(r)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed TOKENS request");
+        return;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    tessera_put_type(out, TESSERA_MSG_TOKENS_REPLY);
+    tessera_put_u32(out, reg->tokens->len);
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct tessera_token_info info;
+        agent_token_info(g_ptr_array_index(reg->tokens, i), &info);
+        tessera_put_token_info(out, &info);
+        tessera_token_info_clear(&info);
+    }
+    agent_registry_unref(reg);
+}
+
+static void
+handle_unlock(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_unlock_request req;
+    struct tessera_status st = {0};
+    if (!tessera_decode_unlock(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed UNLOCK request");
+        return;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_token *token = agent_find_token(reg, req.token, &st);
+    int rc = token ? agent_token_login(token, req.pin.data, req.pin.len,
+                                       req.force != 0, &st)
+                   : -1;
+    agent_registry_unref(reg);
+    tessera_unlock_request_clear(&req);
+    if (rc == 0) {
+        /* Private keys become visible only after login. */
+        agent_rescan(agent);
+        reply_ok(out);
+    } else {
+        reply_status(out, &st);
+    }
+}
+
+static void
+handle_lock(struct agent *agent, struct tessera_reader *r,
+            struct tessera_writer *out)
+{
+    char *spec;
+    struct tessera_status st = {0};
+    if (!tessera_decode_name_request(r, &spec)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LOCK request");
+        return;
+    }
+    struct agent_registry *reg = agent_registry_get(agent);
+    int rc = 0;
+    if (spec[0] == '\0') {
+        for (guint i = 0; i < reg->tokens->len && rc == 0; i++)
+            rc = agent_token_logout(g_ptr_array_index(reg->tokens, i), &st);
+    } else {
+        struct agent_token *token = agent_find_token(reg, spec, &st);
+        rc = token ? agent_token_logout(token, &st) : -1;
+    }
+    agent_registry_unref(reg);
+    free(spec);
+    if (rc == 0) {
+        agent_rescan(agent);
+        reply_ok(out);
+    } else {
+        reply_status(out, &st);
+    }
+}
+
+static void
+handle_keygen(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_keygen_request req = {0};
+    struct tessera_blob csr = {0};
+    struct tessera_status st = {0};
+    if (!tessera_decode_keygen(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
+        return;
+    }
+    if (agent_keygen(agent, &req, &csr, &st) == 0)
+        tessera_encode_blob_reply(out, TESSERA_MSG_KEYGEN_REPLY, csr.data,
+                                  csr.len);
+    else
+        reply_status(out, &st);
+    tessera_blob_clear(&csr);
+    tessera_keygen_request_clear(&req);
+}
+
+static void
+handle_import(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_import_request req;
+    struct tessera_status st = {0};
+    if (!tessera_decode_import(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed IMPORT request");
+        return;
+    }
+    if (agent_import(agent, &req, &st) == 0)
+        reply_ok(out);
+    else
+        reply_status(out, &st);
+    tessera_import_request_clear(&req);
+}
+
+static enum verdict
+dispatch(struct connection *c, const uint8_t *body, size_t len,
+         struct tessera_writer *out)
+{
+    struct agent *agent = c->server->agent;
+    struct tessera_reader r;
+    tessera_reader_init(&r, body, len);
+    uint8_t type = tessera_get_u8(&r);
+    if (type == TESSERA_MSG_HELLO)
+        return handle_hello(c, &r, out);
+    if (!c->greeted) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "the first message must be HELLO");
+        return CLOSE;
+    }
+    switch (type) {
+    case TESSERA_MSG_LIST: handle_list(agent, &r, out); break;
+    case TESSERA_MSG_GET_IDENTITY: handle_get_identity(agent, &r, out); break;
+    case TESSERA_MSG_SIGN: handle_sign(agent, &r, out); break;
+    case TESSERA_MSG_TOKENS: handle_tokens(agent, &r, out); break;
+    case TESSERA_MSG_UNLOCK: handle_unlock(agent, &r, out); break;
+    case TESSERA_MSG_LOCK: handle_lock(agent, &r, out); break;
+    case TESSERA_MSG_KEYGEN: handle_keygen(agent, &r, out); break;
+    case TESSERA_MSG_IMPORT: handle_import(agent, &r, out); break;
+    default:
+        reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",
+                    type);
+    }
+    if (out->failed)
+        reply_error(out, TESSERA_ERR_INTERNAL, "the reply did not fit a frame");
+    return KEEP_OPEN;
+}
+
+static void
+send_refusal(int fd, int code, const char *message)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_error(&w, (uint32_t)code, message);
+    tessera_write_frame(fd, w.data, w.len);
+    tessera_writer_clear(&w);
+}
+
+static void
+forget_connection(struct agent_server *server, int fd)
+{
+    g_mutex_lock(&server->lock);
+    g_ptr_array_remove_fast(server->connections, GINT_TO_POINTER(fd));
+    close(fd);
+    g_cond_broadcast(&server->drained);
+    g_mutex_unlock(&server->lock);
+}
+
+static gpointer
+connection_main(gpointer data)
+{
+    struct connection *c = data;
+    for (;;) {
+        uint8_t *body;
+        size_t len;
+        if (tessera_read_frame(c->fd, &body, &len) < 0) {
+            if (errno == EPROTO)
+                send_refusal(c->fd, TESSERA_ERR_PROTOCOL,
+                             "frame length out of bounds; closing");
+            break;
+        }
+        struct tessera_writer out;
+        tessera_writer_init(&out);
+        enum verdict v = dispatch(c, body, len, &out);
+        /* The request may have carried a PIN. */
+        OPENSSL_cleanse(body, len);
+        free(body);
+        int rc = tessera_write_frame(c->fd, out.data, out.len);
+        tessera_writer_clear(&out);
+        if (rc < 0 || v == CLOSE)
+            break;
+    }
+    forget_connection(c->server, c->fd);
+    g_free(c);
+    return NULL;
+}
+
+static gboolean
+peer_is_owner(struct agent_server *server, int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return FALSE;
+    if (cred.uid == server->uid)
+        return TRUE;
+    g_warning("refused a connection from uid %u (pid %d): this agent serves "
+              "uid %u only",
+              (unsigned)cred.uid, (int)cred.pid, (unsigned)server->uid);
+    return FALSE;
+}
+
+static gboolean
+on_incoming(gint fd, GIOCondition condition, gpointer data)
+{
+    struct agent_server *server = data;
+    (void)condition;
+    int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (client < 0)
+        return G_SOURCE_CONTINUE;
+    if (!peer_is_owner(server, client)) {
+        send_refusal(client, TESSERA_ERR_DENIED,
+                     "this Tessera agent serves only its own user");
+        close(client);
+        return G_SOURCE_CONTINUE;
+    }
+    g_mutex_lock(&server->lock);
+    if (server->connections->len >= MAX_CONNECTIONS) {
+        g_mutex_unlock(&server->lock);
+        send_refusal(client, TESSERA_ERR_BUSY,
+                     "the agent has too many clients; try again");
+        close(client);
+        return G_SOURCE_CONTINUE;
+    }
+    struct connection *c = g_new0(struct connection, 1);
+    c->server = server;
+    c->fd = client;
+    g_ptr_array_add(server->connections, GINT_TO_POINTER(client));
+    g_mutex_unlock(&server->lock);
+    GError *error = NULL;
+    GThread *thread = g_thread_try_new("tessera-client", connection_main, c,
+                                       &error);
+    if (thread == NULL) {
+        g_warning("cannot start a client thread: %s", error->message);
+        g_error_free(error);
+        forget_connection(server, client);
+        g_free(c);
+    } else {
+        g_thread_unref(thread); /* detached: it cleans up after itself */
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * The socket's directory must be private to the user: created 0700 when
+ * missing, and refused when someone else owns it or could enter it.
+ */
+static gboolean
+prepare_directory(const char *path, GError **error)
+{
+    char *dir = g_path_get_dirname(path);
+    struct stat sb;
+    gboolean ok = FALSE;
+    if (g_mkdir_with_parents(dir, 0700) != 0 || lstat(dir, &sb) != 0)
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create socket directory %s: %s", dir,
+                    g_strerror(errno));
+    else if (!S_ISDIR(sb.st_mode) || sb.st_uid != getuid())
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "socket directory %s is not a directory owned by uid %u",
+                    dir, (unsigned)getuid());
+    else if (sb.st_mode & 0077)
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "socket directory %s is open to other users (mode %03o); "
+                    "it must be 0700",
+                    dir, sb.st_mode & 0777);
+    else
+        ok = TRUE;
+    g_free(dir);
+    return ok;
+}
+
+static gboolean
+clear_stale_socket(const char *path, GError **error)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return TRUE;
+    if (!S_ISSOCK(sb.st_mode)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                    "%s exists and is not a socket", path);
+        return FALSE;
+    }
+    struct tessera_status st = {0};
+    int fd = tessera_connect(path, &st);
+    if (fd >= 0) {
+        close(fd);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                    "another agent is already serving %s", path);
+        return FALSE;
+    }
+    unlink(path);
+    return TRUE;
+}
+
+static int
+listen_on(const char *path, GError **error)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                    "socket path %s is too long", path);
+        return -1;
+    }
+    if (!prepare_directory(path, error) || !clear_stale_socket(path, error))
+        return -1;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177);
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    umask(old);
+    if (rc == 0)
+        rc = chmod(path, 0600);
+    if (rc == 0)
+        rc = listen(fd, 64);
+    if (rc < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot listen on %s: %s", path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct agent_server *
+agent_server_start(struct agent *agent, const char *path, GError **error)
+{
+    int fd = listen_on(path, error);
+    if (fd < 0)
+        return NULL;
+    struct agent_server *server = g_new0(struct agent_server, 1);
+    server->agent = agent;
+    server->path = g_strdup(path);
+    server->listen_fd = fd;
+    server->uid = getuid();
+    g_mutex_init(&server->lock);
+    g_cond_init(&server->drained);
+    server->connections = g_ptr_array_new();
+    server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
+    g_message("listening on %s", path);
+    return server;
+}
+
+void
+agent_server_stop(struct agent_server *server)
+{
+    if (server == NULL)
+        return;
+    g_source_remove(server->source);
+    close(server->listen_fd);
+    unlink(server->path);
+    g_mutex_lock(&server->lock);
+    for (guint i = 0; i < server->connections->len; i++)
+        shutdown(GPOINTER_TO_INT(g_ptr_array_index(server->connections, i)),
+                 SHUT_RDWR);
+    while (server->connections->len > 0)
+        g_cond_wait(&server->drained, &server->lock);
+    g_mutex_unlock(&server->lock);
+    g_ptr_array_unref(server->connections);
+    g_mutex_clear(&server->lock);
+    g_cond_clear(&server->drained);
+    g_free(server->path);
+    g_free(server);
+}

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* PKCS#11 modules through p11-kit, tokens, their session pools and login. */
+#include "agent.h"
+#include "../common/errors.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+gboolean
+agent_modules_load(struct agent *agent, GError **error)
+{
+    char **paths = agent->config.modules;
+    if (paths == NULL) {
+        agent->modules = p11_kit_modules_load_and_initialize(0);
+        agent->modules_from_registry = TRUE;
+        if (agent->modules == NULL) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "p11-kit could not load the registered modules: %s",
+                        p11_kit_message());
+            return FALSE;
+        }
+        return TRUE;
+    }
+    guint n = g_strv_length(paths);
+    agent->modules = g_new0(CK_FUNCTION_LIST *, n + 1);
+    for (guint i = 0; i < n; i++) {
+        CK_FUNCTION_LIST *module = p11_kit_module_load(paths[i], 0);
+        if (module == NULL) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "cannot load PKCS#11 module %s: %s", paths[i],
+                        p11_kit_message());
+            agent_modules_release(agent);
+            return FALSE;
+        }
+        CK_RV rv = p11_kit_module_initialize(module);
+        if (rv != CKR_OK) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "cannot initialize PKCS#11 module %s: %s", paths[i],
+                        p11_kit_strerror(rv));
+            p11_kit_module_release(module);
+            agent_modules_release(agent);
+            return FALSE;
+        }
+        agent->modules[i] = module;
+    }
+    return TRUE;
+}
+
+void
+agent_modules_release(struct agent *agent)
+{
+    if (agent->modules == NULL)
+        return;
+    if (agent->modules_from_registry) {
+        p11_kit_modules_finalize_and_release(agent->modules);
+    } else {
+        for (CK_FUNCTION_LIST **m = agent->modules; *m != NULL; m++) {
+            p11_kit_module_finalize(*m);
+            p11_kit_module_release(*m);
+        }
+        g_free(agent->modules);
+    }
+    agent->modules = NULL;
+}
+
+char *
+agent_trimmed(const unsigned char *padded, size_t len)
+{
+    while (len > 0 && (padded[len - 1] == ' ' || padded[len - 1] == '\0'))
+        len--;
+    return g_strndup((const char *)padded, len);
+}
+
+static char *
+module_name(CK_FUNCTION_LIST *module)
+{
+    char *name = p11_kit_module_get_name(module);
+    if (name == NULL)
+        name = p11_kit_module_get_filename(module);
+    char *copy = g_strdup(name ? name : "unknown module");
+    free(name);
+    return copy;
+}
+
+static struct agent_token *
+token_new(struct agent *agent, CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
+          const CK_TOKEN_INFO *info)
+{
+    struct agent_token *t = g_new0(struct agent_token, 1);
+    t->refcount = 1;
+    t->module = module;
+    t->module_name = module_name(module);
+    t->slot = slot;
+    t->label = agent_trimmed(info->label, sizeof(info->label));
+    t->manufacturer =
+        agent_trimmed(info->manufacturerID, sizeof(info->manufacturerID));
+    t->model = agent_trimmed(info->model, sizeof(info->model));
+    t->serial = agent_trimmed(info->serialNumber, sizeof(info->serialNumber));
+    t->flags = info->flags;
+    g_mutex_init(&t->lock);
+    g_cond_init(&t->session_returned);
+    t->idle_sessions = g_array_new(FALSE, FALSE, sizeof(CK_SESSION_HANDLE));
+    t->login_session = CK_INVALID_HANDLE;
+    t->present = TRUE;
+    /* One session is the login anchor; the rest are for signing. */
+    t->max_sessions = agent->config.max_sessions;
+    CK_ULONG limit = info->ulMaxSessionCount;
+    if (limit != CK_EFFECTIVELY_INFINITE && limit != CK_UNAVAILABLE_INFORMATION &&
+        limit > 1 && limit - 1 < t->max_sessions)
+        t->max_sessions = (unsigned)(limit - 1);
+    if (t->max_sessions == 0)
+        t->max_sessions = 1;
+    return t;
+}
+
+GPtrArray *
+agent_tokens_discover(struct agent *agent)
+{
+    GPtrArray *tokens =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_token_unref);
+    for (CK_FUNCTION_LIST **m = agent->modules; m && *m; m++) {
+        CK_ULONG n = 0;
+        CK_RV rv = (*m)->C_GetSlotList(CK_TRUE, NULL, &n);
+        if (rv != CKR_OK || n == 0)
+            continue;
+        CK_SLOT_ID *slots = g_new0(CK_SLOT_ID, n);
+        rv = (*m)->C_GetSlotList(CK_TRUE, slots, &n);
+        for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+            CK_TOKEN_INFO info;
+            if ((*m)->C_GetTokenInfo(slots[i], &info) != CKR_OK)
+                continue;
+            /* An uninitialized token has nothing to offer yet. */
+            if (!(info.flags & CKF_TOKEN_INITIALIZED))
+                continue;
+            struct agent_token *t = token_new(agent, *m, slots[i], &info);
+            g_info("token \"%s\" (%s) in slot %lu of %s", t->label, t->model,
+                   (unsigned long)t->slot, t->module_name);
+            g_ptr_array_add(tokens, t);
+        }
+        g_free(slots);
+    }
+    return tokens;
+}
+
+struct agent_token *
+agent_token_ref(struct agent_token *token)
+{
+    g_atomic_int_inc(&token->refcount);
+    return token;
+}
+
+void
+agent_token_unref(struct agent_token *token)
+{
+    if (token == NULL || !g_atomic_int_dec_and_test(&token->refcount))
+        return;
+    for (guint i = 0; i < token->idle_sessions->len; i++)
+        token->module->C_CloseSession(
+            g_array_index(token->idle_sessions, CK_SESSION_HANDLE, i));
+    if (token->login_session != CK_INVALID_HANDLE)
+        token->module->C_CloseSession(token->login_session);
+    g_array_unref(token->idle_sessions);
+    g_mutex_clear(&token->lock);
+    g_cond_clear(&token->session_returned);
+    g_free(token->module_name);
+    g_free(token->label);
+    g_free(token->manufacturer);
+    g_free(token->model);
+    g_free(token->serial);
+    g_free(token);
+}
+
+CK_RV
+agent_token_session_acquire(struct agent_token *token, CK_SESSION_HANDLE *out)
+{
+    g_mutex_lock(&token->lock);
+    while (token->idle_sessions->len == 0 &&
+           token->open_sessions >= token->max_sessions)
+        g_cond_wait(&token->session_returned, &token->lock);
+    if (token->idle_sessions->len > 0) {
+        guint last = token->idle_sessions->len - 1;
+        *out = g_array_index(token->idle_sessions, CK_SESSION_HANDLE, last);
+        g_array_remove_index(token->idle_sessions, last);
+        g_mutex_unlock(&token->lock);
+        return CKR_OK;
+    }
+    /* Reserve the slot, then open outside the lock: opening can be slow. */
+    token->open_sessions++;
+    g_mutex_unlock(&token->lock);
+    CK_RV rv = token->module->C_OpenSession(token->slot, CKF_SERIAL_SESSION,
+                                            NULL, NULL, out);
+    if (rv != CKR_OK) {
+        g_mutex_lock(&token->lock);
+        token->open_sessions--;
+        g_cond_signal(&token->session_returned);
+        g_mutex_unlock(&token->lock);
+    }
+    return rv;
+}
+
+void
+agent_token_session_release(struct agent_token *token,
+                            CK_SESSION_HANDLE session, gboolean broken)
+{
+    if (broken)
+        token->module->C_CloseSession(session);
+    g_mutex_lock(&token->lock);
+    if (broken)
+        token->open_sessions--;
+    else
+        g_array_append_val(token->idle_sessions, session);
+    g_cond_signal(&token->session_returned);
+    g_mutex_unlock(&token->lock);
+}
+
+void
+agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
+                 struct tessera_status *st)
+{
+    switch (rv) {
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_SLOT_ID_INVALID:
+        g_atomic_int_set(&token->present, FALSE);
+        tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
+                           "token \"%s\" is not present: insert it and try "
+                           "again (%s)",
+                           token->label, what);
+        return;
+    case CKR_USER_NOT_LOGGED_IN:
+        tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
+                           "token \"%s\" is locked: run `tessera unlock`",
+                           token->label);
+        return;
+    case CKR_MECHANISM_INVALID:
+    case CKR_MECHANISM_PARAM_INVALID:
+    case CKR_KEY_TYPE_INCONSISTENT:
+    case CKR_KEY_FUNCTION_NOT_PERMITTED:
+        tessera_status_set(st, TESSERA_ERR_MECHANISM,
+                           "token \"%s\" cannot %s with this key: %s",
+                           token->label, what, p11_kit_strerror(rv));
+        return;
+    case CKR_DATA_LEN_RANGE:
+    case CKR_DATA_INVALID:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" refused the input to %s: %s",
+                           token->label, what, p11_kit_strerror(rv));
+        return;
+    }
+    tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                       "token \"%s\" failed to %s: %s", token->label, what,
+                       p11_kit_strerror(rv));
+}
+
+static CK_RV
+refresh_flags(struct agent_token *token, CK_FLAGS *flags)
+{
+    CK_TOKEN_INFO info;
+    CK_RV rv = token->module->C_GetTokenInfo(token->slot, &info);
+    if (rv == CKR_OK)
+        *flags = info.flags;
+    return rv;
+}
+
+/*
+ * Logs in once with the given PIN. A wrong PIN is reported, never retried:
+ * tokens block themselves after a few. At the final try, only an explicit
+ * force may spend it.
+ */
+int
+agent_token_login(struct agent_token *token, const uint8_t *pin,
+                  size_t pin_len, gboolean force, struct tessera_status *st)
+{
+    CK_FLAGS flags = 0;
+    int result = -1;
+    g_mutex_lock(&token->lock);
+    CK_RV rv = refresh_flags(token, &flags);
+    if (rv != CKR_OK) {
+        agent_token_fail(token, rv, "report its state", st);
+        goto out;
+    }
+    if (flags & CKF_USER_PIN_LOCKED) {
+        tessera_status_set(st, TESSERA_ERR_PIN_LOCKED,
+                           "the PIN of token \"%s\" is blocked; unblock it "
+                           "with the token's PUK or security officer",
+                           token->label);
+        goto out;
+    }
+    if ((flags & CKF_USER_PIN_FINAL_TRY) && !force) {
+        tessera_status_set(st, TESSERA_ERR_PIN_FINAL_TRY,
+                           "token \"%s\" has one PIN try left; a wrong PIN "
+                           "will block it. Re-run with --force to use it",
+                           token->label);
+        goto out;
+    }
+    if (token->login_session == CK_INVALID_HANDLE) {
+        rv = token->module->C_OpenSession(
+            token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+            &token->login_session);
+        if (rv != CKR_OK) {
+            token->login_session = CK_INVALID_HANDLE;
+            agent_token_fail(token, rv, "open a session", st);
+            goto out;
+        }
+    }
+    gboolean protected_path = (flags & CKF_PROTECTED_AUTHENTICATION_PATH) &&
+                              pin_len == 0;
+    rv = token->module->C_Login(token->login_session, CKU_USER,
+                                protected_path ? NULL : (CK_UTF8CHAR_PTR)pin,
+                                protected_path ? 0 : pin_len);
+    switch (rv) {
+    case CKR_OK:
+    case CKR_USER_ALREADY_LOGGED_IN:
+        token->logged_in = TRUE;
+        result = 0;
+        g_message("token \"%s\" unlocked", token->label);
+        break;
+    case CKR_PIN_INCORRECT:
+    case CKR_PIN_INVALID:
+    case CKR_PIN_LEN_RANGE:
+        tessera_status_set(st, TESSERA_ERR_PIN_INCORRECT,
+                           "wrong PIN for token \"%s\"; it was tried once "
+                           "and will not be retried",
+                           token->label);
+        g_warning("wrong PIN for token \"%s\"", token->label);
+        break;
+    case CKR_PIN_LOCKED:
+        tessera_status_set(st, TESSERA_ERR_PIN_LOCKED,
+                           "the PIN of token \"%s\" is blocked",
+                           token->label);
+        break;
+    default:
+        agent_token_fail(token, rv, "log in", st);
+    }
+out:
+    g_mutex_unlock(&token->lock);
+    return result;
+}
+
+int
+agent_token_logout(struct agent_token *token, struct tessera_status *st)
+{
+    int result = 0;
+    g_mutex_lock(&token->lock);
+    if (token->login_session != CK_INVALID_HANDLE) {
+        CK_RV rv = token->module->C_Logout(token->login_session);
+        if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) {
+            agent_token_fail(token, rv, "log out", st);
+            result = -1;
+        }
+    }
+    if (result == 0) {
+        token->logged_in = FALSE;
+        g_message("token \"%s\" locked", token->label);
+    }
+    g_mutex_unlock(&token->lock);
+    return result;
+}
+
+void
+agent_token_info(struct agent_token *token, struct tessera_token_info *out)
+{
+    CK_FLAGS flags = 0;
+    memset(out, 0, sizeof(*out));
+    out->label = strdup(token->label);
+    out->manufacturer = strdup(token->manufacturer);
+    out->model = strdup(token->model);
+    out->serial = strdup(token->serial);
+    out->module = strdup(token->module_name);
+    if (refresh_flags(token, &flags) != CKR_OK)
+        return;
+    g_mutex_lock(&token->lock);
+    gboolean logged_in = token->logged_in;
+    g_mutex_unlock(&token->lock);
+    out->flags = TESSERA_TOKEN_PRESENT;
+    if (logged_in)
+        out->flags |= TESSERA_TOKEN_LOGGED_IN;
+    if (flags & CKF_LOGIN_REQUIRED)
+        out->flags |= TESSERA_TOKEN_LOGIN_REQUIRED;
+    if (flags & CKF_USER_PIN_COUNT_LOW)
+        out->flags |= TESSERA_TOKEN_PIN_COUNT_LOW;
+    if (flags & CKF_USER_PIN_FINAL_TRY)
+        out->flags |= TESSERA_TOKEN_PIN_FINAL_TRY;
+    if (flags & CKF_USER_PIN_LOCKED)
+        out->flags |= TESSERA_TOKEN_PIN_LOCKED;
+    if (flags & CKF_WRITE_PROTECTED)
+        out->flags |= TESSERA_TOKEN_WRITE_PROTECTED;
+    if (flags & CKF_PROTECTED_AUTHENTICATION_PATH)
+        out->flags |= TESSERA_TOKEN_PROTECTED_PATH;
+}
+
+/* A pin-file must be private to the user, as ssh insists for its keys. */
+static gboolean
+read_pin_file(const char *path, char **pin, size_t *len, GError **error)
+{
+    GStatBuf sb;
+    if (g_stat(path, &sb) != 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "cannot read pin-file %s", path);
+        return FALSE;
+    }
+    if (sb.st_mode & 0077) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "pin-file %s is readable by others; chmod 600 it", path);
+        return FALSE;
+    }
+    if (!g_file_get_contents(path, pin, len, error))
+        return FALSE;
+    char *nl = memchr(*pin, '\n', *len);
+    if (nl != NULL) {
+        size_t keep = (size_t)(nl - *pin);
+        OPENSSL_cleanse(nl, *len - keep);
+        *len = keep;
+    }
+    return TRUE;
+}
+
+void
+agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
+{
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        char *path = agent_config_token_string(&agent->config, t->label,
+                                               "pin-file");
+        if (path == NULL)
+            continue;
+        char *pin = NULL;
+        size_t len = 0;
+        GError *error = NULL;
+        struct tessera_status st = {0};
+        if (!read_pin_file(path, &pin, &len, &error)) {
+            g_warning("token \"%s\": %s", t->label, error->message);
+            g_clear_error(&error);
+        } else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0) {
+            g_warning("%s", st.message);
+        }
+        if (pin != NULL)
+            OPENSSL_cleanse(pin, len);
+        g_free(pin);
+        g_free(path);
+    }
+}

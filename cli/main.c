@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tessera: the command line for the Tessera agent. */
+#include "../common/errors.h"
+#include "../common/keyspec.h"
+#include "../common/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,      /* the agent refused or the operation failed */
+    EXIT_USAGE = 2,       /* the command line is wrong */
+    EXIT_UNREACHABLE = 3, /* no agent to talk to */
+};
+
+static const char *socket_override;
+
+static int
+fail(const struct tessera_status *st)
+{
+    fprintf(stderr, "tessera: %s\n", st->message);
+    return st->code == TESSERA_ERR_UNREACHABLE ? EXIT_UNREACHABLE
+                                               : EXIT_FAILED;
+}
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tessera: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun `tessera --help` for usage.\n");
+    return EXIT_USAGE;
+}
+
+static int
+connect_agent(struct tessera_status *st)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (socket_override != NULL) {
+        if (strlen(socket_override) >= sizeof(path)) {
+            tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                               "the socket path is too long");
+            return -1;
+        }
+        strcpy(path, socket_override);
+    } else if (!tessera_socket_path(path, sizeof(path), st)) {
+        return -1;
+    }
+    return tessera_connect(path, st);
+}
+
+/* One request, one reply, on a fresh connection. */
+static int
+request(const struct tessera_writer *req, enum tessera_msg expect,
+        struct tessera_reply *reply, struct tessera_status *st)
+{
+    memset(reply, 0, sizeof(*reply));
+    int fd = connect_agent(st);
+    if (fd < 0)
+        return -1;
+    int rc = tessera_call(fd, req, expect, reply, st);
+    close(fd);
+    return rc;
+}
+
+static const char *
+identity_state(const struct tessera_identity_summary *s)
+{
+    if (!(s->flags & TESSERA_ID_TOKEN_PRESENT))
+        return "token absent";
+    if (!(s->flags & TESSERA_ID_HAS_CERT))
+        return "no certificate";
+    if (s->not_after != 0 && (time_t)s->not_after < time(NULL))
+        return "expired";
+    if (!(s->flags & TESSERA_ID_LOGGED_IN))
+        return "locked";
+    return "ready";
+}
+
+static void
+format_time(uint64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+        snprintf(buf, size, "-");
+    else
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static void
+print_identity(const struct tessera_identity_summary *s, bool json,
+               bool first)
+{
+    char when[32];
+    char key[32];
+    format_time(s->not_after, when, sizeof(when));
+    snprintf(key, sizeof(key), "%s-%u", tessera_key_type_name(s->key_type),
+             s->key_bits);
+    if (!json) {
+        printf("%-20s %-16s %-9s %-20s %-12s %s\n", s->name, s->token_label,
+               key, when, identity_state(s),
+               s->subject[0] ? s->subject : "-");
+        return;
+    }
+    printf("%s\n  {\"name\": ", first ? "" : ",");
+    json_string(s->name);
+    printf(", \"token\": ");
+    json_string(s->token_label);
+    printf(", \"key_type\": ");
+    json_string(tessera_key_type_name(s->key_type));
+    printf(", \"key_bits\": %u, \"subject\": ", s->key_bits);
+    json_string(s->subject);
+    printf(", \"not_after\": ");
+    if (s->not_after)
+        json_string(when);
+    else
+        printf("null");
+    printf(", \"state\": ");
+    json_string(identity_state(s));
+    printf(", \"uri\": ");
+    char uri[TESSERA_STRING_MAX + 16];
+    snprintf(uri, sizeof(uri), "tessera:%s", s->name);
+    json_string(uri);
+    printf("}");
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+    bool json = false;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+        if (c != 'j')
+            return EXIT_USAGE;
+        json = true;
+    }
+    struct tessera_status st = {0};
+    int fd = connect_agent(&st);
+    if (fd < 0)
+        return fail(&st);
+    if (json)
+        printf("[");
+    else
+        printf("%-20s %-16s %-9s %-20s %-12s %s\n", "NAME", "TOKEN", "KEY",
+               "NOT-AFTER", "STATE", "SUBJECT");
+    uint32_t start = 0, total = 0;
+    int rc = EXIT_OK;
+    do {
+        struct tessera_writer w;
+        struct tessera_reply reply;
+        tessera_writer_init(&w);
+        tessera_encode_list(&w, start);
+        if (tessera_call(fd, &w, TESSERA_MSG_LIST_REPLY, &reply, &st) < 0) {
+            rc = fail(&st);
+            total = 0;
+        } else {
+            total = tessera_get_u32(&reply.reader);
+            uint32_t count = tessera_get_u32(&reply.reader);
+            for (uint32_t i = 0; i < count; i++) {
+                struct tessera_identity_summary s;
+                if (!tessera_get_identity_summary(&reply.reader, &s))
+                    break;
+                print_identity(&s, json, start + i == 0);
+                tessera_identity_summary_clear(&s);
+            }
+            if (!tessera_reader_done(&reply.reader) || count == 0) {
+                fprintf(stderr, "tessera: the agent sent a malformed list\n");
+                rc = EXIT_FAILED;
+                total = 0;
+            }
+            start += count;
+        }
+        tessera_reply_clear(&reply);
+        tessera_writer_clear(&w);
+    } while (start < total);
+    if (json)
+        printf("%s]\n", start ? "\n" : "");
+    close(fd);
+    return rc;
+}
+
+static void
+describe_token_flags(uint32_t flags, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s",
+             (flags & TESSERA_TOKEN_LOGGED_IN) ? "unlocked"
+             : (flags & TESSERA_TOKEN_LOGIN_REQUIRED) ? "locked"
+                                                       : "no login",
+             (flags & TESSERA_TOKEN_PIN_LOCKED) ? ",pin-blocked" : "",
+             (flags & TESSERA_TOKEN_PIN_FINAL_TRY) ? ",pin-final-try"
+             : (flags & TESSERA_TOKEN_PIN_COUNT_LOW) ? ",pin-count-low"
+                                                      : "",
+             (flags & TESSERA_TOKEN_WRITE_PROTECTED) ? ",read-only" : "");
+}
+
+static int
+cmd_tokens(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return usage_error("tokens takes no arguments%s", "");
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    tessera_writer_init(&w);
+    tessera_put_type(&w, TESSERA_MSG_TOKENS);
+    int rc = EXIT_OK;
+    if (request(&w, TESSERA_MSG_TOKENS_REPLY, &reply, &st) < 0) {
+        rc = fail(&st);
+    } else {
+        uint32_t count = tessera_get_u32(&reply.reader);
+        printf("%-20s %-20s %-16s %-18s %-24s %s\n", "LABEL", "MANUFACTURER",
+               "MODEL", "SERIAL", "STATE", "MODULE");
+        for (uint32_t i = 0; i < count; i++) {
+            struct tessera_token_info t;
+            char state[96];
+            if (!tessera_get_token_info(&reply.reader, &t))
+                break;
+            describe_token_flags(t.flags, state, sizeof(state));
+            printf("%-20s %-20s %-16s %-18s %-24s %s\n", t.label,
+                   t.manufacturer, t.model, t.serial, state, t.module);
+            tessera_token_info_clear(&t);
+        }
+        if (!tessera_reader_done(&reply.reader)) {
+            fprintf(stderr, "tessera: the agent sent a malformed token list\n");
+            rc = EXIT_FAILED;
+        }
+    }
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
+/* Reads one line into buf without echo; the caller wipes buf. */
+static int
+prompt_pin(const char *token, char *buf, size_t size)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "tessera: no terminal to ask for the PIN; use "
+                        "--pin-file\n");
+        return -1;
+    }
+    struct termios saved, quiet;
+    bool restore = tcgetattr(fd, &saved) == 0;
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    dprintf(fd, "PIN for token %s: ", token[0] ? token : "(the only one)");
+    size_t len = 0;
+    char ch;
+    ssize_t n;
+    while ((n = read(fd, &ch, 1)) == 1 && ch != '\n' && ch != '\r') {
+        if (len + 1 < size)
+            buf[len++] = ch;
+    }
+    buf[len] = '\0';
+    ch = 0;
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &saved);
+    dprintf(fd, "\n");
+    close(fd);
+    return n < 0 ? -1 : (int)len;
+}
+
+static int
+read_pin_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    /* The file is only read, never kept: no buffering copies of the PIN. */
+    setvbuf(f, NULL, _IONBF, 0);
+    bool got = fgets(buf, (int)size, f) != NULL;
+    fclose(f);
+    if (!got) {
+        buf[0] = '\0';
+        return 0;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return (int)strlen(buf);
+}
+
+static int
+cmd_unlock(int argc, char **argv)
+{
+    const char *pin_file = NULL;
+    bool force = false;
+    static const struct option opts[] = {
+        {"pin-file", required_argument, NULL, 'p'},
+        {"force", no_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+        if (c == 'p')
+            pin_file = optarg;
+        else if (c == 'F')
+            force = true;
+        else
+            return EXIT_USAGE;
+    }
+    if (argc - optind > 1)
+        return usage_error("unlock takes at most one token, not %s",
+                           argv[optind + 1]);
+    const char *token = optind < argc ? argv[optind] : "";
+    char pin[TESSERA_PIN_MAX + 1];
+    int len = pin_file ? read_pin_file(pin_file, pin, sizeof(pin))
+                       : prompt_pin(token, pin, sizeof(pin));
+    if (len < 0)
+        return EXIT_FAILED;
+    struct tessera_unlock_request req = {
+        .token = (char *)token,
+        .pin = {(uint8_t *)pin, (size_t)len},
+        .force = force,
+    };
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    tessera_writer_init(&w);
+    tessera_encode_unlock(&w, &req);
+    OPENSSL_cleanse(pin, sizeof(pin));
+    int rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
+                                                            : fail(&st);
+    tessera_writer_clear(&w);
+    tessera_reply_clear(&reply);
+    if (rc == EXIT_OK)
+        printf("unlocked%s%s\n", token[0] ? " " : "", token);
+    return rc;
+}
+
+static int
+cmd_lock(int argc, char **argv)
+{
+    if (argc > 2)
+        return usage_error("lock takes at most one token, not %s", argv[2]);
+    const char *token = argc > 1 ? argv[1] : "";
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_LOCK, token);
+    int rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
+                                                            : fail(&st);
+    tessera_writer_clear(&w);
+    tessera_reply_clear(&reply);
+    return rc;
+}
+
+static int
+write_csr(const struct tessera_blob *der, const char *out)
+{
+    const unsigned char *p = der->data;
+    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
+    FILE *f = out ? fopen(out, "we") : stdout;
+    int ok = req != NULL && f != NULL && PEM_write_X509_REQ(f, req);
+    if (f != NULL && f != stdout)
+        ok = fclose(f) == 0 && ok;
+    X509_REQ_free(req);
+    if (!ok)
+        fprintf(stderr, "tessera: cannot write the CSR%s%s\n",
+                out ? " to " : "", out ? out : "");
+    return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+    struct tessera_keygen_request req = {.key_spec = "ec-p256"};
+    const char *out = NULL;
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, 't'},
+        {"key", required_argument, NULL, 'k'},
+        {"subject", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "t:k:s:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': req.token = optarg; break;
+        case 'k': req.key_spec = optarg; break;
+        case 's': req.subject = optarg; break;
+        case 'o': out = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("keygen needs exactly one NAME%s", "");
+    if (req.token == NULL || req.subject == NULL)
+        return usage_error("keygen needs --token and --subject%s", "");
+    struct tessera_keyspec spec;
+    if (!tessera_keyspec_parse(req.key_spec, &spec))
+        return usage_error("unknown key type %s: use ec-p256, ec-p384, "
+                           "rsa2048, rsa3072 or rsa4096",
+                           req.key_spec);
+    req.name = argv[optind];
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    struct tessera_blob csr = {0};
+    tessera_writer_init(&w);
+    tessera_encode_keygen(&w, &req);
+    int rc;
+    if (request(&w, TESSERA_MSG_KEYGEN_REPLY, &reply, &st) < 0)
+        rc = fail(&st);
+    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &csr))
+        rc = usage_error("the agent sent a malformed CSR%s", "");
+    else
+        rc = write_csr(&csr, out);
+    tessera_blob_clear(&csr);
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
+/* Appends every certificate of a PEM file, as DER, to the request. */
+static bool
+read_certificates(const char *path, struct tessera_import_request *req)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    X509 *x;
+    size_t before = req->n_certs;
+    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        X509_free(x);
+        if (req->n_certs == TESSERA_CHAIN_MAX || len <= 0) {
+            OPENSSL_free(der);
+            fprintf(stderr, "tessera: %s: more than %u certificates\n", path,
+                    TESSERA_CHAIN_MAX);
+            fclose(f);
+            return false;
+        }
+        tessera_blob_copy(&req->certs[req->n_certs++],
+                          (struct tessera_bytes){der, (size_t)len});
+        OPENSSL_free(der);
+    }
+    ERR_clear_error();
+    fclose(f);
+    if (req->n_certs == before) {
+        fprintf(stderr, "tessera: %s holds no PEM certificate\n", path);
+        return false;
+    }
+    return true;
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+    const char *cert = NULL, *chain = NULL;
+    static const struct option opts[] = {
+        {"cert", required_argument, NULL, 'c'},
+        {"chain", required_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        if (c == 'c')
+            cert = optarg;
+        else if (c == 'C')
+            chain = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    if (argc - optind != 1 || cert == NULL)
+        return usage_error("import needs one NAME and --cert FILE%s", "");
+    struct tessera_import_request req = {.name = argv[optind]};
+    int rc = EXIT_FAILED;
+    if (read_certificates(cert, &req) &&
+        (chain == NULL || read_certificates(chain, &req))) {
+        struct tessera_writer w;
+        struct tessera_reply reply;
+        struct tessera_status st = {0};
+        tessera_writer_init(&w);
+        tessera_encode_import(&w, &req);
+        rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
+                                                            : fail(&st);
+        tessera_reply_clear(&reply);
+        tessera_writer_clear(&w);
+    }
+    req.name = NULL;
+    tessera_import_request_clear(&req);
+    return rc;
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;
+} commands[] = {
+    {"list", cmd_list, "list [--json]\n      identities: name, token, key, "
+                       "expiry, state, subject"},
+    {"tokens", cmd_tokens, "tokens\n      tokens the agent sees, and whether "
+                           "they are unlocked"},
+    {"unlock", cmd_unlock,
+     "unlock [TOKEN] [--pin-file FILE] [--force]\n      log the agent into a "
+     "token (label or pkcs11: URI); the PIN is asked\n      on the terminal "
+     "without echo. --force spends a token's final PIN try"},
+    {"lock", cmd_lock, "lock [TOKEN]\n      log the agent out of one token, "
+                       "or of all"},
+    {"keygen", cmd_keygen,
+     "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
+     "      generate a non-extractable key on a token and print its CSR;\n"
+     "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096"},
+    {"import", cmd_import, "import NAME --cert FILE [--chain FILE]\n      store "
+                           "the issued certificate beside the key NAME"},
+};
+
+static void
+print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: tessera [--socket PATH] COMMAND [ARGS]\n\n"
+            "Controls the Tessera agent, which keeps client-certificate keys "
+            "on PKCS#11\ntokens. OpenSSL programs use its identities as "
+            "tessera:NAME through the\ntessera provider.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %s\n", commands[i].synopsis);
+    fprintf(out,
+            "\nOptions:\n"
+            "  --socket PATH  the agent's socket (default: $TESSERA_SOCKET, "
+            "else\n                 $XDG_RUNTIME_DIR/tessera/agent.sock)\n"
+            "  --help, --version\n\n"
+            "Exit status: 0 success, 1 the operation failed, 2 usage error, "
+            "3 no agent.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("tessera %s\n", TESSERA_VERSION);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+            socket_override = argv[++i];
+            continue;
+        }
+        return usage_error("unknown option %s", argv[i]);
+    }
+    if (i == argc) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+        if (strcmp(argv[i], commands[c].name) == 0)
+            return commands[c].run(argc - i, argv + i);
+    }
+    return usage_error("unknown command %s", argv[i]);
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Key specifications as users type them: ec-p256, ec-p384, rsa2048, … */
+#ifndef TESSERA_KEYSPEC_H
+#define TESSERA_KEYSPEC_H
+
+#include "wire.h"
+
+struct tessera_keyspec {
+    enum tessera_key_type type;
+    unsigned bits;         /* RSA modulus or EC field size */
+    const char *curve;     /* OpenSSL group name for EC, else NULL */
+};
+
+/* False for anything but the documented spellings. */
+bool tessera_keyspec_parse(const char *text, struct tessera_keyspec *out);
+/* "EC P-256", "RSA 3072": for listings. */
+const char *tessera_key_type_name(enum tessera_key_type type);
+
+#endif

@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "messages.h"
+#include "errors.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+tessera_blob_clear(struct tessera_blob *b)
+{
+    if (b->data != NULL)
+        OPENSSL_cleanse(b->data, b->len);
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+bool
+tessera_blob_copy(struct tessera_blob *dst, struct tessera_bytes src)
+{
+    dst->len = 0;
+    /* One spare byte so that an empty blob is still a valid pointer. */
+    dst->data = malloc(src.len + 1);
+    if (dst->data == NULL)
+        return false;
+    if (src.len > 0)
+        memcpy(dst->data, src.data, src.len);
+    dst->len = src.len;
+    return true;
+}
+
+static bool
+get_blob(struct tessera_reader *r, size_t max, struct tessera_blob *out)
+{
+    struct tessera_bytes b = tessera_get_bytes(r, max);
+    if (r->failed)
+        return false;
+    if (!tessera_blob_copy(out, b)) {
+        r->failed = true;
+        return false;
+    }
+    return true;
+}
+
+void
+tessera_put_u64(struct tessera_writer *w, uint64_t v)
+{
+    tessera_put_u32(w, (uint32_t)(v >> 32));
+    tessera_put_u32(w, (uint32_t)v);
+}
+
+uint64_t
+tessera_get_u64(struct tessera_reader *r)
+{
+    uint64_t hi = tessera_get_u32(r);
+    return hi << 32 | tessera_get_u32(r);
+}
+
+void
+tessera_encode_hello(struct tessera_writer *w, uint32_t version)
+{
+    tessera_put_type(w, TESSERA_MSG_HELLO);
+    tessera_put_u32(w, version);
+}
+
+bool
+tessera_decode_u32_body(struct tessera_reader *r, uint32_t *out)
+{
+    *out = tessera_get_u32(r);
+    return tessera_reader_done(r);
+}
+
+void
+tessera_encode_hello_reply(struct tessera_writer *w, uint32_t version,
+                           const char *agent_version)
+{
+    tessera_put_type(w, TESSERA_MSG_HELLO_REPLY);
+    tessera_put_u32(w, version);
+    tessera_put_string(w, agent_version);
+}
+
+bool
+tessera_decode_hello_reply(struct tessera_reader *r, uint32_t *version,
+                           char **agent_version)
+{
+    *version = tessera_get_u32(r);
+    *agent_version = tessera_get_string(r);
+    if (tessera_reader_done(r))
+        return true;
+    free(*agent_version);
+    *agent_version = NULL;
+    return false;
+}
+
+void
+tessera_encode_list(struct tessera_writer *w, uint32_t start)
+{
+    tessera_put_type(w, TESSERA_MSG_LIST);
+    tessera_put_u32(w, start);
+}
+
+void
+tessera_put_identity_summary(struct tessera_writer *w,
+                             const struct tessera_identity_summary *s)
+{
+    tessera_put_string(w, s->name);
+    tessera_put_string(w, s->token_label);
+    tessera_put_string(w, s->token_manufacturer);
+    tessera_put_string(w, s->token_model);
+    tessera_put_string(w, s->token_serial);
+    tessera_put_bytes(w, s->key_id.data, s->key_id.len);
+    tessera_put_string(w, s->key_label);
+    tessera_put_u8(w, s->key_type);
+    tessera_put_u32(w, s->key_bits);
+    tessera_put_u32(w, s->flags);
+    tessera_put_string(w, s->subject);
+    tessera_put_u64(w, s->not_after);
+}
+
+bool
+tessera_get_identity_summary(struct tessera_reader *r,
+                             struct tessera_identity_summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->name = tessera_get_string(r);
+    s->token_label = tessera_get_string(r);
+    s->token_manufacturer = tessera_get_string(r);
+    s->token_model = tessera_get_string(r);
+    s->token_serial = tessera_get_string(r);
+    get_blob(r, TESSERA_KEY_ID_MAX, &s->key_id);
+    s->key_label = tessera_get_string(r);
+    s->key_type = tessera_get_u8(r);
+    s->key_bits = tessera_get_u32(r);
+    s->flags = tessera_get_u32(r);
+    s->subject = tessera_get_string(r);
+    s->not_after = tessera_get_u64(r);
+    if (!r->failed && s->name[0] != '\0')
+        return true;
+    r->failed = true;
+    tessera_identity_summary_clear(s);
+    return false;
+}
+
+void
+tessera_identity_summary_clear(struct tessera_identity_summary *s)
+{
+    free(s->name);
+    free(s->token_label);
+    free(s->token_manufacturer);
+    free(s->token_model);
+    free(s->token_serial);
+    tessera_blob_clear(&s->key_id);
+    free(s->key_label);
+    free(s->subject);
+    memset(s, 0, sizeof(*s));
+}
+
+void
+tessera_encode_name_request(struct tessera_writer *w, enum tessera_msg type,
+                            const char *name)
+{
+    tessera_put_type(w, type);
+    tessera_put_string(w, name);
+}
+
+bool
+tessera_decode_name_request(struct tessera_reader *r, char **name)
+{
+    *name = tessera_get_string(r);
+    if (tessera_reader_done(r))
+        return true;
+    free(*name);
+    *name = NULL;
+    return false;
+}
+
+static void
+put_chain(struct tessera_writer *w, size_t n, const struct tessera_blob *certs)
+{
+    tessera_put_u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        tessera_put_bytes(w, certs[i].data, certs[i].len);
+}
+
+static bool
+get_chain(struct tessera_reader *r, size_t *n, struct tessera_blob *certs)
+{
+    uint32_t count = tessera_get_u32(r);
+    *n = 0;
+    if (count > TESSERA_CHAIN_MAX)
+        r->failed = true;
+    for (uint32_t i = 0; i < count && !r->failed; i++) {
+        if (get_blob(r, TESSERA_DER_MAX, &certs[i]))
+            *n = i + 1;
+    }
+    return !r->failed;
+}
+
+static void
+clear_chain(size_t *n, struct tessera_blob *certs)
+{
+    for (size_t i = 0; i < *n; i++)
+        tessera_blob_clear(&certs[i]);
+    *n = 0;
+}
+
+void
+tessera_encode_identity(struct tessera_writer *w,
+                        const struct tessera_identity *id)
+{
+    tessera_put_type(w, TESSERA_MSG_IDENTITY_REPLY);
+    tessera_put_identity_summary(w, &id->summary);
+    tessera_put_bytes(w, id->spki.data, id->spki.len);
+    put_chain(w, id->n_certs, id->certs);
+}
+
+bool
+tessera_decode_identity(struct tessera_reader *r, struct tessera_identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    if (tessera_get_identity_summary(r, &id->summary) &&
+        get_blob(r, TESSERA_DER_MAX, &id->spki) &&
+        get_chain(r, &id->n_certs, id->certs) && tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_identity_clear(id);
+    return false;
+}
+
+void
+tessera_identity_clear(struct tessera_identity *id)
+{
+    tessera_identity_summary_clear(&id->summary);
+    tessera_blob_clear(&id->spki);
+    clear_chain(&id->n_certs, id->certs);
+}
+
+void
+tessera_encode_sign(struct tessera_writer *w,
+                    const struct tessera_sign_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_SIGN);
+    tessera_put_string(w, req->name);
+    tessera_put_u8(w, req->scheme);
+    tessera_put_u8(w, req->digest);
+    tessera_put_u8(w, req->mgf1_digest);
+    tessera_put_u32(w, req->salt_len);
+    tessera_put_bytes(w, req->input.data, req->input.len);
+}
+
+bool
+tessera_decode_sign(struct tessera_reader *r, struct tessera_sign_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->name = tessera_get_string(r);
+    req->scheme = tessera_get_u8(r);
+    req->digest = tessera_get_u8(r);
+    req->mgf1_digest = tessera_get_u8(r);
+    req->salt_len = tessera_get_u32(r);
+    if (get_blob(r, TESSERA_SIGN_INPUT_MAX, &req->input) &&
+        tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_sign_request_clear(req);
+    return false;
+}
+
+void
+tessera_sign_request_clear(struct tessera_sign_request *req)
+{
+    free(req->name);
+    tessera_blob_clear(&req->input);
+    memset(req, 0, sizeof(*req));
+}
+
+void
+tessera_put_token_info(struct tessera_writer *w,
+                       const struct tessera_token_info *t)
+{
+    tessera_put_string(w, t->label);
+    tessera_put_string(w, t->manufacturer);
+    tessera_put_string(w, t->model);
+    tessera_put_string(w, t->serial);
+    tessera_put_string(w, t->module);
+    tessera_put_u32(w, t->flags);
+}
+
+bool
+tessera_get_token_info(struct tessera_reader *r, struct tessera_token_info *t)
+{
+    t->label = tessera_get_string(r);
+    t->manufacturer = tessera_get_string(r);
+    t->model = tessera_get_string(r);
+    t->serial = tessera_get_string(r);
+    t->module = tessera_get_string(r);
+    t->flags = tessera_get_u32(r);
+    if (!r->failed)
+        return true;
+    tessera_token_info_clear(t);
+    return false;
+}
+
+void
+tessera_token_info_clear(struct tessera_token_info *t)
+{
+    free(t->label);
+    free(t->manufacturer);
+    free(t->model);
+    free(t->serial);
+    free(t->module);
+    memset(t, 0, sizeof(*t));
+}
+
+void
+tessera_encode_unlock(struct tessera_writer *w,
+                      const struct tessera_unlock_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_UNLOCK);
+    tessera_put_string(w, req->token);
+    tessera_put_bytes(w, req->pin.data, req->pin.len);
+    tessera_put_u8(w, req->force);
+}
+
+bool
+tessera_decode_unlock(struct tessera_reader *r,
+                      struct tessera_unlock_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->token = tessera_get_string(r);
+    get_blob(r, TESSERA_PIN_MAX, &req->pin);
+    req->force = tessera_get_u8(r);
+    if (tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_unlock_request_clear(req);
+    return false;
+}
+
+void
+tessera_unlock_request_clear(struct tessera_unlock_request *req)
+{
+    free(req->token);
+    tessera_blob_clear(&req->pin);
+    memset(req, 0, sizeof(*req));
+}
+
+void
+tessera_encode_keygen(struct tessera_writer *w,
+                      const struct tessera_keygen_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_KEYGEN);
+    tessera_put_string(w, req->name);
+    tessera_put_string(w, req->token);
+    tessera_put_string(w, req->key_spec);
+    tessera_put_string(w, req->subject);
+}
+
+bool
+tessera_decode_keygen(struct tessera_reader *r,
+                      struct tessera_keygen_request *req)
+{
+    req->name = tessera_get_string(r);
+    req->token = tessera_get_string(r);
+    req->key_spec = tessera_get_string(r);
+    req->subject = tessera_get_string(r);
+    if (tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_keygen_request_clear(req);
+    return false;
+}
+
+void
+tessera_keygen_request_clear(struct tessera_keygen_request *req)
+{
+    free(req->name);
+    free(req->token);
+    free(req->key_spec);
+    free(req->subject);
+    memset(req, 0, sizeof(*req));
+}
+
+void
+tessera_encode_import(struct tessera_writer *w,
+                      const struct tessera_import_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_IMPORT);
+    tessera_put_string(w, req->name);
+    put_chain(w, req->n_certs, req->certs);
+}
+
+bool
+tessera_decode_import(struct tessera_reader *r,
+                      struct tessera_import_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->name = tessera_get_string(r);
+    if (get_chain(r, &req->n_certs, req->certs) && req->n_certs > 0 &&
+        tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_import_request_clear(req);
+    return false;
+}
+
+void
+tessera_import_request_clear(struct tessera_import_request *req)
+{
+    free(req->name);
+    clear_chain(&req->n_certs, req->certs);
+    memset(req, 0, sizeof(*req));
+}
+
+void
+tessera_encode_blob_reply(struct tessera_writer *w, enum tessera_msg type,
+                          const void *p, size_t n)
+{
+    tessera_put_type(w, type);
+    tessera_put_bytes(w, p, n);
+}
+
+bool
+tessera_decode_blob_reply(struct tessera_reader *r, size_t max,
+                          struct tessera_blob *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (get_blob(r, max, out) && tessera_reader_done(r))
+        return true;
+    tessera_blob_clear(out);
+    return false;
+}
+
+void
+tessera_encode_error(struct tessera_writer *w, uint32_t code,
+                     const char *message)
+{
+    tessera_put_type(w, TESSERA_MSG_ERROR);
+    tessera_put_u32(w, code);
+    tessera_put_string(w, message);
+}
+
+bool
+tessera_decode_error(struct tessera_reader *r, struct tessera_error_reply *e)
+{
+    e->code = tessera_get_u32(r);
+    e->message = tessera_get_string(r);
+    if (tessera_reader_done(r) && e->code != TESSERA_OK)
+        return true;
+    free(e->message);
+    e->message = NULL;
+    return false;
+}
+
+const char *
+tessera_error_name(int code)
+{
+    switch (code) {
+    case TESSERA_OK: return "ok";
+    case TESSERA_ERR_PROTOCOL: return "protocol";
+    case TESSERA_ERR_VERSION: return "version";
+    case TESSERA_ERR_NO_IDENTITY: return "no-identity";
+    case TESSERA_ERR_TOKEN_ABSENT: return "token-absent";
+    case TESSERA_ERR_TOKEN_LOCKED: return "token-locked";
+    case TESSERA_ERR_MECHANISM: return "mechanism";
+    case TESSERA_ERR_PIN_INCORRECT: return "pin-incorrect";
+    case TESSERA_ERR_PIN_LOCKED: return "pin-locked";
+    case TESSERA_ERR_PIN_FINAL_TRY: return "pin-final-try";
+    case TESSERA_ERR_NO_TOKEN: return "no-token";
+    case TESSERA_ERR_TOKEN_FAILED: return "token-failed";
+    case TESSERA_ERR_INVALID: return "invalid";
+    case TESSERA_ERR_EXISTS: return "exists";
+    case TESSERA_ERR_INTERNAL: return "internal";
+    case TESSERA_ERR_BUSY: return "busy";
+    case TESSERA_ERR_DENIED: return "denied";
+    case TESSERA_ERR_UNREACHABLE: return "unreachable";
+    }
+    return "unknown";
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Typed messages of the agent wire protocol. Encoders append a whole frame
+ * body to a writer; decoders take a body whose type byte was already read
+ * and fail on any short, oversized or trailing field.
+ */
+#ifndef TESSERA_MESSAGES_H
+#define TESSERA_MESSAGES_H
+
+#include "wire.h"
+
+#define TESSERA_CHAIN_MAX 8u
+#define TESSERA_KEY_ID_MAX 255u
+#define TESSERA_SIGN_INPUT_MAX 1024u
+#define TESSERA_SIGNATURE_MAX 1024u
+#define TESSERA_PIN_MAX 256u
+#define TESSERA_DER_MAX 16384u
+
+struct tessera_blob {
+    uint8_t *data;
+    size_t len;
+};
+
+/* What LIST says of an identity: enough to match a pkcs11: URI and show it. */
+struct tessera_identity_summary {
+    char *name;
+    char *token_label;
+    char *token_manufacturer;
+    char *token_model;
+    char *token_serial;
+    struct tessera_blob key_id;
+    char *key_label;
+    uint8_t key_type;  /* enum tessera_key_type */
+    uint32_t key_bits;
+    uint32_t flags;    /* TESSERA_ID_* */
+    char *subject;     /* RFC 2253 one-line; empty without a certificate */
+    uint64_t not_after; /* seconds since the epoch; 0 without a certificate */
+};
+
+/* What GET_IDENTITY says: the summary, the public key and the chain. */
+struct tessera_identity {
+    struct tessera_identity_summary summary;
+    struct tessera_blob spki; /* SubjectPublicKeyInfo, DER */
+    size_t n_certs;           /* leaf first */
+    struct tessera_blob certs[TESSERA_CHAIN_MAX];
+};
+
+struct tessera_token_info {
+    char *label;
+    char *manufacturer;
+    char *model;
+    char *serial;
+    char *module;
+    uint32_t flags; /* TESSERA_TOKEN_* */
+};
+
+struct tessera_sign_request {
+    char *name;
+    uint8_t scheme;      /* enum tessera_sign_scheme */
+    uint8_t digest;      /* enum tessera_digest */
+    uint8_t mgf1_digest; /* PSS only */
+    uint32_t salt_len;   /* PSS only */
+    struct tessera_blob input;
+};
+
+struct tessera_unlock_request {
+    char *token;
+    struct tessera_blob pin; /* wiped by tessera_unlock_request_clear */
+    uint8_t force;
+};
+
+struct tessera_keygen_request {
+    char *name;
+    char *token;
+    char *key_spec;
+    char *subject;
+};
+
+struct tessera_import_request {
+    char *name;
+    size_t n_certs;
+    struct tessera_blob certs[TESSERA_CHAIN_MAX];
+};
+
+struct tessera_error_reply {
+    uint32_t code;
+    char *message;
+};
+
+void tessera_put_u64(struct tessera_writer *w, uint64_t v);
+uint64_t tessera_get_u64(struct tessera_reader *r);
+
+void tessera_encode_hello(struct tessera_writer *w, uint32_t version);
+bool tessera_decode_u32_body(struct tessera_reader *r, uint32_t *out);
+void tessera_encode_hello_reply(struct tessera_writer *w, uint32_t version,
+                                const char *agent_version);
+bool tessera_decode_hello_reply(struct tessera_reader *r, uint32_t *version,
+                                char **agent_version);
+
+void tessera_encode_list(struct tessera_writer *w, uint32_t start);
+void tessera_put_identity_summary(struct tessera_writer *w,
+                                  const struct tessera_identity_summary *s);
+bool tessera_get_identity_summary(struct tessera_reader *r,
+                                  struct tessera_identity_summary *s);
+void tessera_identity_summary_clear(struct tessera_identity_summary *s);
+
+void tessera_encode_name_request(struct tessera_writer *w,
+                                 enum tessera_msg type, const char *name);
+bool tessera_decode_name_request(struct tessera_reader *r, char **name);
+
+void tessera_encode_identity(struct tessera_writer *w,
+                             const struct tessera_identity *id);
+bool tessera_decode_identity(struct tessera_reader *r,
+                             struct tessera_identity *id);
+void tessera_identity_clear(struct tessera_identity *id);
+
+void tessera_encode_sign(struct tessera_writer *w,
+                         const struct tessera_sign_request *req);
+bool tessera_decode_sign(struct tessera_reader *r,
+                         struct tessera_sign_request *req);
+void tessera_sign_request_clear(struct tessera_sign_request *req);
+
+void tessera_put_token_info(struct tessera_writer *w,
+                            const struct tessera_token_info *t);
+bool tessera_get_token_info(struct tessera_reader *r,
+                            struct tessera_token_info *t);
+void tessera_token_info_clear(struct tessera_token_info *t);
+
+void tessera_encode_unlock(struct tessera_writer *w,
+                           const struct tessera_unlock_request *req);
+bool tessera_decode_unlock(struct tessera_reader *r,
+                           struct tessera_unlock_request *req);
+void tessera_unlock_request_clear(struct tessera_unlock_request *req);
+
+void tessera_encode_keygen(struct tessera_writer *w,
+                           const struct tessera_keygen_request *req);
+bool tessera_decode_keygen(struct tessera_reader *r,
+                           struct tessera_keygen_request *req);
+void tessera_keygen_request_clear(struct tessera_keygen_request *req);
+
+void tessera_encode_import(struct tessera_writer *w,
+                           const struct tessera_import_request *req);
+bool tessera_decode_import(struct tessera_reader *r,
+                           struct tessera_import_request *req);
+void tessera_import_request_clear(struct tessera_import_request *req);
+
+/* A reply that carries one byte string: SIGN_REPLY, KEYGEN_REPLY. */
+void tessera_encode_blob_reply(struct tessera_writer *w, enum tessera_msg type,
+                               const void *p, size_t n);
+bool tessera_decode_blob_reply(struct tessera_reader *r, size_t max,
+                               struct tessera_blob *out);
+
+void tessera_encode_error(struct tessera_writer *w, uint32_t code,
+                          const char *message);
+bool tessera_decode_error(struct tessera_reader *r,
+                          struct tessera_error_reply *e);
+
+void tessera_blob_clear(struct tessera_blob *b);
+bool tessera_blob_copy(struct tessera_blob *dst, struct tessera_bytes src);
+
+#endif

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "transport.h"
+#include "errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void
+tessera_status_set(struct tessera_status *st, int code, const char *fmt, ...)
+{
+    va_list ap;
+    st->code = code;
+    va_start(ap, fmt);
+    vsnprintf(st->message, sizeof(st->message), fmt, ap);
+    va_end(ap);
+}
+
+static int
+read_full(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t got = recv(fd, p, n, 0);
+        if (got == 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+int
+tessera_read_frame(int fd, uint8_t **body, size_t *len)
+{
+    uint8_t header[4];
+    *body = NULL;
+    *len = 0;
+    if (read_full(fd, header, sizeof(header)) < 0)
+        return -1;
+    uint32_t n = tessera_load_be32(header);
+    if (!tessera_frame_length_valid(n)) {
+        errno = EPROTO;
+        return -1;
+    }
+    uint8_t *buf = malloc(n);
+    if (buf == NULL)
+        return -1;
+    if (read_full(fd, buf, n) < 0) {
+        int saved = errno;
+        free(buf);
+        errno = saved;
+        return -1;
+    }
+    *body = buf;
+    *len = n;
+    return 0;
+}
+
+int
+tessera_write_frame(int fd, const uint8_t *body, size_t len)
+{
+    uint8_t header[4];
+    if (!tessera_frame_length_valid((uint32_t)len) || len > TESSERA_FRAME_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    tessera_store_be32(header, (uint32_t)len);
+    struct iovec iov[2] = {{header, sizeof(header)}, {(void *)body, len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    size_t left = sizeof(header) + len;
+    while (left > 0) {
+        ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        left -= (size_t)sent;
+        /* Advance the iovecs past what went out. */
+        while (sent > 0 && msg.msg_iovlen > 0) {
+            size_t take = (size_t)sent < msg.msg_iov->iov_len
+                              ? (size_t)sent
+                              : msg.msg_iov->iov_len;
+            msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + take;
+            msg.msg_iov->iov_len -= take;
+            sent -= (ssize_t)take;
+            if (msg.msg_iov->iov_len == 0) {
+                msg.msg_iov++;
+                msg.msg_iovlen--;
+            }
+        }
+    }
+    return 0;
+}
+
+bool
+tessera_socket_path(char *buf, size_t size, struct tessera_status *st)
+{
+    const char *env = getenv("TESSERA_SOCKET");
+    int n;
+    if (env != NULL && env[0] != '\0') {
+        n = snprintf(buf, size, "%s", env);
+    } else {
+        const char *runtime = getenv("XDG_RUNTIME_DIR");
+        if (runtime == NULL || runtime[0] == '\0') {
+            tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                               "neither TESSERA_SOCKET nor XDG_RUNTIME_DIR is "
+                               "set, so the agent's socket cannot be found");
+            return false;
+        }
+        n = snprintf(buf, size, "%s/tessera/agent.sock", runtime);
+    }
+    if (n < 0 || (size_t)n >= size ||
+        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "the agent socket path is too long");
+        return false;
+    }
+    return true;
+}
+
+static int
+hello(int fd, struct tessera_status *st)
+{
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    uint32_t version = 0;
+    char *agent_version = NULL;
+    int rc = -1;
+
+    tessera_writer_init(&w);
+    tessera_encode_hello(&w, TESSERA_PROTOCOL_VERSION);
+    if (tessera_call(fd, &w, TESSERA_MSG_HELLO_REPLY, &reply, st) == 0) {
+        if (!tessera_decode_hello_reply(&reply.reader, &version,
+                                        &agent_version))
+            tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                               "the agent sent a malformed hello");
+        else if (version != TESSERA_PROTOCOL_VERSION)
+            tessera_status_set(st, TESSERA_ERR_VERSION,
+                               "the agent speaks protocol %u, this client %u",
+                               version, TESSERA_PROTOCOL_VERSION);
+        else
+            rc = 0;
+    }
+    free(agent_version);
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
+int
+tessera_connect(const char *path, struct tessera_status *st)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "the agent socket path is too long");
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "cannot create a socket: %s", strerror(errno));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int err = errno;
+        close(fd);
+        tessera_status_set(
+            st, TESSERA_ERR_UNREACHABLE,
+            "the Tessera agent is not running (cannot connect to %s: %s); "
+            "start it with `tessera-agent` or `systemctl --user start "
+            "tessera-agent.socket`",
+            path, strerror(err));
+        return -1;
+    }
+    if (hello(fd, st) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void
+tessera_reply_clear(struct tessera_reply *reply)
+{
+    if (reply->body != NULL)
+        OPENSSL_cleanse(reply->body, reply->len);
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+int
+tessera_call(int fd, const struct tessera_writer *req, enum tessera_msg expect,
+             struct tessera_reply *reply, struct tessera_status *st)
+{
+    memset(reply, 0, sizeof(*reply));
+    st->io_failed = false;
+    if (req->failed) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the request does not fit in one frame");
+        return -1;
+    }
+    if (tessera_write_frame(fd, req->data, req->len) < 0 ||
+        tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
+        st->io_failed = true;
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "lost the connection to the Tessera agent: %s",
+                           strerror(errno));
+        return -1;
+    }
+    tessera_reader_init(&reply->reader, reply->body, reply->len);
+    uint8_t type = tessera_get_u8(&reply->reader);
+    if (type == expect)
+        return 0;
+    struct tessera_error_reply err = {0};
+    if (type == TESSERA_MSG_ERROR && tessera_decode_error(&reply->reader, &err)) {
+        tessera_status_set(st, (int)err.code, "%s", err.message);
+        free(err.message);
+    } else {
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent an unexpected reply (type 0x%02x)",
+                           type);
+    }
+    return -1;
+}

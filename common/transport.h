@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Frames over a stream UNIX socket, and the client side of a call. */
+#ifndef TESSERA_TRANSPORT_H
+#define TESSERA_TRANSPORT_H
+
+#include "messages.h"
+
+#include <stdarg.h>
+
+/* An error code and the sentence a user reads. */
+struct tessera_status {
+    int code; /* enum tessera_error */
+    bool io_failed; /* the connection broke: a retry on a new one may work */
+    char message[512];
+};
+
+void tessera_status_set(struct tessera_status *st, int code, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Reads one frame body into a fresh allocation. Returns 0; or -1 with errno
+ * EPROTO for a length outside 1..TESSERA_FRAME_MAX, ECONNRESET when the peer
+ * closed, or the error of the failing read.
+ */
+int tessera_read_frame(int fd, uint8_t **body, size_t *len);
+/* Writes header and body in one call; never raises SIGPIPE. */
+int tessera_write_frame(int fd, const uint8_t *body, size_t len);
+
+/*
+ * The socket path: $TESSERA_SOCKET, else $XDG_RUNTIME_DIR/tessera/agent.sock.
+ * Returns false (with the reason in st) when neither is set or it is too long.
+ */
+bool tessera_socket_path(char *buf, size_t size, struct tessera_status *st);
+
+/* Connects and exchanges HELLO. Returns the fd, or -1 with st filled in. */
+int tessera_connect(const char *path, struct tessera_status *st);
+
+struct tessera_reply {
+    uint8_t *body;
+    size_t len;
+    struct tessera_reader reader; /* positioned after the type byte */
+};
+
+/*
+ * Sends a request and reads its reply. Returns 0 when the reply has the
+ * expected type; otherwise -1 with st holding the agent's error or the I/O
+ * failure (st->io_failed). The caller frees the reply with
+ * tessera_reply_clear in both cases.
+ */
+int tessera_call(int fd, const struct tessera_writer *req,
+                 enum tessera_msg expect, struct tessera_reply *reply,
+                 struct tessera_status *st);
+void tessera_reply_clear(struct tessera_reply *reply);
+
+#endif

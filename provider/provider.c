@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Provider entry point, algorithm tables and error reporting. */
+#include "provider.h"
+#include "../common/errors.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EC_NAMES "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define RSA_NAMES "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+
+static const OSSL_ALGORITHM keymgmt_algorithms[] = {
+    {EC_NAMES, TESSERA_PROPERTIES, tessera_ec_keymgmt_functions,
+     "Tessera EC keys held on a token"},
+    {RSA_NAMES, TESSERA_PROPERTIES, tessera_rsa_keymgmt_functions,
+     "Tessera RSA keys held on a token"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM signature_algorithms[] = {
+    {"ECDSA", TESSERA_PROPERTIES, tessera_ecdsa_signature_functions,
+     "ECDSA on a token through the Tessera agent"},
+    {RSA_NAMES, TESSERA_PROPERTIES, tessera_rsa_signature_functions,
+     "RSA PKCS#1 v1.5 and PSS on a token through the Tessera agent"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM store_algorithms[] = {
+    {"tessera", TESSERA_PROPERTIES, tessera_store_functions,
+     "Tessera identities by name (tessera:NAME)"},
+    {"pkcs11", TESSERA_PROPERTIES, tessera_store_functions,
+     "Tessera identities by RFC 7512 URI"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ITEM reason_strings[] = {
+    {TESSERA_ERR_PROTOCOL, "agent protocol error"},
+    {TESSERA_ERR_VERSION, "agent protocol version mismatch"},
+    {TESSERA_ERR_NO_IDENTITY, "no such identity"},
+    {TESSERA_ERR_TOKEN_ABSENT, "token not present"},
+    {TESSERA_ERR_TOKEN_LOCKED, "token locked"},
+    {TESSERA_ERR_MECHANISM, "mechanism not supported"},
+    {TESSERA_ERR_PIN_INCORRECT, "PIN incorrect"},
+    {TESSERA_ERR_PIN_LOCKED, "PIN locked"},
+    {TESSERA_ERR_PIN_FINAL_TRY, "PIN final try"},
+    {TESSERA_ERR_NO_TOKEN, "no such token"},
+    {TESSERA_ERR_TOKEN_FAILED, "token error"},
+    {TESSERA_ERR_INVALID, "invalid argument"},
+    {TESSERA_ERR_EXISTS, "already exists"},
+    {TESSERA_ERR_INTERNAL, "internal error"},
+    {TESSERA_ERR_BUSY, "agent busy"},
+    {TESSERA_ERR_DENIED, "permission denied"},
+    {TESSERA_ERR_UNREACHABLE, "agent not reachable"},
+    {0, NULL},
+};
+
+void
+tessera_raise(const struct tessera_provctx *ctx, int code, const char *fmt,
+              ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (ctx != NULL && ctx->core_new_error != NULL &&
+        ctx->core_vset_error != NULL) {
+        ctx->core_new_error(ctx->handle);
+        ctx->core_vset_error(ctx->handle, (uint32_t)code, fmt, ap);
+    } else {
+        ERR_new();
+        ERR_vset_error(ERR_LIB_PROV, code, fmt, ap);
+    }
+    va_end(ap);
+}
+
+void
+tessera_raise_status(const struct tessera_provctx *ctx,
+                     const struct tessera_status *st)
+{
+    tessera_raise(ctx, st->code, "%s", st->message);
+}
+
+static const OSSL_ALGORITHM *
+query_operation(void *provctx, int operation_id, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_KEYMGMT: return keymgmt_algorithms;
+    case OSSL_OP_SIGNATURE: return signature_algorithms;
+    case OSSL_OP_STORE: return store_algorithms;
+    }
+    return NULL;
+}
+
+static const OSSL_ITEM *
+get_reason_strings(void *provctx)
+{
+    (void)provctx;
+    return reason_strings;
+}
+
+static const OSSL_PARAM *
+gettable_params(void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return params;
+}
+
+static int
+get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+    (void)provctx;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "Tessera credential agent"))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, TESSERA_VERSION))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static void
+teardown(void *provctx)
+{
+    struct tessera_provctx *ctx = provctx;
+    if (ctx == NULL)
+        return;
+    if (ctx->backend_ops != NULL && ctx->backend_ops->destroy != NULL)
+        ctx->backend_ops->destroy(ctx->backend);
+    OSSL_LIB_CTX_free(ctx->libctx);
+    free(ctx);
+}
+
+static const OSSL_DISPATCH provider_functions[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))teardown},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))query_operation},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
+     (void (*)(void))get_reason_strings},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))gettable_params},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))get_params},
+    {0, NULL},
+};
+
+int
+tessera_provider_init_with(const OSSL_CORE_HANDLE *handle,
+                           const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
+                           void **provctx,
+                           const struct tessera_backend_ops *ops, void *backend)
+{
+    struct tessera_provctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        goto fail;
+    ctx->handle = handle;
+    ctx->backend_ops = ops;
+    ctx->backend = backend;
+    for (const OSSL_DISPATCH *f = in; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            ctx->core_new_error = OSSL_FUNC_core_new_error(f);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            ctx->core_set_error_debug = OSSL_FUNC_core_set_error_debug(f);
+            break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            ctx->core_vset_error = OSSL_FUNC_core_vset_error(f);
+            break;
+        }
+    }
+    /*
+     * Nothing here talks to the agent: loading the provider must cost a
+     * program that never uses a Tessera key nothing, even with no agent.
+     */
+    ctx->libctx = OSSL_LIB_CTX_new_child(handle, in);
+    if (ctx->libctx == NULL)
+        goto fail;
+    *out = provider_functions;
+    *provctx = ctx;
+    return 1;
+fail:
+    if (ops != NULL && ops->destroy != NULL)
+        ops->destroy(backend);
+    if (ctx != NULL)
+        OSSL_LIB_CTX_free(ctx->libctx);
+    free(ctx);
+    return 0;
+}

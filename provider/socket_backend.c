@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The provider's path to the agent: a small pool of connections, so threads
+ * sign in parallel without sharing a socket, and one signature costs one
+ * round trip. Connections are made on first use, never at provider load.
+ */
+#include "provider.h"
+#include "../common/errors.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define POOL_SIZE 8
+/* A signature on a slow smartcard takes about a second; this is far above. */
+#define REPLY_TIMEOUT_SECONDS 60
+
+struct socket_backend {
+    pthread_mutex_t lock;
+    pid_t owner; /* idle connections belong to this process only */
+    int idle[POOL_SIZE];
+    size_t n_idle;
+};
+
+void *
+tessera_socket_backend_new(void)
+{
+    struct socket_backend *sb = calloc(1, sizeof(*sb));
+    if (sb == NULL)
+        return NULL;
+    pthread_mutex_init(&sb->lock, NULL);
+    sb->owner = getpid();
+    return sb;
+}
+
+static void
+socket_backend_destroy(void *backend)
+{
+    struct socket_backend *sb = backend;
+    if (sb == NULL)
+        return;
+    for (size_t i = 0; i < sb->n_idle; i++)
+        close(sb->idle[i]);
+    pthread_mutex_destroy(&sb->lock);
+    free(sb);
+}
+
+/*
+ * A forked child inherits the parent's idle sockets; using one would
+ * interleave frames with the parent's, so the child closes its copies and
+ * starts afresh.
+ */
+static void
+drop_inherited(struct socket_backend *sb)
+{
+    pid_t self = getpid();
+    if (sb->owner == self)
+        return;
+    for (size_t i = 0; i < sb->n_idle; i++)
+        close(sb->idle[i]);
+    sb->n_idle = 0;
+    sb->owner = self;
+}
+
+static int
+open_connection(struct tessera_status *st)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (!tessera_socket_path(path, sizeof(path), st))
+        return -1;
+    int fd = tessera_connect(path, st);
+    if (fd >= 0) {
+        struct timeval tv = {.tv_sec = REPLY_TIMEOUT_SECONDS};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
+    return fd;
+}
+
+static int
+acquire(struct socket_backend *sb, bool *pooled, struct tessera_status *st)
+{
+    int fd = -1;
+    pthread_mutex_lock(&sb->lock);
+    drop_inherited(sb);
+    if (sb->n_idle > 0)
+        fd = sb->idle[--sb->n_idle];
+    pthread_mutex_unlock(&sb->lock);
+    *pooled = fd >= 0;
+    return fd >= 0 ? fd : open_connection(st);
+}
+
+static void
+release(struct socket_backend *sb, int fd)
+{
+    pthread_mutex_lock(&sb->lock);
+    if (sb->owner == getpid() && sb->n_idle < POOL_SIZE) {
+        sb->idle[sb->n_idle++] = fd;
+        fd = -1;
+    }
+    pthread_mutex_unlock(&sb->lock);
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * Every request is idempotent, so a pooled connection that turns out to be
+ * dead (the agent restarted) is replaced and the request sent once more.
+ */
+static int
+call(struct socket_backend *sb, const struct tessera_writer *req,
+     enum tessera_msg expect, struct tessera_reply *reply,
+     struct tessera_status *st)
+{
+    for (;;) {
+        bool pooled;
+        int fd = acquire(sb, &pooled, st);
+        if (fd < 0)
+            return -1;
+        if (tessera_call(fd, req, expect, reply, st) == 0) {
+            release(sb, fd);
+            return 0;
+        }
+        if (!st->io_failed) {
+            release(sb, fd);
+            return -1;
+        }
+        close(fd);
+        if (!pooled)
+            return -1;
+        tessera_reply_clear(reply);
+    }
+}
+
+static int
+socket_list(void *backend,
+            int (*found)(const struct tessera_identity_summary *s, void *arg),
+            void *arg, struct tessera_status *st)
+{
+    uint32_t start = 0;
+    for (;;) {
+        struct tessera_writer w;
+        struct tessera_reply reply;
+        tessera_writer_init(&w);
+        tessera_encode_list(&w, start);
+        int rc = call(backend, &w, TESSERA_MSG_LIST_REPLY, &reply, st);
+        tessera_writer_clear(&w);
+        if (rc < 0) {
+            tessera_reply_clear(&reply);
+            return -1;
+        }
+        uint32_t total = tessera_get_u32(&reply.reader);
+        uint32_t count = tessera_get_u32(&reply.reader);
+        for (uint32_t i = 0; i < count && rc == 0; i++) {
+            struct tessera_identity_summary s;
+            if (!tessera_get_identity_summary(&reply.reader, &s))
+                break;
+            rc = found(&s, arg);
+            tessera_identity_summary_clear(&s);
+        }
+        bool malformed = !tessera_reader_done(&reply.reader) && rc == 0;
+        tessera_reply_clear(&reply);
+        if (malformed) {
+            tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                               "the agent sent a malformed identity list");
+            return -1;
+        }
+        start += count;
+        if (rc != 0 || count == 0 || start >= total)
+            return 0;
+    }
+}
+
+static int
+socket_get_identity(void *backend, const char *name,
+                    struct tessera_identity *out, struct tessera_status *st)
+{
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_GET_IDENTITY, name);
+    int rc = call(backend, &w, TESSERA_MSG_IDENTITY_REPLY, &reply, st);
+    tessera_writer_clear(&w);
+    if (rc == 0 && !tessera_decode_identity(&reply.reader, out)) {
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent a malformed identity");
+        rc = -1;
+    }
+    tessera_reply_clear(&reply);
+    return rc;
+}
+
+static int
+socket_sign(void *backend, const struct tessera_sign_request *req,
+            struct tessera_blob *signature, struct tessera_status *st)
+{
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    tessera_writer_init(&w);
+    tessera_encode_sign(&w, req);
+    int rc = call(backend, &w, TESSERA_MSG_SIGN_REPLY, &reply, st);
+    tessera_writer_clear(&w);
+    if (rc == 0 && !tessera_decode_blob_reply(&reply.reader,
+                                              TESSERA_SIGNATURE_MAX, signature)) {
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent a malformed signature");
+        rc = -1;
+    }
+    tessera_reply_clear(&reply);
+    return rc;
+}
+
+const struct tessera_backend_ops tessera_socket_backend_ops = {
+    .list = socket_list,
+    .get_identity = socket_get_identity,
+    .sign = socket_sign,
+    .destroy = socket_backend_destroy,
+};
