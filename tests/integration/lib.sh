@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared set-up for the integration tests: a SoftHSM2 token in a temp dir, a
+# local test CA, the real agent, and openssl s_server as the mTLS peer. Each
+# test prints TAP; everything it started is stopped on exit.
+#
+# Needs TESSERA_BUILD (the meson build dir), set by meson test.
+
+set -euo pipefail
+
+: "${TESSERA_BUILD:?TESSERA_BUILD must name the build directory}"
+SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+TESSERA=$TESSERA_BUILD/cli/tessera
+AGENT=$TESSERA_BUILD/agent/tessera-agent
+HELPERS=$TESSERA_BUILD/tests/integration
+PIN=1234
+SO_PIN=12345678
+
+T=$(mktemp -d /tmp/tessera-test.XXXXXX)
+export SOFTHSM2_CONF=$T/softhsm2.conf
+export XDG_RUNTIME_DIR=$T/run XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
+export TESSERA_SOCKET=$T/run/tessera/agent.sock
+export OPENSSL_MODULES=$TESSERA_BUILD/provider
+# Nothing from the machine's openssl.cnf may change what a test sees.
+export OPENSSL_CONF=/dev/null
+mkdir -p "$T/tokens" "$T/run" "$T/ca"
+chmod 700 "$T/run"
+cat >"$SOFTHSM2_CONF" <<EOF
+directories.tokendir = $T/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+EOF
+printf '%s\n' "$PIN" >"$T/pin"
+chmod 600 "$T/pin"
+
+AGENT_PID=
+SERVER_PIDS=()
+tests_run=0
+tests_failed=0
+
+cleanup() {
+    local status=$?
+    for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    stop_agent
+    if [ "$tests_failed" -ne 0 ] || [ "$status" -ne 0 ]; then
+        echo "# agent log:"
+        sed 's/^/#   /' "$T/agent.log" 2>/dev/null | tail -n 40 || true
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() {
+    tests_run=$((tests_run + 1))
+    echo "ok $tests_run - $1"
+}
+
+fail() {
+    tests_run=$((tests_run + 1))
+    tests_failed=$((tests_failed + 1))
+    echo "not ok $tests_run - $1"
+    if [ -s "$T/out" ]; then sed 's/^/#   /' "$T/out" | tail -n 25; fi
+}
+
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() {
+    local desc=$1
+    shift
+    if "$@" >"$T/out" 2>&1; then pass "$desc"; else fail "$desc"; fi
+}
+
+# check_fails DESCRIPTION PATTERN COMMAND...: the command must fail and say
+# PATTERN (an extended regex) on stdout or stderr.
+check_fails() {
+    local desc=$1 pattern=$2
+    shift 2
+    if "$@" >"$T/out" 2>&1; then
+        fail "$desc (it succeeded)"
+    elif grep -Eq -- "$pattern" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no /$pattern/ in the output)"
+    fi
+}
+
+# check_output DESCRIPTION PATTERN COMMAND...: succeed and say PATTERN.
+check_output() {
+    local desc=$1 pattern=$2
+    shift 2
+    local status=0
+    "$@" >"$T/out" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        fail "$desc (exit status $status)"
+    elif grep -Eq -- "$pattern" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no /$pattern/ in the output)"
+    fi
+}
+
+# check_refused DESCRIPTION PATTERN COMMAND...: whatever the exit status,
+# PATTERN (what success would print) must not appear, and an alert must.
+check_refused() {
+    local desc=$1 pattern=$2
+    shift 2
+    "$@" >"$T/out" 2>&1 || true
+    if grep -Eq -- "$pattern" "$T/out"; then
+        fail "$desc (/$pattern/ appeared)"
+    elif grep -Eq "alert|error" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no alert or error)"
+    fi
+}
+
+finish() {
+    echo "1..$tests_run"
+    echo "# $((tests_run - tests_failed)) passed, $tests_failed failed"
+    [ "$tests_failed" -eq 0 ]
+}
+
+make_token() { # LABEL
+    softhsm2-util --init-token --free --label "$1" --so-pin "$SO_PIN" \
+        --pin "$PIN" >/dev/null
+}
+
+make_ca() { # DIR NAME
+    local dir=$1 name=$2
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" -subj "/CN=$name" \
+        -days 30 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$dir/client.ext"
+    printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' \
+        >"$dir/server.ext"
+}
+
+issue() { # CA_DIR CSR OUT EXTFILE
+    openssl x509 -req -in "$2" -CA "$1/ca.pem" -CAkey "$1/ca.key" \
+        -CAcreateserial -out "$3" -days 7 -extfile "$1/$4" 2>/dev/null
+}
+
+make_server_cert() { # CA_DIR
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$T/server.key" -out "$T/server.csr" -subj "/CN=127.0.0.1" \
+        2>/dev/null
+    issue "$1" "$T/server.csr" "$T/server.pem" server.ext
+}
+
+start_agent() { # [EXTRA ARGS]
+    "$AGENT" --foreground --module "$SOFTHSM_MODULE" "$@" \
+        >>"$T/agent.log" 2>&1 &
+    AGENT_PID=$!
+    for _ in $(seq 1 100); do
+        if [ -S "$TESSERA_SOCKET" ] && "$TESSERA" tokens >/dev/null 2>&1; then
+            return 0
+        fi
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "# the agent did not start" >&2
+    return 1
+}
+
+stop_agent() {
+    if [ -n "$AGENT_PID" ]; then
+        kill -TERM "$AGENT_PID" 2>/dev/null || true
+        wait "$AGENT_PID" 2>/dev/null || true
+        AGENT_PID=
+    fi
+}
+
+agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID"; }
+
+unlock() { "$TESSERA" unlock --pin-file "$T/pin" "$@" >/dev/null; }
+
+# enroll NAME KEYSPEC [TOKEN]: keygen on the token, issue by the test CA,
+# import. The demo of the enrolment issue replaces this with `tessera enroll`.
+enroll() {
+    local name=$1 spec=$2 token=${3:-Test Token}
+    "$TESSERA" keygen "$name" --token "$token" --key "$spec" \
+        --subject "CN=$name,O=Tessera Test" --out "$T/$name.csr" &&
+        issue "$T/ca" "$T/$name.csr" "$T/$name.pem" client.ext &&
+        "$TESSERA" import "$name" --cert "$T/$name.pem"
+}
+
+# start_server ARGS...: openssl s_server on a free 127.0.0.1 port, with the
+# test CA's server certificate, requiring a client certificate. Sets PORT.
+start_server() {
+    local log=$T/server.$RANDOM.log
+    for _ in $(seq 1 20); do
+        PORT=$((20000 + RANDOM % 30000))
+        openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/server.pem" \
+            -key "$T/server.key" -CAfile "$T/ca/ca.pem" -Verify 1 \
+            -verify_return_error "$@" >"$log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 50); do
+            if grep -q '^ACCEPT' "$log"; then
+                SERVER_PIDS+=("$pid")
+                SERVER_LOG=$log
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null || true
+    done
+    echo "# no free port for s_server" >&2
+    return 1
+}
+
+# handshake CERT KEY [s_client args]: a full mutual-TLS exchange through the
+# provider; the -www server echoes the client certificate it verified.
+handshake() {
+    local cert=$1 key=$2
+    shift 2
+    printf 'GET / HTTP/1.0\r\n\r\n' |
+        timeout 20 openssl s_client -provider default -provider tessera \
+            -connect "127.0.0.1:$PORT" -CAfile "$T/ca/ca.pem" \
+            -verify_return_error -cert "$cert" -key "$key" -ign_eof "$@"
+}
