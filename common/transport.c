@@ -217,8 +217,15 @@ tessera_call(int fd, const struct tessera_writer *req, enum tessera_msg expect,
                            "the request does not fit in one frame");
         return -1;
     }
-    if (tessera_write_frame(fd, req->data, req->len) < 0 ||
-        tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
+    /*
+     * A refused peer (wrong uid, too many clients) finds the agent's reason
+     * waiting even when its own write already failed: read it regardless.
+     */
+    int write_rc = tessera_write_frame(fd, req->data, req->len);
+    int write_errno = errno;
+    if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
+        if (write_rc < 0)
+            errno = write_errno;
         st->io_failed = true;
         tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
                            "lost the connection to the Tessera agent: %s",

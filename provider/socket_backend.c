@@ -115,6 +115,7 @@ call(struct socket_backend *sb, const struct tessera_writer *req,
      enum tessera_msg expect, struct tessera_reply *reply,
      struct tessera_status *st)
 {
+    memset(reply, 0, sizeof(*reply));
     for (;;) {
         bool pooled;
         int fd = acquire(sb, &pooled, st);

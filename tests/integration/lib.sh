@@ -12,7 +12,7 @@ SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 TESSERA=$TESSERA_BUILD/cli/tessera
 AGENT=$TESSERA_BUILD/agent/tessera-agent
 HELPERS=$TESSERA_BUILD/tests/integration
-PIN=1234
+PIN=583917
 SO_PIN=12345678
 
 T=$(mktemp -d /tmp/tessera-test.XXXXXX)
@@ -147,8 +147,8 @@ make_server_cert() { # CA_DIR
     issue "$1" "$T/server.csr" "$T/server.pem" server.ext
 }
 
-start_agent() { # [EXTRA ARGS]
-    "$AGENT" --foreground --module "$SOFTHSM_MODULE" "$@" \
+start_agent() { # [EXTRA ARGS]; AGENT_MODULE picks the PKCS#11 module
+    "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
     AGENT_PID=$!
     for _ in $(seq 1 100); do

@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Bad input and faults: each gets a clear error, the agent keeps serving and
+# nothing is lost. Concurrency, fork and agent restarts under real clients.
+. "$(dirname "$0")/lib.sh"
+
+SPY=/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+
+check_fails "with no agent, the provider says it is not running and how to start it" \
+    "Tessera agent is not running .*start it with" \
+    "$HELPERS/sign_load" tessera:alice
+check_fails "with no agent, the CLI exits 3 with the same sentence" \
+    "Tessera agent is not running" "$TESSERA" list
+status=0
+"$TESSERA" list >/dev/null 2>&1 || status=$?
+if [ "$status" -eq 3 ]; then pass "exit status 3 means no agent"; else fail "exit status 3 means no agent (got $status)"; fi
+
+start_agent
+unlock
+enroll ec ec-p256
+enroll rsa rsa2048
+
+check_output "a provider client signs and verifies" "1 of 1 signed" \
+    "$HELPERS/sign_load" tessera:ec
+check_fails "an unknown identity is named in the error" \
+    'no identity named "nobody"' "$HELPERS/sign_load" tessera:nobody
+
+"$TESSERA" lock
+check_fails "a locked token tells the client to run tessera unlock" \
+    'token "Test Token" is locked: run `tessera unlock`' \
+    "$HELPERS/sign_load" tessera:ec
+check_fails "keygen on a locked token says so" "is locked" \
+    "$TESSERA" keygen later --token "Test Token" --subject CN=later
+unlock
+check_output "after unlock the same identity signs again" "1 of 1 signed" \
+    "$HELPERS/sign_load" tessera:ec
+
+check_output "hostile frames get errors, not a crash or a hang" \
+    "0 cases failed" "$HELPERS/wire_abuse"
+check "the agent is still running after hostile frames" agent_alive
+check_output "and still signs" "1 of 1 signed" "$HELPERS/sign_load" tessera:rsa
+
+# 8 client processes x 200 signatures each, every one verified.
+for key in ec rsa; do
+    pids=()
+    for i in $(seq 1 8); do
+        "$HELPERS/sign_load" -n 200 "tessera:$key" >"$T/load.$i" 2>&1 &
+        pids+=($!)
+    done
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    cat "$T"/load.* >"$T/out"
+    if [ "$failed" -eq 0 ] && [ "$(grep -c '200 of 200 signed and verified' "$T/out")" -eq 8 ]; then
+        pass "8 processes x 200 $key signatures, all verified"
+    else
+        fail "8 processes x 200 $key signatures ($failed processes failed)"
+    fi
+done
+check_output "8 threads in one process sign concurrently" \
+    "400 of 400 signed and verified" "$HELPERS/sign_load" -t 8 -n 50 tessera:ec
+check_output "RSA-PSS through the provider" "20 of 20 signed and verified" \
+    "$HELPERS/sign_load" -p -n 20 tessera:rsa
+check_output "a forked child reconnects and signs beside its parent" \
+    "child: 20 signed and verified" "$HELPERS/sign_load" -f -n 20 tessera:ec
+
+# A client holding a connection survives an agent restart.
+"$HELPERS/sign_load" -w "$T/go" -n 5 tessera:ec >"$T/restart.out" 2>&1 &
+client=$!
+for _ in $(seq 1 100); do grep -q paused "$T/restart.out" && break; sleep 0.05; done
+stop_agent
+start_agent
+unlock
+touch "$T/go"
+if wait "$client"; then pass "a client reconnects after the agent restarts"; else
+    cp "$T/restart.out" "$T/out"; fail "a client reconnects after the agent restarts"; fi
+
+# Wrong PIN: one C_Login, never retried, the PIN never logged. OpenSC's
+# pkcs11-spy sits between the agent and SoftHSM2 and records every call.
+stop_agent
+export PKCS11SPY=$SOFTHSM_MODULE PKCS11SPY_OUTPUT=$T/spy.log
+AGENT_MODULE=$SPY start_agent
+printf '99887766\n' >"$T/wrong-pin"
+chmod 600 "$T/wrong-pin"
+check_fails "a wrong PIN is reported as wrong" \
+    'wrong PIN for token "Test Token"; it was tried once and will not be retried' \
+    "$TESSERA" unlock --pin-file "$T/wrong-pin"
+logins=$(grep -c 'C_Login' "$T/spy.log" || true)
+if [ "$logins" -eq 1 ]; then pass "the wrong PIN cost exactly one C_Login"; else
+    fail "the wrong PIN cost exactly one C_Login (saw $logins)"; fi
+check_fails "the token stays locked" "is locked" "$HELPERS/sign_load" tessera:ec
+check "the right PIN then unlocks" unlock
+if grep -q -e 99887766 -e "$PIN" "$T/agent.log"; then fail "no PIN appears in the agent log"; else
+    pass "no PIN appears in the agent log"; fi
+unset PKCS11SPY PKCS11SPY_OUTPUT
+
+# Another uid is refused: the socket directory keeps it out...
+chmod 755 "$T"
+check_fails "a client of another uid cannot reach the socket" \
+    "Permission denied" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    env TESSERA_SOCKET="$TESSERA_SOCKET" "$TESSERA" list
+# ...and where it can reach it (root can), SO_PEERCRED refuses it.
+N=$T/nobody
+mkdir -p "$N/tokens"
+sed "s|$T/tokens|$N/tokens|" "$SOFTHSM2_CONF" >"$N/softhsm2.conf"
+chown -R nobody:nogroup "$N"
+as_nobody() {
+    setpriv --reuid=nobody --regid=nogroup --clear-groups env \
+        SOFTHSM2_CONF="$N/softhsm2.conf" XDG_RUNTIME_DIR="$N/run" \
+        XDG_STATE_HOME="$N/state" XDG_CONFIG_HOME="$N/config" "$@"
+}
+as_nobody softhsm2-util --init-token --free --label "Nobody" --so-pin "$SO_PIN" --pin "$PIN" >/dev/null
+as_nobody "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
+    --socket "$N/run/agent.sock" >"$T/nobody-agent.log" 2>&1 &
+nobody_agent=$!
+for _ in $(seq 1 100); do [ -S "$N/run/agent.sock" ] && break; sleep 0.05; done
+check_fails "an agent refuses a peer whose uid is not its own" \
+    "serves only its own user" env TESSERA_SOCKET="$N/run/agent.sock" "$TESSERA" tokens
+check_output "and logs the refusal" "refused a connection from uid 0" cat "$T/nobody-agent.log"
+kill "$nobody_agent"
+wait "$nobody_agent" || true
+
+# SIGTERM stops the agent cleanly and removes its socket.
+kill -TERM "$AGENT_PID"
+status=0
+wait "$AGENT_PID" || status=$?
+AGENT_PID=
+if [ "$status" -eq 0 ] && [ ! -e "$TESSERA_SOCKET" ]; then
+    pass "SIGTERM stops the agent with status 0 and removes the socket"
+else
+    fail "SIGTERM stops the agent cleanly (status $status)"
+fi
+
+finish
