@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <p11-kit/p11-kit.h>
 
 #define TESSERA_LOG_DOMAIN "tessera-agent"
@@ -81,6 +82,8 @@ struct agent {
     struct agent_registry *registry;
     GMutex rescan_lock; /* one rescan at a time */
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
+    OSSL_PROVIDER *default_provider;
+    OSSL_PROVIDER *builtin_provider;
 };
 
 /* config.c */

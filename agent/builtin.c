@@ -10,7 +10,6 @@
 #include "../provider/provider.h"
 
 #include <openssl/err.h>
-#include <openssl/provider.h>
 #include <openssl/store.h>
 
 #define BUILTIN_NAME "tessera-builtin"
@@ -81,8 +80,10 @@ agent_builtin_provider_load(struct agent *agent, GError **error)
     if (agent->libctx == NULL ||
         !OSSL_PROVIDER_add_builtin(agent->libctx, BUILTIN_NAME,
                                    builtin_init) ||
-        OSSL_PROVIDER_load(agent->libctx, "default") == NULL ||
-        OSSL_PROVIDER_load(agent->libctx, BUILTIN_NAME) == NULL) {
+        (agent->default_provider =
+             OSSL_PROVIDER_load(agent->libctx, "default")) == NULL ||
+        (agent->builtin_provider =
+             OSSL_PROVIDER_load(agent->libctx, BUILTIN_NAME)) == NULL) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "cannot set up the built-in OpenSSL provider: %s",
                     ERR_reason_error_string(ERR_peek_last_error()));
@@ -94,7 +95,10 @@ agent_builtin_provider_load(struct agent *agent, GError **error)
 void
 agent_builtin_provider_unload(struct agent *agent)
 {
-    /* Freeing the context unloads its providers. */
+    if (agent->builtin_provider != NULL)
+        OSSL_PROVIDER_unload(agent->builtin_provider);
+    if (agent->default_provider != NULL)
+        OSSL_PROVIDER_unload(agent->default_provider);
     OSSL_LIB_CTX_free(agent->libctx);
     agent->libctx = NULL;
 }

@@ -468,7 +468,6 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
                          ? (gint64)e->private_key
                          : -1;
     id->name = sanitized_name(e->label, e->id);
-    id->subject = g_strdup("");
     gboolean ok;
     GBytes *cert = e->cert != CK_INVALID_HANDLE
                        ? get_attribute(token, session, e->cert, CKA_VALUE)
@@ -492,6 +491,8 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
         agent_identity_unref(id);
         return NULL;
     }
+    if (id->subject == NULL)
+        id->subject = g_strdup("");
     if (id->certs->len > 0)
         load_chain(agent, id);
     return id;

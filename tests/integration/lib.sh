@@ -114,6 +114,12 @@ check_refused() {
 }
 
 finish() {
+    stop_agent
+    if [ "$unclean_agent_exits" -eq 0 ]; then
+        pass "every agent this test stopped exited with status 0"
+    else
+        fail "$unclean_agent_exits agents exited with a non-zero status"
+    fi
     echo "1..$tests_run"
     echo "# $((tests_run - tests_failed)) passed, $tests_failed failed"
     [ "$tests_failed" -eq 0 ]
@@ -148,7 +154,8 @@ make_server_cert() { # CA_DIR
 }
 
 start_agent() { # [EXTRA ARGS]; AGENT_MODULE picks the PKCS#11 module
-    "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
+    # Under sanitizers, leaks are checked in the agent itself.
+    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1} "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
     AGENT_PID=$!
     for _ in $(seq 1 100); do
@@ -162,10 +169,15 @@ start_agent() { # [EXTRA ARGS]; AGENT_MODULE picks the PKCS#11 module
     return 1
 }
 
+# Every agent a test stops must exit 0: a crash, or under sanitizers a
+# leak, at any restart fails the suite (see finish).
+unclean_agent_exits=0
 stop_agent() {
     if [ -n "$AGENT_PID" ]; then
         kill -TERM "$AGENT_PID" 2>/dev/null || true
-        wait "$AGENT_PID" 2>/dev/null || true
+        local status=0
+        wait "$AGENT_PID" 2>/dev/null || status=$?
+        [ "$status" -eq 0 ] || unclean_agent_exits=$((unclean_agent_exits + 1))
         AGENT_PID=
     fi
 }

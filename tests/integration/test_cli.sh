@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The tessera command: listings, key attributes on the token, and every
+# kind of bad argument, each with a clear error and nothing lost.
+. "$(dirname "$0")/lib.sh"
+
+make_token "Test Token"
+make_token "Spare Token"
+make_ca "$T/ca" "Tessera Test CA"
+start_agent
+unlock "Test Token"
+
+check_output "tessera --help lists the commands" \
+    "keygen NAME --token URI --subject DN" "$TESSERA" --help
+check_output "tessera tokens shows both tokens and their state" \
+    "Spare Token .* locked .*libsofthsm2" "$TESSERA" tokens
+check_fails "unlock without a token is ambiguous with two tokens" \
+    '2 tokens match ""; name one' "$TESSERA" unlock --pin-file "$T/pin"
+
+for spec in ec-p256 ec-p384 rsa2048; do
+    check "enroll a $spec identity" enroll "cli-$spec" "$spec"
+done
+check "a key without a certificate yet" \
+    "$TESSERA" keygen pending --token "Test Token" --key ec-p256 \
+    --subject "/CN=pending/O=Tessera Test" --out "$T/pending.csr"
+check_output "its CSR is signed by the token key" "verify OK" \
+    openssl req -in "$T/pending.csr" -noout -verify
+check_output "tessera list marks it as having no certificate" \
+    "pending .* no certificate" "$TESSERA" list
+
+# Every key Tessera made: sensitive, never extractable (read from the token).
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+    --pin "$PIN" --list-objects --type privkey >"$T/keys" 2>&1
+made=$(grep -c "Private Key Object" "$T/keys" || true)
+safe=$(grep -c "Access: *sensitive, always sensitive, never extractable, local" "$T/keys" || true)
+if [ "$made" -eq 4 ] && [ "$safe" -eq 4 ]; then
+    pass "all 4 generated keys are sensitive, never extractable and local"
+else
+    cp "$T/keys" "$T/out"
+    fail "generated keys are sensitive and never extractable ($safe of $made)"
+fi
+
+"$TESSERA" list --json >"$T/list.json"
+check_output "tessera list --json is valid JSON with the identities" \
+    '^4 cli-ec-p384 EC 384 ready tessera:cli-ec-p384$' \
+    jq -r '"\(length) \(.[1].name) \(.[1].key_type) \(.[1].key_bits) \(.[1].state) \(.[1].uri)"' "$T/list.json"
+
+before=$("$TESSERA" list | md5sum)
+# Bad arguments: each refused with a sentence, the agent unchanged.
+check_fails "an unknown command is a usage error" "unknown command frobnicate" \
+    "$TESSERA" frobnicate
+status=0
+"$TESSERA" frobnicate >/dev/null 2>&1 || status=$?
+if [ "$status" -eq 2 ]; then pass "usage errors exit 2"; else fail "usage errors exit 2 (got $status)"; fi
+check_fails "a name with a slash is refused" "not a usable identity name" \
+    "$TESSERA" keygen "../etc" --token "Test Token" --subject CN=x
+check_fails "an overlong name is refused" "not a usable identity name" \
+    "$TESSERA" keygen "$(printf 'n%.0s' $(seq 1 80))" --token "Test Token" --subject CN=x
+check_fails "an unknown key type is refused" "unknown key type dsa1024" \
+    "$TESSERA" keygen x --token "Test Token" --key dsa1024 --subject CN=x
+check_fails "an unparsable subject is refused" "cannot parse subject" \
+    "$TESSERA" keygen x --token "Test Token" --subject "no equals sign"
+check_fails "an unknown token is refused" 'no token matches "Nowhere"' \
+    "$TESSERA" keygen x --token "Nowhere" --subject CN=x
+check_fails "a malformed token URI is refused" "unknown attribute 'bogus'" \
+    "$TESSERA" keygen x --token "pkcs11:bogus=1" --subject CN=x
+check_fails "an existing name is refused" "exists already" \
+    "$TESSERA" keygen cli-ec-p256 --token "Test Token" --subject CN=x
+check_fails "keygen on a locked token is refused" "is locked" \
+    "$TESSERA" keygen x --token "Spare Token" --subject CN=x
+printf 'not a certificate\n' >"$T/garbage.pem"
+check_fails "importing garbage is refused" "holds no PEM certificate" \
+    "$TESSERA" import pending --cert "$T/garbage.pem"
+check_fails "a certificate for another key is refused" \
+    "public key is not the key of identity pending" \
+    "$TESSERA" import pending --cert "$T/cli-ec-p256.pem"
+check_fails "a certificate for a missing key is refused" "no key named ghost" \
+    "$TESSERA" import ghost --cert "$T/cli-ec-p256.pem"
+check_fails "a second certificate for an identity is refused" \
+    "has a certificate already" \
+    "$TESSERA" import cli-ec-p256 --cert "$T/cli-ec-p256.pem"
+check_fails "a missing PIN file is reported" "cannot open" \
+    "$TESSERA" unlock "Spare Token" --pin-file "$T/none"
+after=$("$TESSERA" list | md5sum)
+if [ "$before" = "$after" ]; then pass "nothing changed after the refused commands"; else
+    fail "nothing changed after the refused commands"; fi
+
+# The chain given at import is kept and served after the leaf.
+"$TESSERA" keygen chained --token "Test Token" --subject CN=chained --out "$T/chained.csr"
+issue "$T/ca" "$T/chained.csr" "$T/chained.pem" client.ext
+check "import with --chain" "$TESSERA" import chained --cert "$T/chained.pem" --chain "$T/ca/ca.pem"
+check_output "the provider returns leaf and chain" "2 certificates" \
+    bash -c "openssl storeutl -provider default -provider tessera -certs tessera:chained | grep -c BEGIN | sed 's/$/ certificates/'"
+
+# A headless unlock through pin-file in the config.
+stop_agent
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+printf '[token Spare Token]\npin-file=%s\n' "$T/pin" >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+check_output "a configured pin-file unlocks its token at start" \
+    "Spare Token .* unlocked" "$TESSERA" tokens
+chmod 644 "$T/pin"
+stop_agent
+start_agent
+check_output "a pin-file others can read is refused" "readable by others" cat "$T/agent.log"
+check_output "and leaves the token locked" "Spare Token .* locked" "$TESSERA" tokens
+printf '[agent]\nmax-sessions=zero\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+stop_agent
+check_fails "a bad config value stops the agent with a clear message" \
+    "max-sessions must be 1 to 64" "$AGENT" --foreground --module "$SOFTHSM_MODULE"
+
+finish

@@ -95,6 +95,10 @@ check "the right PIN then unlocks" unlock
 if grep -q -e 99887766 -e "$PIN" "$T/agent.log"; then fail "no PIN appears in the agent log"; else
     pass "no PIN appears in the agent log"; fi
 unset PKCS11SPY PKCS11SPY_OUTPUT
+# The spy module leaks at finalize; the rest runs on SoftHSM2 directly.
+stop_agent
+start_agent
+unlock
 
 # Another uid is refused: the socket directory keeps it out...
 chmod 755 "$T"

@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what Tessera needs to build, test and demo on Debian 12.
+# Idempotent and quiet when everything is there already.
+set -euo pipefail
+
+packages=(
+    # build
+    meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+    libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libcmocka-dev
+    # the token, the peers and the tools the tests drive
+    softhsm2 opensc openssl util-linux jq valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/deps.sh: missing packages: ${missing[*]}" >&2
+    echo "run as root (or install them) and try again" >&2
+    exit 1
+fi
+echo "Installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

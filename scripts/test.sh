@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds Tessera and runs the whole test suite:
+#   1. the normal build (-Werror) and every meson test suite;
+#   2. the same suites in a second build under AddressSanitizer + UBSan;
+#   3. the unit tests under valgrind;
+#   4. each libFuzzer target for a bounded time (clang).
+# Prints one closing line: "tessera: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+log=$(mktemp /tmp/tessera-test-log.XXXXXX)
+failed_steps=()
+
+step() { # NAME COMMAND...
+    local name=$1
+    shift
+    echo "=== $name"
+    if ! "$@" 2>&1 | tee -a "$log"; then failed_steps+=("$name"); fi
+}
+
+setup() { # DIR [MESON ARGS]
+    local dir=$1
+    shift
+    if [ -d "$dir" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi && ninja -C "$dir"
+}
+
+run_fuzzers() {
+    local corpus
+    for target in build-fuzz/tests/fuzz/fuzz_*; do
+        corpus=$(mktemp -d /tmp/tessera-corpus.XXXXXX)
+        echo "fuzzing $(basename "$target") for ${FUZZ_SECONDS}s"
+        "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+            "$corpus" 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY'
+        local status=${PIPESTATUS[0]}
+        rm -rf "$corpus"
+        [ "$status" -eq 0 ] || return 1
+    done
+}
+
+step "build" setup build
+step "tests" meson test -C build --verbose --print-errorlogs --num-processes 2
+step "build with ASan+UBSan" setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+step "tests with ASan+UBSan" meson test -C build-asan --verbose --print-errorlogs --num-processes 2
+step "unit tests under valgrind" meson test -C build --suite unit --verbose \
+    --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'
+step "build fuzzers" env CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
+step "fuzz" run_fuzzers
+
+# cmocka reports per case; the shell suites speak TAP. Count both.
+passed=$(grep -cE '^\[       OK \]|^ok [0-9]+ ' "$log")
+failed=$(grep -cE '^\[  FAILED  \] [a-z_]+$|^not ok [0-9]+ ' "$log")
+rm -f "$log"
+if [ ${#failed_steps[@]} -ne 0 ]; then
+    echo "failed steps: ${failed_steps[*]}"
+    failed=$((failed > 0 ? failed : ${#failed_steps[@]}))
+fi
+echo "tessera: $passed passed, $failed failed"
+[ ${#failed_steps[@]} -eq 0 ] && [ "$failed" -eq 0 ]
