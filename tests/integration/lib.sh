@@ -155,7 +155,9 @@ make_server_cert() { # CA_DIR
 
 start_agent() { # [EXTRA ARGS]; AGENT_MODULE picks the PKCS#11 module
     # Under sanitizers, leaks are checked in the agent itself.
-    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1} "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
+    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1} \
+        LSAN_OPTIONS=suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan.supp \
+        "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
     AGENT_PID=$!
     for _ in $(seq 1 100); do
