@@ -4,7 +4,8 @@
 #   1. the normal build (-Werror) and every meson test suite;
 #   2. the same suites in a second build under AddressSanitizer + UBSan;
 #   3. the unit tests under valgrind;
-#   4. each libFuzzer target for a bounded time (clang).
+#   4. a short benchmark run that checks its signatures verify;
+#   5. each libFuzzer target for a bounded time (clang).
 # Prints one closing line: "tessera: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ step "build with ASan+UBSan" setup build-asan -Db_sanitize=address,undefined -Db
 step "tests with ASan+UBSan" meson test -C build-asan --verbose --print-errorlogs --num-processes 2
 step "unit tests under valgrind" meson test -C build --suite unit --verbose \
     --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'
+step "benchmark smoke run (signatures verified, times not judged)" scripts/bench.sh --smoke
 step "build fuzzers" env CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
 step "fuzz" run_fuzzers
 
