@@ -28,13 +28,13 @@ struct agent_server {
     guint source;
     uid_t uid;
     GMutex lock;
-    GCond drained;
-    GPtrArray *connections; /* int fds, as pointers, for shutdown */
+    GPtrArray *connections; /* struct connection *, joined when finished */
 };
 
 struct connection {
     struct agent_server *server;
-    int fd;
+    int fd;         /* -1 once the thread has finished; under server->lock */
+    GThread *thread;
     gboolean greeted;
 };
 
@@ -321,13 +321,12 @@ send_refusal(int fd, int code, const char *message)
 }
 
 static void
-forget_connection(struct agent_server *server, int fd)
+finish_connection(struct connection *c)
 {
-    g_mutex_lock(&server->lock);
-    g_ptr_array_remove_fast(server->connections, GINT_TO_POINTER(fd));
-    close(fd);
-    g_cond_broadcast(&server->drained);
-    g_mutex_unlock(&server->lock);
+    g_mutex_lock(&c->server->lock);
+    close(c->fd);
+    c->fd = -1;
+    g_mutex_unlock(&c->server->lock);
 }
 
 static gpointer
@@ -354,9 +353,24 @@ connection_main(gpointer data)
         if (rc < 0 || v == CLOSE)
             break;
     }
-    forget_connection(c->server, c->fd);
-    g_free(c);
+    finish_connection(c);
     return NULL;
+}
+
+/* Joins the threads of closed connections; called with the lock held. */
+static void
+reap_finished(struct agent_server *server)
+{
+    for (guint i = 0; i < server->connections->len;) {
+        struct connection *c = g_ptr_array_index(server->connections, i);
+        if (c->fd >= 0) {
+            i++;
+            continue;
+        }
+        g_thread_join(c->thread);
+        g_free(c);
+        g_ptr_array_remove_index_fast(server->connections, i);
+    }
 }
 
 static gboolean
@@ -389,6 +403,7 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     g_mutex_lock(&server->lock);
+    reap_finished(server);
     if (server->connections->len >= MAX_CONNECTIONS) {
         g_mutex_unlock(&server->lock);
         send_refusal(client, TESSERA_ERR_BUSY,
@@ -399,19 +414,18 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
     struct connection *c = g_new0(struct connection, 1);
     c->server = server;
     c->fd = client;
-    g_ptr_array_add(server->connections, GINT_TO_POINTER(client));
-    g_mutex_unlock(&server->lock);
     GError *error = NULL;
-    GThread *thread = g_thread_try_new("tessera-client", connection_main, c,
-                                       &error);
-    if (thread == NULL) {
+    /* Under the lock: the thread cannot finish before it is recorded. */
+    c->thread = g_thread_try_new("tessera-client", connection_main, c, &error);
+    if (c->thread != NULL) {
+        g_ptr_array_add(server->connections, c);
+    } else {
         g_warning("cannot start a client thread: %s", error->message);
         g_error_free(error);
-        forget_connection(server, client);
+        close(client);
         g_free(c);
-    } else {
-        g_thread_unref(thread); /* detached: it cleans up after itself */
     }
+    g_mutex_unlock(&server->lock);
     return G_SOURCE_CONTINUE;
 }
 
@@ -509,7 +523,6 @@ agent_server_start(struct agent *agent, const char *path, GError **error)
     server->listen_fd = fd;
     server->uid = getuid();
     g_mutex_init(&server->lock);
-    g_cond_init(&server->drained);
     server->connections = g_ptr_array_new();
     server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
     g_message("listening on %s", path);
@@ -524,16 +537,21 @@ agent_server_stop(struct agent_server *server)
     g_source_remove(server->source);
     close(server->listen_fd);
     unlink(server->path);
+    /* No new connections now; wake every thread and wait for it. */
     g_mutex_lock(&server->lock);
-    for (guint i = 0; i < server->connections->len; i++)
-        shutdown(GPOINTER_TO_INT(g_ptr_array_index(server->connections, i)),
-                 SHUT_RDWR);
-    while (server->connections->len > 0)
-        g_cond_wait(&server->drained, &server->lock);
+    for (guint i = 0; i < server->connections->len; i++) {
+        struct connection *c = g_ptr_array_index(server->connections, i);
+        if (c->fd >= 0)
+            shutdown(c->fd, SHUT_RDWR);
+    }
     g_mutex_unlock(&server->lock);
+    for (guint i = 0; i < server->connections->len; i++) {
+        struct connection *c = g_ptr_array_index(server->connections, i);
+        g_thread_join(c->thread);
+        g_free(c);
+    }
     g_ptr_array_unref(server->connections);
     g_mutex_clear(&server->lock);
-    g_cond_clear(&server->drained);
     g_free(server->path);
     g_free(server);
 }

@@ -32,9 +32,13 @@ setup() { # DIR [MESON ARGS]
     fi && ninja -C "$dir"
 }
 
+setup_fuzzers() {
+    CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
+}
+
 run_fuzzers() {
     local corpus
-    for target in build-fuzz/tests/fuzz/fuzz_*; do
+    for target in $(find build-fuzz/tests/fuzz -maxdepth 1 -type f -executable -name "fuzz_*"); do
         corpus=$(mktemp -d /tmp/tessera-corpus.XXXXXX)
         echo "fuzzing $(basename "$target") for ${FUZZ_SECONDS}s"
         "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
@@ -52,12 +56,13 @@ step "tests with ASan+UBSan" meson test -C build-asan --verbose --print-errorlog
 step "unit tests under valgrind" meson test -C build --suite unit --verbose \
     --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'
 step "benchmark smoke run (signatures verified, times not judged)" scripts/bench.sh --smoke
-step "build fuzzers" env CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
+step "build fuzzers" setup_fuzzers
 step "fuzz" run_fuzzers
 
-# cmocka reports per case; the shell suites speak TAP. Count both.
-passed=$(grep -cE '^\[       OK \]|^ok [0-9]+ ' "$log")
-failed=$(grep -cE '^\[  FAILED  \] [a-z_]+$|^not ok [0-9]+ ' "$log")
+# cmocka reports each case; meson shows each TAP case of the shell suites
+# as "▶ N/M - description STATUS". Count both kinds.
+passed=$(grep -cE '^\[       OK \] |^▶ .* OK *$' "$log")
+failed=$(grep -cE '^\[  FAILED  \] [a-z_]+$|^▶ .* (FAIL|ERROR) *$' "$log")
 rm -f "$log"
 if [ ${#failed_steps[@]} -ne 0 ]; then
     echo "failed steps: ${failed_steps[*]}"

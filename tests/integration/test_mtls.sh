@@ -31,7 +31,7 @@ done
 
 # TLS 1.2 with RSA PKCS#1 v1.5 rather than PSS (both are used in the field).
 start_server -www -client_sigalgs RSA+SHA256:RSA+SHA384
-check_output "RSA PKCS#1 v1.5 client signature over TLS 1.2" \
+check_output "RSA PKCS 1 v1.5 client signature over TLS 1.2" \
     "Subject: CN=id-rsa2048, O=Tessera Test" \
     handshake tessera:id-rsa2048 tessera:id-rsa2048 -tls1_2
 start_server -www -client_sigalgs RSA-PSS+SHA512
