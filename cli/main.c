@@ -277,7 +277,7 @@ prompt_pin(const char *token, char *buf, size_t size)
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     if (restore)
-        tcsetattr(fd, TCSAFLUSH, &quiet);
+        tcsetattr(fd, TCSANOW, &quiet);
     dprintf(fd, "PIN for token %s: ", token[0] ? token : "(the only one)");
     size_t len = 0;
     char ch;
@@ -289,7 +289,7 @@ prompt_pin(const char *token, char *buf, size_t size)
     buf[len] = '\0';
     ch = 0;
     if (restore)
-        tcsetattr(fd, TCSAFLUSH, &saved);
+        tcsetattr(fd, TCSANOW, &saved);
     dprintf(fd, "\n");
     close(fd);
     return n < 0 ? -1 : (int)len;

@@ -16,6 +16,28 @@ check_output "tessera tokens shows both tokens and their state" \
     "Spare Token .* locked .*libsofthsm2" "$TESSERA" tokens
 check_fails "unlock without a token is ambiguous with two tokens" \
     '2 tokens match ""; name one' "$TESSERA" unlock --pin-file "$T/pin"
+check_output "unlock names a token by pkcs11: URI" "unlocked" \
+    "$TESSERA" unlock "pkcs11:token=Spare%20Token;model=SoftHSM%20v2" --pin-file "$T/pin"
+check "lock one token" "$TESSERA" lock "Spare Token"
+check_output "and it is locked again" "Spare Token .* locked" "$TESSERA" tokens
+# The PIN prompt reads the terminal without echo: script(1) gives it a pty,
+# and the PIN is typed only once the prompt is there, as a person would.
+mkfifo "$T/keyboard"
+script -qec "$TESSERA unlock 'Spare Token'" /dev/null <"$T/keyboard" >"$T/prompt.out" 2>&1 &
+prompt_pid=$!
+exec 7>"$T/keyboard"
+for _ in $(seq 1 100); do grep -q "PIN for token" "$T/prompt.out" && break; sleep 0.05; done
+printf '%s\n' "$PIN" >&7
+exec 7>&-
+wait "$prompt_pid" || true
+if grep -q "PIN for token Spare Token:" "$T/prompt.out" && ! grep -q "$PIN" "$T/prompt.out" &&
+    "$TESSERA" tokens | grep -Eq "Spare Token .* unlocked"; then
+    pass "the terminal prompt unlocks without echoing the PIN"
+else
+    cp "$T/prompt.out" "$T/out"
+    fail "the terminal prompt unlocks without echoing the PIN"
+fi
+"$TESSERA" lock "Spare Token"
 
 for spec in ec-p256 ec-p384 rsa2048; do
     check "enroll a $spec identity" enroll "cli-$spec" "$spec"
