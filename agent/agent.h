@@ -22,11 +22,11 @@
 #define TESSERA_LOG_DOMAIN "tessera-agent"
 
 struct agent_config {
-    char **modules;       /* NULL: every module p11-kit registers */
+    char **modules;        /* NULL: every module p11-kit registers */
     unsigned max_sessions; /* per token, for signing */
     char *socket_path;
     char *state_dir;
-    GKeyFile *keyfile;    /* per-token groups: [token LABEL] */
+    GKeyFile *keyfile; /* per-token groups: [token LABEL] */
 };
 
 struct agent_token {
@@ -80,7 +80,7 @@ struct agent {
     gboolean modules_from_registry;
     GMutex registry_lock;
     struct agent_registry *registry;
-    GMutex rescan_lock; /* one rescan at a time */
+    GMutex rescan_lock;   /* one rescan at a time */
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;

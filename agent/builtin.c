@@ -78,8 +78,7 @@ agent_builtin_provider_load(struct agent *agent, GError **error)
     the_agent = agent;
     agent->libctx = OSSL_LIB_CTX_new();
     if (agent->libctx == NULL ||
-        !OSSL_PROVIDER_add_builtin(agent->libctx, BUILTIN_NAME,
-                                   builtin_init) ||
+        !OSSL_PROVIDER_add_builtin(agent->libctx, BUILTIN_NAME, builtin_init) ||
         (agent->default_provider =
              OSSL_PROVIDER_load(agent->libctx, "default")) == NULL ||
         (agent->builtin_provider =

@@ -39,8 +39,7 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
                                         &local);
         if (local != NULL || n < 1 || n > MAX_SESSIONS_LIMIT) {
             g_clear_error(&local);
-            g_set_error(error, G_KEY_FILE_ERROR,
-                        G_KEY_FILE_ERROR_INVALID_VALUE,
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                         "%s: [agent] max-sessions must be 1 to %d", path,
                         MAX_SESSIONS_LIMIT);
             return FALSE;

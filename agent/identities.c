@@ -350,9 +350,8 @@ describe_certificate(struct agent_identity *id, GBytes *der)
         return FALSE;
     id->spki = spki_of(X509_get0_pubkey(x));
     BIO *bio = BIO_new(BIO_s_mem());
-    if (bio != NULL &&
-        X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
-                           XN_FLAG_RFC2253) >= 0) {
+    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+                                          XN_FLAG_RFC2253) >= 0) {
         char *data;
         long n = BIO_get_mem_data(bio, &data);
         id->subject = g_strndup(data, (gsize)n);
@@ -431,15 +430,17 @@ collect_keys(struct agent_token *token, CK_SESSION_HANDLE session)
                 g_ptr_array_add(entries, e);
             }
             g_bytes_unref(id);
-            CK_OBJECT_HANDLE *slot = classes[c] == CKO_PRIVATE_KEY ? &e->private_key
-                                     : classes[c] == CKO_PUBLIC_KEY ? &e->public_key
-                                                                     : &e->cert;
+            CK_OBJECT_HANDLE *slot =
+                classes[c] == CKO_PRIVATE_KEY  ? &e->private_key
+                : classes[c] == CKO_PUBLIC_KEY ? &e->public_key
+                                               : &e->cert;
             if (*slot != CK_INVALID_HANDLE)
                 continue;
             *slot = h;
             /* The certificate's label names the identity, else the key's. */
             if (classes[c] == CKO_CERTIFICATE || e->label == NULL) {
-                char *label = get_string_attribute(token, session, h, CKA_LABEL);
+                char *label =
+                    get_string_attribute(token, session, h, CKA_LABEL);
                 if (label != NULL && label[0] != '\0') {
                     g_free(e->label);
                     e->label = label;
@@ -464,9 +465,8 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     id->key_id = g_bytes_ref(e->id);
     id->key_label = g_strdup(e->label ? e->label : "");
     id->certs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-    id->key_handle = e->private_key != CK_INVALID_HANDLE
-                         ? (gint64)e->private_key
-                         : -1;
+    id->key_handle =
+        e->private_key != CK_INVALID_HANDLE ? (gint64)e->private_key : -1;
     id->name = sanitized_name(e->label, e->id);
     gboolean ok;
     GBytes *cert = e->cert != CK_INVALID_HANDLE
@@ -476,9 +476,8 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
         ok = describe_certificate(id, cert);
         g_bytes_unref(cert);
     } else {
-        CK_OBJECT_HANDLE key = e->public_key != CK_INVALID_HANDLE
-                                   ? e->public_key
-                                   : e->private_key;
+        CK_OBJECT_HANDLE key =
+            e->public_key != CK_INVALID_HANDLE ? e->public_key : e->private_key;
         id->spki = agent_spki_from_key(token, session, key);
         ok = id->spki != NULL;
     }
@@ -543,8 +542,8 @@ agent_rescan(struct agent *agent)
 {
     g_mutex_lock(&agent->rescan_lock);
     struct agent_registry *old = agent->registry;
-    GPtrArray *tokens = old ? g_ptr_array_ref(old->tokens)
-                            : agent_tokens_discover(agent);
+    GPtrArray *tokens =
+        old ? g_ptr_array_ref(old->tokens) : agent_tokens_discover(agent);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, g_ptr_array_index(tokens, i));
@@ -609,7 +608,8 @@ agent_identity_export(const struct agent_identity *id,
     agent_identity_summary(id, &out->summary);
     copy_bytes(&out->spki, id->spki);
     for (guint i = 0; i < id->certs->len && i < TESSERA_CHAIN_MAX; i++)
-        copy_bytes(&out->certs[out->n_certs++], g_ptr_array_index(id->certs, i));
+        copy_bytes(&out->certs[out->n_certs++],
+                   g_ptr_array_index(id->certs, i));
 }
 
 struct agent_token *
@@ -627,11 +627,11 @@ agent_find_token(struct agent_registry *reg, const char *spec,
     guint matches = 0;
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        gboolean match = spec[0] == '\0' ||
-                         (by_uri ? tessera_p11uri_match_token(
-                                       &uri, t->label, t->manufacturer,
-                                       t->model, t->serial)
-                                 : strcmp(spec, t->label) == 0);
+        gboolean match =
+            spec[0] == '\0' ||
+            (by_uri ? tessera_p11uri_match_token(
+                          &uri, t->label, t->manufacturer, t->model, t->serial)
+                    : strcmp(spec, t->label) == 0);
         if (match && matches++ == 0)
             found = t;
     }

@@ -96,8 +96,8 @@ main(int argc, char **argv)
          "Read FILE (default: $XDG_CONFIG_HOME/tessera/agent.conf)", "FILE"},
         {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
          "Keep state in DIR (default: $XDG_STATE_HOME/tessera)", "DIR"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-         "Log debugging detail", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging detail",
+         NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version",
          NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -154,8 +154,8 @@ main(int argc, char **argv)
     agent.config.socket_path = socket_path;
     socket_path = NULL;
     agent.config.state_dir =
-        state_dir ? state_dir : g_build_filename(g_get_user_state_dir(),
-                                                 "tessera", NULL);
+        state_dir ? state_dir
+                  : g_build_filename(g_get_user_state_dir(), "tessera", NULL);
     state_dir = NULL;
     if (!agent_config_load(&agent.config, config_path, &error)) {
         fprintf(stderr, "tessera-agent: %s\n", error->message);

@@ -60,10 +60,9 @@ parse_subject(const char *text)
         ok = eq != NULL && eq != field && eq[1] != '\0';
         if (ok) {
             *eq = '\0';
-            ok = X509_NAME_add_entry_by_txt(name, g_strstrip(field),
-                                            MBSTRING_UTF8,
-                                            (unsigned char *)eq + 1, -1, -1,
-                                            0) == 1;
+            ok = X509_NAME_add_entry_by_txt(
+                     name, g_strstrip(field), MBSTRING_UTF8,
+                     (unsigned char *)eq + 1, -1, -1, 0) == 1;
         }
         g_string_truncate(part, 0);
         if (*p == '\0')
@@ -139,7 +138,8 @@ generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
         mech = (CK_MECHANISM){CKM_EC_KEY_PAIR_GEN, NULL, 0};
         n_priv--;
     } else {
-        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+        pub_tmpl[n_pub++] =
+            (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
         pub_tmpl[n_pub++] =
             (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)};
         mech = (CK_MECHANISM){CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
@@ -305,8 +305,8 @@ write_file_atomic(const char *path, const char *data, size_t len,
     char *dir = g_path_get_dirname(path);
     char *tmp = g_strdup_printf("%s.tmp", path);
     gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
-    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
-                : -1;
+    int fd =
+        ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
     ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         ok = close(fd) == 0 && ok;
@@ -427,8 +427,8 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
                                      : "a chain certificate is not valid");
             g_clear_error(&error);
         } else {
-            CK_RV rv = store_certificate(id->token, req->name, id->key_id,
-                                         leaf, &req->certs[0]);
+            CK_RV rv = store_certificate(id->token, req->name, id->key_id, leaf,
+                                         &req->certs[0]);
             if (rv == CKR_OK)
                 rc = 0;
             else

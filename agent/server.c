@@ -33,7 +33,7 @@ struct agent_server {
 
 struct connection {
     struct agent_server *server;
-    int fd;         /* -1 once the thread has finished; under server->lock */
+    int fd; /* -1 once the thread has finished; under server->lock */
     GThread *thread;
     gboolean greeted;
 };
@@ -41,9 +41,8 @@ struct connection {
 /* What the dispatcher tells the connection loop. */
 enum verdict { KEEP_OPEN, CLOSE };
 
-static void
-reply_error(struct tessera_writer *out, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void reply_error(struct tessera_writer *out, int code, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 
 static void
 reply_error(struct tessera_writer *out, int code, const char *fmt, ...)
@@ -293,14 +292,30 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         return CLOSE;
     }
     switch (type) {
-    case TESSERA_MSG_LIST: handle_list(agent, &r, out); break;
-    case TESSERA_MSG_GET_IDENTITY: handle_get_identity(agent, &r, out); break;
-    case TESSERA_MSG_SIGN: handle_sign(agent, &r, out); break;
-    case TESSERA_MSG_TOKENS: handle_tokens(agent, &r, out); break;
-    case TESSERA_MSG_UNLOCK: handle_unlock(agent, &r, out); break;
-    case TESSERA_MSG_LOCK: handle_lock(agent, &r, out); break;
-    case TESSERA_MSG_KEYGEN: handle_keygen(agent, &r, out); break;
-    case TESSERA_MSG_IMPORT: handle_import(agent, &r, out); break;
+    case TESSERA_MSG_LIST:
+        handle_list(agent, &r, out);
+        break;
+    case TESSERA_MSG_GET_IDENTITY:
+        handle_get_identity(agent, &r, out);
+        break;
+    case TESSERA_MSG_SIGN:
+        handle_sign(agent, &r, out);
+        break;
+    case TESSERA_MSG_TOKENS:
+        handle_tokens(agent, &r, out);
+        break;
+    case TESSERA_MSG_UNLOCK:
+        handle_unlock(agent, &r, out);
+        break;
+    case TESSERA_MSG_LOCK:
+        handle_lock(agent, &r, out);
+        break;
+    case TESSERA_MSG_KEYGEN:
+        handle_keygen(agent, &r, out);
+        break;
+    case TESSERA_MSG_IMPORT:
+        handle_import(agent, &r, out);
+        break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",
                     type);

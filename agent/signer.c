@@ -25,8 +25,10 @@ static const uint8_t sha1_prefix[] = {0x30, 0x21, 0x30, 0x09, 0x06,
                                       0x05, 0x2b, 0x0e, 0x03, 0x02,
                                       0x1a, 0x05, 0x00, 0x04, 0x14};
 #define SHA2_PREFIX(len, n, size)                                              \
-    {0x30, len, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,                \
-     0x65, 0x03, 0x04, 0x02, n,    0x05, 0x00, 0x04, size}
+    {                                                                          \
+        0x30, len, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, \
+            0x04, 0x02, n, 0x05, 0x00, 0x04, size                              \
+    }
 static const uint8_t sha224_prefix[] = SHA2_PREFIX(0x2d, 0x04, 0x1c);
 static const uint8_t sha256_prefix[] = SHA2_PREFIX(0x31, 0x01, 0x20);
 static const uint8_t sha384_prefix[] = SHA2_PREFIX(0x41, 0x02, 0x30);
@@ -80,8 +82,8 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
                            "identity %s holds a %s key, which cannot make "
                            "this kind of signature",
-                           id->name, id->key_type == TESSERA_KEY_EC ? "EC"
-                                                                     : "RSA");
+                           id->name,
+                           id->key_type == TESSERA_KEY_EC ? "EC" : "RSA");
         return -1;
     }
     if (req->digest != TESSERA_DIGEST_NONE &&
@@ -139,8 +141,8 @@ key_handle(struct agent_identity *id, CK_SESSION_HANDLE session,
         *out = (CK_OBJECT_HANDLE)cached;
         return CKR_OK;
     }
-    CK_RV rv = agent_find_object(id->token, session, CKO_PRIVATE_KEY,
-                                 id->key_id, out);
+    CK_RV rv =
+        agent_find_object(id->token, session, CKO_PRIVATE_KEY, id->key_id, out);
     if (rv == CKR_OK)
         __atomic_store_n(&id->key_handle, (gint64)*out, __ATOMIC_RELAXED);
     return rv;
@@ -195,8 +197,8 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
         if (rv == CKR_OK)
             rv = t->module->C_SignInit(session, &op->mechanism, key);
         if (rv == CKR_OK)
-            rv = t->module->C_Sign(session, op->input, op->input_len, buf,
-                                   &len);
+            rv =
+                t->module->C_Sign(session, op->input, op->input_len, buf, &len);
         agent_token_session_release(t, session, session_broken(rv));
         if (rv == CKR_OK) {
             tessera_blob_copy(signature, (struct tessera_bytes){buf, len});
@@ -239,8 +241,8 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
     else if (prepare(id, req, &op, st) == 0)
         rc = sign_on_token(id, &op, signature, st);
     if (rc < 0)
-        g_message("identity %s on token \"%s\": %s", id->name,
-                  id->token->label, st->message);
+        g_message("identity %s on token \"%s\": %s", id->name, id->token->label,
+                  st->message);
     agent_identity_unref(id);
     return rc;
 }

@@ -105,8 +105,9 @@ token_new(struct agent *agent, CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
     /* One session is the login anchor; the rest are for signing. */
     t->max_sessions = agent->config.max_sessions;
     CK_ULONG limit = info->ulMaxSessionCount;
-    if (limit != CK_EFFECTIVELY_INFINITE && limit != CK_UNAVAILABLE_INFORMATION &&
-        limit > 1 && limit - 1 < t->max_sessions)
+    if (limit != CK_EFFECTIVELY_INFINITE &&
+        limit != CK_UNAVAILABLE_INFORMATION && limit > 1 &&
+        limit - 1 < t->max_sessions)
         t->max_sessions = (unsigned)(limit - 1);
     if (t->max_sessions == 0)
         t->max_sessions = 1;
@@ -268,8 +269,8 @@ refresh_flags(struct agent_token *token, CK_FLAGS *flags)
  * force may spend it.
  */
 int
-agent_token_login(struct agent_token *token, const uint8_t *pin,
-                  size_t pin_len, gboolean force, struct tessera_status *st)
+agent_token_login(struct agent_token *token, const uint8_t *pin, size_t pin_len,
+                  gboolean force, struct tessera_status *st)
 {
     CK_FLAGS flags = 0;
     int result = -1;
@@ -294,17 +295,17 @@ agent_token_login(struct agent_token *token, const uint8_t *pin,
         goto out;
     }
     if (token->login_session == CK_INVALID_HANDLE) {
-        rv = token->module->C_OpenSession(
-            token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-            &token->login_session);
+        rv = token->module->C_OpenSession(token->slot,
+                                          CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                          NULL, NULL, &token->login_session);
         if (rv != CKR_OK) {
             token->login_session = CK_INVALID_HANDLE;
             agent_token_fail(token, rv, "open a session", st);
             goto out;
         }
     }
-    gboolean protected_path = (flags & CKF_PROTECTED_AUTHENTICATION_PATH) &&
-                              pin_len == 0;
+    gboolean protected_path =
+        (flags & CKF_PROTECTED_AUTHENTICATION_PATH) && pin_len == 0;
     rv = token->module->C_Login(token->login_session, CKU_USER,
                                 protected_path ? NULL : (CK_UTF8CHAR_PTR)pin,
                                 protected_path ? 0 : pin_len);
@@ -326,8 +327,7 @@ agent_token_login(struct agent_token *token, const uint8_t *pin,
         break;
     case CKR_PIN_LOCKED:
         tessera_status_set(st, TESSERA_ERR_PIN_LOCKED,
-                           "the PIN of token \"%s\" is blocked",
-                           token->label);
+                           "the PIN of token \"%s\" is blocked", token->label);
         break;
     default:
         agent_token_fail(token, rv, "log in", st);
@@ -420,8 +420,8 @@ agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
 {
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        char *path = agent_config_token_string(&agent->config, t->label,
-                                               "pin-file");
+        char *path =
+            agent_config_token_string(&agent->config, t->label, "pin-file");
         if (path == NULL)
             continue;
         char *pin = NULL;

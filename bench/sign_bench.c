@@ -52,7 +52,8 @@ struct subject {
     double rate[3][MAX_ROUNDS];
 };
 
-static const uint8_t message[64] = "The quick brown fox signs over the lazy dog.";
+static const uint8_t message[64] =
+    "The quick brown fox signs over the lazy dog.";
 
 static double
 now(void)
@@ -159,10 +160,10 @@ static CK_FUNCTION_LIST *
 load_module(const char *path)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get = h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
+    CK_C_GetFunctionList get =
+        h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
     CK_FUNCTION_LIST *p11 = NULL;
-    if (get == NULL || get(&p11) != CKR_OK ||
-        p11->C_Initialize(NULL) != CKR_OK)
+    if (get == NULL || get(&p11) != CKR_OK || p11->C_Initialize(NULL) != CKR_OK)
         die("cannot load the PKCS#11 module");
     return p11;
 }
@@ -262,12 +263,23 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': module = optarg; break;
-        case 't': token = optarg; break;
-        case 'p': pin_file = optarg; break;
-        case 'r': rounds = atoi(optarg); break;
-        case 's': seconds = atof(optarg); break;
-        default: return 2;
+        case 'm':
+            module = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'p':
+            pin_file = optarg;
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 's':
+            seconds = atof(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (!module || !token || !pin_file || optind == argc || rounds < 1 ||
@@ -295,7 +307,8 @@ main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         struct subject *s = &subjects[i];
         char *spec = argv[optind + i];
-        char *name = strchr(spec, ':'), *file = name ? strchr(name + 1, ':') : NULL;
+        char *name = strchr(spec, ':'),
+             *file = name ? strchr(name + 1, ':') : NULL;
         if (file == NULL)
             die("arguments are ALG:KEYNAME:PEMFILE");
         *name++ = '\0';
@@ -309,8 +322,8 @@ main(int argc, char **argv)
         if (s->file_key == NULL)
             die("cannot read the file key");
         s->tessera_key = load_tessera_key(name);
-        s->direct = (struct direct){p11, session, find_key(p11, session, name),
-                                    s->rsa};
+        s->direct =
+            (struct direct){p11, session, find_key(p11, session, name), s->rsa};
         /* Each path once, verified: the numbers below are of real work. */
         uint8_t sig[1024];
         s->public_key = public_half(s->tessera_key);

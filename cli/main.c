@@ -32,8 +32,7 @@ static int
 fail(const struct tessera_status *st)
 {
     fprintf(stderr, "tessera: %s\n", st->message);
-    return st->code == TESSERA_ERR_UNREACHABLE ? EXIT_UNREACHABLE
-                                               : EXIT_FAILED;
+    return st->code == TESSERA_ERR_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_FAILED;
 }
 
 static int
@@ -117,8 +116,7 @@ json_string(const char *s)
 }
 
 static void
-print_identity(const struct tessera_identity_summary *s, bool json,
-               bool first)
+print_identity(const struct tessera_identity_summary *s, bool json, bool first)
 {
     char when[32];
     char key[32];
@@ -127,8 +125,7 @@ print_identity(const struct tessera_identity_summary *s, bool json,
              s->key_bits);
     if (!json) {
         printf("%-20s %-16s %-9s %-20s %-12s %s\n", s->name, s->token_label,
-               key, when, identity_state(s),
-               s->subject[0] ? s->subject : "-");
+               key, when, identity_state(s), s->subject[0] ? s->subject : "-");
         return;
     }
     printf("%s\n  {\"name\": ", first ? "" : ",");
@@ -214,13 +211,13 @@ static void
 describe_token_flags(uint32_t flags, char *buf, size_t size)
 {
     snprintf(buf, size, "%s%s%s%s",
-             (flags & TESSERA_TOKEN_LOGGED_IN) ? "unlocked"
+             (flags & TESSERA_TOKEN_LOGGED_IN)        ? "unlocked"
              : (flags & TESSERA_TOKEN_LOGIN_REQUIRED) ? "locked"
-                                                       : "no login",
+                                                      : "no login",
              (flags & TESSERA_TOKEN_PIN_LOCKED) ? ",pin-blocked" : "",
-             (flags & TESSERA_TOKEN_PIN_FINAL_TRY) ? ",pin-final-try"
+             (flags & TESSERA_TOKEN_PIN_FINAL_TRY)   ? ",pin-final-try"
              : (flags & TESSERA_TOKEN_PIN_COUNT_LOW) ? ",pin-count-low"
-                                                      : "",
+                                                     : "",
              (flags & TESSERA_TOKEN_WRITE_PROTECTED) ? ",read-only" : "");
 }
 
@@ -300,8 +297,7 @@ read_pin_file(const char *path, char *buf, size_t size)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL) {
-        fprintf(stderr, "tessera: cannot open %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
     /* The file is only read, never kept: no buffering copies of the PIN. */
@@ -354,8 +350,8 @@ cmd_unlock(int argc, char **argv)
     tessera_writer_init(&w);
     tessera_encode_unlock(&w, &req);
     OPENSSL_cleanse(pin, sizeof(pin));
-    int rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
-                                                            : fail(&st);
+    int rc =
+        request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK : fail(&st);
     tessera_writer_clear(&w);
     tessera_reply_clear(&reply);
     if (rc == EXIT_OK)
@@ -374,8 +370,8 @@ cmd_lock(int argc, char **argv)
     struct tessera_status st = {0};
     tessera_writer_init(&w);
     tessera_encode_name_request(&w, TESSERA_MSG_LOCK, token);
-    int rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
-                                                            : fail(&st);
+    int rc =
+        request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK : fail(&st);
     tessera_writer_clear(&w);
     tessera_reply_clear(&reply);
     return rc;
@@ -411,11 +407,20 @@ cmd_keygen(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "t:k:s:o:", opts, NULL)) != -1) {
         switch (c) {
-        case 't': req.token = optarg; break;
-        case 'k': req.key_spec = optarg; break;
-        case 's': req.subject = optarg; break;
-        case 'o': out = optarg; break;
-        default: return EXIT_USAGE;
+        case 't':
+            req.token = optarg;
+            break;
+        case 'k':
+            req.key_spec = optarg;
+            break;
+        case 's':
+            req.subject = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        default:
+            return EXIT_USAGE;
         }
     }
     if (argc - optind != 1)
@@ -453,8 +458,7 @@ read_certificates(const char *path, struct tessera_import_request *req)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL) {
-        fprintf(stderr, "tessera: cannot open %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
         return false;
     }
     X509 *x;
@@ -511,8 +515,8 @@ cmd_import(int argc, char **argv)
         struct tessera_status st = {0};
         tessera_writer_init(&w);
         tessera_encode_import(&w, &req);
-        rc = request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK
-                                                            : fail(&st);
+        rc =
+            request(&w, TESSERA_MSG_OK, &reply, &st) == 0 ? EXIT_OK : fail(&st);
         tessera_reply_clear(&reply);
         tessera_writer_clear(&w);
     }
@@ -526,22 +530,26 @@ static const struct command {
     int (*run)(int argc, char **argv);
     const char *synopsis;
 } commands[] = {
-    {"list", cmd_list, "list [--json]\n      identities: name, token, key, "
-                       "expiry, state, subject"},
-    {"tokens", cmd_tokens, "tokens\n      tokens the agent sees, and whether "
-                           "they are unlocked"},
+    {"list", cmd_list,
+     "list [--json]\n      identities: name, token, key, "
+     "expiry, state, subject"},
+    {"tokens", cmd_tokens,
+     "tokens\n      tokens the agent sees, and whether "
+     "they are unlocked"},
     {"unlock", cmd_unlock,
      "unlock [TOKEN] [--pin-file FILE] [--force]\n      log the agent into a "
      "token (label or pkcs11: URI); the PIN is asked\n      on the terminal "
      "without echo. --force spends a token's final PIN try"},
-    {"lock", cmd_lock, "lock [TOKEN]\n      log the agent out of one token, "
-                       "or of all"},
+    {"lock", cmd_lock,
+     "lock [TOKEN]\n      log the agent out of one token, "
+     "or of all"},
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"
      "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096"},
-    {"import", cmd_import, "import NAME --cert FILE [--chain FILE]\n      store "
-                           "the issued certificate beside the key NAME"},
+    {"import", cmd_import,
+     "import NAME --cert FILE [--chain FILE]\n      store "
+     "the issued certificate beside the key NAME"},
 };
 
 static void

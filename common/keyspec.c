@@ -30,9 +30,12 @@ const char *
 tessera_key_type_name(enum tessera_key_type type)
 {
     switch (type) {
-    case TESSERA_KEY_EC: return "EC";
-    case TESSERA_KEY_RSA: return "RSA";
-    case TESSERA_KEY_NONE: break;
+    case TESSERA_KEY_EC:
+        return "EC";
+    case TESSERA_KEY_RSA:
+        return "RSA";
+    case TESSERA_KEY_NONE:
+        break;
     }
     return "unknown";
 }

@@ -7,8 +7,8 @@
 
 struct tessera_keyspec {
     enum tessera_key_type type;
-    unsigned bits;         /* RSA modulus or EC field size */
-    const char *curve;     /* OpenSSL group name for EC, else NULL */
+    unsigned bits;     /* RSA modulus or EC field size */
+    const char *curve; /* OpenSSL group name for EC, else NULL */
 };
 
 /* False for anything but the documented spellings. */

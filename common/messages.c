@@ -456,24 +456,42 @@ const char *
 tessera_error_name(int code)
 {
     switch (code) {
-    case TESSERA_OK: return "ok";
-    case TESSERA_ERR_PROTOCOL: return "protocol";
-    case TESSERA_ERR_VERSION: return "version";
-    case TESSERA_ERR_NO_IDENTITY: return "no-identity";
-    case TESSERA_ERR_TOKEN_ABSENT: return "token-absent";
-    case TESSERA_ERR_TOKEN_LOCKED: return "token-locked";
-    case TESSERA_ERR_MECHANISM: return "mechanism";
-    case TESSERA_ERR_PIN_INCORRECT: return "pin-incorrect";
-    case TESSERA_ERR_PIN_LOCKED: return "pin-locked";
-    case TESSERA_ERR_PIN_FINAL_TRY: return "pin-final-try";
-    case TESSERA_ERR_NO_TOKEN: return "no-token";
-    case TESSERA_ERR_TOKEN_FAILED: return "token-failed";
-    case TESSERA_ERR_INVALID: return "invalid";
-    case TESSERA_ERR_EXISTS: return "exists";
-    case TESSERA_ERR_INTERNAL: return "internal";
-    case TESSERA_ERR_BUSY: return "busy";
-    case TESSERA_ERR_DENIED: return "denied";
-    case TESSERA_ERR_UNREACHABLE: return "unreachable";
+    case TESSERA_OK:
+        return "ok";
+    case TESSERA_ERR_PROTOCOL:
+        return "protocol";
+    case TESSERA_ERR_VERSION:
+        return "version";
+    case TESSERA_ERR_NO_IDENTITY:
+        return "no-identity";
+    case TESSERA_ERR_TOKEN_ABSENT:
+        return "token-absent";
+    case TESSERA_ERR_TOKEN_LOCKED:
+        return "token-locked";
+    case TESSERA_ERR_MECHANISM:
+        return "mechanism";
+    case TESSERA_ERR_PIN_INCORRECT:
+        return "pin-incorrect";
+    case TESSERA_ERR_PIN_LOCKED:
+        return "pin-locked";
+    case TESSERA_ERR_PIN_FINAL_TRY:
+        return "pin-final-try";
+    case TESSERA_ERR_NO_TOKEN:
+        return "no-token";
+    case TESSERA_ERR_TOKEN_FAILED:
+        return "token-failed";
+    case TESSERA_ERR_INVALID:
+        return "invalid";
+    case TESSERA_ERR_EXISTS:
+        return "exists";
+    case TESSERA_ERR_INTERNAL:
+        return "internal";
+    case TESSERA_ERR_BUSY:
+        return "busy";
+    case TESSERA_ERR_DENIED:
+        return "denied";
+    case TESSERA_ERR_UNREACHABLE:
+        return "unreachable";
     }
     return "unknown";
 }

@@ -30,10 +30,10 @@ struct tessera_identity_summary {
     char *token_serial;
     struct tessera_blob key_id;
     char *key_label;
-    uint8_t key_type;  /* enum tessera_key_type */
+    uint8_t key_type; /* enum tessera_key_type */
     uint32_t key_bits;
-    uint32_t flags;    /* TESSERA_ID_* */
-    char *subject;     /* RFC 2253 one-line; empty without a certificate */
+    uint32_t flags;     /* TESSERA_ID_* */
+    char *subject;      /* RFC 2253 one-line; empty without a certificate */
     uint64_t not_after; /* seconds since the epoch; 0 without a certificate */
 };
 

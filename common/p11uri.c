@@ -79,8 +79,10 @@ set_type(struct tessera_p11uri *u, const char *v, char *err, size_t errlen)
         const char *name;
         enum tessera_p11uri_type type;
     } types[] = {
-        {"private", TESSERA_P11URI_PRIVATE}, {"public", TESSERA_P11URI_PUBLIC},
-        {"cert", TESSERA_P11URI_CERT},       {"secret-key", TESSERA_P11URI_OTHER},
+        {"private", TESSERA_P11URI_PRIVATE},
+        {"public", TESSERA_P11URI_PUBLIC},
+        {"cert", TESSERA_P11URI_CERT},
+        {"secret-key", TESSERA_P11URI_OTHER},
         {"data", TESSERA_P11URI_OTHER},
     };
     if (u->type != TESSERA_P11URI_ANY)
@@ -121,8 +123,10 @@ parse_attribute(struct tessera_p11uri *u, const char *attr, size_t n, char *err,
         return true;
     struct tessera_blob v;
     if (!decode_value(eq + 1, n - name_len - 1, &v))
-        return fail(err, errlen, "pkcs11: URI attribute '%.*s' has a bad "
-                    "percent-encoding", (int)name_len, attr);
+        return fail(err, errlen,
+                    "pkcs11: URI attribute '%.*s' has a bad "
+                    "percent-encoding",
+                    (int)name_len, attr);
     char name[32];
     snprintf(name, sizeof(name), "%.*s", (int)name_len, attr);
     bool ok;

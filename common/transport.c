@@ -237,7 +237,8 @@ tessera_call(int fd, const struct tessera_writer *req, enum tessera_msg expect,
     if (type == expect)
         return 0;
     struct tessera_error_reply err = {0};
-    if (type == TESSERA_MSG_ERROR && tessera_decode_error(&reply->reader, &err)) {
+    if (type == TESSERA_MSG_ERROR &&
+        tessera_decode_error(&reply->reader, &err)) {
         tessera_status_set(st, (int)err.code, "%s", err.message);
         free(err.message);
     } else {

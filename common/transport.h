@@ -9,7 +9,7 @@
 
 /* An error code and the sentence a user reads. */
 struct tessera_status {
-    int code; /* enum tessera_error */
+    int code;       /* enum tessera_error */
     bool io_failed; /* the connection broke: a retry on a new one may work */
     char message[512];
 };

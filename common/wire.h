@@ -45,9 +45,9 @@ enum tessera_key_type {
 };
 
 enum tessera_sign_scheme {
-    TESSERA_SIGN_ECDSA = 1,      /* input: digest; output: r || s */
-    TESSERA_SIGN_RSA_PKCS1 = 2,  /* input: digest, DigestInfo added by agent */
-    TESSERA_SIGN_RSA_PSS = 3,    /* input: digest */
+    TESSERA_SIGN_ECDSA = 1,     /* input: digest; output: r || s */
+    TESSERA_SIGN_RSA_PKCS1 = 2, /* input: digest, DigestInfo added by agent */
+    TESSERA_SIGN_RSA_PSS = 3,   /* input: digest */
 };
 
 enum tessera_digest {

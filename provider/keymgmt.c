@@ -46,8 +46,8 @@ tessera_decode_spki(const struct tessera_provctx *ctx, const uint8_t *der,
                     size_t len)
 {
     const unsigned char *p = der;
-    EVP_PKEY *pkey = d2i_PUBKEY_ex(NULL, &p, (long)len, ctx->libctx,
-                                   TESSERA_NOT_US);
+    EVP_PKEY *pkey =
+        d2i_PUBKEY_ex(NULL, &p, (long)len, ctx->libctx, TESSERA_NOT_US);
     if (pkey != NULL && p != der + len) {
         EVP_PKEY_free(pkey);
         return NULL;
@@ -86,8 +86,7 @@ km_load(const void *reference, size_t reference_sz)
     if (reference == NULL || reference_sz != sizeof(struct tessera_key *))
         return NULL;
     const struct tessera_key *src = *(struct tessera_key *const *)reference;
-    return tessera_key_new(src->provctx, src->name, src->type,
-                           src->public_key);
+    return tessera_key_new(src->provctx, src->name, src->type, src->public_key);
 }
 
 static void *
@@ -95,8 +94,7 @@ km_dup(const void *keydata, int selection)
 {
     const struct tessera_key *src = keydata;
     (void)selection;
-    return tessera_key_new(src->provctx, src->name, src->type,
-                           src->public_key);
+    return tessera_key_new(src->provctx, src->name, src->type, src->public_key);
 }
 
 static int
@@ -176,14 +174,14 @@ static const OSSL_PARAM *
 ec_types(int selection)
 {
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
-                                                          : ec_public_types;
+                                                         : ec_public_types;
 }
 
 static const OSSL_PARAM *
 rsa_types(int selection)
 {
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
-                                                          : rsa_public_types;
+                                                         : rsa_public_types;
 }
 
 static int
@@ -230,6 +228,7 @@ rsa_operation_name(int operation_id)
     return operation_id == OSSL_OP_SIGNATURE ? "RSA" : NULL;
 }
 
+/* clang-format off */
 #define KEYMGMT_FUNCTIONS(prefix)                                              \
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))prefix##_new},                     \
     {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},                         \
@@ -247,6 +246,7 @@ rsa_operation_name(int operation_id)
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                   \
      (void (*)(void))prefix##_operation_name},                                 \
     {0, NULL}
+/* clang-format on */
 
 const OSSL_DISPATCH tessera_ec_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(ec)};
 const OSSL_DISPATCH tessera_rsa_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(rsa)};

@@ -59,8 +59,7 @@ static const OSSL_ITEM reason_strings[] = {
 };
 
 void
-tessera_raise(const struct tessera_provctx *ctx, int code, const char *fmt,
-              ...)
+tessera_raise(const struct tessera_provctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -88,9 +87,12 @@ query_operation(void *provctx, int operation_id, int *no_cache)
     (void)provctx;
     *no_cache = 0;
     switch (operation_id) {
-    case OSSL_OP_KEYMGMT: return keymgmt_algorithms;
-    case OSSL_OP_SIGNATURE: return signature_algorithms;
-    case OSSL_OP_STORE: return store_algorithms;
+    case OSSL_OP_KEYMGMT:
+        return keymgmt_algorithms;
+    case OSSL_OP_SIGNATURE:
+        return signature_algorithms;
+    case OSSL_OP_STORE:
+        return store_algorithms;
     }
     return NULL;
 }
@@ -147,8 +149,7 @@ teardown(void *provctx)
 static const OSSL_DISPATCH provider_functions[] = {
     {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))teardown},
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))query_operation},
-    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
-     (void (*)(void))get_reason_strings},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))get_reason_strings},
     {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))gettable_params},
     {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))get_params},
     {0, NULL},

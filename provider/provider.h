@@ -49,7 +49,7 @@ struct tessera_provctx {
  */
 struct tessera_key {
     struct tessera_provctx *provctx;
-    char *name;          /* NULL for a bare public key imported by OpenSSL */
+    char *name; /* NULL for a bare public key imported by OpenSSL */
     enum tessera_key_type type;
     EVP_PKEY *public_key; /* held by another provider in provctx->libctx */
 };
@@ -64,8 +64,8 @@ int tessera_provider_init_with(const OSSL_CORE_HANDLE *handle,
                                void *backend);
 
 /* Puts a sentence into the caller's OpenSSL error queue. */
-void tessera_raise(const struct tessera_provctx *ctx, int code,
-                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tessera_raise(const struct tessera_provctx *ctx, int code, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
 void tessera_raise_status(const struct tessera_provctx *ctx,
                           const struct tessera_status *st);
 

@@ -113,10 +113,9 @@ dupctx(void *vctx)
     ctx->key = NULL;
     ctx->md = NULL;
     ctx->mdctx = NULL;
-    if (src->key != NULL &&
-        (ctx->key = tessera_key_new(src->provctx, src->key->name,
-                                    src->key->type, src->key->public_key)) ==
-            NULL)
+    if (src->key != NULL && (ctx->key = tessera_key_new(
+                                 src->provctx, src->key->name, src->key->type,
+                                 src->key->public_key)) == NULL)
         goto fail;
     if (src->md != NULL) {
         if (!EVP_MD_up_ref(src->md))
@@ -145,8 +144,8 @@ sign_init(void *vctx, void *provkey, const OSSL_PARAM params[])
         return 0;
     }
     tessera_key_free(ctx->key);
-    ctx->key = tessera_key_new(ctx->provctx, key->name, key->type,
-                               key->public_key);
+    ctx->key =
+        tessera_key_new(ctx->provctx, key->name, key->type, key->public_key);
     return ctx->key != NULL && set_ctx_params(ctx, params);
 }
 
@@ -289,8 +288,8 @@ digest_sign_init(void *vctx, const char *mdname, void *provkey,
     if (!set_digest(ctx, mdname != NULL ? mdname : "SHA2-256"))
         return 0;
     EVP_MD_free(ctx->md);
-    ctx->md = EVP_MD_fetch(ctx->provctx->libctx, ctx->digest->name,
-                           TESSERA_NOT_US);
+    ctx->md =
+        EVP_MD_fetch(ctx->provctx->libctx, ctx->digest->name, TESSERA_NOT_US);
     if (ctx->mdctx == NULL)
         ctx->mdctx = EVP_MD_CTX_new();
     return ctx->md != NULL && ctx->mdctx != NULL &&
@@ -347,7 +346,8 @@ static int
 get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     struct sigctx *ctx = vctx;
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID);
+    OSSL_PARAM *p =
+        OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID);
     if (p != NULL && !algorithm_id(ctx, p))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST);
@@ -476,6 +476,7 @@ gettable_ctx_params(void *vctx, void *provctx)
     return params;
 }
 
+/* clang-format off */
 #define SIGNATURE_FUNCTIONS(prefix)                                            \
     {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))prefix##_newctx},             \
     {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))freectx},                    \
@@ -493,6 +494,7 @@ gettable_ctx_params(void *vctx, void *provctx)
     {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                                  \
      (void (*)(void))prefix##_settable_ctx_params},                            \
     {0, NULL}
+/* clang-format on */
 
 const OSSL_DISPATCH tessera_ecdsa_signature_functions[] = {
     SIGNATURE_FUNCTIONS(ecdsa)};

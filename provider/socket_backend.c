@@ -204,8 +204,8 @@ socket_sign(void *backend, const struct tessera_sign_request *req,
     tessera_encode_sign(&w, req);
     int rc = call(backend, &w, TESSERA_MSG_SIGN_REPLY, &reply, st);
     tessera_writer_clear(&w);
-    if (rc == 0 && !tessera_decode_blob_reply(&reply.reader,
-                                              TESSERA_SIGNATURE_MAX, signature)) {
+    if (rc == 0 && !tessera_decode_blob_reply(
+                       &reply.reader, TESSERA_SIGNATURE_MAX, signature)) {
         tessera_status_set(st, TESSERA_ERR_PROTOCOL,
                            "the agent sent a malformed signature");
         rc = -1;

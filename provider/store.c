@@ -149,8 +149,8 @@ static int
 emit_key(struct store_ctx *ctx, OSSL_CALLBACK *object_cb, void *object_cbarg)
 {
     const struct tessera_identity *id = &ctx->current;
-    EVP_PKEY *pub = tessera_decode_spki(ctx->provctx, id->spki.data,
-                                        id->spki.len);
+    EVP_PKEY *pub =
+        tessera_decode_spki(ctx->provctx, id->spki.data, id->spki.len);
     if (pub == NULL) {
         tessera_raise(ctx->provctx, TESSERA_ERR_PROTOCOL,
                       "the public key of identity '%s' cannot be read",
@@ -168,8 +168,7 @@ emit_key(struct store_ctx *ctx, OSSL_CALLBACK *object_cb, void *object_cbarg)
         OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
         OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
                                type == TESSERA_KEY_EC ? "EC" : "RSA", 0),
-        OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &key,
-                                sizeof(key)),
+        OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &key, sizeof(key)),
         OSSL_PARAM_END,
     };
     int ok = object_cb(params, object_cbarg);

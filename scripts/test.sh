@@ -49,6 +49,12 @@ run_fuzzers() {
     done
 }
 
+check_format() {
+    clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' 2>/dev/null ||
+        find agent cli common provider tests bench -name '*.[ch]')
+}
+
+step "format (.clang-format)" check_format
 step "build" setup build
 step "tests" meson test -C build --verbose --print-errorlogs --num-processes 2
 step "build with ASan+UBSan" setup build-asan -Db_sanitize=address,undefined -Db_lundef=false

@@ -17,9 +17,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     if (tessera_p11uri_parse(text, &uri, err, sizeof(err))) {
         struct tessera_identity_summary s = {
-            .name = "alice", .token_label = "Work Card",
-            .token_manufacturer = "m", .token_model = "x",
-            .token_serial = "1", .key_label = "alice",
+            .name = "alice",
+            .token_label = "Work Card",
+            .token_manufacturer = "m",
+            .token_model = "x",
+            .token_serial = "1",
+            .key_label = "alice",
         };
         tessera_p11uri_match_identity(&uri, &s);
         tessera_p11uri_clear(&uri);

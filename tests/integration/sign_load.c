@@ -38,17 +38,17 @@ sign_and_verify(void)
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *sctx = EVP_MD_CTX_new(), *vctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    bool ok = RAND_bytes(msg, sizeof(msg)) == 1 && sctx && vctx &&
-              EVP_DigestSignInit_ex(sctx, &pctx, "SHA256", NULL, NULL, key,
-                                    NULL) == 1 &&
-              (!pss || EVP_PKEY_CTX_set_rsa_padding(pctx,
-                                                    RSA_PKCS1_PSS_PADDING)) &&
-              EVP_DigestSign(sctx, sig, &siglen, msg, sizeof(msg)) == 1;
+    bool ok =
+        RAND_bytes(msg, sizeof(msg)) == 1 && sctx && vctx &&
+        EVP_DigestSignInit_ex(sctx, &pctx, "SHA256", NULL, NULL, key, NULL) ==
+            1 &&
+        (!pss || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)) &&
+        EVP_DigestSign(sctx, sig, &siglen, msg, sizeof(msg)) == 1;
     if (ok) {
         ok = EVP_DigestVerifyInit_ex(vctx, &pctx, "SHA256", NULL, NULL,
                                      X509_get0_pubkey(cert), NULL) == 1 &&
-             (!pss || EVP_PKEY_CTX_set_rsa_padding(pctx,
-                                                   RSA_PKCS1_PSS_PADDING)) &&
+             (!pss ||
+              EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)) &&
              EVP_DigestVerify(vctx, sig, siglen, msg, sizeof(msg)) == 1;
         if (!ok)
             fprintf(stderr, "sign_load: a signature did not verify\n");
@@ -125,12 +125,23 @@ main(int argc, char **argv)
     const char *wait_file = NULL;
     while ((c = getopt(argc, argv, "n:t:pfw:")) != -1) {
         switch (c) {
-        case 'n': count = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
-        case 'p': pss = true; break;
-        case 'f': do_fork = true; break;
-        case 'w': wait_file = optarg; break;
-        default: return 2;
+        case 'n':
+            count = atoi(optarg);
+            break;
+        case 't':
+            threads = atoi(optarg);
+            break;
+        case 'p':
+            pss = true;
+            break;
+        case 'f':
+            do_fork = true;
+            break;
+        case 'w':
+            wait_file = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     if (optind + 1 != argc || threads < 1 || threads > 64 || count < 1)

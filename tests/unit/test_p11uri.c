@@ -67,7 +67,7 @@ test_identity_matching(void **state)
     assert_true(matches("pkcs11:"));
     assert_true(matches("pkcs11:token=Work%20Card"));
     assert_true(matches("pkcs11:object=alice-key;type=cert"));
-    assert_true(matches("pkcs11:object=alice"));  /* the identity name */
+    assert_true(matches("pkcs11:object=alice")); /* the identity name */
     assert_true(matches("pkcs11:id=%01%a2%ff"));
     assert_true(matches("PKCS11:token=Work%20Card;library-version=1"));
     assert_false(matches("pkcs11:token=Other"));

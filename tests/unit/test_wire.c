@@ -117,8 +117,8 @@ test_length_beyond_body_fails(void **state)
 {
     (void)state;
     /* A string claiming 1000 bytes in a body of a dozen. */
-    const uint8_t body[] = {TESSERA_MSG_GET_IDENTITY, 0, 0, 0x03, 0xe8,
-                            'a', 'l', 'i', 'c', 'e'};
+    const uint8_t body[] = {
+        TESSERA_MSG_GET_IDENTITY, 0, 0, 0x03, 0xe8, 'a', 'l', 'i', 'c', 'e'};
     struct tessera_reader r;
     char *name;
     tessera_reader_init(&r, body, sizeof(body));
@@ -201,12 +201,18 @@ test_identity_round_trip(void **state)
     uint8_t spki[] = {0x30, 0x00};
     uint8_t cert[] = {0x30, 0x03, 1, 2, 3};
     struct tessera_identity in = {
-        .summary = {.name = "corp-wifi", .token_label = "Work Card",
-                    .token_manufacturer = "m", .token_model = "x",
-                    .token_serial = "42", .key_id = {id_bytes, 3},
-                    .key_label = "corp-wifi", .key_type = TESSERA_KEY_EC,
-                    .key_bits = 256, .flags = TESSERA_ID_HAS_CERT,
-                    .subject = "CN=alice", .not_after = 1900000000},
+        .summary = {.name = "corp-wifi",
+                    .token_label = "Work Card",
+                    .token_manufacturer = "m",
+                    .token_model = "x",
+                    .token_serial = "42",
+                    .key_id = {id_bytes, 3},
+                    .key_label = "corp-wifi",
+                    .key_type = TESSERA_KEY_EC,
+                    .key_bits = 256,
+                    .flags = TESSERA_ID_HAS_CERT,
+                    .subject = "CN=alice",
+                    .not_after = 1900000000},
         .spki = {spki, sizeof(spki)},
         .n_certs = 2,
         .certs = {{cert, sizeof(cert)}, {cert, sizeof(cert)}},
