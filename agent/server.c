@@ -62,10 +62,26 @@ reply_status(struct tessera_writer *out, const struct tessera_status *st)
     reply_error(out, st->code, "%s", st->message);
 }
 
+/* The reply of an operation that succeeded (rc 0) or says why not. */
 static void
-reply_ok(struct tessera_writer *out)
+reply_done(struct tessera_writer *out, int rc, const struct tessera_status *st)
 {
-    tessera_put_type(out, TESSERA_MSG_OK);
+    if (rc == 0)
+        tessera_put_type(out, TESSERA_MSG_OK);
+    else
+        reply_status(out, st);
+}
+
+/* Likewise for an operation whose result is one byte string. */
+static void
+reply_blob(struct tessera_writer *out, enum tessera_msg type, int rc,
+           struct tessera_blob *blob, const struct tessera_status *st)
+{
+    if (rc == 0)
+        tessera_encode_blob_reply(out, type, blob->data, blob->len);
+    else
+        reply_status(out, st);
+    tessera_blob_clear(blob);
 }
 
 static enum verdict
@@ -155,12 +171,8 @@ handle_sign(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed SIGN request");
         return;
     }
-    if (agent_sign(agent, &req, &sig, &st) == 0)
-        tessera_encode_blob_reply(out, TESSERA_MSG_SIGN_REPLY, sig.data,
-                                  sig.len);
-    else
-        reply_status(out, &st);
-    tessera_blob_clear(&sig);
+    int rc = agent_sign(agent, &req, &sig, &st);
+    reply_blob(out, TESSERA_MSG_SIGN_REPLY, rc, &sig, &st);
     tessera_sign_request_clear(&req);
 }
 
@@ -201,13 +213,10 @@ handle_unlock(struct agent *agent, struct tessera_reader *r,
                    : -1;
     agent_registry_unref(reg);
     tessera_unlock_request_clear(&req);
-    if (rc == 0) {
-        /* Private keys become visible only after login. */
+    /* Private keys become visible only after login. */
+    if (rc == 0)
         agent_rescan(agent);
-        reply_ok(out);
-    } else {
-        reply_status(out, &st);
-    }
+    reply_done(out, rc, &st);
 }
 
 static void
@@ -231,12 +240,9 @@ handle_lock(struct agent *agent, struct tessera_reader *r,
     }
     agent_registry_unref(reg);
     free(spec);
-    if (rc == 0) {
+    if (rc == 0)
         agent_rescan(agent);
-        reply_ok(out);
-    } else {
-        reply_status(out, &st);
-    }
+    reply_done(out, rc, &st);
 }
 
 static void
@@ -250,12 +256,8 @@ handle_keygen(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
         return;
     }
-    if (agent_keygen(agent, &req, &csr, &st) == 0)
-        tessera_encode_blob_reply(out, TESSERA_MSG_KEYGEN_REPLY, csr.data,
-                                  csr.len);
-    else
-        reply_status(out, &st);
-    tessera_blob_clear(&csr);
+    int rc = agent_keygen(agent, &req, &csr, &st);
+    reply_blob(out, TESSERA_MSG_KEYGEN_REPLY, rc, &csr, &st);
     tessera_keygen_request_clear(&req);
 }
 
@@ -269,10 +271,7 @@ handle_import(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed IMPORT request");
         return;
     }
-    if (agent_import(agent, &req, &st) == 0)
-        reply_ok(out);
-    else
-        reply_status(out, &st);
+    reply_done(out, agent_import(agent, &req, &st), &st);
     tessera_import_request_clear(&req);
 }
 
