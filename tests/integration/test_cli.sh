@@ -126,6 +126,15 @@ stop_agent
 start_agent
 check_output "a pin-file others can read is refused" "readable by others" cat "$T/agent.log"
 check_output "and leaves the token locked" "Spare Token .* locked" "$TESSERA" tokens
+# Without --module or [agent] modules, every module p11-kit registers is used
+# (Debian's softhsm2 package registers its module).
+rm -f "$XDG_CONFIG_HOME/tessera/agent.conf"
+stop_agent
+"$AGENT" --foreground >>"$T/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
+check_output "by default the agent loads p11-kit's registered modules" \
+    "Test Token .* softhsm2$" "$TESSERA" tokens
 printf '[agent]\nmax-sessions=zero\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 stop_agent
 check_fails "a bad config value stops the agent with a clear message" \
