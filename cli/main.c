@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tessera: the command line for the Tessera agent. */
 #include "../common/errors.h"
+#include "../common/keyref.h"
 #include "../common/keyspec.h"
 #include "../common/transport.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -525,6 +527,128 @@ cmd_import(int argc, char **argv)
     return rc;
 }
 
+/* Writes a file whole or not at all: a temp file renamed into place. */
+static bool
+write_atomically(const char *path, bool (*fill)(FILE *f, const void *arg),
+                 const void *arg)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return false;
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    bool ok = f != NULL && fchmod(fd, 0644) == 0 && fill(f, arg) &&
+              fflush(f) == 0 && fsync(fd) == 0;
+    if (f != NULL)
+        ok = fclose(f) == 0 && ok;
+    else if (fd >= 0)
+        close(fd);
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    fprintf(stderr, "tessera: cannot write %s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+        unlink(tmp);
+    return false;
+}
+
+static bool
+fill_keyref(FILE *f, const void *arg)
+{
+    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    size_t len;
+    return tessera_keyref_encode(arg, der, sizeof(der), &len) &&
+           PEM_write(f, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
+}
+
+struct cert_range {
+    const struct tessera_identity *id;
+    size_t first, end;
+};
+
+static bool
+fill_certs(FILE *f, const void *arg)
+{
+    const struct cert_range *range = arg;
+    bool ok = true;
+    for (size_t i = range->first; ok && i < range->end; i++) {
+        const unsigned char *p = range->id->certs[i].data;
+        X509 *x = d2i_X509(NULL, &p, (long)range->id->certs[i].len);
+        ok = x != NULL && PEM_write_X509(f, x);
+        X509_free(x);
+    }
+    return ok;
+}
+
+static int
+export_files(const struct tessera_identity *id, const char *key_ref,
+             const char *cert, const char *chain)
+{
+    const char *name = id->summary.name;
+    if ((cert != NULL || chain != NULL) && id->n_certs == 0) {
+        fprintf(stderr,
+                "tessera: identity %s has no certificate yet; "
+                "import one first\n",
+                name);
+        return EXIT_FAILED;
+    }
+    struct cert_range leaf = {id, 0, 1}, rest = {id, 1, id->n_certs};
+    if ((key_ref != NULL && !write_atomically(key_ref, fill_keyref, name)) ||
+        (cert != NULL && !write_atomically(cert, fill_certs, &leaf)) ||
+        (chain != NULL && !write_atomically(chain, fill_certs, &rest)))
+        return EXIT_FAILED;
+    return EXIT_OK;
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+    const char *key_ref = NULL, *cert = NULL, *chain = NULL;
+    static const struct option opts[] = {
+        {"key-ref", required_argument, NULL, 'k'},
+        {"cert", required_argument, NULL, 'c'},
+        {"chain", required_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "k:c:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            key_ref = optarg;
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'C':
+            chain = optarg;
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1 || (!key_ref && !cert && !chain))
+        return usage_error("export needs one NAME and at least one of "
+                           "--key-ref, --cert, --chain%s",
+                           "");
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    struct tessera_identity id;
+    int rc;
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_GET_IDENTITY, argv[optind]);
+    if (request(&w, TESSERA_MSG_IDENTITY_REPLY, &reply, &st) < 0) {
+        rc = fail(&st);
+    } else if (!tessera_decode_identity(&reply.reader, &id)) {
+        fprintf(stderr, "tessera: the agent sent a malformed identity\n");
+        rc = EXIT_FAILED;
+    } else {
+        rc = export_files(&id, key_ref, cert, chain);
+        tessera_identity_clear(&id);
+    }
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -550,6 +674,10 @@ static const struct command {
     {"import", cmd_import,
      "import NAME --cert FILE [--chain FILE]\n      store "
      "the issued certificate beside the key NAME"},
+    {"export", cmd_export,
+     "export NAME [--key-ref FILE] [--cert FILE] [--chain FILE]\n"
+     "      write a key-reference file (a PEM block naming the identity, for\n"
+     "      programs that take a key file) and the certificate and chain"},
 };
 
 static void

@@ -8,6 +8,7 @@
 #include "provider.h"
 
 #include <openssl/core_names.h>
+#include <openssl/core_object.h>
 #include <openssl/params.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
@@ -79,13 +80,33 @@ km_free(void *keydata)
     tessera_key_free(keydata);
 }
 
-/* The STORE hands over a pointer to its key; the caller gets its own copy. */
+int
+tessera_emit_key(struct tessera_key *key, OSSL_CALLBACK *object_cb,
+                 void *object_cbarg)
+{
+    struct tessera_key_reference ref = {TESSERA_KEY_REFERENCE_MAGIC, key};
+    int object_type = OSSL_OBJECT_PKEY;
+    /* construct_utf8_string measures the string; the initializer does not. */
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                                         (char *)type_name(key->type), 0),
+        OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref,
+                                          sizeof(ref)),
+        OSSL_PARAM_construct_end(),
+    };
+    return object_cb(params, object_cbarg);
+}
+
+/* STORE and DECODER lend their key; the caller gets its own copy. */
 static void *
 km_load(const void *reference, size_t reference_sz)
 {
-    if (reference == NULL || reference_sz != sizeof(struct tessera_key *))
+    const struct tessera_key_reference *ref = reference;
+    if (ref == NULL || reference_sz != sizeof(*ref) ||
+        ref->magic != TESSERA_KEY_REFERENCE_MAGIC || ref->key == NULL)
         return NULL;
-    const struct tessera_key *src = *(struct tessera_key *const *)reference;
+    const struct tessera_key *src = ref->key;
     return tessera_key_new(src->provctx, src->name, src->type, src->public_key);
 }
 

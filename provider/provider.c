@@ -37,6 +37,15 @@ static const OSSL_ALGORITHM store_algorithms[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Key-reference files: PEM in, a token key out. */
+static const OSSL_ALGORITHM decoder_algorithms[] = {
+    {EC_NAMES, TESSERA_PROPERTIES ",input=pem", tessera_ec_decoder_functions,
+     "Tessera key-reference file naming an EC identity"},
+    {RSA_NAMES, TESSERA_PROPERTIES ",input=pem", tessera_rsa_decoder_functions,
+     "Tessera key-reference file naming an RSA identity"},
+    {NULL, NULL, NULL, NULL},
+};
+
 static const OSSL_ITEM reason_strings[] = {
     {TESSERA_ERR_PROTOCOL, "agent protocol error"},
     {TESSERA_ERR_VERSION, "agent protocol version mismatch"},
@@ -93,6 +102,8 @@ query_operation(void *provctx, int operation_id, int *no_cache)
         return signature_algorithms;
     case OSSL_OP_STORE:
         return store_algorithms;
+    case OSSL_OP_DECODER:
+        return decoder_algorithms;
     }
     return NULL;
 }

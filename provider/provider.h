@@ -54,6 +54,23 @@ struct tessera_key {
     EVP_PKEY *public_key; /* held by another provider in provctx->libctx */
 };
 
+/*
+ * What STORE and DECODER hand to our KEYMGMT's load. Not a bare pointer:
+ * OpenSSL 3.0 may offer a reference to another provider's load (the default
+ * provider's file: store does), which takes any pointer-sized reference as
+ * its own object. A 16-byte reference with a magic is refused by them and
+ * checked by us.
+ */
+struct tessera_key_reference {
+    uint64_t magic;
+    struct tessera_key *key;
+};
+#define TESSERA_KEY_REFERENCE_MAGIC 0x7465737365726131ULL /* "tessera1" */
+
+/* The OSSL_OBJECT parameters of a token key, for STORE and DECODER. */
+int tessera_emit_key(struct tessera_key *key, OSSL_CALLBACK *object_cb,
+                     void *object_cbarg);
+
 /* The property query that keeps our own algorithms out of helper fetches. */
 #define TESSERA_NOT_US "provider!=tessera"
 
@@ -83,6 +100,8 @@ extern const OSSL_DISPATCH tessera_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH tessera_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH tessera_rsa_signature_functions[];
 extern const OSSL_DISPATCH tessera_store_functions[];
+extern const OSSL_DISPATCH tessera_ec_decoder_functions[];
+extern const OSSL_DISPATCH tessera_rsa_decoder_functions[];
 
 /* The backend that talks to the agent over its socket. */
 void *tessera_socket_backend_new(void);

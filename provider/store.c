@@ -163,15 +163,7 @@ emit_key(struct store_ctx *ctx, OSSL_CALLBACK *object_cb, void *object_cbarg)
     EVP_PKEY_free(pub);
     if (key == NULL)
         return 0;
-    int object_type = OSSL_OBJECT_PKEY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
-        OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                               type == TESSERA_KEY_EC ? "EC" : "RSA", 0),
-        OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &key, sizeof(key)),
-        OSSL_PARAM_END,
-    };
-    int ok = object_cb(params, object_cbarg);
+    int ok = tessera_emit_key(key, object_cb, object_cbarg);
     tessera_key_free(key);
     return ok;
 }

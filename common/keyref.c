@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "keyref.h"
+
+#include <string.h>
+
+#define DER_SEQUENCE 0x30
+#define DER_INTEGER 0x02
+#define DER_UTF8STRING 0x0c
+
+/* Definite lengths up to 65535: short form, or long form of 1-2 bytes. */
+static size_t
+put_length(uint8_t *p, size_t n)
+{
+    if (n < 0x80) {
+        p[0] = (uint8_t)n;
+        return 1;
+    }
+    if (n <= 0xff) {
+        p[0] = 0x81;
+        p[1] = (uint8_t)n;
+        return 2;
+    }
+    p[0] = 0x82;
+    p[1] = (uint8_t)(n >> 8);
+    p[2] = (uint8_t)n;
+    return 3;
+}
+
+static size_t
+length_size(size_t n)
+{
+    return n < 0x80 ? 1 : n <= 0xff ? 2 : 3;
+}
+
+bool
+tessera_keyref_encode(const char *name, uint8_t *out, size_t size, size_t *len)
+{
+    size_t name_len = strlen(name);
+    if (name_len == 0 || name_len > TESSERA_KEYREF_NAME_MAX)
+        return false;
+    size_t content = 3 + 1 + length_size(name_len) + name_len;
+    size_t total = 1 + length_size(content) + content;
+    if (total > size)
+        return false;
+    uint8_t *p = out;
+    *p++ = DER_SEQUENCE;
+    p += put_length(p, content);
+    *p++ = DER_INTEGER;
+    *p++ = 1;
+    *p++ = TESSERA_KEYREF_VERSION;
+    *p++ = DER_UTF8STRING;
+    p += put_length(p, name_len);
+    memcpy(p, name, name_len);
+    *len = total;
+    return true;
+}
+
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+/* Reads a tag and a minimal definite length; the value must fit. */
+static bool
+take_header(struct cursor *c, uint8_t tag, size_t *value_len)
+{
+    if (c->left < 2 || c->p[0] != tag)
+        return false;
+    size_t n = c->p[1], used = 2;
+    if (n == 0x81) {
+        if (c->left < 3 || c->p[2] < 0x80)
+            return false;
+        n = c->p[2];
+        used = 3;
+    } else if (n == 0x82) {
+        if (c->left < 4 || c->p[2] == 0 ||
+            (size_t)(c->p[2] << 8 | c->p[3]) <= 0xff)
+            return false;
+        n = (size_t)(c->p[2] << 8 | c->p[3]);
+        used = 4;
+    } else if (n >= 0x80) {
+        return false;
+    }
+    if (n > c->left - used)
+        return false;
+    c->p += used;
+    c->left -= used;
+    *value_len = n;
+    return true;
+}
+
+bool
+tessera_keyref_decode(const uint8_t *der, size_t len,
+                      char name[TESSERA_KEYREF_NAME_MAX + 1])
+{
+    struct cursor c = {der, len};
+    size_t seq_len, int_len, name_len;
+    if (!take_header(&c, DER_SEQUENCE, &seq_len) || seq_len != c.left)
+        return false;
+    if (!take_header(&c, DER_INTEGER, &int_len) || int_len != 1 ||
+        c.p[0] != TESSERA_KEYREF_VERSION)
+        return false;
+    c.p++;
+    c.left--;
+    if (!take_header(&c, DER_UTF8STRING, &name_len) || name_len != c.left ||
+        name_len == 0 || name_len > TESSERA_KEYREF_NAME_MAX ||
+        memchr(c.p, '\0', name_len) != NULL)
+        return false;
+    memcpy(name, c.p, name_len);
+    name[name_len] = '\0';
+    return true;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DECODER for key-reference files (common/keyref.h). A program that reads a
+ * private key file with PEM_read_bio_PrivateKey, SSL_CTX_use_PrivateKey_file
+ * or OSSL_DECODER gets the token key of the identity the file names.
+ *
+ * There is one decoder per key type because OpenSSL chains decoders by the
+ * key type they produce; each passes quietly on files that are not key
+ * references, or that name an identity of the other type.
+ */
+#include "provider.h"
+#include "../common/errors.h"
+#include "../common/keyref.h"
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct decoder_ctx {
+    struct tessera_provctx *provctx;
+    enum tessera_key_type type;
+};
+
+static void *
+newctx(void *provctx, enum tessera_key_type type)
+{
+    struct decoder_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx != NULL) {
+        ctx->provctx = provctx;
+        ctx->type = type;
+    }
+    return ctx;
+}
+
+static void *
+ec_newctx(void *provctx)
+{
+    return newctx(provctx, TESSERA_KEY_EC);
+}
+
+static void *
+rsa_newctx(void *provctx)
+{
+    return newctx(provctx, TESSERA_KEY_RSA);
+}
+
+static void
+freectx(void *ctx)
+{
+    free(ctx);
+}
+
+static int
+does_selection(void *provctx, int selection)
+{
+    (void)provctx;
+    return selection == 0 ||
+           (selection & (OSSL_KEYMGMT_SELECT_PRIVATE_KEY |
+                         OSSL_KEYMGMT_SELECT_PUBLIC_KEY)) != 0;
+}
+
+/*
+ * Reads one PEM block; true with the identity name when it is a key
+ * reference. Anything else (another PEM type, not PEM at all) is not ours.
+ */
+static bool
+read_reference(struct decoder_ctx *ctx, OSSL_CORE_BIO *cin,
+               char name[TESSERA_KEYREF_NAME_MAX + 1], bool *malformed)
+{
+    BIO *in = BIO_new_from_core_bio(ctx->provctx->libctx, cin);
+    char *pem_name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    bool ours = false;
+    *malformed = false;
+    ERR_set_mark();
+    if (in != NULL && PEM_read_bio(in, &pem_name, &header, &der, &len) &&
+        strcmp(pem_name, TESSERA_KEYREF_PEM_NAME) == 0) {
+        ours = tessera_keyref_decode(der, (size_t)len, name);
+        *malformed = !ours;
+    }
+    ERR_pop_to_mark();
+    OPENSSL_free(pem_name);
+    OPENSSL_free(header);
+    OPENSSL_free(der);
+    BIO_free(in);
+    return ours;
+}
+
+static int
+decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
+       void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    struct decoder_ctx *ctx = vctx;
+    struct tessera_provctx *pctx = ctx->provctx;
+    char name[TESSERA_KEYREF_NAME_MAX + 1];
+    bool malformed;
+    (void)selection;
+    (void)pw_cb;
+    (void)pw_cbarg;
+    if (!read_reference(ctx, cin, name, &malformed)) {
+        if (!malformed)
+            return 1; /* not a key reference: let other decoders try */
+        tessera_raise(pctx, TESSERA_ERR_INVALID,
+                      "the TESSERA KEY block is malformed; write it again "
+                      "with `tessera export`");
+        return 0;
+    }
+    struct tessera_identity id;
+    struct tessera_status st = {0};
+    if (pctx->backend_ops->get_identity(pctx->backend, name, &id, &st) < 0) {
+        tessera_raise_status(pctx, &st);
+        return 0;
+    }
+    int ok = 1;
+    if (id.summary.key_type == ctx->type) {
+        EVP_PKEY *pub = tessera_decode_spki(pctx, id.spki.data, id.spki.len);
+        struct tessera_key *key =
+            pub ? tessera_key_new(pctx, name, ctx->type, pub) : NULL;
+        ok = key != NULL && tessera_emit_key(key, object_cb, object_cbarg);
+        tessera_key_free(key);
+        EVP_PKEY_free(pub);
+    }
+    tessera_identity_clear(&id);
+    return ok;
+}
+
+/* clang-format off */
+#define DECODER_FUNCTIONS(prefix)                                              \
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))prefix##_newctx},               \
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))freectx},                      \
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))does_selection},        \
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode},                        \
+    {0, NULL}
+/* clang-format on */
+
+const OSSL_DISPATCH tessera_ec_decoder_functions[] = {DECODER_FUNCTIONS(ec)};
+const OSSL_DISPATCH tessera_rsa_decoder_functions[] = {DECODER_FUNCTIONS(rsa)};
