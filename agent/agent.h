@@ -90,8 +90,9 @@ struct agent {
 gboolean agent_config_load(struct agent_config *cfg, const char *path,
                            GError **error);
 void agent_config_clear(struct agent_config *cfg);
-char *agent_config_token_string(const struct agent_config *cfg,
-                                const char *token_label, const char *key);
+/* The value of KEY in group "[KIND NAME]", e.g. [token Work Card]. */
+char *agent_config_string(const struct agent_config *cfg, const char *kind,
+                          const char *name, const char *key);
 
 /* tokens.c */
 gboolean agent_modules_load(struct agent *agent, GError **error);
@@ -155,6 +156,11 @@ int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
 int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
 gboolean agent_name_valid(const char *name);
+
+/* publish.c: files others read, kept current by the agent */
+gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
+                                 mode_t mode, GError **error);
+void agent_publish_certificate(struct agent *agent, const char *name);
 
 /* server.c */
 struct agent_server;

@@ -8,6 +8,11 @@
  *
  *   [token Work Card]
  *   pin-file=/etc/tessera/work-card.pin
+ *
+ *   [identity corp-wifi]
+ *   cert-file=/etc/ssl/certs/corp-wifi.pem     (kept current by the agent)
+ *   chain-file=/etc/ssl/certs/corp-wifi-chain.pem
+ *   post-renew-command=systemctl reload wpa_supplicant
  */
 #include "agent.h"
 
@@ -61,10 +66,10 @@ agent_config_clear(struct agent_config *cfg)
 }
 
 char *
-agent_config_token_string(const struct agent_config *cfg,
-                          const char *token_label, const char *key)
+agent_config_string(const struct agent_config *cfg, const char *kind,
+                    const char *name, const char *key)
 {
-    char *group = g_strdup_printf("token %s", token_label);
+    char *group = g_strdup_printf("%s %s", kind, name);
     char *value = g_key_file_get_string(cfg->keyfile, group, key, NULL);
     g_free(group);
     return value;

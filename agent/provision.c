@@ -297,30 +297,6 @@ parse_certificate(const struct tessera_blob *der)
     return x;
 }
 
-/* Write, fsync, rename: a crash leaves the old file or the new one. */
-static gboolean
-write_file_atomic(const char *path, const char *data, size_t len,
-                  GError **error)
-{
-    char *dir = g_path_get_dirname(path);
-    char *tmp = g_strdup_printf("%s.tmp", path);
-    gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
-    int fd =
-        ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-    ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot write %s: %s", path, g_strerror(errno));
-        unlink(tmp);
-    }
-    g_free(tmp);
-    g_free(dir);
-    return ok;
-}
-
 static gboolean
 write_chain(const char *path, const struct tessera_import_request *req,
             GError **error)
@@ -334,7 +310,7 @@ write_chain(const char *path, const struct tessera_import_request *req,
     }
     char *data = NULL;
     long len = ok ? BIO_get_mem_data(bio, &data) : 0;
-    ok = ok && write_file_atomic(path, data, (size_t)len, error);
+    ok = ok && agent_write_file_atomic(path, data, (size_t)len, 0600, error);
     BIO_free(bio);
     return ok;
 }
@@ -443,6 +419,7 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
     if (rc == 0) {
         g_message("stored the certificate of identity %s", req->name);
         agent_rescan(agent);
+        agent_publish_certificate(agent, req->name);
     }
     return rc;
 }

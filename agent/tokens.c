@@ -421,7 +421,7 @@ agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
         char *path =
-            agent_config_token_string(&agent->config, t->label, "pin-file");
+            agent_config_string(&agent->config, "token", t->label, "pin-file");
         if (path == NULL)
             continue;
         char *pin = NULL;

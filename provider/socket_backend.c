@@ -7,6 +7,7 @@
 #include "provider.h"
 #include "../common/errors.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,9 +112,9 @@ release(struct socket_backend *sb, int fd)
  * dead (the agent restarted) is replaced and the request sent once more.
  */
 static int
-call(struct socket_backend *sb, const struct tessera_writer *req,
-     enum tessera_msg expect, struct tessera_reply *reply,
-     struct tessera_status *st)
+call_agent(struct socket_backend *sb, const struct tessera_writer *req,
+           enum tessera_msg expect, struct tessera_reply *reply,
+           struct tessera_status *st)
 {
     memset(reply, 0, sizeof(*reply));
     for (;;) {
@@ -134,6 +135,22 @@ call(struct socket_backend *sb, const struct tessera_writer *req,
             return -1;
         tessera_reply_clear(reply);
     }
+}
+
+/*
+ * The host program's errno is not ours to change: Python, for one, reports
+ * a failed key load as the errno it finds (ENOENT from our connect) instead
+ * of the error we put in OpenSSL's queue.
+ */
+static int
+call(struct socket_backend *sb, const struct tessera_writer *req,
+     enum tessera_msg expect, struct tessera_reply *reply,
+     struct tessera_status *st)
+{
+    int saved_errno = errno;
+    int rc = call_agent(sb, req, expect, reply, st);
+    errno = saved_errno;
+    return rc;
 }
 
 static int

@@ -9,7 +9,8 @@ packages=(
     meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
     libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libcmocka-dev
     # the token, the peers and the tools the tests drive
-    softhsm2 opensc openssl util-linux jq valgrind
+    softhsm2 opensc openssl util-linux jq valgrind strace
+    curl socat python3 freeradius eapoltest
 )
 
 missing=()

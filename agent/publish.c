@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Certificate files for programs that read them, kept current by the agent
+ * (as certmonger's post-save does): after an identity gets a certificate,
+ * its configured cert-file and chain-file are rewritten atomically and its
+ * post-renew-command is run.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+/* Write, fsync, rename: a crash leaves the old file or the new one. */
+gboolean
+agent_write_file_atomic(const char *path, const void *data, size_t len,
+                        mode_t mode, GError **error)
+{
+    char *dir = g_path_get_dirname(path);
+    char *tmp = g_strdup_printf("%s.tessera-tmp", path);
+    gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
+    int fd =
+        ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) : -1;
+    ok = fd >= 0 && fchmod(fd, mode) == 0 &&
+         write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot write %s: %s", path, g_strerror(errno));
+        unlink(tmp);
+    }
+    g_free(tmp);
+    g_free(dir);
+    return ok;
+}
+
+/* Certificates [first, end) of the chain as PEM, into path. */
+static gboolean
+write_certificates(const char *path, GPtrArray *certs, guint first, guint end,
+                   GError **error)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    gboolean ok = bio != NULL;
+    for (guint i = first; ok && i < end; i++) {
+        gsize len;
+        const unsigned char *p =
+            g_bytes_get_data(g_ptr_array_index(certs, i), &len);
+        X509 *x = d2i_X509(NULL, &p, (long)len);
+        ok = x != NULL && PEM_write_bio_X509(bio, x);
+        X509_free(x);
+    }
+    char *data = NULL;
+    long len = ok ? BIO_get_mem_data(bio, &data) : 0;
+    if (ok)
+        ok = agent_write_file_atomic(path, data, (size_t)len, 0644, error);
+    else
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                    "cannot encode the certificates for %s", path);
+    BIO_free(bio);
+    return ok;
+}
+
+static void
+on_command_exit(GPid pid, gint status, gpointer data)
+{
+    char *name = data;
+    GError *error = NULL;
+    if (g_spawn_check_wait_status(status, &error))
+        g_message("identity %s: post-renew-command succeeded", name);
+    else
+        g_warning("identity %s: post-renew-command failed: %s", name,
+                  error->message);
+    g_clear_error(&error);
+    g_spawn_close_pid(pid);
+    g_free(name);
+}
+
+static void
+run_command(const char *name, const char *command)
+{
+    const char *argv[] = {"/bin/sh", "-c", command, NULL};
+    GError *error = NULL;
+    GPid pid;
+    if (!g_spawn_async(NULL, (char **)argv, NULL,
+                       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                       NULL, NULL, &pid, &error)) {
+        g_warning("identity %s: cannot run post-renew-command: %s", name,
+                  error->message);
+        g_error_free(error);
+        return;
+    }
+    g_child_watch_add(pid, on_command_exit, g_strdup(name));
+}
+
+void
+agent_publish_certificate(struct agent *agent, const char *name)
+{
+    char *cert_file =
+        agent_config_string(&agent->config, "identity", name, "cert-file");
+    char *chain_file =
+        agent_config_string(&agent->config, "identity", name, "chain-file");
+    char *command = agent_config_string(&agent->config, "identity", name,
+                                        "post-renew-command");
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    GError *error = NULL;
+    gboolean ok = id != NULL && id->certs->len > 0;
+    if (ok && cert_file != NULL)
+        ok = write_certificates(cert_file, id->certs, 0, 1, &error);
+    if (ok && chain_file != NULL)
+        ok = write_certificates(chain_file, id->certs, 1, id->certs->len,
+                                &error);
+    if (error != NULL) {
+        g_warning("identity %s: %s", name, error->message);
+        g_error_free(error);
+    } else if (ok && (cert_file != NULL || chain_file != NULL)) {
+        g_message("identity %s: wrote its certificate files", name);
+    }
+    if (ok && command != NULL)
+        run_command(name, command);
+    agent_registry_unref(reg);
+    g_free(cert_file);
+    g_free(chain_file);
+    g_free(command);
+}

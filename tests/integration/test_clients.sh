@@ -1,0 +1,217 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Any client, unmodified: programs that only know certificate and key files
+# (or, for openssl(1), tessera: URIs) present token keys once the provider
+# is enabled through OPENSSL_CONF. Each against a server that requires and
+# verifies the client certificate, each with a negative twin.
+. "$(dirname "$0")/lib.sh"
+
+SNIPPET=$(cd "$(dirname "$0")/../.." && pwd)/data/openssl-tessera.cnf
+PY=/usr/bin/python3
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+make_server_cert "$T/ca"
+# The agent keeps laptop's certificate files current, certmonger-style.
+mkdir -p "$XDG_CONFIG_HOME/tessera" "$T/published"
+printf '[identity laptop]\ncert-file=%s\nchain-file=%s\npost-renew-command=%s\n' \
+    "$T/published/laptop.pem" "$T/published/laptop-chain.pem" \
+    "echo reloaded >$T/published/hook-ran" >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+unlock
+"$TESSERA" keygen laptop --token "Test Token" --subject "CN=laptop,O=Tessera Test" \
+    --out "$T/laptop.csr"
+issue "$T/ca" "$T/laptop.csr" "$T/laptop.pem" client.ext
+"$TESSERA" import laptop --cert "$T/laptop.pem" --chain "$T/ca/ca.pem"
+for _ in $(seq 1 50); do [ -s "$T/published/hook-ran" ] && break; sleep 0.05; done
+check "the agent wrote the configured cert-file" cmp "$T/laptop.pem" "$T/published/laptop.pem"
+check "and the chain-file" cmp "$T/ca/ca.pem" "$T/published/laptop-chain.pem"
+check_output "and ran the post-renew-command" "reloaded" cat "$T/published/hook-ran"
+enroll legacy rsa2048
+make_ca "$T/other-ca" "Someone Else's CA"
+"$TESSERA" keygen stranger --token "Test Token" --subject CN=stranger --out "$T/stranger.csr"
+issue "$T/other-ca" "$T/stranger.csr" "$T/stranger.pem" client.ext
+"$TESSERA" import stranger --cert "$T/stranger.pem"
+
+for name in laptop legacy stranger; do
+    check "tessera export $name writes a key reference and its certificate" \
+        "$TESSERA" export "$name" --key-ref "$T/$name.ref" --cert "$T/$name.crt" \
+        --chain "$T/$name.chain"
+done
+check_output "the key reference is a short TESSERA KEY block" \
+    "^-----BEGIN TESSERA KEY-----$" head -1 "$T/laptop.ref"
+check_fails "export of an unknown identity is refused" 'no identity named "ghost"' \
+    "$TESSERA" export ghost --key-ref "$T/ghost.ref"
+
+# From here on the provider is enabled by configuration only.
+export OPENSSL_CONF=$SNIPPET
+
+# Loading Tessera costs programs that do not use it nothing.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/plain.key" 2>/dev/null
+check "an ordinary PEM key still signs in-process with Tessera loaded" \
+    bash -c "echo data | openssl dgst -sha256 -sign '$T/plain.key' -out '$T/plain.sig' &&
+             openssl pkey -in '$T/plain.key' -pubout -out '$T/plain.pub' &&
+             echo data | openssl dgst -sha256 -verify '$T/plain.pub' -signature '$T/plain.sig'"
+check_output "and its key is held by the default provider" "default" \
+    bash -c "openssl pkey -in '$T/plain.key' -text -noout >/dev/null && \
+             OPENSSL_CONF=$SNIPPET openssl list -key-managers | grep -m1 -o 'default'"
+stop_agent
+if strace -f -e trace=connect -o "$T/strace" openssl dgst -sha256 -sign "$T/plain.key" \
+    -out "$T/plain.sig" <<<data >/dev/null 2>&1 && ! grep -q agent.sock "$T/strace"; then
+    pass "with the agent stopped, ordinary signing works and never dials the agent"
+else
+    cp "$T/strace" "$T/out"
+    fail "with the agent stopped, ordinary signing works and never dials the agent"
+fi
+# The agent itself must not load itself through the same openssl.cnf.
+start_agent
+check_output "the agent runs with the snippet in OPENSSL_CONF" "unlocked" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+
+start_server -www
+page() { grep -o "Subject: CN=$1, O=Tessera Test" "$T/out" >/dev/null; }
+
+# openssl s_client and s_time: tessera: URIs, provider from OPENSSL_CONF.
+check_output "openssl s_client, TLS 1.3, configured only by OPENSSL_CONF" \
+    "Subject: CN=laptop, O=Tessera Test" bash -c \
+    "printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$PORT \
+     -CAfile '$T/ca/ca.pem' -cert tessera:laptop -key tessera:laptop -ign_eof"
+# s_time reads its key with SSL_CTX_use_PrivateKey_file: a key-reference file.
+check_output "openssl s_time -new makes full handshakes with a token key" \
+    "[1-9][0-9]* connections in" openssl s_time -connect "127.0.0.1:$PORT" -new \
+    -time 2 -CAfile "$T/ca/ca.pem" -cert "$T/laptop.crt" -key "$T/laptop.ref"
+check_refused "openssl s_client with a certificate from another CA is refused" \
+    "Subject: CN=stranger" bash -c \
+    "printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$PORT \
+     -CAfile '$T/ca/ca.pem' -cert tessera:stranger -key tessera:stranger -ign_eof"
+
+# curl: --cert and --key files.
+curl_get() { # CERT KEY
+    curl -sS --max-time 20 --cacert "$T/ca/ca.pem" --cert "$1" --key "$2" \
+        "https://127.0.0.1:$PORT/"
+}
+check_output "curl with a key-reference file (EC)" \
+    "Subject: CN=laptop, O=Tessera Test" curl_get "$T/laptop.crt" "$T/laptop.ref"
+check_output "curl with a key-reference file (RSA)" \
+    "Subject: CN=legacy, O=Tessera Test" curl_get "$T/legacy.crt" "$T/legacy.ref"
+check_refused "curl with a certificate from another CA is refused" \
+    "Subject: CN=stranger" curl_get "$T/stranger.crt" "$T/stranger.ref"
+
+# Python's ssl module: load_cert_chain(certfile, keyfile).
+py_get() { # CERT KEY
+    "$PY" - "$T/ca/ca.pem" "$1" "$2" "$PORT" <<'EOF'
+import socket, ssl, sys
+ca, cert, key, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        page = b""
+        while chunk := tls.recv(65536):
+            page += chunk
+print(page.decode(errors="replace"))
+EOF
+}
+check_output "Python ssl.load_cert_chain with a key-reference file" \
+    "Subject: CN=laptop, O=Tessera Test" py_get "$T/laptop.crt" "$T/laptop.ref"
+check_refused "Python with a certificate from another CA is refused" \
+    "Subject: CN=stranger" py_get "$T/stranger.crt" "$T/stranger.ref"
+
+# socat, another OpenSSL-linked program that takes cert= and key= files.
+socat_get() { # CERT KEY
+    printf 'GET / HTTP/1.0\r\n\r\n' | timeout 20 socat -d -t 5 - \
+        "OPENSSL:127.0.0.1:$PORT,cert=$1,key=$2,cafile=$T/ca/ca.pem"
+}
+check_output "socat with a key-reference file" \
+    "Subject: CN=legacy, O=Tessera Test" socat_get "$T/legacy.crt" "$T/legacy.ref"
+# socat reads a TLS 1.3 refusal as a plain close; the server says why.
+start_server -www
+socat_get "$T/stranger.crt" "$T/stranger.ref" >"$T/out" 2>&1 || true
+if ! grep -q "Subject: CN=stranger" "$T/out" &&
+    grep -q "verify error:num=20:unable to get local issuer certificate" "$SERVER_LOG"; then
+    pass "socat with a certificate from another CA is refused by the server"
+else
+    cat "$SERVER_LOG" >>"$T/out"
+    fail "socat with a certificate from another CA is refused by the server"
+fi
+
+# 802.1X EAP-TLS: FreeRADIUS and eapol_test on loopback
+# (../shared/recipes/freeradius-eaptls.md).
+R=$T/radius
+cp -a /etc/freeradius/3.0 "$R"
+RADIUS_PORT=$((20000 + RANDOM % 30000))
+sed -i -e 's/^\(\s*default_eap_type = \).*/\1tls/' \
+    -e "s|^\(\s*private_key_file = \).*|\1$T/server.key|" \
+    -e "s|^\(\s*certificate_file = \).*|\1$T/server.pem|" \
+    -e "s|^\(\s*ca_file = \).*|\1$T/ca/ca.pem|" \
+    -e '/^\s*private_key_password = /d' "$R/mods-available/eap"
+# Listeners: the IPv6 ones go, the others bind 127.0.0.1 on free ports.
+awk -v auth="$RADIUS_PORT" -v acct="$((RADIUS_PORT + 1))" '
+    /^listen \{/ { block = $0 "\n"; inside = 1; next }
+    inside {
+        block = block $0 "\n"
+        if ($0 ~ /^}/) {
+            inside = 0
+            if (block ~ /\n[ \t]*ipv6addr = ::/) next
+            n++
+            sub(/\n[ \t]*ipaddr = \*/, "\n\tipaddr = 127.0.0.1", block)
+            sub(/\n[ \t]*port = 0/, "\n\tport = " (n == 1 ? auth : acct), block)
+            printf "%s", block
+        }
+        next
+    }
+    { print }' "$R/sites-available/default" >"$R/default.site"
+rm "$R/sites-enabled/default"
+mv "$R/default.site" "$R/sites-enabled/default"
+sed -i --follow-symlinks "s/port = 18120/port = $((RADIUS_PORT + 2))/" \
+    "$R/sites-enabled/inner-tunnel"
+# Run as root here, so it can read the test's files.
+sed -i -e '/^\s*user = freerad/d' -e '/^\s*group = freerad/d' "$R/radiusd.conf"
+# The server is an ordinary OpenSSL program: the machine's own modules.
+env -u OPENSSL_CONF -u OPENSSL_MODULES freeradius -X -d "$R" >"$T/radius.log" 2>&1 &
+SERVER_PIDS+=($!)
+for _ in $(seq 1 100); do grep -q "Ready to process requests" "$T/radius.log" && break; sleep 0.1; done
+check_output "FreeRADIUS is ready for EAP-TLS" "Ready to process requests" cat "$T/radius.log"
+
+eap() { # NAME [KEY]
+    cat >"$T/eap-$1.conf" <<EOF
+network={
+  key_mgmt=WPA-EAP
+  eap=TLS
+  identity="$1"
+  ca_cert="$T/ca/ca.pem"
+  client_cert="$T/$1.crt"
+  private_key="${2:-$T/$1.ref}"
+}
+EOF
+    timeout 60 eapol_test -c "$T/eap-$1.conf" -a 127.0.0.1 -p "$RADIUS_PORT" \
+        -s testing123 -t 30
+}
+check_output "eapol_test (wpa_supplicant) authenticates with EAP-TLS and exits 0" \
+    "^SUCCESS$" eap laptop
+check_output "FreeRADIUS saw the client certificate and accepted it" \
+    "TLS-Client-Cert-Common-Name := \"laptop\"" cat "$T/radius.log"
+check_fails "EAP-TLS with a certificate from another CA fails" "^FAILURE$" eap stranger
+
+# With the agent stopped, every program fails with the provider's sentence.
+stop_agent
+check_fails "curl without the agent fails to load the key" \
+    "unable to set private key file" curl_get "$T/laptop.crt" "$T/laptop.ref"
+# Python shows only the last error of the queue (libssl's), not ours.
+check_fails "Python without the agent fails to load the key" "ssl.SSLError" \
+    py_get "$T/laptop.crt" "$T/laptop.ref"
+check_fails "socat without the agent prints the provider's error" \
+    "Tessera agent is not running|agent not reachable" \
+    socat_get "$T/laptop.crt" "$T/laptop.ref"
+check_fails "openssl s_client without the agent says how to start it" \
+    "Tessera agent is not running .*start it with" bash -c \
+    "openssl s_client -connect 127.0.0.1:$PORT -CAfile '$T/ca/ca.pem' \
+     -cert tessera:laptop -key tessera:laptop </dev/null"
+# wpa_supplicant clears OpenSSL's error queue between the key formats it
+# tries, so the provider's sentence does not reach its log (socat above
+# shows it is there); its own verdict is what a user sees.
+check_fails "EAP-TLS without the agent fails to load the key" \
+    "TLS: Failed to load private key '$T/laptop.ref'" eap laptop
+
+finish
