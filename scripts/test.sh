@@ -23,13 +23,16 @@ step() { # NAME COMMAND...
 }
 
 setup() { # DIR [MESON ARGS]
-    local dir=$1
+    local dir=$1 output
     shift
-    if [ -d "$dir" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null
-    else
-        meson setup "$dir" "$@" >/dev/null
-    fi && ninja -C "$dir"
+    local reconfigure=()
+    [ -d "$dir" ] && reconfigure=(--reconfigure)
+    # meson prints its configuration errors on stdout: show them on failure.
+    if ! output=$(meson setup "${reconfigure[@]}" "$dir" "$@" 2>&1); then
+        echo "$output"
+        return 1
+    fi
+    ninja -C "$dir"
 }
 
 setup_fuzzers() {
