@@ -17,6 +17,10 @@ mkdir -p "$XDG_CONFIG_HOME/tessera" "$T/published"
 printf '[identity laptop]\ncert-file=%s\nchain-file=%s\npost-renew-command=%s\n' \
     "$T/published/laptop.pem" "$T/published/laptop-chain.pem" \
     "echo reloaded >$T/published/hook-ran" >"$XDG_CONFIG_HOME/tessera/agent.conf"
+# legacy's cert-file sits under a regular file: its import must still succeed.
+printf '[identity legacy]\ncert-file=%s\npost-renew-command=%s\n' \
+    "$T/published/laptop.pem/legacy.pem" "touch $T/published/legacy-hook-ran" \
+    >>"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
 "$TESSERA" keygen laptop --token "Test Token" --subject "CN=laptop,O=Tessera Test" \
@@ -27,7 +31,12 @@ for _ in $(seq 1 50); do [ -s "$T/published/hook-ran" ] && break; sleep 0.05; do
 check "the agent wrote the configured cert-file" cmp "$T/laptop.pem" "$T/published/laptop.pem"
 check "and the chain-file" cmp "$T/ca/ca.pem" "$T/published/laptop-chain.pem"
 check_output "and ran the post-renew-command" "reloaded" cat "$T/published/hook-ran"
-enroll legacy rsa2048
+check "an identity whose cert-file cannot be written still imports" \
+    enroll legacy rsa2048
+check_output "and the agent says which file and why" \
+    "identity legacy: cannot write .*laptop.pem/legacy.pem: Not a directory" cat "$T/agent.log"
+check "and does not run its post-renew-command" \
+    test ! -e "$T/published/legacy-hook-ran"
 make_ca "$T/other-ca" "Someone Else's CA"
 "$TESSERA" keygen stranger --token "Test Token" --subject CN=stranger --out "$T/stranger.csr"
 issue "$T/other-ca" "$T/stranger.csr" "$T/stranger.pem" client.ext
