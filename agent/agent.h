@@ -115,9 +115,10 @@ void agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
 void agent_token_info(struct agent_token *token,
                       struct tessera_token_info *out);
 char *agent_trimmed(const unsigned char *padded, size_t len);
-/* Login from the per-token pin-file, once, for headless machines. */
-void agent_tokens_login_from_config(struct agent *agent,
-                                    struct agent_registry *reg);
+/* Login from the per-token pin-file, once, for headless machines; TRUE
+ * when any token was logged in. */
+gboolean agent_tokens_login_from_config(struct agent *agent,
+                                        struct agent_registry *reg);
 
 /* identities.c */
 struct agent_registry *agent_registry_get(struct agent *agent);

@@ -102,13 +102,12 @@ agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
+/* Every object the session can see (without a login: the public ones). */
 static GArray *
-find_all(struct agent_token *token, CK_SESSION_HANDLE session,
-         CK_OBJECT_CLASS cls)
+find_all(struct agent_token *token, CK_SESSION_HANDLE session)
 {
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
     GArray *handles = g_array_new(FALSE, FALSE, sizeof(CK_OBJECT_HANDLE));
-    if (token->module->C_FindObjectsInit(session, tmpl, 1) != CKR_OK)
+    if (token->module->C_FindObjectsInit(session, NULL, 0) != CKR_OK)
         return handles;
     CK_OBJECT_HANDLE batch[64];
     CK_ULONG n = 0;
@@ -125,12 +124,19 @@ static GBytes *
 get_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
               CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
 {
-    CK_ATTRIBUTE attr = {type, NULL, 0};
+    uint8_t guess[4096];
+    CK_ATTRIBUTE attr = {type, guess, sizeof(guess)};
+    CK_RV rv = token->module->C_GetAttributeValue(session, obj, &attr, 1);
+    if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION)
+        return g_bytes_new(guess, attr.ulValueLen);
+    if (rv != CKR_BUFFER_TOO_SMALL)
+        return NULL;
+    attr = (CK_ATTRIBUTE){type, NULL, 0};
     if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK ||
         attr.ulValueLen == CK_UNAVAILABLE_INFORMATION ||
         attr.ulValueLen > MAX_ATTRIBUTE)
         return NULL;
-    attr.pValue = g_malloc(attr.ulValueLen + 1);
+    attr.pValue = g_malloc(attr.ulValueLen);
     if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK) {
         g_free(attr.pValue);
         return NULL;
@@ -399,58 +405,97 @@ key_entry_free(struct key_entry *e)
 }
 
 /* Groups a token's keys and certificates by CKA_ID. */
+/* Class, id and label of one object, read in one call where they fit. */
+struct object_summary {
+    CK_OBJECT_HANDLE handle;
+    CK_OBJECT_CLASS cls;
+    GBytes *id;  /* NULL or empty: not part of an identity */
+    char *label; /* NULL when the object has none */
+};
+
+static void
+summarize_object(struct agent_token *token, CK_SESSION_HANDLE session,
+                 CK_OBJECT_HANDLE h, struct object_summary *out)
+{
+    uint8_t id[256];
+    char label[256];
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &out->cls, sizeof(out->cls)},
+                        {CKA_ID, id, sizeof(id)},
+                        {CKA_LABEL, label, sizeof(label)}};
+    *out = (struct object_summary){.handle = h, .cls = (CK_OBJECT_CLASS)-1};
+    /* Attributes that did not fit or cannot be read come back unavailable,
+     * the others filled (PKCS#11 v2.40, C_GetAttributeValue). */
+    token->module->C_GetAttributeValue(session, h, t, G_N_ELEMENTS(t));
+    if (t[0].ulValueLen != sizeof(out->cls))
+        out->cls = (CK_OBJECT_CLASS)-1;
+    out->id = t[1].ulValueLen != CK_UNAVAILABLE_INFORMATION
+                  ? g_bytes_new(id, t[1].ulValueLen)
+                  : get_attribute(token, session, h, CKA_ID);
+    out->label = t[2].ulValueLen != CK_UNAVAILABLE_INFORMATION
+                     ? g_strndup(label, t[2].ulValueLen)
+                     : get_string_attribute(token, session, h, CKA_LABEL);
+}
+
+static void
+object_summary_clear(struct object_summary *o)
+{
+    if (o->id != NULL)
+        g_bytes_unref(o->id);
+    g_free(o->label);
+}
+
+static void
+add_to_entry(GHashTable *by_id, GPtrArray *entries, struct object_summary *o)
+{
+    struct key_entry *e = g_hash_table_lookup(by_id, o->id);
+    if (e == NULL && o->cls == CKO_CERTIFICATE)
+        return; /* a certificate without a key */
+    if (e == NULL) {
+        e = g_new0(struct key_entry, 1);
+        e->id = g_bytes_ref(o->id);
+        e->private_key = e->public_key = e->cert = CK_INVALID_HANDLE;
+        g_hash_table_insert(by_id, e->id, e);
+        g_ptr_array_add(entries, e);
+    }
+    CK_OBJECT_HANDLE *slot = o->cls == CKO_PRIVATE_KEY  ? &e->private_key
+                             : o->cls == CKO_PUBLIC_KEY ? &e->public_key
+                                                        : &e->cert;
+    if (*slot != CK_INVALID_HANDLE)
+        return;
+    *slot = o->handle;
+    /* The certificate's label names the identity, else the key's. */
+    if ((o->cls == CKO_CERTIFICATE || e->label == NULL) && o->label != NULL &&
+        o->label[0] != '\0') {
+        g_free(e->label);
+        e->label = g_strdup(o->label);
+    }
+}
+
 static GPtrArray *
 collect_keys(struct agent_token *token, CK_SESSION_HANDLE session)
 {
+    /* Keys first, so that certificates find the entry of their key. */
     static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
                                               CKO_CERTIFICATE};
+    GArray *handles = find_all(token, session);
+    struct object_summary *objects =
+        g_new0(struct object_summary, handles->len);
+    for (guint i = 0; i < handles->len; i++)
+        summarize_object(token, session,
+                         g_array_index(handles, CK_OBJECT_HANDLE, i),
+                         &objects[i]);
     GPtrArray *entries =
         g_ptr_array_new_with_free_func((GDestroyNotify)key_entry_free);
     GHashTable *by_id = g_hash_table_new(g_bytes_hash, g_bytes_equal);
-    for (size_t c = 0; c < G_N_ELEMENTS(classes); c++) {
-        GArray *handles = find_all(token, session, classes[c]);
-        for (guint i = 0; i < handles->len; i++) {
-            CK_OBJECT_HANDLE h = g_array_index(handles, CK_OBJECT_HANDLE, i);
-            GBytes *id = get_attribute(token, session, h, CKA_ID);
-            if (id == NULL || g_bytes_get_size(id) == 0) {
-                if (id)
-                    g_bytes_unref(id);
-                continue;
-            }
-            struct key_entry *e = g_hash_table_lookup(by_id, id);
-            if (e == NULL && classes[c] == CKO_CERTIFICATE) {
-                g_bytes_unref(id); /* a certificate without a key */
-                continue;
-            }
-            if (e == NULL) {
-                e = g_new0(struct key_entry, 1);
-                e->id = g_bytes_ref(id);
-                e->private_key = e->public_key = e->cert = CK_INVALID_HANDLE;
-                g_hash_table_insert(by_id, e->id, e);
-                g_ptr_array_add(entries, e);
-            }
-            g_bytes_unref(id);
-            CK_OBJECT_HANDLE *slot =
-                classes[c] == CKO_PRIVATE_KEY  ? &e->private_key
-                : classes[c] == CKO_PUBLIC_KEY ? &e->public_key
-                                               : &e->cert;
-            if (*slot != CK_INVALID_HANDLE)
-                continue;
-            *slot = h;
-            /* The certificate's label names the identity, else the key's. */
-            if (classes[c] == CKO_CERTIFICATE || e->label == NULL) {
-                char *label =
-                    get_string_attribute(token, session, h, CKA_LABEL);
-                if (label != NULL && label[0] != '\0') {
-                    g_free(e->label);
-                    e->label = label;
-                } else {
-                    g_free(label);
-                }
-            }
-        }
-        g_array_unref(handles);
-    }
+    for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
+        for (guint i = 0; i < handles->len; i++)
+            if (objects[i].cls == classes[c] && objects[i].id != NULL &&
+                g_bytes_get_size(objects[i].id) > 0)
+                add_to_entry(by_id, entries, &objects[i]);
+    for (guint i = 0; i < handles->len; i++)
+        object_summary_clear(&objects[i]);
+    g_free(objects);
+    g_array_unref(handles);
     g_hash_table_unref(by_id);
     return entries;
 }

@@ -175,8 +175,9 @@ main(int argc, char **argv)
         goto out;
     }
     agent_rescan(&agent);
-    agent_tokens_login_from_config(&agent, agent.registry);
-    agent_rescan(&agent);
+    /* Logged-in tokens show their private keys: look again. */
+    if (agent_tokens_login_from_config(&agent, agent.registry))
+        agent_rescan(&agent);
     server = agent_server_start(&agent, agent.config.socket_path, &error);
     if (server == NULL) {
         g_critical("%s", error->message);

@@ -415,9 +415,10 @@ read_pin_file(const char *path, char **pin, size_t *len, GError **error)
     return TRUE;
 }
 
-void
+gboolean
 agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
 {
+    gboolean any = FALSE;
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
         char *path =
@@ -433,10 +434,13 @@ agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
             g_clear_error(&error);
         } else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0) {
             g_warning("%s", st.message);
+        } else {
+            any = TRUE;
         }
         if (pin != NULL)
             OPENSSL_cleanse(pin, len);
         g_free(pin);
         g_free(path);
     }
+    return any;
 }
