@@ -24,6 +24,7 @@
 struct agent_config {
     char **modules;        /* NULL: every module p11-kit registers */
     unsigned max_sessions; /* per token, for signing */
+    unsigned poll_us;      /* see tessera_poll_readable */
     char *socket_path;
     char *state_dir;
     GKeyFile *keyfile; /* per-token groups: [token LABEL] */

@@ -5,6 +5,7 @@
  *   [agent]
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8
+ *   poll-us=200     (0 to 10000; see docs/performance.md)
  *
  *   [token Work Card]
  *   pin-file=/etc/tessera/work-card.pin
@@ -15,11 +16,33 @@
  *   post-renew-command=systemctl reload wpa_supplicant
  */
 #include "agent.h"
+#include "../common/transport.h"
 
 #include <string.h>
 
 #define DEFAULT_MAX_SESSIONS 8
 #define MAX_SESSIONS_LIMIT 64
+/* A client's next request after a reply (a TLS handshake's next signature,
+ * a loop) usually comes within this; see docs/performance.md. */
+#define DEFAULT_POLL_US 200
+
+static gboolean
+read_poll_us(struct agent_config *cfg, const char *path, GError **error)
+{
+    GError *local = NULL;
+    if (!g_key_file_has_key(cfg->keyfile, "agent", "poll-us", NULL))
+        return TRUE;
+    gint n = g_key_file_get_integer(cfg->keyfile, "agent", "poll-us", &local);
+    if (local != NULL || n < 0 || n > TESSERA_POLL_US_MAX) {
+        g_clear_error(&local);
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: [agent] poll-us must be 0 to %d", path,
+                    TESSERA_POLL_US_MAX);
+        return FALSE;
+    }
+    cfg->poll_us = (unsigned)n;
+    return TRUE;
+}
 
 gboolean
 agent_config_load(struct agent_config *cfg, const char *path, GError **error)
@@ -27,6 +50,7 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
     GError *local = NULL;
     cfg->keyfile = g_key_file_new();
     cfg->max_sessions = DEFAULT_MAX_SESSIONS;
+    cfg->poll_us = DEFAULT_POLL_US;
     if (!g_key_file_load_from_file(cfg->keyfile, path, G_KEY_FILE_NONE,
                                    &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
@@ -51,7 +75,7 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
         }
         cfg->max_sessions = (unsigned)n;
     }
-    return TRUE;
+    return read_poll_us(cfg, path, error);
 }
 
 void

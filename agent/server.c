@@ -350,6 +350,7 @@ connection_main(gpointer data)
     for (;;) {
         uint8_t *body;
         size_t len;
+        tessera_poll_readable(c->fd, c->server->agent->config.poll_us);
         if (tessera_read_frame(c->fd, &body, &len) < 0) {
             if (errno == EPROTO)
                 send_refusal(c->fd, TESSERA_ERR_PROTOCOL,

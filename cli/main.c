@@ -72,7 +72,7 @@ request(const struct tessera_writer *req, enum tessera_msg expect,
     int fd = connect_agent(st);
     if (fd < 0)
         return -1;
-    int rc = tessera_call(fd, req, expect, reply, st);
+    int rc = tessera_call(fd, req, expect, 0, reply, st);
     close(fd);
     return rc;
 }
@@ -180,7 +180,7 @@ cmd_list(int argc, char **argv)
         struct tessera_reply reply;
         tessera_writer_init(&w);
         tessera_encode_list(&w, start);
-        if (tessera_call(fd, &w, TESSERA_MSG_LIST_REPLY, &reply, &st) < 0) {
+        if (tessera_call(fd, &w, TESSERA_MSG_LIST_REPLY, 0, &reply, &st) < 0) {
             rc = fail(&st);
             total = 0;
         } else {

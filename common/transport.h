@@ -23,6 +23,18 @@ void tessera_status_set(struct tessera_status *st, int code, const char *fmt,
  * closed, or the error of the failing read.
  */
 int tessera_read_frame(int fd, uint8_t **body, size_t *len);
+
+/*
+ * Polls fd for up to poll_us microseconds before the caller blocks in a
+ * read. On virtual machines waking a thread that sleeps on an idle vCPU
+ * costs more than a token signature (docs/performance.md); a peer that
+ * answers within the bound finds this side running. Yields the CPU on each
+ * try so that runnable threads (the agent's, other clients) are not starved.
+ */
+void tessera_poll_readable(int fd, unsigned poll_us);
+
+/* Upper bound of any poll_us setting. */
+#define TESSERA_POLL_US_MAX 10000
 /* Writes header and body in one call; never raises SIGPIPE. */
 int tessera_write_frame(int fd, const uint8_t *body, size_t len);
 
@@ -42,14 +54,15 @@ struct tessera_reply {
 };
 
 /*
- * Sends a request and reads its reply. Returns 0 when the reply has the
+ * Sends a request and reads its reply, polling for it for up to poll_us
+ * first (see tessera_poll_readable). Returns 0 when the reply has the
  * expected type; otherwise -1 with st holding the agent's error or the I/O
  * failure (st->io_failed). The caller frees the reply with
  * tessera_reply_clear in both cases.
  */
 int tessera_call(int fd, const struct tessera_writer *req,
-                 enum tessera_msg expect, struct tessera_reply *reply,
-                 struct tessera_status *st);
+                 enum tessera_msg expect, unsigned poll_us,
+                 struct tessera_reply *reply, struct tessera_status *st);
 void tessera_reply_clear(struct tessera_reply *reply);
 
 #endif

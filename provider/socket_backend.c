@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #define POOL_SIZE 8
+/* Long enough to cover a SoftHSM or HSM RSA-2048 signature, so the reply
+ * finds this thread running; a smartcard's second is slept through. */
+#define DEFAULT_POLL_US 1000
 /* A signature on a slow smartcard takes about a second; this is far above. */
 #define REPLY_TIMEOUT_SECONDS 60
 
@@ -25,7 +28,20 @@ struct socket_backend {
     pid_t owner; /* idle connections belong to this process only */
     int idle[POOL_SIZE];
     size_t n_idle;
+    unsigned poll_us; /* TESSERA_POLL_US, see tessera_poll_readable */
 };
+
+static unsigned
+poll_us_from_environment(void)
+{
+    const char *text = getenv("TESSERA_POLL_US");
+    char *end;
+    if (text == NULL || text[0] == '\0')
+        return DEFAULT_POLL_US;
+    unsigned long us = strtoul(text, &end, 10);
+    return *end == '\0' && us <= TESSERA_POLL_US_MAX ? (unsigned)us
+                                                     : DEFAULT_POLL_US;
+}
 
 void *
 tessera_socket_backend_new(void)
@@ -35,6 +51,7 @@ tessera_socket_backend_new(void)
         return NULL;
     pthread_mutex_init(&sb->lock, NULL);
     sb->owner = getpid();
+    sb->poll_us = poll_us_from_environment();
     return sb;
 }
 
@@ -122,7 +139,7 @@ call_agent(struct socket_backend *sb, const struct tessera_writer *req,
         int fd = acquire(sb, &pooled, st);
         if (fd < 0)
             return -1;
-        if (tessera_call(fd, req, expect, reply, st) == 0) {
+        if (tessera_call(fd, req, expect, sb->poll_us, reply, st) == 0) {
             release(sb, fd);
             return 0;
         }

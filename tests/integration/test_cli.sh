@@ -139,5 +139,8 @@ printf '[agent]\nmax-sessions=zero\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 stop_agent
 check_fails "a bad config value stops the agent with a clear message" \
     "max-sessions must be 1 to 64" "$AGENT" --foreground --module "$SOFTHSM_MODULE"
+printf '[agent]\npoll-us=20000\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+check_fails "so does a poll time above the bound" \
+    "poll-us must be 0 to 10000" "$AGENT" --foreground --module "$SOFTHSM_MODULE"
 
 finish

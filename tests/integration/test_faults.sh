@@ -61,6 +61,12 @@ for key in ec rsa; do
 done
 check_output "8 threads in one process sign concurrently" \
     "400 of 400 signed and verified" "$HELPERS/sign_load" -t 8 -n 50 tessera:ec
+check_output "without polling for replies, signatures still verify" \
+    "400 of 400 signed and verified" \
+    env TESSERA_POLL_US=0 "$HELPERS/sign_load" -t 8 -n 50 tessera:ec
+check_output "a malformed TESSERA_POLL_US falls back to the default" \
+    "50 of 50 signed and verified" \
+    env TESSERA_POLL_US=lots "$HELPERS/sign_load" -n 50 tessera:ec
 check_output "RSA-PSS through the provider" "20 of 20 signed and verified" \
     "$HELPERS/sign_load" -p -n 20 tessera:rsa
 check_output "a forked child reconnects and signs beside its parent" \
