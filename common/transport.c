@@ -47,8 +47,8 @@ read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
-static uint64_t
-monotonic_us(void)
+uint64_t
+tessera_monotonic_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -86,14 +86,14 @@ tessera_poll_readable(int fd, unsigned poll_us)
 {
     if (poll_us == 0)
         return;
-    uint64_t start = monotonic_us(), deadline = start + poll_us;
+    uint64_t start = tessera_monotonic_us(), deadline = start + poll_us;
     if (!cpu_to_spare(start))
         return;
     uint8_t byte;
     /* Data, end of file and errors all end the wait: the read handles them. */
     while (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) &&
-           monotonic_us() < deadline)
+           tessera_monotonic_us() < deadline)
         sched_yield();
 }
 

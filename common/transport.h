@@ -33,6 +33,8 @@ int tessera_read_frame(int fd, uint8_t **body, size_t *len);
  */
 void tessera_poll_readable(int fd, unsigned poll_us);
 
+uint64_t tessera_monotonic_us(void);
+
 /* Upper bound of any poll_us setting. */
 #define TESSERA_POLL_US_MAX 10000
 /* Writes header and body in one call; never raises SIGPIPE. */

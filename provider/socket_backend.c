@@ -8,7 +8,9 @@
 #include "../common/errors.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,9 +19,16 @@
 #include <unistd.h>
 
 #define POOL_SIZE 8
-/* Long enough to cover a SoftHSM or HSM RSA-2048 signature, so the reply
- * finds this thread running; a smartcard's second is slept through. */
-#define DEFAULT_POLL_US 1000
+/* Covers a SoftHSM or HSM signature up to ECDSA P-384, so the reply finds
+ * this thread running; a smartcard's or TPM's is slept through. */
+#define DEFAULT_POLL_US 2000
+/*
+ * Signatures with one identity take about the same time each (the token's),
+ * so a moving average of the last ones says whether a poll can catch the
+ * next reply and for how long to try. Names share slots by hash; a
+ * collision only blurs an estimate.
+ */
+#define LATENCY_SLOTS 32
 /* A signature on a slow smartcard takes about a second; this is far above. */
 #define REPLY_TIMEOUT_SECONDS 60
 
@@ -29,6 +38,7 @@ struct socket_backend {
     int idle[POOL_SIZE];
     size_t n_idle;
     unsigned poll_us; /* TESSERA_POLL_US, see tessera_poll_readable */
+    _Atomic unsigned latency_us[LATENCY_SLOTS]; /* moving average per name */
 };
 
 static unsigned
@@ -130,8 +140,8 @@ release(struct socket_backend *sb, int fd)
  */
 static int
 call_agent(struct socket_backend *sb, const struct tessera_writer *req,
-           enum tessera_msg expect, struct tessera_reply *reply,
-           struct tessera_status *st)
+           enum tessera_msg expect, unsigned poll_us,
+           struct tessera_reply *reply, struct tessera_status *st)
 {
     memset(reply, 0, sizeof(*reply));
     for (;;) {
@@ -139,7 +149,7 @@ call_agent(struct socket_backend *sb, const struct tessera_writer *req,
         int fd = acquire(sb, &pooled, st);
         if (fd < 0)
             return -1;
-        if (tessera_call(fd, req, expect, sb->poll_us, reply, st) == 0) {
+        if (tessera_call(fd, req, expect, poll_us, reply, st) == 0) {
             release(sb, fd);
             return 0;
         }
@@ -161,11 +171,11 @@ call_agent(struct socket_backend *sb, const struct tessera_writer *req,
  */
 static int
 call(struct socket_backend *sb, const struct tessera_writer *req,
-     enum tessera_msg expect, struct tessera_reply *reply,
+     enum tessera_msg expect, unsigned poll_us, struct tessera_reply *reply,
      struct tessera_status *st)
 {
     int saved_errno = errno;
-    int rc = call_agent(sb, req, expect, reply, st);
+    int rc = call_agent(sb, req, expect, poll_us, reply, st);
     errno = saved_errno;
     return rc;
 }
@@ -181,7 +191,8 @@ socket_list(void *backend,
         struct tessera_reply reply;
         tessera_writer_init(&w);
         tessera_encode_list(&w, start);
-        int rc = call(backend, &w, TESSERA_MSG_LIST_REPLY, &reply, st);
+        int rc = call(backend, &w, TESSERA_MSG_LIST_REPLY,
+                      ((struct socket_backend *)backend)->poll_us, &reply, st);
         tessera_writer_clear(&w);
         if (rc < 0) {
             tessera_reply_clear(&reply);
@@ -217,7 +228,8 @@ socket_get_identity(void *backend, const char *name,
     struct tessera_reply reply;
     tessera_writer_init(&w);
     tessera_encode_name_request(&w, TESSERA_MSG_GET_IDENTITY, name);
-    int rc = call(backend, &w, TESSERA_MSG_IDENTITY_REPLY, &reply, st);
+    int rc = call(backend, &w, TESSERA_MSG_IDENTITY_REPLY,
+                  ((struct socket_backend *)backend)->poll_us, &reply, st);
     tessera_writer_clear(&w);
     if (rc == 0 && !tessera_decode_identity(&reply.reader, out)) {
         tessera_status_set(st, TESSERA_ERR_PROTOCOL,
@@ -228,6 +240,35 @@ socket_get_identity(void *backend, const char *name,
     return rc;
 }
 
+/* FNV-1a: spreads identity names over the latency slots. */
+static uint32_t
+name_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name != '\0'; name++)
+        h = (h ^ (uint8_t)*name) * 16777619u;
+    return h;
+}
+
+/* Twice the expected time, if that fits the bound; else sleep at once. */
+static unsigned
+sign_poll_us(unsigned bound, _Atomic unsigned *latency)
+{
+    unsigned expected = atomic_load_explicit(latency, memory_order_relaxed);
+    if (expected == 0)
+        return bound; /* no history: try */
+    return expected <= bound / 2 ? 2 * expected : 0;
+}
+
+static void
+record_latency(_Atomic unsigned *latency, uint64_t took_us)
+{
+    unsigned took = took_us > UINT_MAX / 4 ? UINT_MAX / 4 : (unsigned)took_us;
+    unsigned old = atomic_load_explicit(latency, memory_order_relaxed);
+    atomic_store_explicit(latency, old == 0 ? took : (3 * old + took) / 4,
+                          memory_order_relaxed);
+}
+
 static int
 socket_sign(void *backend, const struct tessera_sign_request *req,
             struct tessera_blob *signature, struct tessera_status *st)
@@ -236,7 +277,14 @@ socket_sign(void *backend, const struct tessera_sign_request *req,
     struct tessera_reply reply;
     tessera_writer_init(&w);
     tessera_encode_sign(&w, req);
-    int rc = call(backend, &w, TESSERA_MSG_SIGN_REPLY, &reply, st);
+    struct socket_backend *sb = backend;
+    _Atomic unsigned *latency =
+        &sb->latency_us[name_hash(req->name) % LATENCY_SLOTS];
+    uint64_t start = tessera_monotonic_us();
+    int rc = call(sb, &w, TESSERA_MSG_SIGN_REPLY,
+                  sign_poll_us(sb->poll_us, latency), &reply, st);
+    if (rc == 0)
+        record_latency(latency, tessera_monotonic_us() - start);
     tessera_writer_clear(&w);
     if (rc == 0 && !tessera_decode_blob_reply(
                        &reply.reader, TESSERA_SIGNATURE_MAX, signature)) {
