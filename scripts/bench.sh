@@ -1,43 +1,163 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up a SoftHSM2 token, the agent and keys in a temp dir, then runs the
-# benchmarks in bench/ and prints their table. --smoke: one short round,
-# only to check that the benchmark runs and its signatures verify.
+# Sets up SoftHSM2 tokens, a local CA, the agent and keys in a temp dir, then
+# runs the benchmarks in bench/ and prints one report:
+#   the socket floor; signatures/s and p50/p99 per key kind (file, direct
+#   PKCS#11, tessera); 1-8 processes at once; one-shot processes; mutual-TLS
+#   handshakes/s with openssl s_time; agent start-up and memory with 10, 100
+#   and 1000 identities, and `tessera list` latency at 1000.
+# --smoke: one short round and 10 identities, only to check that everything
+# runs and the signatures verify (scripts/test.sh). Nothing here judges a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=5 seconds=0.5
-if [ "${1:-}" = "--smoke" ]; then rounds=1 seconds=0.05; fi
+rounds=5 seconds=0.5 tls_seconds=3 identity_counts="10 100 1000"
+if [ "${1:-}" = "--smoke" ]; then
+    rounds=1 seconds=0.05 tls_seconds=1 identity_counts="10"
+fi
 scripts/deps.sh
 if [ ! -d build ]; then meson setup build >/dev/null; fi
 ninja -C build >/dev/null
 B=$PWD/build MODULE=/usr/lib/softhsm/libsofthsm2.so
+TESSERA=$B/cli/tessera SNIPPET=$PWD/data/openssl-tessera.cnf
 
 D=$(mktemp -d /tmp/tessera-bench.XXXXXX)
-AGENT_PID=
+PIDS=()
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
     rm -rf "$D"
 }
 trap cleanup EXIT
-export SOFTHSM2_CONF=$D/softhsm2.conf XDG_RUNTIME_DIR=$D/run
-export XDG_STATE_HOME=$D/state XDG_CONFIG_HOME=$D/config
+export XDG_RUNTIME_DIR=$D/run XDG_STATE_HOME=$D/state XDG_CONFIG_HOME=$D/config
 export OPENSSL_MODULES=$B/provider OPENSSL_CONF=/dev/null
-mkdir -p "$D/tokens" "$D/run" && chmod 700 "$D/run"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-    "$D/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label Bench --so-pin 12345678 --pin 1357 >/dev/null
+mkdir -p "$D/run" && chmod 700 "$D/run"
 printf '1357\n' >"$D/pin" && chmod 600 "$D/pin"
 
-"$B/agent/tessera-agent" --foreground --module "$MODULE" >"$D/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 1 100); do "$B/cli/tessera" tokens >/dev/null 2>&1 && break; sleep 0.05; done
-"$B/cli/tessera" unlock Bench --pin-file "$D/pin" >/dev/null
-"$B/cli/tessera" keygen bench-ec --token Bench --key ec-p256 --subject CN=bench-ec --out /dev/null
-"$B/cli/tessera" keygen bench-rsa --token Bench --key rsa2048 --subject CN=bench-rsa --out /dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/ec.pem" 2>/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/rsa.pem" 2>/dev/null
+softhsm_dir() { # DIR: a SoftHSM2 configuration of its own, with a token
+    mkdir -p "$1/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+        "$1/tokens" >"$1/softhsm2.conf"
+    SOFTHSM2_CONF=$1/softhsm2.conf softhsm2-util --init-token --free \
+        --label Bench --so-pin 12345678 --pin 1357 >/dev/null
+}
+
+start_agent() { # prints the agent's pid once it answers
+    "$B/agent/tessera-agent" --foreground --module "$MODULE" >>"$D/agent.log" 2>&1 &
+    local pid=$!
+    until "$TESSERA" tokens >/dev/null 2>&1; do
+        kill -0 "$pid" 2>/dev/null || { echo "bench: the agent did not start" >&2; exit 1; }
+        sleep 0.01
+    done
+    echo "$pid"
+}
+
+ms_since() { echo "scale=1; ($(date +%s%N) - $1) / 1000000" | bc; }
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# --- signing: one token with a key of each kind, and the same kinds as files
+softhsm_dir "$D/sign"
+export SOFTHSM2_CONF=$D/sign/softhsm2.conf
+AGENT_PID=$(start_agent)
+PIDS+=("$AGENT_PID")
+"$TESSERA" unlock Bench --pin-file "$D/pin" >/dev/null
+for spec in ec-p256 ec-p384 rsa2048; do
+    "$TESSERA" keygen "bench-$spec" --token Bench --key "$spec" \
+        --subject "CN=bench-$spec,O=Tessera Bench" --out "$D/$spec.csr" >/dev/null
+done
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/ec-p256.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$D/ec-p384.pem" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/rsa2048.pem" 2>/dev/null
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version)"
+echo "token: SoftHSM2 $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null); $rounds interleaved rounds of ${seconds}s"
+echo
 "$B/bench/sign_bench" --module "$MODULE" --token Bench --pin-file "$D/pin" \
     --rounds "$rounds" --seconds "$seconds" \
-    "ec:bench-ec:$D/ec.pem" "rsa:bench-rsa:$D/rsa.pem"
+    --once "$B/bench/sign_once" --conf "$SNIPPET" \
+    "ec-p256:bench-ec-p256:$D/ec-p256.pem" "ec-p384:bench-ec-p384:$D/ec-p384.pem" \
+    "rsa2048:bench-rsa2048:$D/rsa2048.pem" "rsa2048-pss:bench-rsa2048:$D/rsa2048.pem"
+
+# --- mutual TLS: s_time full handshakes against s_server -Verify
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$D/ca.key" -out "$D/ca.pem" -subj "/CN=Bench CA" -days 2 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$D/client.ext"
+printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' >"$D/server.ext"
+issue() { # CSR OUT EXT
+    openssl x509 -req -in "$1" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
+        -out "$2" -days 1 -extfile "$3" 2>/dev/null
+}
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/server.key" \
+    -out "$D/server.csr" -subj /CN=127.0.0.1 2>/dev/null
+issue "$D/server.csr" "$D/server.pem" "$D/server.ext"
+issue "$D/ec-p256.csr" "$D/token-client.pem" "$D/client.ext"
+"$TESSERA" import bench-ec-p256 --cert "$D/token-client.pem" >/dev/null
+"$TESSERA" export bench-ec-p256 --key-ref "$D/token-client.ref" --cert "$D/token-client.crt" >/dev/null
+openssl req -new -key "$D/ec-p256.pem" -out "$D/file-client.csr" -subj /CN=file-client 2>/dev/null
+issue "$D/file-client.csr" "$D/file-client.pem" "$D/client.ext"
+
+PORT=
+for _ in $(seq 1 20); do
+    PORT=$((20000 + RANDOM % 30000))
+    openssl s_server -accept "127.0.0.1:$PORT" -cert "$D/server.pem" -key "$D/server.key" \
+        -CAfile "$D/ca.pem" -Verify 1 -verify_return_error -quiet >"$D/server.log" 2>&1 &
+    PIDS+=("$!")
+    sleep 0.3
+    kill -0 "${PIDS[-1]}" 2>/dev/null && break
+done
+handshakes() { # TLS-VERSION-FLAG CERT KEY OPENSSL_CONF
+    OPENSSL_CONF=$4 openssl s_time -connect "127.0.0.1:$PORT" -new -time "$tls_seconds" \
+        "$1" -CAfile "$D/ca.pem" -cert "$2" -key "$3" 2>/dev/null |
+        awk '/connections in .* real seconds/ {print $1 / $4}' | head -1
+}
+echo "Mutual-TLS handshakes/s, openssl s_time -new against s_server -Verify, ECDSA P-256 client key"
+echo
+printf '%-8s %10s %10s %10s\n' TLS file tessera ratio
+for version in 1.3 1.2; do
+    flag=-tls1_${version#1.}
+    file_rates=() tessera_rates=()
+    for _ in $(seq 1 "$rounds"); do
+        file_rates+=("$(handshakes "$flag" "$D/file-client.pem" "$D/ec-p256.pem" /dev/null)")
+        tessera_rates+=("$(handshakes "$flag" "$D/token-client.crt" "$D/token-client.ref" "$SNIPPET")")
+    done
+    f=$(printf '%s\n' "${file_rates[@]}" | median)
+    t=$(printf '%s\n' "${tessera_rates[@]}" | median)
+    [ -n "$f" ] && [ -n "$t" ] || { echo "bench: s_time made no handshakes" >&2; exit 1; }
+    printf '%-8s %10.0f %10.0f %10.2f\n' "$version" "$f" "$t" "$(echo "$t / $f" | bc -l)"
+done
+echo
+kill "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+
+# --- start-up and memory against the number of identities
+echo "Agent start-up (exec to first answered 'tessera list') and memory"
+echo "module alone: a process that loads SoftHSM2 and reads every object once"
+echo
+printf '%-10s %12s %14s %14s %16s %16s\n' identities "start (ms)" "RssAnon (KiB)" "VmRSS (KiB)" \
+    "module (ms)" "module (KiB)"
+for count in $identity_counts; do
+    softhsm_dir "$D/fill-$count"
+    export SOFTHSM2_CONF=$D/fill-$count/softhsm2.conf
+    "$B/bench/token_fill" "$MODULE" Bench 1357 "$count"
+    read -r module_ms _ module_kib _ < <("$B/bench/token_fill" --enumerate "$MODULE")
+    start=$(date +%s%N)
+    pid=$(start_agent)
+    PIDS+=("$pid")
+    until [ "$("$TESSERA" list | wc -l)" -gt "$count" ]; do sleep 0.01; done
+    started=$(ms_since "$start")
+    anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+    printf '%-10s %12s %14s %14s %16s %16s\n' "$count" "$started" "$anon" "$rss" "$module_ms" "$module_kib"
+    if [ "$count" = 1000 ]; then
+        list_ms=$(for _ in 1 2 3 4 5; do
+            s=$(date +%s%N)
+            "$TESSERA" list >/dev/null
+            ms_since "$s"
+        done | median)
+    fi
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+echo
+[ -n "${list_ms:-}" ] && echo "tessera list with 1000 identities: ${list_ms} ms (median of 5)"
+echo "RssAnon is the agent's private memory, the module's cache included; VmRSS adds"
+echo "shared library pages (libcrypto, glib, SoftHSM) that other processes share."
