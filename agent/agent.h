@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
+#include <openssl/x509.h>
 #include <p11-kit/p11-kit.h>
 
 #define TESSERA_LOG_DOMAIN "tessera-agent"
@@ -153,11 +154,21 @@ EVP_PKEY *agent_load_private_key(struct agent *agent, const char *name,
                                  struct tessera_status *st);
 
 /* provision.c: keygen and import */
+X509_EXTENSION *agent_san_extension(char *const *sans, size_t n_sans,
+                                    struct tessera_status *st);
+/* san: NULL, or a subjectAltName for the CSR (stays the caller's). */
 int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-                 struct tessera_blob *csr_der, struct tessera_status *st);
+                 X509_EXTENSION *san, struct tessera_blob *csr_der,
+                 struct tessera_status *st);
 int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
 gboolean agent_name_valid(const char *name);
+/* enroll/enroll.c: tessera enroll; on success the leaf's DER. */
+int agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
+                 int client_fd, struct tessera_blob *leaf,
+                 struct tessera_status *st);
+/* Destroys an identity's objects on its token; FALSE if any remain. */
+gboolean agent_delete_identity(struct agent *agent, const char *name);
 
 /* publish.c: files others read, kept current by the agent */
 gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,

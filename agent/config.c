@@ -14,6 +14,9 @@
  *   cert-file=/etc/ssl/certs/corp-wifi.pem     (kept current by the agent)
  *   chain-file=/etc/ssl/certs/corp-wifi-chain.pem
  *   post-renew-command=systemctl reload wpa_supplicant
+ *
+ *   [ca corp]                                   (tessera enroll --ca corp)
+ *   protocol=local                              (see agent/enroll/)
  */
 #include "agent.h"
 #include "../common/transport.h"

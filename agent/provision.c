@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -151,9 +152,79 @@ generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
+/* Our SAN spellings, and OpenSSL's configuration syntax for each. */
+static const struct {
+    const char *ours, *openssl;
+} san_kinds[] = {
+    {"dns:", "DNS:"},
+    {"email:", "email:"},
+    {"uri:", "URI:"},
+    {"ip:", "IP:"},
+    /* Microsoft's user principal name, as Windows and RADIUS servers read. */
+    {"upn:", "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:"},
+};
+
+/*
+ * "dns:host", "email:a@b", "uri:...", "ip:addr", "upn:a@corp" into a
+ * subjectAltName extension. Values go into OpenSSL's configuration syntax,
+ * so the characters that syntax gives meaning to are refused, not escaped.
+ */
+X509_EXTENSION *
+agent_san_extension(char *const *sans, size_t n_sans, struct tessera_status *st)
+{
+    GString *conf = g_string_new(NULL);
+    for (size_t i = 0; i < n_sans; i++) {
+        const char *san = sans[i], *value = NULL;
+        size_t k;
+        for (k = 0; k < G_N_ELEMENTS(san_kinds); k++) {
+            if (g_str_has_prefix(san, san_kinds[k].ours)) {
+                value = san + strlen(san_kinds[k].ours);
+                break;
+            }
+        }
+        gboolean clean = value != NULL && value[0] != '\0';
+        for (const char *p = value; clean && *p; p++)
+            clean = g_ascii_isgraph(*p) && !strchr(",;\\\"'", *p);
+        if (!clean) {
+            tessera_status_set(st, TESSERA_ERR_INVALID,
+                               "cannot use subject alternative name \"%s\": "
+                               "write dns:NAME, email:ADDR, uri:URI, ip:ADDR "
+                               "or upn:NAME, without , ; \\ or quotes",
+                               san);
+            g_string_free(conf, TRUE);
+            return NULL;
+        }
+        g_string_append_printf(conf, "%s%s%s", i ? "," : "",
+                               san_kinds[k].openssl, value);
+    }
+    X509_EXTENSION *ext =
+        X509V3_EXT_nconf_nid(NULL, NULL, NID_subject_alt_name, conf->str);
+    if (ext == NULL)
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "cannot use the subject alternative names %s: %s",
+                           conf->str,
+                           ERR_reason_error_string(ERR_peek_last_error()));
+    ERR_clear_error();
+    g_string_free(conf, TRUE);
+    return ext;
+}
+
+static gboolean
+add_extensions(X509_REQ *req, X509_EXTENSION *san)
+{
+    if (san == NULL)
+        return TRUE;
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    gboolean ok = exts != NULL && sk_X509_EXTENSION_push(exts, san) > 0 &&
+                  X509_REQ_add_extensions(req, exts);
+    sk_X509_EXTENSION_free(exts); /* san stays the caller's */
+    return ok;
+}
+
 static int
 build_csr(struct agent *agent, const char *name, X509_NAME *subject,
-          struct tessera_blob *csr_der, struct tessera_status *st)
+          X509_EXTENSION *san, struct tessera_blob *csr_der,
+          struct tessera_status *st)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
@@ -174,7 +245,7 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
     if (pub != NULL && priv != NULL && req != NULL && mctx != NULL &&
         X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
         X509_REQ_set_subject_name(req, subject) &&
-        X509_REQ_set_pubkey(req, pub) &&
+        X509_REQ_set_pubkey(req, pub) && add_extensions(req, san) &&
         EVP_DigestSignInit_ex(mctx, NULL, "SHA256", agent->libctx, NULL, priv,
                               NULL) == 1 &&
         X509_REQ_sign_ctx(req, mctx) > 0)
@@ -214,7 +285,8 @@ token_usable(struct agent_token *token, struct tessera_status *st)
 
 int
 agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-             struct tessera_blob *csr_der, struct tessera_status *st)
+             X509_EXTENSION *san, struct tessera_blob *csr_der,
+             struct tessera_status *st)
 {
     struct tessera_keyspec spec;
     if (!agent_name_valid(req->name)) {
@@ -270,7 +342,7 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     g_message("generated %s key %s on token \"%s\"", req->key_spec, req->name,
               token->label);
     agent_rescan(agent);
-    rc = build_csr(agent, req->name, subject, csr_der, st);
+    rc = build_csr(agent, req->name, subject, san, csr_der, st);
     if (rc < 0) {
         /* Nothing half-made stays behind on the token. */
         token->module->C_DestroyObject(session, priv);
@@ -422,4 +494,50 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
         agent_publish_certificate(agent, req->name);
     }
     return rc;
+}
+
+static gboolean
+destroy_objects(struct agent_token *token, CK_SESSION_HANDLE session,
+                CK_OBJECT_CLASS cls, GBytes *key_id)
+{
+    gsize id_len;
+    const void *id = g_bytes_get_data(key_id, &id_len);
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_ID, (void *)id, id_len}};
+    CK_OBJECT_HANDLE found[8];
+    CK_ULONG n = 0;
+    if (token->module->C_FindObjectsInit(session, tmpl, 2) != CKR_OK)
+        return FALSE;
+    CK_RV rv = token->module->C_FindObjects(session, found, 8, &n);
+    token->module->C_FindObjectsFinal(session);
+    gboolean ok = rv == CKR_OK;
+    for (CK_ULONG i = 0; i < n; i++)
+        ok = token->module->C_DestroyObject(session, found[i]) == CKR_OK && ok;
+    return ok;
+}
+
+gboolean
+agent_delete_identity(struct agent *agent, const char *name)
+{
+    static const CK_OBJECT_CLASS classes[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY,
+                                              CKO_PUBLIC_KEY};
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    gboolean ok = id != NULL;
+    CK_SESSION_HANDLE session;
+    if (ok && open_rw_session(id->token, &session) == CKR_OK) {
+        for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
+            ok = destroy_objects(id->token, session, classes[c], id->key_id) &&
+                 ok;
+        id->token->module->C_CloseSession(session);
+    } else {
+        ok = FALSE;
+    }
+    if (ok)
+        g_message("deleted identity %s from its token", name);
+    else
+        g_warning("could not delete every object of identity %s", name);
+    agent_registry_unref(reg);
+    agent_rescan(agent);
+    return ok;
 }

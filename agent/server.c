@@ -256,9 +256,25 @@ handle_keygen(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
         return;
     }
-    int rc = agent_keygen(agent, &req, &csr, &st);
+    int rc = agent_keygen(agent, &req, NULL, &csr, &st);
     reply_blob(out, TESSERA_MSG_KEYGEN_REPLY, rc, &csr, &st);
     tessera_keygen_request_clear(&req);
+}
+
+static void
+handle_enroll(struct agent *agent, int client_fd, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_enroll_request req;
+    struct tessera_blob leaf = {0};
+    struct tessera_status st = {0};
+    if (!tessera_decode_enroll(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed ENROLL request");
+        return;
+    }
+    int rc = agent_enroll(agent, &req, client_fd, &leaf, &st);
+    reply_blob(out, TESSERA_MSG_ENROLL_REPLY, rc, &leaf, &st);
+    tessera_enroll_request_clear(&req);
 }
 
 static void
@@ -314,6 +330,9 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_IMPORT:
         handle_import(agent, &r, out);
+        break;
+    case TESSERA_MSG_ENROLL:
+        handle_enroll(agent, c->fd, &r, out);
         break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",

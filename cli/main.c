@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,11 @@ enum exit_code {
     EXIT_FAILED = 1,      /* the agent refused or the operation failed */
     EXIT_USAGE = 2,       /* the command line is wrong */
     EXIT_UNREACHABLE = 3, /* no agent to talk to */
+    /* enroll: why the CA gave no certificate */
+    EXIT_CA_REJECTED = 4,    /* the CA refused; asking again will not help */
+    EXIT_CA_UNREACHABLE = 5, /* the CA could not be asked */
+    EXIT_CA_TIMEOUT = 6,     /* still pending when --timeout ran out */
+    EXIT_CA_RESPONSE = 7,    /* the CA's answer was unusable */
 };
 
 static const char *socket_override;
@@ -34,7 +40,20 @@ static int
 fail(const struct tessera_status *st)
 {
     fprintf(stderr, "tessera: %s\n", st->message);
-    return st->code == TESSERA_ERR_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_FAILED;
+    switch (st->code) {
+    case TESSERA_ERR_UNREACHABLE:
+        return EXIT_UNREACHABLE;
+    case TESSERA_ERR_CA_REJECTED:
+        return EXIT_CA_REJECTED;
+    case TESSERA_ERR_CA_UNREACHABLE:
+        return EXIT_CA_UNREACHABLE;
+    case TESSERA_ERR_CA_TIMEOUT:
+        return EXIT_CA_TIMEOUT;
+    case TESSERA_ERR_CA_RESPONSE:
+        return EXIT_CA_RESPONSE;
+    default:
+        return EXIT_FAILED;
+    }
 }
 
 static int
@@ -454,6 +473,116 @@ cmd_keygen(int argc, char **argv)
     return rc;
 }
 
+static void
+print_enrolled(const char *name, const struct tessera_blob *der)
+{
+    const unsigned char *p = der->data;
+    X509 *x = d2i_X509(NULL, &p, (long)der->len);
+    char *subject =
+        x ? X509_NAME_oneline(X509_get_subject_name(x), NULL, 0) : NULL;
+    char *issuer =
+        x ? X509_NAME_oneline(X509_get_issuer_name(x), NULL, 0) : NULL;
+    BIO *out = BIO_new_fp(stdout, BIO_NOCLOSE);
+    BIO_printf(out, "enrolled %s\n  subject %s\n  issuer  %s\n  expires ", name,
+               subject ? subject : "?", issuer ? issuer : "?");
+    if (x != NULL)
+        ASN1_TIME_print(out, X509_get0_notAfter(x));
+    BIO_printf(out, "\n");
+    BIO_free(out);
+    OPENSSL_free(subject);
+    OPENSSL_free(issuer);
+    X509_free(x);
+}
+
+/* Ctrl-C while the CA says pending: the agent sees the hang-up, stops
+ * asking and removes the new key; say so on the way out. */
+static void
+on_enroll_interrupt(int sig)
+{
+    static const char message[] =
+        "\ntessera: interrupted; the agent stops the enrolment and removes "
+        "its new key\n";
+    (void)sig;
+    ssize_t ignored = write(STDERR_FILENO, message, sizeof(message) - 1);
+    (void)ignored;
+    _exit(130);
+}
+
+static int
+cmd_enroll(int argc, char **argv)
+{
+    struct tessera_enroll_request req = {.key = {.key_spec = "ec-p256"},
+                                         .timeout_seconds = 300};
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, 't'},
+        {"ca", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"subject", required_argument, NULL, 's'},
+        {"san", required_argument, NULL, 'a'},
+        {"timeout", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "t:c:k:s:a:T:", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            req.key.token = optarg;
+            break;
+        case 'c':
+            req.ca = optarg;
+            break;
+        case 'k':
+            req.key.key_spec = optarg;
+            break;
+        case 's':
+            req.key.subject = optarg;
+            break;
+        case 'a':
+            if (req.n_sans == TESSERA_SANS_MAX)
+                return usage_error("at most %s --san options", "16");
+            req.sans[req.n_sans++] = optarg;
+            break;
+        case 'T':
+            req.timeout_seconds = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end != '\0' || req.timeout_seconds == 0 ||
+                req.timeout_seconds > 86400)
+                return usage_error("--timeout %s: give 1 to 86400 seconds",
+                                   optarg);
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("enroll needs exactly one NAME%s", "");
+    if (req.key.token == NULL || req.ca == NULL || req.key.subject == NULL)
+        return usage_error("enroll needs --token, --ca and --subject%s", "");
+    req.key.name = argv[optind];
+    fprintf(stderr,
+            "tessera: enrolling %s with CA %s (waiting up to %u s if the CA "
+            "says pending)\n",
+            req.key.name, req.ca, req.timeout_seconds);
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    struct tessera_blob leaf = {0};
+    signal(SIGINT, on_enroll_interrupt);
+    signal(SIGTERM, on_enroll_interrupt);
+    tessera_writer_init(&w);
+    tessera_encode_enroll(&w, &req);
+    int rc = EXIT_OK;
+    if (request(&w, TESSERA_MSG_ENROLL_REPLY, &reply, &st) < 0)
+        rc = fail(&st);
+    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
+        rc = usage_error("the agent sent a malformed certificate%s", "");
+    else
+        print_enrolled(req.key.name, &leaf);
+    tessera_blob_clear(&leaf);
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
 /* Appends every certificate of a PEM file, as DER, to the request. */
 static bool
 read_certificates(const char *path, struct tessera_import_request *req)
@@ -667,6 +796,13 @@ static const struct command {
     {"lock", cmd_lock,
      "lock [TOKEN]\n      log the agent out of one token, "
      "or of all"},
+    {"enroll", cmd_enroll,
+     "enroll NAME --token URI --ca PROFILE --subject DN [--san KIND:VALUE]...\n"
+     "       [--key SPEC] [--timeout SECONDS]\n"
+     "      generate a key on the token, have the CA profile's protocol\n"
+     "      (local, exec) certify it, verify and store the certificate;\n"
+     "      KIND: dns, email, uri, ip, upn. Exit 4 rejected, 5 CA\n"
+     "      unreachable, 6 still pending at the timeout, 7 unusable answer"},
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"

@@ -345,30 +345,88 @@ tessera_unlock_request_clear(struct tessera_unlock_request *req)
     memset(req, 0, sizeof(*req));
 }
 
-void
-tessera_encode_keygen(struct tessera_writer *w,
-                      const struct tessera_keygen_request *req)
+static void
+put_key_fields(struct tessera_writer *w,
+               const struct tessera_keygen_request *req)
 {
-    tessera_put_type(w, TESSERA_MSG_KEYGEN);
     tessera_put_string(w, req->name);
     tessera_put_string(w, req->token);
     tessera_put_string(w, req->key_spec);
     tessera_put_string(w, req->subject);
 }
 
-bool
-tessera_decode_keygen(struct tessera_reader *r,
-                      struct tessera_keygen_request *req)
+static void
+get_key_fields(struct tessera_reader *r, struct tessera_keygen_request *req)
 {
     req->name = tessera_get_string(r);
     req->token = tessera_get_string(r);
     req->key_spec = tessera_get_string(r);
     req->subject = tessera_get_string(r);
+}
+
+void
+tessera_encode_keygen(struct tessera_writer *w,
+                      const struct tessera_keygen_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_KEYGEN);
+    put_key_fields(w, req);
+}
+
+bool
+tessera_decode_keygen(struct tessera_reader *r,
+                      struct tessera_keygen_request *req)
+{
+    get_key_fields(r, req);
     if (tessera_reader_done(r))
         return true;
     r->failed = true;
     tessera_keygen_request_clear(req);
     return false;
+}
+
+void
+tessera_encode_enroll(struct tessera_writer *w,
+                      const struct tessera_enroll_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_ENROLL);
+    put_key_fields(w, &req->key);
+    tessera_put_string(w, req->ca);
+    tessera_put_u32(w, req->n_sans);
+    for (uint32_t i = 0; i < req->n_sans; i++)
+        tessera_put_string(w, req->sans[i]);
+    tessera_put_u32(w, req->timeout_seconds);
+}
+
+bool
+tessera_decode_enroll(struct tessera_reader *r,
+                      struct tessera_enroll_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    get_key_fields(r, &req->key);
+    req->ca = tessera_get_string(r);
+    uint32_t n = tessera_get_u32(r);
+    if (n > TESSERA_SANS_MAX)
+        r->failed = true;
+    for (uint32_t i = 0; !r->failed && i < n; i++) {
+        req->sans[i] = tessera_get_string(r);
+        req->n_sans = i + 1;
+    }
+    req->timeout_seconds = tessera_get_u32(r);
+    if (tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_enroll_request_clear(req);
+    return false;
+}
+
+void
+tessera_enroll_request_clear(struct tessera_enroll_request *req)
+{
+    tessera_keygen_request_clear(&req->key);
+    free(req->ca);
+    for (uint32_t i = 0; i < req->n_sans; i++)
+        free(req->sans[i]);
+    memset(req, 0, sizeof(*req));
 }
 
 void
@@ -490,6 +548,14 @@ tessera_error_name(int code)
         return "busy";
     case TESSERA_ERR_DENIED:
         return "denied";
+    case TESSERA_ERR_CA_REJECTED:
+        return "ca-rejected";
+    case TESSERA_ERR_CA_UNREACHABLE:
+        return "ca-unreachable";
+    case TESSERA_ERR_CA_TIMEOUT:
+        return "ca-timeout";
+    case TESSERA_ERR_CA_RESPONSE:
+        return "ca-response";
     case TESSERA_ERR_UNREACHABLE:
         return "unreachable";
     }

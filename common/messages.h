@@ -15,6 +15,7 @@
 #define TESSERA_SIGNATURE_MAX 1024u
 #define TESSERA_PIN_MAX 256u
 #define TESSERA_DER_MAX 16384u
+#define TESSERA_SANS_MAX 16u
 
 struct tessera_blob {
     uint8_t *data;
@@ -74,6 +75,15 @@ struct tessera_keygen_request {
     char *token;
     char *key_spec;
     char *subject;
+};
+
+/* keygen + CSR + a CA + import, in one request (tessera enroll). */
+struct tessera_enroll_request {
+    struct tessera_keygen_request key;
+    char *ca; /* a [ca NAME] profile */
+    uint32_t n_sans;
+    char *sans[TESSERA_SANS_MAX]; /* "dns:host", "email:a@b", ... */
+    uint32_t timeout_seconds;     /* while the CA says pending */
 };
 
 struct tessera_import_request {
@@ -137,6 +147,12 @@ void tessera_encode_keygen(struct tessera_writer *w,
 bool tessera_decode_keygen(struct tessera_reader *r,
                            struct tessera_keygen_request *req);
 void tessera_keygen_request_clear(struct tessera_keygen_request *req);
+
+void tessera_encode_enroll(struct tessera_writer *w,
+                           const struct tessera_enroll_request *req);
+bool tessera_decode_enroll(struct tessera_reader *r,
+                           struct tessera_enroll_request *req);
+void tessera_enroll_request_clear(struct tessera_enroll_request *req);
 
 void tessera_encode_import(struct tessera_writer *w,
                            const struct tessera_import_request *req);

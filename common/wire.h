@@ -27,6 +27,7 @@ enum tessera_msg {
     TESSERA_MSG_LOCK = 0x07,
     TESSERA_MSG_KEYGEN = 0x08,
     TESSERA_MSG_IMPORT = 0x09,
+    TESSERA_MSG_ENROLL = 0x0a,
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,
@@ -35,6 +36,7 @@ enum tessera_msg {
     TESSERA_MSG_SIGN_REPLY = 0x84,
     TESSERA_MSG_TOKENS_REPLY = 0x85,
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
+    TESSERA_MSG_ENROLL_REPLY = 0x8a,
     TESSERA_MSG_ERROR = 0xff,
 };
 

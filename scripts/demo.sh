@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Tessera end to end on embedded defaults: a SoftHSM2 token and a local CA
-# in a temp dir, a key generated on the token, the agent, and a mutual-TLS
-# handshake by an unmodified `openssl s_client` through the tessera provider.
+# in a temp dir, the agent, `tessera enroll` (key generated on the token,
+# CSR signed there, certificate from the local CA stored beside it), and a
+# mutual-TLS handshake by an unmodified `openssl s_client` through the
+# tessera provider.
 # Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +52,9 @@ openssl x509 -req -in "$D/server.csr" -CA "$D/ca/ca.pem" -CAkey "$D/ca/ca.key" \
 openssl x509 -in "$D/ca/ca.pem" -noout -subject | show
 
 say "3. The agent starts, sees the token and is unlocked with its PIN"
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+printf '[ca demo]\nprotocol=local\nca-cert=%s\nca-key=%s\nvalidity-days=30\n' \
+    "$D/ca/ca.pem" "$D/ca/ca.key" >"$XDG_CONFIG_HOME/tessera/agent.conf"
 "$B/agent/tessera-agent" --foreground --module /usr/lib/softhsm/libsofthsm2.so \
     >"$D/agent.log" 2>&1 &
 AGENT_PID=$!
@@ -57,19 +62,14 @@ for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05
 "$TESSERA" unlock "Demo Token" --pin-file "$D/pin" | show
 "$TESSERA" tokens | show
 
-say "4. tessera keygen: a P-256 key made on the token, never extractable; its CSR"
-"$TESSERA" keygen laptop --token "Demo Token" --key ec-p256 \
-    --subject "CN=alice@corp.example,O=Demo Corp" --out "$D/laptop.csr"
-openssl req -in "$D/laptop.csr" -noout -subject -verify 2>&1 | show
-
-say "5. The CA issues the client certificate; tessera import stores it on the token"
-printf 'extendedKeyUsage=clientAuth\n' >"$D/client.ext"
-openssl x509 -req -in "$D/laptop.csr" -CA "$D/ca/ca.pem" -CAkey "$D/ca/ca.key" \
-    -CAcreateserial -out "$D/laptop.pem" -days 7 -extfile "$D/client.ext" 2>/dev/null
-"$TESSERA" import laptop --cert "$D/laptop.pem"
+say "4. tessera enroll: a P-256 key made on the token (never extractable), its"
+echo "   CSR signed there, certified by the local CA profile 'demo', stored beside it"
+echo "   agent.conf: [ca demo] protocol=local ca-cert=... ca-key=..."
+"$TESSERA" enroll laptop --token "Demo Token" --ca demo --key ec-p256 \
+    --subject "CN=alice@corp.example,O=Demo Corp" --san email:alice@corp.example 2>&1 | show
 "$TESSERA" list | show
 
-say "6. A server that requires a client certificate from Demo Corp CA"
+say "5. A server that requires a client certificate from Demo Corp CA"
 PORT=
 for _ in $(seq 1 20); do
     PORT=$((20000 + RANDOM % 30000))
@@ -83,7 +83,7 @@ for _ in $(seq 1 20); do
 done
 echo "   openssl s_server -Verify 1 on 127.0.0.1:$PORT"
 
-say "7. Mutual TLS 1.3 with an unmodified openssl s_client, key on the token"
+say "6. Mutual TLS 1.3 with an unmodified openssl s_client, key on the token"
 echo "   openssl s_client -provider default -provider tessera \\"
 echo "       -cert tessera:laptop -key tessera:laptop -connect 127.0.0.1:$PORT"
 printf 'GET / HTTP/1.0\r\n\r\n' |
@@ -99,6 +99,6 @@ else
     exit 1
 fi
 
-say "8. What the agent logged (no PIN, ever)"
+say "7. What the agent logged (no PIN, ever)"
 show <"$D/agent.log"
 say "Done: everything started here has been stopped and $D removed."

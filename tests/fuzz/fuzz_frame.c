@@ -17,6 +17,7 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_unlock_request unlock;
     struct tessera_keygen_request keygen = {0};
     struct tessera_import_request import;
+    struct tessera_enroll_request enroll;
 
     tessera_reader_init(&r, data, size);
     if (tessera_decode_u32_body(&r, &u32))
@@ -36,6 +37,9 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_import(&r, &import))
         tessera_import_request_clear(&import);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_enroll(&r, &enroll))
+        tessera_enroll_request_clear(&enroll);
 }
 
 static void

@@ -251,6 +251,84 @@ test_too_many_chain_certificates_fail(void **state)
     tessera_writer_clear(&w);
 }
 
+static struct tessera_enroll_request
+sample_enroll(void)
+{
+    return (struct tessera_enroll_request){
+        .key = {.name = "laptop",
+                .token = "Work Card",
+                .key_spec = "ec-p256",
+                .subject = "CN=laptop"},
+        .ca = "corp",
+        .n_sans = 2,
+        .sans = {"dns:laptop.corp.example", "email:alice@corp.example"},
+        .timeout_seconds = 30,
+    };
+}
+
+static void
+test_enroll_round_trip(void **state)
+{
+    (void)state;
+    struct tessera_enroll_request in = sample_enroll(), out;
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_enroll(&w, &in);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_ENROLL);
+    assert_true(tessera_decode_enroll(&r, &out));
+    assert_string_equal(out.key.name, "laptop");
+    assert_string_equal(out.key.token, "Work Card");
+    assert_string_equal(out.ca, "corp");
+    assert_int_equal(out.n_sans, 2);
+    assert_string_equal(out.sans[1], "email:alice@corp.example");
+    assert_int_equal(out.timeout_seconds, 30);
+    tessera_enroll_request_clear(&out);
+    tessera_writer_clear(&w);
+}
+
+static void
+test_truncated_enroll_fails(void **state)
+{
+    (void)state;
+    struct tessera_enroll_request in = sample_enroll();
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_enroll(&w, &in);
+    for (size_t len = 1; len < w.len; len++) {
+        struct tessera_reader r;
+        struct tessera_enroll_request out;
+        tessera_reader_init(&r, w.data, len);
+        tessera_get_u8(&r);
+        assert_false(tessera_decode_enroll(&r, &out));
+        assert_null(out.key.name);
+        assert_int_equal(out.n_sans, 0);
+    }
+    tessera_writer_clear(&w);
+}
+
+static void
+test_too_many_sans_fail(void **state)
+{
+    (void)state;
+    struct tessera_enroll_request in = sample_enroll(), out;
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_put_type(&w, TESSERA_MSG_ENROLL);
+    tessera_put_string(&w, in.key.name);
+    tessera_put_string(&w, in.key.token);
+    tessera_put_string(&w, in.key.key_spec);
+    tessera_put_string(&w, in.key.subject);
+    tessera_put_string(&w, in.ca);
+    tessera_put_u32(&w, TESSERA_SANS_MAX + 1);
+    for (unsigned i = 0; i <= TESSERA_SANS_MAX; i++)
+        tessera_put_string(&w, "dns:x");
+    tessera_put_u32(&w, 30);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_ENROLL);
+    assert_false(tessera_decode_enroll(&r, &out));
+    assert_int_equal(out.n_sans, 0);
+    tessera_writer_clear(&w);
+}
+
 static void
 test_error_reply(void **state)
 {
@@ -291,6 +369,9 @@ main(void)
         cmocka_unit_test(test_frame_length_bounds),
         cmocka_unit_test(test_identity_round_trip),
         cmocka_unit_test(test_too_many_chain_certificates_fail),
+        cmocka_unit_test(test_enroll_round_trip),
+        cmocka_unit_test(test_truncated_enroll_fails),
+        cmocka_unit_test(test_too_many_sans_fail),
         cmocka_unit_test(test_error_reply),
     };
     return cmocka_run_group_tests_name("wire codec", tests, NULL, NULL);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Certificate authorities behind one small interface, one file each: the
+ * agent builds and signs the CSR on the token, a protocol gets it signed.
+ * Renewal reuses the same interface.
+ */
+#ifndef TESSERA_ENROLL_H
+#define TESSERA_ENROLL_H
+
+#include <glib.h>
+
+enum enroll_outcome {
+    ENROLL_ISSUED,       /* chain filled, leaf first */
+    ENROLL_PENDING,      /* ask again later */
+    ENROLL_REJECTED,     /* the CA said no; asking again will not help */
+    ENROLL_UNREACHABLE,  /* the CA could not be asked */
+    ENROLL_BAD_RESPONSE, /* the CA answered with something unusable */
+    ENROLL_CANCELLED,    /* the client gave up while the CA said pending */
+};
+
+/* A [ca NAME] group of agent.conf. */
+struct enroll_profile {
+    const char *name;
+    GKeyFile *keyfile;
+    char *group; /* "ca NAME" */
+};
+
+struct enroll_protocol {
+    const char *name;
+    /*
+     * Submits a DER CSR. On ENROLL_ISSUED appends the certificates (DER
+     * GBytes, leaf first) to chain; otherwise sets *reason to one sentence
+     * naming what went wrong.
+     */
+    enum enroll_outcome (*submit)(const struct enroll_profile *ca, GBytes *csr,
+                                  GPtrArray *chain, char **reason);
+};
+
+extern const struct enroll_protocol enroll_local;
+extern const struct enroll_protocol enroll_exec;
+
+/* The profile's value for key, or NULL. */
+char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
+/* Every certificate of a PEM text, as DER, appended to chain (bounded). */
+gboolean enroll_parse_pem_chain(const char *pem, gsize len, GPtrArray *chain);
+
+#endif

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The local CA: a CA certificate and key on disk sign the request directly.
+ * For the demo, tests and small set-ups. Profile keys:
+ *   protocol=local
+ *   ca-cert=/path/ca.pem      ca-key=/path/ca.key      validity-days=365
+ * The subject and subjectAltName come from the CSR, whose signature must
+ * verify; the certificate is for TLS clients only.
+ */
+#include "enroll.h"
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define DEFAULT_VALIDITY_DAYS 365
+#define MAX_VALIDITY_DAYS 3650
+
+struct local_ca {
+    X509 *cert;
+    EVP_PKEY *key;
+    long validity_days;
+};
+
+static gboolean
+load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
+{
+    char *cert_path = enroll_profile_string(ca, "ca-cert");
+    char *key_path = enroll_profile_string(ca, "ca-key");
+    char *days = enroll_profile_string(ca, "validity-days");
+    FILE *f;
+    out->validity_days = days ? strtol(days, NULL, 10) : DEFAULT_VALIDITY_DAYS;
+    if (cert_path == NULL || key_path == NULL)
+        *reason = g_strdup("the profile needs ca-cert and ca-key");
+    else if (out->validity_days < 1 || out->validity_days > MAX_VALIDITY_DAYS)
+        *reason =
+            g_strdup_printf("validity-days must be 1 to %d", MAX_VALIDITY_DAYS);
+    else if ((f = fopen(cert_path, "re")) == NULL ||
+             (out->cert = PEM_read_X509(f, NULL, NULL, NULL), fclose(f),
+              out->cert == NULL))
+        *reason =
+            g_strdup_printf("cannot read the CA certificate %s", cert_path);
+    else if ((f = fopen(key_path, "re")) == NULL ||
+             (out->key = PEM_read_PrivateKey(f, NULL, NULL, NULL), fclose(f),
+              out->key == NULL))
+        *reason = g_strdup_printf("cannot read the CA key %s", key_path);
+    else if (X509_check_private_key(out->cert, out->key) != 1)
+        *reason = g_strdup_printf("the CA key %s does not match %s", key_path,
+                                  cert_path);
+    ERR_clear_error();
+    g_free(cert_path);
+    g_free(key_path);
+    g_free(days);
+    return *reason == NULL;
+}
+
+static gboolean
+add_extension(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+    gboolean ok = ext != NULL && X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+/* The subjectAltName the requester asked for, if any. */
+static gboolean
+copy_san(X509 *cert, X509_REQ *req)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    gboolean ok = TRUE;
+    for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_subject_alt_name)
+            ok = X509_add_ext(cert, ext, -1);
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return ok;
+}
+
+static gboolean
+set_serial(X509 *cert)
+{
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+        return FALSE;
+    bytes[0] &= 0x7f; /* positive, as RFC 5280 wants */
+    BIGNUM *bn = BN_bin2bn(bytes, sizeof(bytes), NULL);
+    gboolean ok =
+        bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+    BN_free(bn);
+    return ok;
+}
+
+static X509 *
+issue(struct local_ca *ca, X509_REQ *req)
+{
+    X509 *cert = X509_new();
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+    X509V3_CTX ctx;
+    gboolean ok = cert != NULL && pub != NULL &&
+                  X509_set_version(cert, X509_VERSION_3) && set_serial(cert) &&
+                  X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) &&
+                  X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) &&
+                  X509_gmtime_adj(X509_getm_notBefore(cert), -300) &&
+                  X509_gmtime_adj(X509_getm_notAfter(cert),
+                                  ca->validity_days * 24 * 3600) &&
+                  X509_set_pubkey(cert, pub);
+    if (ok) {
+        X509V3_set_ctx(&ctx, ca->cert, cert, NULL, NULL, 0);
+        ok = add_extension(cert, &ctx, NID_basic_constraints,
+                           "critical,CA:FALSE") &&
+             add_extension(cert, &ctx, NID_key_usage,
+                           "critical,digitalSignature") &&
+             add_extension(cert, &ctx, NID_ext_key_usage, "clientAuth") &&
+             add_extension(cert, &ctx, NID_subject_key_identifier, "hash") &&
+             add_extension(cert, &ctx, NID_authority_key_identifier,
+                           "keyid,issuer") &&
+             copy_san(cert, req) && X509_sign(cert, ca->key, EVP_sha256()) > 0;
+    }
+    if (!ok) {
+        X509_free(cert);
+        cert = NULL;
+    }
+    return cert;
+}
+
+static void
+append_der(GPtrArray *chain, X509 *cert)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+    if (len > 0)
+        g_ptr_array_add(chain, g_bytes_new(der, (gsize)len));
+    OPENSSL_free(der);
+}
+
+static enum enroll_outcome
+local_submit(const struct enroll_profile *profile, GBytes *csr,
+             GPtrArray *chain, char **reason)
+{
+    struct local_ca ca = {0};
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(csr, &len);
+    X509_REQ *req = NULL;
+    X509 *cert = NULL;
+    enum enroll_outcome outcome = ENROLL_UNREACHABLE;
+    if (!load_ca(profile, &ca, reason))
+        goto out;
+    req = d2i_X509_REQ(NULL, &p, (long)len);
+    if (req == NULL || X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
+        *reason = g_strdup("the request's signature does not verify");
+        outcome = ENROLL_REJECTED;
+    } else if ((cert = issue(&ca, req)) == NULL) {
+        *reason = g_strdup_printf("cannot sign the certificate: %s",
+                                  ERR_reason_error_string(ERR_get_error()));
+    } else {
+        append_der(chain, cert);
+        append_der(chain, ca.cert);
+        outcome = ENROLL_ISSUED;
+    }
+out:
+    ERR_clear_error();
+    X509_free(cert);
+    X509_REQ_free(req);
+    X509_free(ca.cert);
+    EVP_PKEY_free(ca.key);
+    return outcome;
+}
+
+const struct enroll_protocol enroll_local = {"local", local_submit};

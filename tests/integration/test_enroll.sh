@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# tessera enroll with the local and exec CA protocols: keys made on the
+# token, certificates verified and stored, the identity usable for mTLS;
+# and every way a CA can fail, each with its own exit status, one sentence,
+# no key left behind and the agent still serving.
+. "$(dirname "$0")/lib.sh"
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+make_ca "$T/other-ca" "Someone Else's CA"
+make_server_cert "$T/ca"
+
+# The exec helpers, as an administrator would write them around a CA tool.
+cat >"$T/sign-with-test-ca" <<EOF
+#!/bin/sh
+# Signs the CSR on stdin with the test CA: chain on stdout, leaf first.
+openssl x509 -req -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
+    -days 7 -extfile "$T/ca/client.ext" 2>/dev/null && cat "$T/ca/ca.pem"
+EOF
+cat >"$T/pending-twice" <<EOF
+#!/bin/sh
+# Says "pending" twice, then issues, as a CA waiting for an approval.
+count=\$(cat "$T/polls" 2>/dev/null || echo 0)
+echo \$((count + 1)) >"$T/polls"
+[ "\$count" -ge 2 ] || exit 2
+exec "$T/sign-with-test-ca"
+EOF
+cat >"$T/wrong-key" <<EOF
+#!/bin/sh
+# A certificate from the right CA, but for some other key.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=impostor 2>/dev/null | "$T/sign-with-test-ca"
+EOF
+chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key"
+
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+profile() { # NAME KEY=VALUE...
+    printf '[ca %s]\n' "$1"
+    shift
+    printf '%s\n' "$@"
+}
+{
+    profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=30
+    profile helper protocol=exec "command=$T/sign-with-test-ca" "trust=$T/ca/ca.pem"
+    profile approval protocol=exec "command=$T/pending-twice" "trust=$T/ca/ca.pem" retry-seconds=1
+    profile forever protocol=exec "command=exit 2" "trust=$T/ca/ca.pem" retry-seconds=1
+    profile strict protocol=exec "command=echo 'subject not allowed' >&2; exit 1" "trust=$T/ca/ca.pem"
+    profile garbage protocol=exec "command=echo hello" "trust=$T/ca/ca.pem"
+    profile stranger protocol=exec "command=$T/sign-with-test-ca" "trust=$T/other-ca/ca.pem"
+    profile impostor protocol=exec "command=$T/wrong-key" "trust=$T/ca/ca.pem"
+    profile hung protocol=exec "command=sleep 30" "trust=$T/ca/ca.pem" command-timeout=1
+    profile broken protocol=exec "command=exit 3" "trust=$T/ca/ca.pem"
+    profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
+    profile typo protocol=scpe
+} >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+unlock
+
+# check_exit DESCRIPTION STATUS PATTERN COMMAND...: exits STATUS, says PATTERN.
+check_exit() {
+    local desc=$1 want=$2 pattern=$3
+    shift 3
+    local status=0
+    "$@" >"$T/out" 2>&1 || status=$?
+    if [ "$status" -ne "$want" ]; then
+        fail "$desc (exit status $status, not $want)"
+    elif grep -Eq -- "$pattern" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no /$pattern/ in the output)"
+    fi
+}
+
+private_keys() {
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+        --pin "$PIN" --list-objects --type privkey 2>/dev/null | grep -c "Private Key Object" || true
+}
+
+enroll() { # NAME CA [ARGS]
+    local name=$1 ca=$2
+    shift 2
+    "$TESSERA" enroll "$name" --token "Test Token" --ca "$ca" \
+        --subject "CN=$name,O=Tessera Test" "$@"
+}
+
+# --- success
+check_output "enroll with the local CA: EC key, three kinds of SAN" \
+    "enrolled laptop" enroll laptop corp --san dns:laptop.corp.example \
+    --san email:alice@corp.example --san upn:alice@corp.example
+"$TESSERA" export laptop --key-ref "$T/laptop.ref" --cert "$T/laptop.pem" >/dev/null || true
+check_output "the certificate chains to the CA and is for TLS clients" ": OK" \
+    openssl verify -CAfile "$T/ca/ca.pem" -purpose sslclient "$T/laptop.pem"
+check_output "it carries the requested names" \
+    "DNS:laptop.corp.example, email:alice@corp.example, othername: UPN::alice@corp.example" \
+    openssl x509 -in "$T/laptop.pem" -noout -ext subjectAltName
+check_output "the key was generated on the token, sensitive and never extractable" \
+    "Access: *sensitive, always sensitive, never extractable, local" \
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+    --pin "$PIN" --list-objects --type privkey --label laptop
+check_output "the enrolment is recorded for renewal" "ca=corp" \
+    cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
+start_server -www
+check_output "the enrolled identity authenticates a mutual-TLS handshake" \
+    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+check_output "enroll an RSA-3072 identity" "enrolled desk" \
+    enroll desk corp --key rsa3072
+check_output "enroll through an exec helper" "issuer  /CN=Tessera Test CA" \
+    enroll kiosk helper
+check_output "a CA that says pending twice is asked again until it issues" \
+    "enrolled approved" enroll approved approval
+check_output "the helper was run three times" "^3$" cat "$T/polls"
+keys_before=$(private_keys)
+
+# --- failure: one sentence, its own exit status, nothing left on the token
+check_exit "a CA that rejects the request: exit 4 with its reason" 4 \
+    "CA strict: rejected: subject not allowed" enroll refused strict
+check_exit "a CA still pending at --timeout: exit 6" 6 \
+    "CA forever: still pending" enroll waiting forever --timeout 2
+check_exit "a CA that answers without a certificate: exit 7" 7 \
+    "CA garbage: .* printed no usable PEM certificate" enroll babble garbage
+check_exit "a certificate from another CA: exit 7" 7 \
+    "CA stranger: the issued certificate does not chain to" enroll alien stranger
+check_exit "a certificate for another key: exit 7" 7 \
+    "not the key of identity fake" enroll fake impostor
+check_exit "a helper that hangs is stopped: exit 5" 5 \
+    "CA hung: .* did not finish in time" enroll stuck hung
+check_exit "a helper that fails: exit 5 with its status" 5 \
+    "CA broken: .* failed \(exit status 3\)" enroll crashed broken
+check_exit "a local CA whose key is missing: exit 5" 5 \
+    "CA keyless: cannot read the CA key" enroll orphan keyless
+"$TESSERA" enroll impatient --token "Test Token" --ca forever --subject CN=impatient \
+    --timeout 60 >"$T/interrupted.out" 2>&1 &
+enroll_pid=$!
+for _ in $(seq 1 100); do grep -q "CA forever: request pending" "$T/agent.log" && break; sleep 0.05; done
+kill -INT "$enroll_pid"
+status=0
+wait "$enroll_pid" || status=$?
+check_output "Ctrl-C while pending: exit 130 and a sentence" "interrupted; the agent stops" \
+    bash -c "[ $status -eq 130 ] && cat '$T/interrupted.out'"
+for _ in $(seq 1 100); do grep -q "enrolment of impatient failed" "$T/agent.log" && break; sleep 0.05; done
+check_output "and the agent stops asking the CA" "interrupted while pending" cat "$T/agent.log"
+check_output "no key of a failed enrolment stays on the token" "^$keys_before$" private_keys
+check_fails "an unknown profile is refused before any key is made" \
+    "no CA profile \[ca nowhere\] in agent.conf" enroll ghost nowhere
+check_fails "so is an unknown protocol" 'protocol "scpe" is not one of local, exec' \
+    enroll ghost typo
+check_fails "a SAN with a comma is refused" "cannot use subject alternative name" \
+    enroll ghost corp --san "dns:a.example,DNS:evil.example"
+check_fails "a SAN of an unknown kind is refused" "write dns:NAME" \
+    enroll ghost corp --san "x400:nowhere"
+check_fails "an existing name is refused" "an identity named laptop exists already" \
+    enroll laptop corp
+check_exit "a zero --timeout is a usage error" 2 "--timeout 0" enroll ghost corp --timeout 0
+check_output "still no stray key on the token" "^$keys_before$" private_keys
+check_output "the agent still serves the identities it had" \
+    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+
+finish
