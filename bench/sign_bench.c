@@ -20,7 +20,6 @@
  * KIND is ec-p256, ec-p384, rsa2048 or rsa2048-pss; KEYNAME is both the
  * identity name and the key's label on the token.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/ecdsa.h>
@@ -31,7 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
+#include "bench_p11.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,50 +223,6 @@ measure(struct subject *s, enum way way, double seconds)
     return (double)n / (t - start);
 }
 
-static CK_FUNCTION_LIST *
-load_module(const char *path)
-{
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get =
-        h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
-    CK_FUNCTION_LIST *p11 = NULL;
-    if (get == NULL || get(&p11) != CKR_OK || p11->C_Initialize(NULL) != CKR_OK)
-        die("cannot load the PKCS#11 module");
-    return p11;
-}
-
-static CK_SESSION_HANDLE
-open_token(CK_FUNCTION_LIST *p11, const char *label, const char *pin)
-{
-    CK_SLOT_ID slots[16];
-    CK_ULONG n = 16;
-    if (p11->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-        die("C_GetSlotList failed");
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO info;
-        char name[33];
-        if (p11->C_GetTokenInfo(slots[i], &info) != CKR_OK)
-            continue;
-        memcpy(name, info.label, 32);
-        name[32] = '\0';
-        for (int j = 31; j >= 0 && name[j] == ' '; j--)
-            name[j] = '\0';
-        if (strcmp(name, label) != 0)
-            continue;
-        CK_SESSION_HANDLE s;
-        CK_RV rv;
-        if (p11->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s) !=
-                CKR_OK ||
-            ((rv = p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin,
-                                strlen(pin))) != CKR_OK &&
-             rv != CKR_USER_ALREADY_LOGGED_IN))
-            die("cannot log in to the token");
-        return s;
-    }
-    die("no such token");
-    return 0;
-}
-
 static CK_OBJECT_HANDLE
 find_key(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const char *label)
 {
@@ -430,7 +385,7 @@ measure_processes(struct subject *s, enum way way, int count, double seconds,
             s->direct.p11->C_Finalize(NULL);
             if (s->direct.p11->C_Initialize(NULL) != CKR_OK)
                 die("cannot initialise PKCS#11 in a child process");
-            s->direct.session = open_token(s->direct.p11, token, pin);
+            s->direct.session = bench_open_token(s->direct.p11, token, pin, 0);
             s->direct.key =
                 find_key(s->direct.p11, s->direct.session, s->label);
         }
@@ -715,8 +670,8 @@ main(int argc, char **argv)
     if (!OSSL_PROVIDER_load(NULL, "default") ||
         !OSSL_PROVIDER_load(NULL, "tessera"))
         die("cannot load the providers");
-    CK_FUNCTION_LIST *p11 = load_module(o.module);
-    CK_SESSION_HANDLE session = open_token(p11, o.token, pin);
+    CK_FUNCTION_LIST *p11 = bench_load_module(o.module);
+    CK_SESSION_HANDLE session = bench_open_token(p11, o.token, pin, 0);
 
     int n = argc - first;
     struct subject *subjects = calloc((size_t)n, sizeof(*subjects));

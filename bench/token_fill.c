@@ -13,12 +13,11 @@
  * reading every object's class, id and value without logging in as the
  * agent does at start, then printing its own time and private memory.
  */
-#include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
+#include "bench_p11.h"
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -33,30 +32,6 @@ die(const char *what)
 {
     fprintf(stderr, "token_fill: %s\n", what);
     exit(1);
-}
-
-static CK_SESSION_HANDLE
-open_token(CK_FUNCTION_LIST *p11, const char *label, const char *pin)
-{
-    CK_SLOT_ID slots[16];
-    CK_ULONG n = 16;
-    if (p11->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-        die("C_GetSlotList failed");
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO info;
-        if (p11->C_GetTokenInfo(slots[i], &info) != CKR_OK ||
-            strncmp((const char *)info.label, label, strlen(label)) != 0)
-            continue;
-        CK_SESSION_HANDLE s;
-        if (p11->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                               NULL, NULL, &s) != CKR_OK ||
-            p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) !=
-                CKR_OK)
-            die("cannot log in to the token");
-        return s;
-    }
-    die("no such token");
-    return 0;
 }
 
 static X509 *
@@ -199,24 +174,12 @@ read_every_object(CK_FUNCTION_LIST *p11, CK_SLOT_ID slot)
     p11->C_FindObjectsFinal(s);
 }
 
-static CK_FUNCTION_LIST *
-load_module(const char *path)
-{
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get =
-        h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
-    CK_FUNCTION_LIST *p11 = NULL;
-    if (get == NULL || get(&p11) != CKR_OK || p11->C_Initialize(NULL) != CKR_OK)
-        die("cannot load the PKCS#11 module");
-    return p11;
-}
-
 static int
 enumerate(const char *module)
 {
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    CK_FUNCTION_LIST *p11 = load_module(module);
+    CK_FUNCTION_LIST *p11 = bench_load_module(module);
     CK_SLOT_ID slots[16];
     CK_ULONG n = 16;
     if (p11->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
@@ -242,8 +205,9 @@ main(int argc, char **argv)
                         "       token_fill --enumerate MODULE\n");
         return 2;
     }
-    CK_FUNCTION_LIST *p11 = load_module(argv[1]);
-    CK_SESSION_HANDLE s = open_token(p11, argv[2], argv[3]);
+    CK_FUNCTION_LIST *p11 = bench_load_module(argv[1]);
+    CK_SESSION_HANDLE s =
+        bench_open_token(p11, argv[2], argv[3], CKF_RW_SESSION);
     int count = atoi(argv[4]);
     for (int i = 0; i < count; i++)
         fill_one(p11, s, i);

@@ -22,8 +22,14 @@ TESSERA=$B/cli/tessera SNIPPET=$PWD/data/openssl-tessera.cnf
 
 D=$(mktemp -d /tmp/tessera-bench.XXXXXX)
 PIDS=()
+# Agents started through $(start_agent) are not this shell's children, so
+# `wait` cannot see them: watch them go instead.
+stop_pid() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done
+}
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     rm -rf "$D"
 }
 trap cleanup EXIT
@@ -125,8 +131,7 @@ for version in 1.3 1.2; do
     printf '%-8s %10.0f %10.0f %10.2f\n' "$version" "$f" "$t" "$(echo "$t / $f" | bc -l)"
 done
 echo
-kill "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
+stop_pid "$AGENT_PID"
 
 # --- start-up and memory against the number of identities
 echo "Agent start-up (exec to first answered 'tessera list') and memory"
@@ -154,10 +159,11 @@ for count in $identity_counts; do
             ms_since "$s"
         done | median)
     fi
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid"
 done
 echo
-[ -n "${list_ms:-}" ] && echo "tessera list with 1000 identities: ${list_ms} ms (median of 5)"
+if [ -n "${list_ms:-}" ]; then
+    echo "tessera list with 1000 identities: ${list_ms} ms (median of 5)"
+fi
 echo "RssAnon is the agent's private memory, the module's cache included; VmRSS adds"
 echo "shared library pages (libcrypto, glib, SoftHSM) that other processes share."
