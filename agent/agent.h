@@ -28,6 +28,7 @@ struct agent_config {
     unsigned poll_us;      /* see tessera_poll_readable */
     char *socket_path;
     char *state_dir;
+    char *path;        /* agent.conf, which may not exist */
     GKeyFile *keyfile; /* per-token groups: [token LABEL] */
 };
 
@@ -86,6 +87,7 @@ struct agent {
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
+    struct agent_dbus *dbus; /* NULL without a session bus */
 };
 
 /* config.c */
@@ -167,6 +169,10 @@ gboolean agent_name_valid(const char *name);
 int agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
                  int client_fd, struct tessera_blob *leaf,
                  struct tessera_status *st);
+/* Drops NAME's [identity] group from agent.conf and its enrolment record;
+ * with delete_objects also its objects on the token. */
+int agent_forget_identity(struct agent *agent, const char *name,
+                          gboolean delete_objects, struct tessera_status *st);
 /* Destroys an identity's objects on its token; FALSE if any remain. */
 gboolean agent_delete_identity(struct agent *agent, const char *name);
 
@@ -180,5 +186,14 @@ struct agent_server;
 struct agent_server *agent_server_start(struct agent *agent, const char *path,
                                         GError **error);
 void agent_server_stop(struct agent_server *server);
+
+/* dbus.c: the session-bus API; every function is a no-op without a bus. */
+void agent_dbus_start(struct agent *agent);
+void agent_dbus_stop(struct agent *agent);
+/* Any thread: the registry or a token's state changed. */
+void agent_dbus_changed(struct agent *agent);
+/* Any thread: a client's signature with NAME failed. */
+void agent_dbus_sign_failed(struct agent *agent, const char *name,
+                            const struct tessera_status *st);
 
 #endif

@@ -52,6 +52,7 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
 {
     GError *local = NULL;
     cfg->keyfile = g_key_file_new();
+    cfg->path = g_strdup(path);
     cfg->max_sessions = DEFAULT_MAX_SESSIONS;
     cfg->poll_us = DEFAULT_POLL_US;
     if (!g_key_file_load_from_file(cfg->keyfile, path, G_KEY_FILE_NONE,
@@ -87,6 +88,7 @@ agent_config_clear(struct agent_config *cfg)
     g_strfreev(cfg->modules);
     g_free(cfg->socket_path);
     g_free(cfg->state_dir);
+    g_free(cfg->path);
     if (cfg->keyfile != NULL)
         g_key_file_unref(cfg->keyfile);
     memset(cfg, 0, sizeof(*cfg));

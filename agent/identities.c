@@ -599,6 +599,7 @@ agent_rescan(struct agent *agent)
     g_mutex_unlock(&agent->rescan_lock);
     g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
     agent_registry_unref(old);
+    agent_dbus_changed(agent);
 }
 
 static char *

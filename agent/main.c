@@ -183,6 +183,7 @@ main(int argc, char **argv)
         g_critical("%s", error->message);
         goto out;
     }
+    agent_dbus_start(&agent);
     signal_ready(ready_fd);
     ready_fd = -1;
 
@@ -197,6 +198,7 @@ main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    agent_dbus_stop(&agent);
     agent_server_stop(server);
     agent_registry_unref(agent.registry);
     agent_modules_release(&agent);

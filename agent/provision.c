@@ -541,3 +541,66 @@ agent_delete_identity(struct agent *agent, const char *name)
     agent_rescan(agent);
     return ok;
 }
+
+/* Rewrites agent.conf without [identity NAME], comments kept. */
+static gboolean
+drop_identity_config(struct agent *agent, const char *name, GError **error)
+{
+    char *group = g_strdup_printf("identity %s", name);
+    GKeyFile *kf = g_key_file_new();
+    gboolean ok = TRUE;
+    if (g_key_file_load_from_file(kf, agent->config.path,
+                                  G_KEY_FILE_KEEP_COMMENTS, NULL) &&
+        g_key_file_has_group(kf, group)) {
+        gsize len;
+        char *data;
+        g_key_file_remove_group(kf, group, NULL);
+        data = g_key_file_to_data(kf, &len, NULL);
+        ok =
+            agent_write_file_atomic(agent->config.path, data, len, 0600, error);
+        g_free(data);
+    }
+    g_key_file_free(kf);
+    g_free(group);
+    return ok;
+}
+
+int
+agent_forget_identity(struct agent *agent, const char *name,
+                      gboolean delete_objects, struct tessera_status *st)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    gboolean known = g_hash_table_contains(reg->by_name, name);
+    agent_registry_unref(reg);
+    if (!known) {
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no identity named \"%s\"", name);
+        return -1;
+    }
+    GError *error = NULL;
+    char *file = g_strdup_printf("%s.conf", name);
+    char *record =
+        g_build_filename(agent->config.state_dir, "enrolled", file, NULL);
+    int rc = 0;
+    if (!drop_identity_config(agent, name, &error)) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
+        g_error_free(error);
+        rc = -1;
+    } else if (unlink(record) < 0 && errno != ENOENT) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
+                           record, g_strerror(errno));
+        rc = -1;
+    } else if (delete_objects && !agent_delete_identity(agent, name)) {
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "could not delete every object of %s from its "
+                           "token",
+                           name);
+        rc = -1;
+    }
+    if (rc == 0)
+        g_message("forgot identity %s%s", name,
+                  delete_objects ? " and deleted its key and certificate" : "");
+    g_free(record);
+    g_free(file);
+    return rc;
+}

@@ -240,9 +240,11 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
                            id->token->label, id->name);
     else if (prepare(id, req, &op, st) == 0)
         rc = sign_on_token(id, &op, signature, st);
-    if (rc < 0)
+    if (rc < 0) {
         g_message("identity %s on token \"%s\": %s", id->name, id->token->label,
                   st->message);
+        agent_dbus_sign_failed(agent, id->name, st);
+    }
     agent_identity_unref(id);
     return rc;
 }

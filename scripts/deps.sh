@@ -7,10 +7,13 @@ set -euo pipefail
 packages=(
     # build
     meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
-    libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libcmocka-dev
+    libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libglib2.0-dev-bin
+    libcmocka-dev
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux jq valgrind strace
     curl socat python3 freeradius eapoltest
+    # a private session bus and its clients (D-Bus API tests)
+    dbus-daemon dbus-bin libglib2.0-bin
 )
 
 missing=()

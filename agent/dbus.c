@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control plane on the session bus (dbus/org.tessera.Agent1.xml,
+ * docs/dbus.md): a manager object, one object per token and per identity
+ * under an ObjectManager, kept equal to the registry snapshot.
+ *
+ * Everything here runs on the main loop. Other threads (connections,
+ * rescans) only ask for a sync or report a failed signature; both hop to
+ * the main context. Work that touches a token (Unlock, Lock, Enroll,
+ * Forget) runs on a GTask thread so the bus never waits on a token.
+ */
+#include "agent.h"
+#include "../common/errors.h"
+#include "../common/keyref.h"
+#include "tessera-dbus.h"
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+#define BUS_NAME "org.tessera.Agent1"
+#define MANAGER_PATH "/org/tessera/Agent1"
+#define ERROR_PREFIX "org.tessera.Agent1.Error."
+/* Expiry is a matter of days: look again this often even without events. */
+#define CHECK_INTERVAL_SECONDS 60
+#define PIN_NOTIFY_INTERVAL_US (60 * G_USEC_PER_SEC)
+
+struct agent_dbus {
+    struct agent *agent;
+    guint owner_id;
+    GDBusConnection *connection;
+    GDBusObjectManagerServer *server;
+    TesseraAgent1 *manager;
+    GHashTable *objects;     /* path -> TesseraObjectSkeleton */
+    GHashTable *last_errors; /* identity name -> message */
+    GHashTable *expiry_sent; /* "name threshold" */
+    GArray *thresholds;      /* guint days, descending */
+    gboolean notifications;
+    gint64 last_pin_notice;
+    gint sync_pending; /* atomic */
+    guint timer;
+};
+
+/* --- object paths and errors */
+
+static char *
+child_path(const char *kind, const char *name)
+{
+    char *escaped = g_dbus_escape_object_path(name);
+    char *path = g_strdup_printf(MANAGER_PATH "/%s/%s", kind, escaped);
+    g_free(escaped);
+    return path;
+}
+
+static char *
+token_path(const struct agent_token *t)
+{
+    char *key = g_strdup_printf("%s %s", t->label, t->serial);
+    char *path = child_path("token", key);
+    g_free(key);
+    return path;
+}
+
+/* "pin-incorrect" -> org.tessera.Agent1.Error.PinIncorrect */
+static void
+return_status(GDBusMethodInvocation *inv, const struct tessera_status *st)
+{
+    GString *name = g_string_new(ERROR_PREFIX);
+    gboolean upper = TRUE;
+    for (const char *p = tessera_error_name(st->code); *p; p++) {
+        if (*p == '-') {
+            upper = TRUE;
+            continue;
+        }
+        g_string_append_c(name, upper ? g_ascii_toupper(*p) : *p);
+        upper = FALSE;
+    }
+    g_dbus_method_invocation_return_dbus_error(inv, name->str, st->message);
+    g_string_free(name, TRUE);
+}
+
+static void
+return_invalid(GDBusMethodInvocation *inv, const char *message)
+{
+    struct tessera_status st = {0};
+    tessera_status_set(&st, TESSERA_ERR_INVALID, "%s", message);
+    return_status(inv, &st);
+}
+
+/* --- properties from the registry */
+
+static char *
+chain_pem(const struct agent_identity *id)
+{
+    GString *pem = g_string_new(NULL);
+    for (guint i = 0; i < id->certs->len; i++) {
+        gsize len;
+        const unsigned char *p =
+            g_bytes_get_data(g_ptr_array_index(id->certs, i), &len);
+        X509 *x = d2i_X509(NULL, &p, (long)len);
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data;
+        if (x != NULL && bio != NULL && PEM_write_bio_X509(bio, x)) {
+            long n = BIO_get_mem_data(bio, &data);
+            g_string_append_len(pem, data, n);
+        }
+        BIO_free(bio);
+        X509_free(x);
+    }
+    return g_string_free(pem, FALSE);
+}
+
+static void
+leaf_details(const struct agent_identity *id, char **issuer,
+             guint64 *not_before)
+{
+    *issuer = g_strdup("");
+    *not_before = 0;
+    if (id->certs->len == 0)
+        return;
+    gsize len;
+    const unsigned char *p =
+        g_bytes_get_data(g_ptr_array_index(id->certs, 0), &len);
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (x == NULL)
+        return;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_issuer_name(x), 0,
+                                          XN_FLAG_RFC2253) >= 0) {
+        long n = BIO_get_mem_data(bio, &data);
+        g_free(*issuer);
+        *issuer = g_strndup(data, n);
+    }
+    BIO_free(bio);
+    time_t t;
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) && (t = timegm(&tm)) > 0)
+        *not_before = (guint64)t;
+    X509_free(x);
+}
+
+static const char *
+identity_state(const struct agent_identity *id)
+{
+    struct tessera_identity_summary s = {0};
+    agent_identity_summary(id, &s);
+    const char *state = "ready";
+    if (!(s.flags & TESSERA_ID_TOKEN_PRESENT))
+        state = "token absent";
+    else if (!(s.flags & TESSERA_ID_HAS_CERT))
+        state = "no certificate";
+    else if (s.not_after != 0 &&
+             (gint64)s.not_after < g_get_real_time() / G_USEC_PER_SEC)
+        state = "expired";
+    else if (!(s.flags & TESSERA_ID_LOGGED_IN))
+        state = "locked";
+    tessera_identity_summary_clear(&s);
+    return state;
+}
+
+static void
+update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
+                const struct agent_identity *id)
+{
+    char *tpath = token_path(id->token);
+    char *key_type = g_strdup_printf(
+        "%s-%u", id->key_type == TESSERA_KEY_EC ? "EC" : "RSA", id->key_bits);
+    char *reference = g_strdup_printf("tessera:%s", id->name);
+    char *chain = chain_pem(id), *issuer;
+    guint64 not_before;
+    leaf_details(id, &issuer, &not_before);
+    const char *error = g_hash_table_lookup(d->last_errors, id->name);
+    tessera_agent1_identity_set_name(iface, id->name);
+    tessera_agent1_identity_set_token(iface, tpath);
+    tessera_agent1_identity_set_key_type(iface, key_type);
+    tessera_agent1_identity_set_subject(iface, id->subject);
+    tessera_agent1_identity_set_issuer(iface, issuer);
+    tessera_agent1_identity_set_not_before(iface, not_before);
+    tessera_agent1_identity_set_not_after(iface, id->not_after);
+    tessera_agent1_identity_set_state(iface, identity_state(id));
+    tessera_agent1_identity_set_last_error(iface, error ? error : "");
+    tessera_agent1_identity_set_key_reference(iface, reference);
+    tessera_agent1_identity_set_certificate_chain(iface, chain);
+    g_free(tpath);
+    g_free(key_type);
+    g_free(reference);
+    g_free(chain);
+    g_free(issuer);
+}
+
+static void
+update_token(TesseraAgent1Token *iface, struct agent_token *t)
+{
+    g_mutex_lock(&t->lock);
+    gboolean logged_in = t->logged_in, present = t->present;
+    g_mutex_unlock(&t->lock);
+    tessera_agent1_token_set_label(iface, t->label);
+    tessera_agent1_token_set_manufacturer(iface, t->manufacturer);
+    tessera_agent1_token_set_model(iface, t->model);
+    tessera_agent1_token_set_serial(iface, t->serial);
+    tessera_agent1_token_set_present(iface, present);
+    tessera_agent1_token_set_logged_in(iface, logged_in);
+    tessera_agent1_token_set_pin_tries_left_low(
+        iface, (t->flags & CKF_USER_PIN_COUNT_LOW) != 0);
+    tessera_agent1_token_set_pin_final_try(
+        iface, (t->flags & CKF_USER_PIN_FINAL_TRY) != 0);
+}
+
+/* --- desktop notifications and expiry */
+
+static void
+notify(struct agent_dbus *d, const char *summary, const char *body)
+{
+    if (!d->notifications || d->connection == NULL)
+        return;
+    g_dbus_connection_call(
+        d->connection, "org.freedesktop.Notifications",
+        "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+        "Notify",
+        g_variant_new("(susssasa{sv}i)", "Tessera", 0u, "dialog-password",
+                      summary, body, NULL, NULL, -1),
+        NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
+static void
+check_expiry(struct agent_dbus *d, const struct agent_identity *id,
+             const char *path)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    if (id->not_after == 0 || (gint64)id->not_after <= now)
+        return;
+    guint days_left = (guint)(((gint64)id->not_after - now) / 86400);
+    guint crossed = 0;
+    for (guint i = 0; i < d->thresholds->len; i++) {
+        guint t = g_array_index(d->thresholds, guint, i);
+        if (days_left < t)
+            crossed = t; /* thresholds descend: the last one is the tightest */
+    }
+    if (crossed == 0)
+        return;
+    char *key = g_strdup_printf("%s %u", id->name, crossed);
+    if (!g_hash_table_add(d->expiry_sent, key))
+        return;
+    tessera_agent1_emit_expiring_soon(d->manager, path, id->not_after,
+                                      days_left);
+    char *body = g_strdup_printf("The certificate of %s expires in %u days.",
+                                 id->name, days_left);
+    notify(d, "Certificate expiring", body);
+    g_free(body);
+}
+
+/* --- methods */
+
+static gboolean
+on_reload(TesseraAgent1 *iface, GDBusMethodInvocation *inv, gpointer data)
+{
+    struct agent_dbus *d = data;
+    g_message("rescanning tokens on a D-Bus request");
+    agent_rescan(d->agent);
+    tessera_agent1_complete_reload(iface, inv);
+    return TRUE;
+}
+
+/* A method that needs a token's attention, run on a GTask thread. */
+struct token_call {
+    struct agent_dbus *dbus;
+    GDBusMethodInvocation *inv;
+    struct agent_token *token;
+    char *pin; /* Unlock only; wiped */
+};
+
+static void
+token_call_free(struct token_call *c)
+{
+    if (c->pin != NULL) {
+        OPENSSL_cleanse(c->pin, strlen(c->pin));
+        g_free(c->pin);
+    }
+    if (c->token != NULL)
+        agent_token_unref(c->token);
+    g_object_unref(c->inv);
+    g_free(c);
+}
+
+static void
+run_token_call(GTask *task, gpointer source, gpointer data,
+               GCancellable *cancellable)
+{
+    (void)source;
+    (void)cancellable;
+    (void)task;
+    struct token_call *c = data;
+    struct tessera_status st = {0};
+    int rc = c->pin != NULL ? agent_token_login(c->token, (uint8_t *)c->pin,
+                                                strlen(c->pin), FALSE, &st)
+                            : agent_token_logout(c->token, &st);
+    if (rc == 0) {
+        agent_rescan(c->dbus->agent);
+        g_dbus_method_invocation_return_value(c->inv, NULL);
+    } else {
+        return_status(c->inv, &st);
+    }
+}
+
+static struct agent_token *
+token_of(struct agent_dbus *d, GDBusMethodInvocation *inv)
+{
+    const char *path = g_dbus_method_invocation_get_object_path(inv);
+    struct agent_registry *reg = agent_registry_get(d->agent);
+    struct agent_token *found = NULL;
+    for (guint i = 0; found == NULL && i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        char *p = token_path(t);
+        if (strcmp(p, path) == 0)
+            found = agent_token_ref(t);
+        g_free(p);
+    }
+    agent_registry_unref(reg);
+    return found;
+}
+
+static void
+run_in_thread(gpointer data, GDestroyNotify free_data, GTaskThreadFunc func)
+{
+    GTask *task = g_task_new(NULL, NULL, NULL, NULL);
+    g_task_set_task_data(task, data, free_data);
+    g_task_run_in_thread(task, func);
+    g_object_unref(task);
+}
+
+static void
+start_token_call(struct agent_dbus *d, GDBusMethodInvocation *inv,
+                 const char *pin)
+{
+    struct token_call *c = g_new0(struct token_call, 1);
+    c->dbus = d;
+    c->inv = g_object_ref(inv);
+    c->pin = g_strdup(pin);
+    c->token = token_of(d, inv);
+    if (c->token == NULL) {
+        return_invalid(inv, "that token is gone");
+        token_call_free(c);
+        return;
+    }
+    run_in_thread(c, (GDestroyNotify)token_call_free, run_token_call);
+}
+
+static gboolean
+on_unlock(TesseraAgent1Token *iface, GDBusMethodInvocation *inv,
+          const char *pin, gpointer data)
+{
+    (void)iface;
+    if (strlen(pin) > TESSERA_PIN_MAX)
+        return_invalid(inv, "the PIN is longer than 256 bytes; not tried");
+    else
+        start_token_call(data, inv, pin);
+    /* The message's own copy of the PIN, wiped too. */
+    OPENSSL_cleanse((char *)pin, strlen(pin));
+    return TRUE;
+}
+
+static gboolean
+on_lock(TesseraAgent1Token *iface, GDBusMethodInvocation *inv, gpointer data)
+{
+    (void)iface;
+    start_token_call(data, inv, NULL);
+    return TRUE;
+}
+
+/* What `tessera export --key-ref` writes to a file. */
+static char *
+key_reference_pem(const char *name)
+{
+    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    size_t len;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *pem = NULL;
+    if (bio != NULL && tessera_keyref_encode(name, der, sizeof(der), &len) &&
+        PEM_write_bio(bio, TESSERA_KEYREF_PEM_NAME, "", der, (long)len)) {
+        long n = BIO_get_mem_data(bio, &data);
+        pem = g_strndup(data, n);
+    }
+    BIO_free(bio);
+    return pem;
+}
+
+static gboolean
+on_export_key_reference(TesseraAgent1Identity *iface,
+                        GDBusMethodInvocation *inv, gpointer data)
+{
+    (void)data;
+    char *pem = key_reference_pem(tessera_agent1_identity_get_name(iface));
+    if (pem == NULL)
+        return_invalid(inv, "cannot encode a key reference for that name");
+    else
+        tessera_agent1_identity_complete_export_key_reference(iface, inv, pem);
+    g_free(pem);
+    return TRUE;
+}
+
+struct forget_call {
+    struct agent_dbus *dbus;
+    GDBusMethodInvocation *inv;
+    char *name;
+    gboolean delete_objects;
+};
+
+static void
+forget_call_free(struct forget_call *c)
+{
+    g_object_unref(c->inv);
+    g_free(c->name);
+    g_free(c);
+}
+
+static void
+run_forget(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    (void)task;
+    (void)source;
+    (void)cancel;
+    struct forget_call *c = data;
+    struct tessera_status st = {0};
+    if (agent_forget_identity(c->dbus->agent, c->name, c->delete_objects,
+                              &st) == 0)
+        g_dbus_method_invocation_return_value(c->inv, NULL);
+    else
+        return_status(c->inv, &st);
+}
+
+static gboolean
+on_forget(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
+          gboolean delete_objects, gpointer data)
+{
+    struct forget_call *c = g_new0(struct forget_call, 1);
+    c->dbus = data;
+    c->inv = g_object_ref(inv);
+    c->name = g_strdup(tessera_agent1_identity_get_name(iface));
+    c->delete_objects = delete_objects;
+    run_in_thread(c, (GDestroyNotify)forget_call_free, run_forget);
+    return TRUE;
+}
+
+struct enroll_call {
+    struct agent_dbus *dbus;
+    GDBusMethodInvocation *inv;
+    struct tessera_enroll_request req;
+    char **sans; /* owns req.sans' strings */
+};
+
+static void
+enroll_call_free(struct enroll_call *c)
+{
+    g_object_unref(c->inv);
+    g_free(c->req.key.name);
+    g_free(c->req.key.token);
+    g_free(c->req.key.key_spec);
+    g_free(c->req.key.subject);
+    g_free(c->req.ca);
+    g_strfreev(c->sans);
+    g_free(c);
+}
+
+static void
+run_enroll(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    (void)task;
+    (void)source;
+    (void)cancel;
+    struct enroll_call *c = data;
+    struct tessera_status st = {0};
+    struct tessera_blob leaf = {0};
+    /* No client socket to watch: a D-Bus caller cannot hang up on us. */
+    if (agent_enroll(c->dbus->agent, &c->req, -1, &leaf, &st) == 0) {
+        char *path = child_path("identity", c->req.key.name);
+        g_dbus_method_invocation_return_value(c->inv,
+                                              g_variant_new("(o)", path));
+        g_free(path);
+    } else {
+        return_status(c->inv, &st);
+    }
+    tessera_blob_clear(&leaf);
+}
+
+/* Enroll's options into a request; NULL when they are acceptable. */
+static const char *
+parse_enroll_options(struct enroll_call *c, const char *name, GVariant *opts)
+{
+    GVariantDict dict;
+    g_variant_dict_init(&dict, opts);
+    struct tessera_enroll_request *req = &c->req;
+    req->key.name = g_strdup(name);
+    req->timeout_seconds = 300;
+    const char *error = NULL;
+    if (!g_variant_dict_lookup(&dict, "token", "s", &req->key.token) ||
+        !g_variant_dict_lookup(&dict, "ca", "s", &req->ca) ||
+        !g_variant_dict_lookup(&dict, "subject", "s", &req->key.subject))
+        error = "Enroll needs the options token, ca and subject (strings)";
+    else if (!g_variant_dict_lookup(&dict, "key", "s", &req->key.key_spec))
+        req->key.key_spec = g_strdup("ec-p256");
+    if (error == NULL && g_variant_dict_contains(&dict, "san") &&
+        !g_variant_dict_lookup(&dict, "san", "^as", &c->sans))
+        error = "the option san is an array of strings (as)";
+    if (error == NULL && c->sans != NULL &&
+        g_strv_length(c->sans) > TESSERA_SANS_MAX)
+        error = "at most 16 san entries";
+    if (error == NULL && g_variant_dict_contains(&dict, "timeout") &&
+        (!g_variant_dict_lookup(&dict, "timeout", "u", &req->timeout_seconds) ||
+         req->timeout_seconds == 0 || req->timeout_seconds > 86400))
+        error = "the option timeout is 1 to 86400 seconds (u)";
+    for (guint i = 0; error == NULL && c->sans && c->sans[i]; i++)
+        req->sans[req->n_sans++] = c->sans[i];
+    g_variant_dict_clear(&dict);
+    return error;
+}
+
+static gboolean
+on_enroll(TesseraAgent1 *iface, GDBusMethodInvocation *inv, const char *name,
+          GVariant *options, gpointer data)
+{
+    (void)iface;
+    struct enroll_call *c = g_new0(struct enroll_call, 1);
+    c->dbus = data;
+    c->inv = g_object_ref(inv);
+    const char *error = parse_enroll_options(c, name, options);
+    if (error != NULL) {
+        return_invalid(inv, error);
+        enroll_call_free(c);
+        return TRUE;
+    }
+    run_in_thread(c, (GDestroyNotify)enroll_call_free, run_enroll);
+    return TRUE;
+}
+
+/* --- keeping the objects equal to the registry */
+
+static TesseraObjectSkeleton *
+ensure_object(struct agent_dbus *d, const char *path, gboolean identity)
+{
+    TesseraObjectSkeleton *obj = g_hash_table_lookup(d->objects, path);
+    if (obj != NULL)
+        return obj;
+    obj = tessera_object_skeleton_new(path);
+    if (identity) {
+        TesseraAgent1Identity *iface = tessera_agent1_identity_skeleton_new();
+        g_signal_connect(iface, "handle-export-key-reference",
+                         G_CALLBACK(on_export_key_reference), d);
+        g_signal_connect(iface, "handle-forget", G_CALLBACK(on_forget), d);
+        tessera_object_skeleton_set_agent1_identity(obj, iface);
+        g_object_unref(iface);
+    } else {
+        TesseraAgent1Token *iface = tessera_agent1_token_skeleton_new();
+        g_signal_connect(iface, "handle-unlock", G_CALLBACK(on_unlock), d);
+        g_signal_connect(iface, "handle-lock", G_CALLBACK(on_lock), d);
+        tessera_object_skeleton_set_agent1_token(obj, iface);
+        g_object_unref(iface);
+    }
+    g_dbus_object_manager_server_export(d->server, G_DBUS_OBJECT_SKELETON(obj));
+    g_hash_table_insert(d->objects, g_strdup(path), obj);
+    return obj;
+}
+
+static void
+sync_objects(struct agent_dbus *d)
+{
+    struct agent_registry *reg = agent_registry_get(d->agent);
+    GHashTable *seen =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        char *path = token_path(t);
+        TesseraObjectSkeleton *obj = ensure_object(d, path, FALSE);
+        TesseraAgent1Token *iface =
+            tessera_object_get_agent1_token(TESSERA_OBJECT(obj));
+        update_token(iface, t);
+        g_object_unref(iface);
+        g_hash_table_add(seen, path);
+    }
+    for (guint i = 0; i < reg->identities->len; i++) {
+        struct agent_identity *id = g_ptr_array_index(reg->identities, i);
+        char *path = child_path("identity", id->name);
+        TesseraObjectSkeleton *obj = ensure_object(d, path, TRUE);
+        TesseraAgent1Identity *iface =
+            tessera_object_get_agent1_identity(TESSERA_OBJECT(obj));
+        update_identity(d, iface, id);
+        g_object_unref(iface);
+        check_expiry(d, id, path);
+        g_hash_table_add(seen, path);
+    }
+    GHashTableIter iter;
+    gpointer path;
+    g_hash_table_iter_init(&iter, d->objects);
+    while (g_hash_table_iter_next(&iter, &path, NULL)) {
+        if (!g_hash_table_contains(seen, path)) {
+            g_dbus_object_manager_server_unexport(d->server, path);
+            g_hash_table_iter_remove(&iter);
+        }
+    }
+    g_hash_table_unref(seen);
+    agent_registry_unref(reg);
+}
+
+static gboolean
+sync_now(gpointer data)
+{
+    struct agent_dbus *d = data;
+    g_atomic_int_set(&d->sync_pending, 0);
+    if (d->server != NULL)
+        sync_objects(d);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_timer(gpointer data)
+{
+    sync_now(data);
+    return G_SOURCE_CONTINUE;
+}
+
+void
+agent_dbus_changed(struct agent *agent)
+{
+    struct agent_dbus *d = agent->dbus;
+    if (d != NULL && g_atomic_int_compare_and_exchange(&d->sync_pending, 0, 1))
+        g_main_context_invoke(NULL, sync_now, d);
+}
+
+/* --- failures reported by the signing path */
+
+struct sign_failure {
+    struct agent_dbus *dbus;
+    char *name;
+    char *message;
+    gboolean locked;
+};
+
+static gboolean
+note_sign_failure(gpointer data)
+{
+    struct sign_failure *f = data;
+    struct agent_dbus *d = f->dbus;
+    g_hash_table_replace(d->last_errors, g_strdup(f->name),
+                         g_strdup(f->message));
+    struct agent_registry *reg = agent_registry_get(d->agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, f->name);
+    if (f->locked && id != NULL && d->manager != NULL) {
+        char *tpath = token_path(id->token),
+             *ipath = child_path("identity", f->name);
+        tessera_agent1_emit_pin_needed(d->manager, tpath, ipath);
+        gint64 now = g_get_monotonic_time();
+        if (now - d->last_pin_notice > PIN_NOTIFY_INTERVAL_US) {
+            d->last_pin_notice = now;
+            char *body = g_strdup_printf(
+                "A program wants to use %s: unlock token \"%s\".", f->name,
+                id->token->label);
+            notify(d, "PIN needed", body);
+            g_free(body);
+        }
+        g_free(tpath);
+        g_free(ipath);
+    }
+    agent_registry_unref(reg);
+    g_free(f->name);
+    g_free(f->message);
+    g_free(f);
+    if (d->server != NULL)
+        sync_objects(d);
+    return G_SOURCE_REMOVE;
+}
+
+void
+agent_dbus_sign_failed(struct agent *agent, const char *name,
+                       const struct tessera_status *st)
+{
+    if (agent->dbus == NULL)
+        return;
+    struct sign_failure *f = g_new0(struct sign_failure, 1);
+    f->dbus = agent->dbus;
+    f->name = g_strdup(name);
+    f->message = g_strdup(st->message);
+    f->locked = st->code == TESSERA_ERR_TOKEN_LOCKED;
+    g_main_context_invoke(NULL, note_sign_failure, f);
+}
+
+/* --- the bus */
+
+static void
+on_bus_acquired(GDBusConnection *connection, const char *name, gpointer data)
+{
+    (void)name;
+    struct agent_dbus *d = data;
+    d->connection = g_object_ref(connection);
+    /* The ObjectManager's own path may hold no managed object: the manager
+     * interface is exported beside it, directly on the connection. */
+    d->server = g_dbus_object_manager_server_new(MANAGER_PATH);
+    d->manager = tessera_agent1_skeleton_new();
+    tessera_agent1_set_version(d->manager, TESSERA_VERSION);
+    g_signal_connect(d->manager, "handle-reload", G_CALLBACK(on_reload), d);
+    g_signal_connect(d->manager, "handle-enroll", G_CALLBACK(on_enroll), d);
+    GError *error = NULL;
+    if (!g_dbus_interface_skeleton_export(
+            G_DBUS_INTERFACE_SKELETON(d->manager), connection, MANAGER_PATH,
+            &error)) {
+        g_warning("cannot export %s: %s", MANAGER_PATH, error->message);
+        g_error_free(error);
+    }
+    sync_objects(d);
+    g_dbus_object_manager_server_set_connection(d->server, connection);
+}
+
+static void
+on_name_acquired(GDBusConnection *connection, const char *name, gpointer data)
+{
+    (void)connection;
+    (void)data;
+    g_message("serving %s on the session bus", name);
+}
+
+static void
+on_name_lost(GDBusConnection *connection, const char *name, gpointer data)
+{
+    (void)data;
+    if (connection == NULL)
+        g_warning("cannot connect to the session bus: the D-Bus API is off");
+    else
+        g_warning("another process owns %s: the D-Bus API is off", name);
+}
+
+static GArray *
+expiry_thresholds(struct agent_config *cfg)
+{
+    static const guint defaults[] = {14, 7, 3, 1};
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(guint));
+    gsize n = 0;
+    gint *days = g_key_file_get_integer_list(cfg->keyfile, "agent",
+                                             "expiring-days", &n, NULL);
+    if (days == NULL)
+        g_array_append_vals(out, defaults, G_N_ELEMENTS(defaults));
+    for (gsize i = 0; i < n; i++)
+        if (days[i] > 0)
+            g_array_append_val(out, (guint){(guint)days[i]});
+    g_free(days);
+    return out;
+}
+
+static gint
+descending(gconstpointer a, gconstpointer b)
+{
+    guint x = *(const guint *)a, y = *(const guint *)b;
+    return (x < y) - (x > y);
+}
+
+/* No bus in the environment (a test, a headless box): no API, no autolaunch. */
+static gboolean
+session_bus_present(void)
+{
+    if (g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+        return TRUE;
+    char *path = g_build_filename(g_get_user_runtime_dir(), "bus", NULL);
+    gboolean present = g_file_test(path, G_FILE_TEST_EXISTS);
+    g_free(path);
+    return present;
+}
+
+void
+agent_dbus_start(struct agent *agent)
+{
+    if (!session_bus_present()) {
+        g_message("no session bus: the D-Bus API is off");
+        return;
+    }
+    struct agent_dbus *d = g_new0(struct agent_dbus, 1);
+    d->agent = agent;
+    d->objects =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+    d->last_errors =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d->expiry_sent =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->thresholds = expiry_thresholds(&agent->config);
+    g_array_sort(d->thresholds, descending);
+    d->notifications = !g_key_file_has_key(agent->config.keyfile, "agent",
+                                           "notifications", NULL) ||
+                       g_key_file_get_boolean(agent->config.keyfile, "agent",
+                                              "notifications", NULL);
+    d->last_pin_notice = -PIN_NOTIFY_INTERVAL_US;
+    agent->dbus = d;
+    d->owner_id = g_bus_own_name(G_BUS_TYPE_SESSION, BUS_NAME,
+                                 G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
+                                 on_name_acquired, on_name_lost, d, NULL);
+    d->timer = g_timeout_add_seconds(CHECK_INTERVAL_SECONDS, on_timer, d);
+}
+
+void
+agent_dbus_stop(struct agent *agent)
+{
+    struct agent_dbus *d = agent->dbus;
+    if (d == NULL)
+        return;
+    agent->dbus = NULL;
+    g_source_remove(d->timer);
+    g_bus_unown_name(d->owner_id);
+    g_clear_object(&d->server);
+    if (d->manager != NULL)
+        g_dbus_interface_skeleton_unexport(
+            G_DBUS_INTERFACE_SKELETON(d->manager));
+    g_clear_object(&d->manager);
+    g_clear_object(&d->connection);
+    g_hash_table_unref(d->objects);
+    g_hash_table_unref(d->last_errors);
+    g_hash_table_unref(d->expiry_sent);
+    g_array_unref(d->thresholds);
+    g_free(d);
+}

@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The D-Bus API on a private session bus, driven by a real client (gdbus):
+# objects and properties, Unlock with a wrong then a right PIN, Lock,
+# Enroll, ExportKeyReference, Forget, the ExpiringSoon and PinNeeded
+# signals, a desktop notification, and malformed calls that must leave the
+# agent serving.
+. "$(dirname "$0")/lib.sh"
+
+BUS_PID=
+stop_bus() { [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null || true; }
+trap 'stop_bus; cleanup' EXIT
+dbus-daemon --session --fork --address="unix:path=$T/bus" \
+    --print-address=3 --print-pid=4 3>"$T/bus.address" 4>"$T/bus.pid"
+BUS_PID=$(cat "$T/bus.pid")
+export DBUS_SESSION_BUS_ADDRESS
+DBUS_SESSION_BUS_ADDRESS=$(cat "$T/bus.address")
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+make_server_cert "$T/ca"
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+# validity-days=2 puts an enrolled certificate inside the 3-day threshold.
+printf '[ca corp]\nprotocol=local\nca-cert=%s\nca-key=%s\nvalidity-days=2\n' \
+    "$T/ca/ca.pem" "$T/ca/ca.key" >"$XDG_CONFIG_HOME/tessera/agent.conf"
+printf '[identity laptop]\ncert-file=%s\n' "$T/laptop-published.pem" \
+    >>"$XDG_CONFIG_HOME/tessera/agent.conf"
+
+# Everything the agent sends on the bus, and every Notify call to the
+# desktop, as a session would see them.
+gdbus monitor --session --dest org.tessera.Agent1 >"$T/monitor.log" 2>&1 &
+SERVER_PIDS+=("$!")
+dbus-monitor --session "interface='org.freedesktop.Notifications'" \
+    >"$T/notifications.log" 2>&1 &
+SERVER_PIDS+=("$!")
+start_agent
+for _ in $(seq 1 100); do grep -q "serving org.tessera.Agent1" "$T/agent.log" && break; sleep 0.05; done
+
+AGENT=/org/tessera/Agent1
+call() { # PATH METHOD ARGS...
+    local path=$1 method=$2
+    shift 2
+    timeout 60 gdbus call --session --dest org.tessera.Agent1 --object-path "$path" \
+        --method "$method" "$@"
+}
+prop() { # PATH INTERFACE NAME
+    call "$1" org.freedesktop.DBus.Properties.Get "org.tessera.Agent1$2" "$3"
+}
+
+TOKEN=$(call "$AGENT" org.freedesktop.DBus.ObjectManager.GetManagedObjects |
+    grep -o "$AGENT/token/Test_20Token[^']*" | head -1)
+check_output "the manager answers with its version" "<'[0-9]+\.[0-9]+\.[0-9]+'>" \
+    prop "$AGENT" "" Version
+check_output "the ObjectManager lists the token with its properties" \
+    "'Label': <'Test Token'>.*'LoggedIn': <false>" \
+    call "$AGENT" org.freedesktop.DBus.ObjectManager.GetManagedObjects
+check_fails "Unlock with a wrong PIN is an error naming the reason" \
+    "Error.PinIncorrect: .*PIN" call "$TOKEN" org.tessera.Agent1.Token.Unlock "'000000'"
+check_output "the token stays locked" "<false>" prop "$TOKEN" .Token LoggedIn
+check "Unlock with the right PIN" call "$TOKEN" org.tessera.Agent1.Token.Unlock "'$PIN'"
+check_output "LoggedIn is now true" "<true>" prop "$TOKEN" .Token LoggedIn
+check "the PINs never reach the agent's log" \
+    bash -c "! grep -q -e '$PIN' -e 000000 '$T/agent.log'"
+
+check_output "Enroll makes an identity through the CA profile" \
+    "objectpath '$AGENT/identity/laptop'" \
+    call "$AGENT" org.tessera.Agent1.Enroll laptop \
+    "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=laptop,O=Tessera Test'>, 'san': <['dns:laptop.corp.example']>}"
+ID=$AGENT/identity/laptop
+check_output "its object carries subject, issuer and key type" \
+    "'KeyType': <'EC-256'>, 'Subject': <'O=Tessera Test,CN=laptop'>, 'Issuer': <'CN=Tessera Test CA'>" \
+    call "$ID" org.freedesktop.DBus.Properties.GetAll org.tessera.Agent1.Identity
+check_output "its state is ready and its key reference a tessera: URI" \
+    "<'tessera:laptop'>" prop "$ID" .Identity KeyReference
+check_output "the chain property is PEM" "BEGIN CERTIFICATE" \
+    prop "$ID" .Identity CertificateChain
+check_output "ExportKeyReference gives a key-reference file's text" \
+    "BEGIN TESSERA KEY" call "$ID" org.tessera.Agent1.Identity.ExportKeyReference
+call "$ID" org.tessera.Agent1.Identity.ExportKeyReference |
+    sed -e "s/^('//" -e "s/',)$//" -e 's/\\n/\n/g' >"$T/laptop.ref"
+prop "$ID" .Identity CertificateChain | sed -e "s/^(<'//" -e "s/'>,)$//" -e 's/\\n/\n/g' \
+    >"$T/laptop-chain.pem"
+start_server -www
+# s_time loads its key with SSL_CTX_use_PrivateKey_file, as file-only
+# programs do (curl hangs under the sanitizer runtime; see meson.build).
+check_output "the exported reference makes full mutual-TLS handshakes" \
+    "[1-9][0-9]* connections in" \
+    env OPENSSL_CONF="$(cd "$(dirname "$0")/../.." && pwd)/data/openssl-tessera.cnf" \
+    openssl s_time -connect "127.0.0.1:$PORT" -new -time 1 -CAfile "$T/ca/ca.pem" \
+    -cert "$T/laptop-chain.pem" -key "$T/laptop.ref"
+check_output "ExpiringSoon was sent for the 2-day certificate" \
+    "org.tessera.Agent1.ExpiringSoon \(objectpath '$ID', uint64 [0-9]+, uint32 [12]\)" \
+    cat "$T/monitor.log"
+check_output "and the desktop was notified" "Certificate expiring" cat "$T/notifications.log"
+
+check "Lock" call "$TOKEN" org.tessera.Agent1.Token.Lock
+check_output "LoggedIn is false again, and the identity says locked" "<'locked'>" \
+    prop "$ID" .Identity State
+check_fails "a client's signature now fails" "locked" "$HELPERS/sign_load" tessera:laptop
+for _ in $(seq 1 40); do grep -q PinNeeded "$T/monitor.log" && break; sleep 0.05; done
+check_output "PinNeeded names the token and the identity" \
+    "PinNeeded \(objectpath '$TOKEN', objectpath '$ID'\)" cat "$T/monitor.log"
+check_output "LastError says why" "locked" prop "$ID" .Identity LastError
+check_output "PropertiesChanged followed the token's login state" \
+    "PropertiesChanged \('org.tessera.Agent1.Token', \{'LoggedIn': <false>" cat "$T/monitor.log"
+
+# Malformed calls: D-Bus errors with clear messages, the agent still serving.
+# gdbus would turn 42 into a string after introspection; dbus-send does not.
+check_fails "Unlock with a number for the PIN" "InvalidArgs" \
+    dbus-send --session --print-reply --dest=org.tessera.Agent1 "$TOKEN" \
+    org.tessera.Agent1.Token.Unlock int32:42
+check_fails "an identity that does not exist" "Object does not exist" \
+    call "$AGENT/identity/ghost" org.tessera.Agent1.Identity.ExportKeyReference
+check_fails "a 100 kB PIN is refused without trying it" "Error.Invalid: .*longer than" \
+    call "$TOKEN" org.tessera.Agent1.Token.Unlock "'$(head -c 100000 /dev/zero | tr '\0' 7)'"
+check_fails "Enroll without its options" "needs the options token, ca and subject" \
+    call "$AGENT" org.tessera.Agent1.Enroll ghost "{}"
+check_fails "Enroll with a san that is not a string array" "san is an array of strings" \
+    call "$AGENT" org.tessera.Agent1.Enroll ghost \
+    "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=g'>, 'san': <42>}"
+check_fails "Enroll against an unknown profile" "Error.Invalid: no CA profile" \
+    call "$AGENT" org.tessera.Agent1.Enroll ghost \
+    "{'token': <'Test Token'>, 'ca': <'nowhere'>, 'subject': <'CN=g'>}"
+check_output "the agent still serves" "<'Test Token'>" prop "$TOKEN" .Token Label
+
+check "Unlock again" call "$TOKEN" org.tessera.Agent1.Token.Unlock "'$PIN'"
+check "Forget, deleting the key and certificate" \
+    call "$ID" org.tessera.Agent1.Identity.Forget true
+check_fails "the identity's object is gone" "Object does not exist" \
+    prop "$ID" .Identity Name
+check "and so is its [identity] group in agent.conf" \
+    bash -c "! grep -qF '[identity laptop]' '$XDG_CONFIG_HOME/tessera/agent.conf'"
+check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"
+check "tessera list no longer shows it" bash -c "! '$TESSERA' list | grep -q '^laptop '"
+check "Reload rescans the tokens" call "$AGENT" org.tessera.Agent1.Reload
+
+finish
