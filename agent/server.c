@@ -10,6 +10,7 @@
 #include "../common/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <openssl/crypto.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 
 struct agent_server {
     struct agent *agent;
-    char *path;
+    char *path; /* NULL when the service manager owns the socket */
     int listen_fd;
     guint source;
     uid_t uid;
@@ -545,21 +546,69 @@ listen_on(const char *path, GError **error)
     return fd;
 }
 
+#define SD_LISTEN_FDS_START 3
+
+/*
+ * The listening socket a service manager passed (systemd socket activation,
+ * or systemd-socket-activate): LISTEN_PID is this process and LISTEN_FDS 1,
+ * fd 3, a listening UNIX stream socket; the protocol of sd_listen_fds(3),
+ * read here without libsystemd. -1 when none was passed.
+ */
+static int
+activation_socket(GError **error)
+{
+    const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
+    if (pid == NULL || fds == NULL ||
+        g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid())
+        return -1;
+    int fd = SD_LISTEN_FDS_START, type = 0, listening = 0;
+    socklen_t len = sizeof(int);
+    struct sockaddr_un addr;
+    socklen_t addr_len = sizeof(addr);
+    gboolean ok = strcmp(fds, "1") == 0 &&
+                  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+                  type == SOCK_STREAM &&
+                  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+                             &len) == 0 &&
+                  listening &&
+                  getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
+                  addr.sun_family == AF_UNIX;
+    /* Not for the programs the agent starts (post-renew commands). */
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    if (!ok) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "the service manager passed LISTEN_FDS=%s; expected one "
+                    "listening UNIX stream socket",
+                    fds);
+        return -2;
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
 struct agent_server *
 agent_server_start(struct agent *agent, const char *path, GError **error)
 {
-    int fd = listen_on(path, error);
+    int fd = activation_socket(error);
+    gboolean activated = fd >= 0;
+    if (fd == -1)
+        fd = listen_on(path, error);
     if (fd < 0)
         return NULL;
     struct agent_server *server = g_new0(struct agent_server, 1);
     server->agent = agent;
-    server->path = g_strdup(path);
+    server->path = activated ? NULL : g_strdup(path);
     server->listen_fd = fd;
     server->uid = getuid();
     g_mutex_init(&server->lock);
     server->connections = g_ptr_array_new();
     server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
-    g_message("listening on %s", path);
+    if (activated)
+        g_message("listening on the socket the service manager passed");
+    else
+        g_message("listening on %s", path);
     return server;
 }
 
@@ -570,7 +619,8 @@ agent_server_stop(struct agent_server *server)
         return;
     g_source_remove(server->source);
     close(server->listen_fd);
-    unlink(server->path);
+    if (server->path != NULL)
+        unlink(server->path);
     /* No new connections now; wake every thread and wait for it. */
     g_mutex_lock(&server->lock);
     for (guint i = 0; i < server->connections->len; i++) {

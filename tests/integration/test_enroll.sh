@@ -132,7 +132,8 @@ check_exit "a local CA whose key is missing: exit 5" 5 \
 "$TESSERA" enroll impatient --token "Test Token" --ca forever --subject CN=impatient \
     --timeout 60 >"$T/interrupted.out" 2>&1 &
 enroll_pid=$!
-for _ in $(seq 1 100); do grep -q "CA forever: request pending" "$T/agent.log" && break; sleep 0.05; done
+pending_impatient() { grep -A3 "enrolling impatient" "$T/agent.log" | grep -q "request pending"; }
+for _ in $(seq 1 100); do pending_impatient && break; sleep 0.05; done
 kill -INT "$enroll_pid"
 status=0
 wait "$enroll_pid" || status=$?

@@ -116,12 +116,15 @@ N=$T/nobody
 mkdir -p "$N/tokens"
 sed "s|$T/tokens|$N/tokens|" "$SOFTHSM2_CONF" >"$N/softhsm2.conf"
 chown -R nobody:nogroup "$N"
+# exec: run in the background, the function's subshell must become the
+# agent, or killing $! would leave the agent running.
 as_nobody() {
-    setpriv --reuid=nobody --regid=nogroup --clear-groups env \
+    exec setpriv --reuid=nobody --regid=nogroup --clear-groups env \
         SOFTHSM2_CONF="$N/softhsm2.conf" XDG_RUNTIME_DIR="$N/run" \
         XDG_STATE_HOME="$N/state" XDG_CONFIG_HOME="$N/config" "$@"
 }
-as_nobody softhsm2-util --init-token --free --label "Nobody" --so-pin "$SO_PIN" --pin "$PIN" >/dev/null
+(as_nobody softhsm2-util --init-token --free --label "Nobody" --so-pin "$SO_PIN" \
+    --pin "$PIN" >/dev/null)
 as_nobody "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
     --socket "$N/run/agent.sock" >"$T/nobody-agent.log" 2>&1 &
 nobody_agent=$!
@@ -130,7 +133,9 @@ check_fails "an agent refuses a peer whose uid is not its own" \
     "serves only its own user" env TESSERA_SOCKET="$N/run/agent.sock" "$TESSERA" tokens
 check_output "and logs the refusal" "refused a connection from uid 0" cat "$T/nobody-agent.log"
 kill "$nobody_agent"
-wait "$nobody_agent" || true
+status=0
+wait "$nobody_agent" || status=$?
+check "the other user's agent stops on SIGTERM" test "$status" -eq 0
 
 # SIGTERM stops the agent cleanly and removes its socket.
 kill -TERM "$AGENT_PID"
