@@ -700,9 +700,8 @@ on_bus_acquired(GDBusConnection *connection, const char *name, gpointer data)
     g_signal_connect(d->manager, "handle-reload", G_CALLBACK(on_reload), d);
     g_signal_connect(d->manager, "handle-enroll", G_CALLBACK(on_enroll), d);
     GError *error = NULL;
-    if (!g_dbus_interface_skeleton_export(
-            G_DBUS_INTERFACE_SKELETON(d->manager), connection, MANAGER_PATH,
-            &error)) {
+    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(d->manager),
+                                          connection, MANAGER_PATH, &error)) {
         g_warning("cannot export %s: %s", MANAGER_PATH, error->message);
         g_error_free(error);
     }

@@ -565,14 +565,14 @@ activation_socket(GError **error)
     socklen_t len = sizeof(int);
     struct sockaddr_un addr;
     socklen_t addr_len = sizeof(addr);
-    gboolean ok = strcmp(fds, "1") == 0 &&
-                  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-                  type == SOCK_STREAM &&
-                  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-                             &len) == 0 &&
-                  listening &&
-                  getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
-                  addr.sun_family == AF_UNIX;
+    gboolean ok =
+        strcmp(fds, "1") == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+        type == SOCK_STREAM &&
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+        listening &&
+        getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
+        addr.sun_family == AF_UNIX;
     /* Not for the programs the agent starts (post-renew commands). */
     g_unsetenv("LISTEN_PID");
     g_unsetenv("LISTEN_FDS");
