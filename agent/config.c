@@ -29,21 +29,22 @@
  * a loop) usually comes within this; see docs/performance.md. */
 #define DEFAULT_POLL_US 200
 
+/* [agent] KEY, if present, as an integer in [min, max] into *out. */
 static gboolean
-read_poll_us(struct agent_config *cfg, const char *path, GError **error)
+read_bounded(GKeyFile *kf, const char *path, const char *key, gint min,
+             gint max, unsigned *out, GError **error)
 {
     GError *local = NULL;
-    if (!g_key_file_has_key(cfg->keyfile, "agent", "poll-us", NULL))
+    if (!g_key_file_has_key(kf, "agent", key, NULL))
         return TRUE;
-    gint n = g_key_file_get_integer(cfg->keyfile, "agent", "poll-us", &local);
-    if (local != NULL || n < 0 || n > TESSERA_POLL_US_MAX) {
+    gint n = g_key_file_get_integer(kf, "agent", key, &local);
+    if (local != NULL || n < min || n > max) {
         g_clear_error(&local);
         g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                    "%s: [agent] poll-us must be 0 to %d", path,
-                    TESSERA_POLL_US_MAX);
+                    "%s: [agent] %s must be %d to %d", path, key, min, max);
         return FALSE;
     }
-    cfg->poll_us = (unsigned)n;
+    *out = (unsigned)n;
     return TRUE;
 }
 
@@ -67,19 +68,10 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
     if (cfg->modules == NULL)
         cfg->modules = g_key_file_get_string_list(cfg->keyfile, "agent",
                                                   "modules", NULL, NULL);
-    if (g_key_file_has_key(cfg->keyfile, "agent", "max-sessions", NULL)) {
-        gint n = g_key_file_get_integer(cfg->keyfile, "agent", "max-sessions",
-                                        &local);
-        if (local != NULL || n < 1 || n > MAX_SESSIONS_LIMIT) {
-            g_clear_error(&local);
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "%s: [agent] max-sessions must be 1 to %d", path,
-                        MAX_SESSIONS_LIMIT);
-            return FALSE;
-        }
-        cfg->max_sessions = (unsigned)n;
-    }
-    return read_poll_us(cfg, path, error);
+    return read_bounded(cfg->keyfile, path, "max-sessions", 1,
+                        MAX_SESSIONS_LIMIT, &cfg->max_sessions, error) &&
+           read_bounded(cfg->keyfile, path, "poll-us", 0, TESSERA_POLL_US_MAX,
+                        &cfg->poll_us, error);
 }
 
 void
