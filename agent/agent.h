@@ -116,6 +116,8 @@ int agent_token_logout(struct agent_token *token, struct tessera_status *st);
 /* Maps a PKCS#11 failure to a code and a sentence naming the token. */
 void agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
                       struct tessera_status *st);
+/* Marks the token present or absent; a returning token starts locked. */
+void agent_token_check_presence(struct agent_token *token);
 void agent_token_info(struct agent_token *token,
                       struct tessera_token_info *out);
 char *agent_trimmed(const unsigned char *padded, size_t len);

@@ -193,19 +193,22 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
 static void
 update_token(TesseraAgent1Token *iface, struct agent_token *t)
 {
-    g_mutex_lock(&t->lock);
-    gboolean logged_in = t->logged_in, present = t->present;
-    g_mutex_unlock(&t->lock);
+    /* Fresh flags: the PIN counter changes without any rescan. */
+    struct tessera_token_info info;
+    agent_token_info(t, &info);
     tessera_agent1_token_set_label(iface, t->label);
     tessera_agent1_token_set_manufacturer(iface, t->manufacturer);
     tessera_agent1_token_set_model(iface, t->model);
     tessera_agent1_token_set_serial(iface, t->serial);
-    tessera_agent1_token_set_present(iface, present);
-    tessera_agent1_token_set_logged_in(iface, logged_in);
+    tessera_agent1_token_set_present(iface,
+                                     (info.flags & TESSERA_TOKEN_PRESENT) != 0);
+    tessera_agent1_token_set_logged_in(
+        iface, (info.flags & TESSERA_TOKEN_LOGGED_IN) != 0);
     tessera_agent1_token_set_pin_tries_left_low(
-        iface, (t->flags & CKF_USER_PIN_COUNT_LOW) != 0);
+        iface, (info.flags & TESSERA_TOKEN_PIN_COUNT_LOW) != 0);
     tessera_agent1_token_set_pin_final_try(
-        iface, (t->flags & CKF_USER_PIN_FINAL_TRY) != 0);
+        iface, (info.flags & TESSERA_TOKEN_PIN_FINAL_TRY) != 0);
+    tessera_token_info_clear(&info);
 }
 
 /* --- desktop notifications and expiry */
@@ -263,6 +266,39 @@ on_reload(TesseraAgent1 *iface, GDBusMethodInvocation *inv, gpointer data)
     return TRUE;
 }
 
+static void sync_objects(struct agent_dbus *d);
+
+/* A reply that must see its own effect: objects synced first, on the main
+ * loop, so a client that asks right away reads the new state. */
+struct deferred_reply {
+    struct agent_dbus *dbus;
+    GDBusMethodInvocation *inv;
+    GVariant *value;
+};
+
+static gboolean
+send_deferred_reply(gpointer data)
+{
+    struct deferred_reply *r = data;
+    if (r->dbus->server != NULL)
+        sync_objects(r->dbus);
+    g_dbus_method_invocation_return_value(r->inv, r->value);
+    g_object_unref(r->inv);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+reply_after_sync(struct agent_dbus *d, GDBusMethodInvocation *inv,
+                 GVariant *value)
+{
+    struct deferred_reply *r = g_new0(struct deferred_reply, 1);
+    r->dbus = d;
+    r->inv = g_object_ref(inv);
+    r->value = value;
+    g_main_context_invoke(NULL, send_deferred_reply, r);
+}
+
 /* A method that needs a token's attention, run on a GTask thread. */
 struct token_call {
     struct agent_dbus *dbus;
@@ -298,7 +334,7 @@ run_token_call(GTask *task, gpointer source, gpointer data,
                             : agent_token_logout(c->token, &st);
     if (rc == 0) {
         agent_rescan(c->dbus->agent);
-        g_dbus_method_invocation_return_value(c->inv, NULL);
+        reply_after_sync(c->dbus, c->inv, NULL);
     } else {
         return_status(c->inv, &st);
     }
@@ -425,7 +461,7 @@ run_forget(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
     struct tessera_status st = {0};
     if (agent_forget_identity(c->dbus->agent, c->name, c->delete_objects,
                               &st) == 0)
-        g_dbus_method_invocation_return_value(c->inv, NULL);
+        reply_after_sync(c->dbus, c->inv, NULL);
     else
         return_status(c->inv, &st);
 }
@@ -475,8 +511,7 @@ run_enroll(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
     /* No client socket to watch: a D-Bus caller cannot hang up on us. */
     if (agent_enroll(c->dbus->agent, &c->req, -1, &leaf, &st) == 0) {
         char *path = child_path("identity", c->req.key.name);
-        g_dbus_method_invocation_return_value(c->inv,
-                                              g_variant_new("(o)", path));
+        reply_after_sync(c->dbus, c->inv, g_variant_new("(o)", path));
         g_free(path);
     } else {
         return_status(c->inv, &st);

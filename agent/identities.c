@@ -560,10 +560,30 @@ add_identity(struct agent_registry *reg, struct agent_identity *id)
     g_hash_table_insert(reg->by_name, id->name, id);
 }
 
+/* An absent token's identities stay listed, so clients hear "not present"
+ * rather than "no such identity". */
+static void
+keep_identities(struct agent_registry *reg, const struct agent_registry *old,
+                const struct agent_token *token)
+{
+    for (guint i = 0; old != NULL && i < old->identities->len; i++) {
+        struct agent_identity *id = g_ptr_array_index(old->identities, i);
+        /* Shared with the old snapshot: never renamed, so never doubled. */
+        if (id->token == token &&
+            !g_hash_table_contains(reg->by_name, id->name))
+            add_identity(reg, agent_identity_ref(id));
+    }
+}
+
 static void
 scan_token(struct agent *agent, struct agent_registry *reg,
-           struct agent_token *token)
+           const struct agent_registry *old, struct agent_token *token)
 {
+    agent_token_check_presence(token);
+    if (!g_atomic_int_get(&token->present)) {
+        keep_identities(reg, old, token);
+        return;
+    }
     CK_SESSION_HANDLE session;
     CK_RV rv = agent_token_session_acquire(token, &session);
     if (rv != CKR_OK) {
@@ -591,7 +611,7 @@ agent_rescan(struct agent *agent)
         old ? g_ptr_array_ref(old->tokens) : agent_tokens_discover(agent);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
-        scan_token(agent, reg, g_ptr_array_index(tokens, i));
+        scan_token(agent, reg, old, g_ptr_array_index(tokens, i));
 
     g_mutex_lock(&agent->registry_lock);
     agent->registry = reg;

@@ -150,16 +150,27 @@ agent_token_ref(struct agent_token *token)
     return token;
 }
 
+/* Under token->lock. */
+static void
+close_sessions(struct agent_token *token)
+{
+    for (guint i = 0; i < token->idle_sessions->len; i++)
+        token->module->C_CloseSession(
+            g_array_index(token->idle_sessions, CK_SESSION_HANDLE, i));
+    token->open_sessions -= token->idle_sessions->len;
+    g_array_set_size(token->idle_sessions, 0);
+    if (token->login_session != CK_INVALID_HANDLE)
+        token->module->C_CloseSession(token->login_session);
+    token->login_session = CK_INVALID_HANDLE;
+    token->logged_in = FALSE;
+}
+
 void
 agent_token_unref(struct agent_token *token)
 {
     if (token == NULL || !g_atomic_int_dec_and_test(&token->refcount))
         return;
-    for (guint i = 0; i < token->idle_sessions->len; i++)
-        token->module->C_CloseSession(
-            g_array_index(token->idle_sessions, CK_SESSION_HANDLE, i));
-    if (token->login_session != CK_INVALID_HANDLE)
-        token->module->C_CloseSession(token->login_session);
+    close_sessions(token);
     g_array_unref(token->idle_sessions);
     g_mutex_clear(&token->lock);
     g_cond_clear(&token->session_returned);
@@ -212,6 +223,31 @@ agent_token_session_release(struct agent_token *token,
         g_array_append_val(token->idle_sessions, session);
     g_cond_signal(&token->session_returned);
     g_mutex_unlock(&token->lock);
+}
+
+/*
+ * Asks the token whether it is in its reader. One that comes back after
+ * being pulled out has lost its sessions and its login: ours are closed,
+ * and it waits for `tessera unlock` (the agent never logs in by itself).
+ */
+void
+agent_token_check_presence(struct agent_token *token)
+{
+    CK_TOKEN_INFO info;
+    gboolean present =
+        token->module->C_GetTokenInfo(token->slot, &info) == CKR_OK;
+    if (present == (gboolean)g_atomic_int_get(&token->present))
+        return;
+    if (!present) {
+        g_atomic_int_set(&token->present, FALSE);
+        g_message("token \"%s\" is not present", token->label);
+        return;
+    }
+    g_mutex_lock(&token->lock);
+    close_sessions(token);
+    g_mutex_unlock(&token->lock);
+    g_atomic_int_set(&token->present, TRUE);
+    g_message("token \"%s\" is back; unlock it again", token->label);
 }
 
 void

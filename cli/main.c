@@ -231,6 +231,10 @@ cmd_list(int argc, char **argv)
 static void
 describe_token_flags(uint32_t flags, char *buf, size_t size)
 {
+    if (!(flags & TESSERA_TOKEN_PRESENT)) {
+        snprintf(buf, size, "absent");
+        return;
+    }
     snprintf(buf, size, "%s%s%s%s",
              (flags & TESSERA_TOKEN_LOGGED_IN)        ? "unlocked"
              : (flags & TESSERA_TOKEN_LOGIN_REQUIRED) ? "locked"

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A fault-injecting PKCS#11 module for the tests: it forwards every call to
+ * a real module (SoftHSM2) and, as a control file says, misbehaves the way
+ * smartcards and TPMs do. SoftHSM2 never pulls itself out of its reader,
+ * never reaches its last PIN try and never loses a session.
+ *
+ * Environment:
+ *   FAULTY_MODULE   the real module (default SoftHSM2's)
+ *   FAULTY_CONTROL  a file of key=value lines, read on every call:
+ *     removed=1        the token is out of its reader
+ *     final_try=1      the token reports CKF_USER_PIN_FINAL_TRY
+ *     count_low=1      the token reports CKF_USER_PIN_COUNT_LOW
+ *     stale_sessions=N the next N C_SignInit fail CKR_SESSION_HANDLE_INVALID
+ *     stale_keys=N     the next N C_SignInit fail CKR_KEY_HANDLE_INVALID
+ *     sign_error=RV    every C_Sign fails with RV (hex, e.g. 0x30)
+ *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit
+ *
+ * Counters are written back as they are used. Tests drive one request at
+ * a time, so the file needs no locking.
+ */
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define MAX_KEYS 8
+
+static CK_FUNCTION_LIST *real;
+static CK_FUNCTION_LIST faulty;
+
+struct control {
+    char key[MAX_KEYS][32];
+    long value[MAX_KEYS];
+    int n;
+};
+
+static void
+read_control(struct control *c)
+{
+    const char *path = getenv("FAULTY_CONTROL");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char line[96];
+    c->n = 0;
+    while (f != NULL && c->n < MAX_KEYS && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (eq == NULL || eq - line >= 32)
+            continue;
+        size_t len = (size_t)(eq - line);
+        memcpy(c->key[c->n], line, len);
+        c->key[c->n][len] = '\0';
+        c->value[c->n++] = strtol(eq + 1, NULL, 0);
+    }
+    if (f != NULL)
+        fclose(f);
+}
+
+static void
+write_control(const struct control *c)
+{
+    const char *path = getenv("FAULTY_CONTROL");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    for (int i = 0; f != NULL && i < c->n; i++)
+        fprintf(f, "%s=%ld\n", c->key[i], c->value[i]);
+    if (f != NULL)
+        fclose(f);
+}
+
+static long
+control(const char *key)
+{
+    struct control c;
+    read_control(&c);
+    for (int i = 0; i < c.n; i++)
+        if (strcmp(c.key[i], key) == 0)
+            return c.value[i];
+    return 0;
+}
+
+/* Takes one from a counter; true if it was above zero. */
+static int
+use_one(const char *key)
+{
+    struct control c;
+    read_control(&c);
+    for (int i = 0; i < c.n; i++) {
+        if (strcmp(c.key[i], key) == 0 && c.value[i] > 0) {
+            c.value[i]--;
+            write_control(&c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+log_call(const char *name)
+{
+    const char *path = getenv("FAULTY_LOG");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    if (f != NULL) {
+        fprintf(f, "%s\n", name);
+        fclose(f);
+    }
+}
+
+static CK_RV
+faulty_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+    if (present && control("removed")) {
+        *count = 0;
+        return CKR_OK;
+    }
+    return real->C_GetSlotList(present, list, count);
+}
+
+static CK_RV
+faulty_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+    CK_RV rv = real->C_GetSlotInfo(slot, info);
+    if (rv == CKR_OK && control("removed"))
+        info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+    return rv;
+}
+
+static CK_RV
+faulty_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    if (control("removed"))
+        return CKR_TOKEN_NOT_PRESENT;
+    CK_RV rv = real->C_GetTokenInfo(slot, info);
+    if (rv == CKR_OK && control("final_try"))
+        info->flags |= CKF_USER_PIN_FINAL_TRY;
+    if (rv == CKR_OK && control("count_low"))
+        info->flags |= CKF_USER_PIN_COUNT_LOW;
+    return rv;
+}
+
+static CK_RV
+faulty_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
+                   CK_NOTIFY notify, CK_SESSION_HANDLE_PTR session)
+{
+    if (control("removed"))
+        return CKR_TOKEN_NOT_PRESENT;
+    return real->C_OpenSession(slot, flags, app, notify, session);
+}
+
+static CK_RV
+faulty_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
+             CK_ULONG len)
+{
+    log_call("C_Login");
+    if (control("removed"))
+        return CKR_DEVICE_REMOVED;
+    return real->C_Login(session, user, pin, len);
+}
+
+static CK_RV
+faulty_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech,
+                CK_OBJECT_HANDLE key)
+{
+    log_call("C_SignInit");
+    if (control("removed"))
+        return CKR_DEVICE_REMOVED;
+    if (use_one("stale_sessions"))
+        return CKR_SESSION_HANDLE_INVALID;
+    if (use_one("stale_keys"))
+        return CKR_KEY_HANDLE_INVALID;
+    return real->C_SignInit(session, mech, key);
+}
+
+static CK_RV
+faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
+            CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    CK_RV injected = (CK_RV)control("sign_error");
+    if (control("removed"))
+        injected = CKR_DEVICE_REMOVED;
+    CK_RV rv = real->C_Sign(session, data, len, sig, sig_len);
+    /* The real operation is finished either way, as on a failing card. */
+    return injected != CKR_OK ? injected : rv;
+}
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+    if (real == NULL) {
+        const char *path = getenv("FAULTY_MODULE");
+        void *h = dlopen(path ? path : DEFAULT_MODULE, RTLD_NOW | RTLD_LOCAL);
+        CK_C_GetFunctionList get =
+            h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
+        if (get == NULL || get(&real) != CKR_OK)
+            return CKR_GENERAL_ERROR;
+        faulty = *real;
+        faulty.C_GetSlotList = faulty_GetSlotList;
+        faulty.C_GetSlotInfo = faulty_GetSlotInfo;
+        faulty.C_GetTokenInfo = faulty_GetTokenInfo;
+        faulty.C_OpenSession = faulty_OpenSession;
+        faulty.C_Login = faulty_Login;
+        faulty.C_SignInit = faulty_SignInit;
+        faulty.C_Sign = faulty_Sign;
+    }
+    *list = &faulty;
+    return CKR_OK;
+}

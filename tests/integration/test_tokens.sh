@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# What real tokens do and SoftHSM2 does not, through the fault-injecting
+# module (tests/faulty/): the last PIN try, a low PIN counter, sessions and
+# key handles the token forgot, a token that errs while signing, and a
+# token pulled out of its reader and put back.
+. "$(dirname "$0")/lib.sh"
+
+export FAULTY_CONTROL=$T/faults FAULTY_LOG=$T/calls
+: >"$FAULTY_CONTROL"
+: >"$FAULTY_LOG"
+fault() { printf '%s\n' "$@" >"$FAULTY_CONTROL"; }
+calls() { grep -c "^$1$" "$FAULTY_LOG" || true; }
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+
+# --- PIN policy
+fault final_try=1
+check_output "tessera tokens shows the final PIN try" "locked,pin-final-try" "$TESSERA" tokens
+check_fails "at the final try, unlock refuses without --force" \
+    "one PIN try left; a wrong PIN will block it. Re-run with --force" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+check_output "and never called C_Login" "^0$" calls C_Login
+check_output "with --force it spends the try, once" "unlocked" \
+    "$TESSERA" unlock --pin-file "$T/pin" --force
+check_output "one C_Login in all" "^1$" calls C_Login
+fault count_low=1
+check_output "a low PIN counter is shown" "unlocked,pin-count-low" "$TESSERA" tokens
+fault
+
+enroll ec ec-p256
+sign() { "$HELPERS/sign_load" -n "${1:-5}" tessera:ec; }
+check_output "signing works through the faulty module" "5 of 5 signed" sign
+
+# --- recovery the walking skeleton could not test
+before=$(calls C_SignInit)
+fault stale_sessions=1
+check_output "a session the token forgot is replaced and the signature made" \
+    "5 of 5 signed" sign
+check_output "one extra C_SignInit: the retry" "^$((before + 6))$" calls C_SignInit
+before=$(calls C_SignInit)
+fault stale_keys=1
+check_output "a key handle the token forgot is found again" "5 of 5 signed" sign
+check_output "again one retry" "^$((before + 6))$" calls C_SignInit
+
+fault sign_error=0x30
+check_fails "a token that errs mid-signature gives a clear error" \
+    'token "Test Token" .*(CKR_DEVICE_ERROR|device)' sign 1
+fault
+check_output "and the next signature works" "5 of 5 signed" sign
+
+# --- pulled out and put back
+fault removed=1
+check_fails "with the token pulled out, a client hears it is not present" \
+    'token "Test Token" is not present: insert it' sign 1
+check_output "tessera list says token absent" "^ec .*token absent" "$TESSERA" list
+"$TESSERA" list >/dev/null # the agent keeps serving
+kill -HUP "$AGENT_PID"
+for _ in $(seq 1 100); do grep -q 'token "Test Token" is not present' "$T/agent.log" && break; sleep 0.05; done
+check_output "a rescan keeps the identity listed, as absent" "^ec .*token absent" "$TESSERA" list
+check_output "tessera tokens says absent" "Test Token .* absent" "$TESSERA" tokens
+fault
+kill -HUP "$AGENT_PID"
+for _ in $(seq 1 100); do grep -q 'is back; unlock it again' "$T/agent.log" && break; sleep 0.05; done
+check_output "put back, the token is seen and starts locked" "Test Token .* locked" "$TESSERA" tokens
+check_fails "so signing asks for the PIN again" "is locked: run .tessera unlock." sign 1
+logins=$(calls C_Login)
+unlock
+check_output "after unlock the identity works again, without a restart" "5 of 5 signed" sign
+check_output "with exactly one more C_Login" "^$((logins + 1))$" calls C_Login
+check "the agent ran throughout" agent_alive
+
+finish
