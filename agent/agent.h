@@ -23,9 +23,10 @@
 #define TESSERA_LOG_DOMAIN "tessera-agent"
 
 struct agent_config {
-    char **modules;        /* NULL: every module p11-kit registers */
-    unsigned max_sessions; /* per token, for signing */
-    unsigned poll_us;      /* see tessera_poll_readable */
+    char **modules;             /* NULL: every module p11-kit registers */
+    unsigned max_sessions;      /* per token, for signing */
+    unsigned poll_us;           /* see tessera_poll_readable */
+    unsigned slot_poll_seconds; /* hotplug.c; 0: off */
     char *socket_path;
     char *state_dir;
     char *path;        /* agent.conf, which may not exist */
@@ -87,7 +88,8 @@ struct agent {
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
-    struct agent_dbus *dbus; /* NULL without a session bus */
+    struct agent_dbus *dbus;       /* NULL without a session bus */
+    struct agent_hotplug *hotplug; /* NULL when slot polling is off */
 };
 
 /* config.c */
@@ -102,6 +104,8 @@ char *agent_config_string(const struct agent_config *cfg, const char *kind,
 gboolean agent_modules_load(struct agent *agent, GError **error);
 void agent_modules_release(struct agent *agent);
 GPtrArray *agent_tokens_discover(struct agent *agent);
+/* The known tokens (same objects) plus any that appeared since. */
+GPtrArray *agent_tokens_merge(struct agent *agent, GPtrArray *known);
 struct agent_token *agent_token_ref(struct agent_token *token);
 void agent_token_unref(struct agent_token *token);
 /* A session from the pool, waiting while the token's limit is reached. */
@@ -197,5 +201,9 @@ void agent_dbus_changed(struct agent *agent);
 /* Any thread: a client's signature with NAME failed. */
 void agent_dbus_sign_failed(struct agent *agent, const char *name,
                             const struct tessera_status *st);
+
+/* hotplug.c: notice tokens that appear, leave and return. */
+void agent_hotplug_start(struct agent *agent);
+void agent_hotplug_stop(struct agent *agent);
 
 #endif

@@ -6,6 +6,7 @@
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8
  *   poll-us=200     (0 to 10000; see docs/performance.md)
+ *   slot-poll-seconds=2   (0: off; see hotplug.c)
  *
  *   [token Work Card]
  *   pin-file=/etc/tessera/work-card.pin
@@ -28,6 +29,8 @@
 /* A client's next request after a reply (a TLS handshake's next signature,
  * a loop) usually comes within this; see docs/performance.md. */
 #define DEFAULT_POLL_US 200
+/* Tokens are plugged in by hand: noticing within seconds is soon enough. */
+#define DEFAULT_SLOT_POLL_SECONDS 2
 
 /* [agent] KEY, if present, as an integer in [min, max] into *out. */
 static gboolean
@@ -56,6 +59,7 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
     cfg->path = g_strdup(path);
     cfg->max_sessions = DEFAULT_MAX_SESSIONS;
     cfg->poll_us = DEFAULT_POLL_US;
+    cfg->slot_poll_seconds = DEFAULT_SLOT_POLL_SECONDS;
     if (!g_key_file_load_from_file(cfg->keyfile, path, G_KEY_FILE_NONE,
                                    &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
@@ -71,7 +75,9 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
     return read_bounded(cfg->keyfile, path, "max-sessions", 1,
                         MAX_SESSIONS_LIMIT, &cfg->max_sessions, error) &&
            read_bounded(cfg->keyfile, path, "poll-us", 0, TESSERA_POLL_US_MAX,
-                        &cfg->poll_us, error);
+                        &cfg->poll_us, error) &&
+           read_bounded(cfg->keyfile, path, "slot-poll-seconds", 0, 3600,
+                        &cfg->slot_poll_seconds, error);
 }
 
 void

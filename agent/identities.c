@@ -607,8 +607,8 @@ agent_rescan(struct agent *agent)
 {
     g_mutex_lock(&agent->rescan_lock);
     struct agent_registry *old = agent->registry;
-    GPtrArray *tokens =
-        old ? g_ptr_array_ref(old->tokens) : agent_tokens_discover(agent);
+    GPtrArray *tokens = old ? agent_tokens_merge(agent, old->tokens)
+                            : agent_tokens_discover(agent);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, old, g_ptr_array_index(tokens, i));

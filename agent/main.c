@@ -184,6 +184,7 @@ main(int argc, char **argv)
         goto out;
     }
     agent_dbus_start(&agent);
+    agent_hotplug_start(&agent);
     signal_ready(ready_fd);
     ready_fd = -1;
 
@@ -198,6 +199,7 @@ main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    agent_hotplug_stop(&agent);
     agent_dbus_stop(&agent);
     agent_server_stop(server);
     agent_registry_unref(agent.registry);

@@ -143,6 +143,37 @@ agent_tokens_discover(struct agent *agent)
     return tokens;
 }
 
+static gboolean
+same_token(const struct agent_token *a, const struct agent_token *b)
+{
+    return a->module == b->module && a->slot == b->slot &&
+           strcmp(a->serial, b->serial) == 0 && strcmp(a->label, b->label) == 0;
+}
+
+GPtrArray *
+agent_tokens_merge(struct agent *agent, GPtrArray *known)
+{
+    GPtrArray *found = agent_tokens_discover(agent);
+    GPtrArray *out =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_token_unref);
+    /* Known tokens keep their sessions and login, present or not. */
+    for (guint i = 0; i < known->len; i++)
+        g_ptr_array_add(out, agent_token_ref(g_ptr_array_index(known, i)));
+    for (guint i = 0; i < found->len; i++) {
+        struct agent_token *f = g_ptr_array_index(found, i);
+        gboolean seen = FALSE;
+        for (guint k = 0; !seen && k < known->len; k++)
+            seen = same_token(g_ptr_array_index(known, k), f);
+        if (!seen) {
+            g_message("token \"%s\" appeared in slot %lu of %s", f->label,
+                      (unsigned long)f->slot, f->module_name);
+            g_ptr_array_add(out, agent_token_ref(f));
+        }
+    }
+    g_ptr_array_unref(found);
+    return out;
+}
+
 struct agent_token *
 agent_token_ref(struct agent_token *token)
 {

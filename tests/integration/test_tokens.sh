@@ -14,7 +14,13 @@ calls() { grep -c "^$1$" "$FAULTY_LOG" || true; }
 
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+wait_log() { # PATTERN: the agent logs it within 5 s
+    for _ in $(seq 1 100); do grep -q -- "$1" "$T/agent.log" && return 0; sleep 0.05; done
+    return 1
+}
 
 # --- PIN policy
 fault final_try=1
@@ -56,20 +62,31 @@ fault removed=1
 check_fails "with the token pulled out, a client hears it is not present" \
     'token "Test Token" is not present: insert it' sign 1
 check_output "tessera list says token absent" "^ec .*token absent" "$TESSERA" list
-"$TESSERA" list >/dev/null # the agent keeps serving
-kill -HUP "$AGENT_PID"
-for _ in $(seq 1 100); do grep -q 'token "Test Token" is not present' "$T/agent.log" && break; sleep 0.05; done
-check_output "a rescan keeps the identity listed, as absent" "^ec .*token absent" "$TESSERA" list
+fault removed=1 # and stays out: the agent notices by itself
+check "the slot poller notices on its own (no SIGHUP)" wait_log "the tokens changed: rescanning"
+check_output "the identity stays listed, as absent" "^ec .*token absent" "$TESSERA" list
 check_output "tessera tokens says absent" "Test Token .* absent" "$TESSERA" tokens
 fault
-kill -HUP "$AGENT_PID"
-for _ in $(seq 1 100); do grep -q 'is back; unlock it again' "$T/agent.log" && break; sleep 0.05; done
+check "put back, the poller notices again" wait_log 'is back; unlock it again'
 check_output "put back, the token is seen and starts locked" "Test Token .* locked" "$TESSERA" tokens
 check_fails "so signing asks for the PIN again" "is locked: run .tessera unlock." sign 1
 logins=$(calls C_Login)
 unlock
 check_output "after unlock the identity works again, without a restart" "5 of 5 signed" sign
 check_output "with exactly one more C_Login" "^$((logins + 1))$" calls C_Login
+# A token plugged in while the agent runs is found without a restart.
+# (SoftHSM2 fixes its slots at C_Initialize, so "plugged in" is a token the
+# faulty module hides until then.)
+stop_agent
+fault removed=1
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check "an agent started with the token out sees no token" \
+    bash -c "! '$TESSERA' tokens | grep -q 'Test Token'"
+fault
+check "plugged in, the token is found by the poller" wait_log 'token "Test Token" appeared'
+check_output "and listed, locked" "Test Token .* locked" "$TESSERA" tokens
+unlock
+check_output "and its identity signs" "5 of 5 signed" sign
 check "the agent ran throughout" agent_alive
 
 finish
