@@ -14,6 +14,8 @@ packages=(
     curl socat python3 freeradius eapoltest
     # a private session bus and its clients (D-Bus API tests)
     dbus-daemon dbus-bin libglib2.0-bin
+    # a software TPM 2.0 and Debian's PKCS#11 module for it
+    swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools
 )
 
 missing=()

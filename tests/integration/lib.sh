@@ -22,7 +22,10 @@ export TESSERA_SOCKET=$T/run/tessera/agent.sock
 export OPENSSL_MODULES=$TESSERA_BUILD/provider
 # Nothing from the machine's openssl.cnf may change what a test sees.
 export OPENSSL_CONF=/dev/null
-mkdir -p "$T/tokens" "$T/run" "$T/ca"
+# Debian registers tpm2-pkcs11 with p11-kit: where a test loads the
+# registered modules, it must neither write to $HOME nor find a real TPM.
+export TPM2_PKCS11_STORE=$T/tpm2-store TPM2_PKCS11_TCTI=swtpm:host=127.0.0.1,port=9
+mkdir -p "$T/tokens" "$T/run" "$T/ca" "$T/tpm2-store"
 chmod 700 "$T/run"
 cat >"$SOFTHSM2_CONF" <<EOF
 directories.tokendir = $T/tokens
@@ -153,9 +156,11 @@ make_server_cert() { # CA_DIR
     issue "$1" "$T/server.csr" "$T/server.pem" server.ext
 }
 
-start_agent() { # [EXTRA ARGS]; AGENT_MODULE picks the PKCS#11 module
+# AGENT_MODULE picks the PKCS#11 module; AGENT_ASAN_OPTIONS adds to the
+# sanitizer's options for the agent.
+start_agent() { # [EXTRA ARGS]
     # Under sanitizers, leaks are checked in the agent itself.
-    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1} \
+    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1${AGENT_ASAN_OPTIONS:+:$AGENT_ASAN_OPTIONS}} \
         LSAN_OPTIONS=suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan.supp \
         "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
