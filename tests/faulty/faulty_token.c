@@ -14,22 +14,30 @@
  *     stale_sessions=N the next N C_SignInit fail CKR_SESSION_HANDLE_INVALID
  *     stale_keys=N     the next N C_SignInit fail CKR_KEY_HANDLE_INVALID
  *     sign_error=RV    every C_Sign fails with RV (hex, e.g. 0x30)
- *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit
+ *     sign_delay_ms=N  every C_Sign takes N ms longer, as a smartcard does
+ *     max_sessions=N   ulMaxSessionCount is N and C_OpenSession refuses more
+ *     pin_locked=1     the token reports CKF_USER_PIN_LOCKED
+ *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit,
+ *                   and "sessions N" whenever N sessions are open
  *
  * Counters are written back as they are used. Tests drive one request at
  * a time, so the file needs no locking.
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define MAX_KEYS 8
 
 static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST faulty;
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static long open_sessions;
 
 struct control {
     char key[MAX_KEYS][32];
@@ -135,6 +143,10 @@ faulty_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         info->flags |= CKF_USER_PIN_FINAL_TRY;
     if (rv == CKR_OK && control("count_low"))
         info->flags |= CKF_USER_PIN_COUNT_LOW;
+    if (rv == CKR_OK && control("pin_locked"))
+        info->flags |= CKF_USER_PIN_LOCKED;
+    if (rv == CKR_OK && control("max_sessions"))
+        info->ulMaxSessionCount = (CK_ULONG)control("max_sessions");
     return rv;
 }
 
@@ -144,7 +156,29 @@ faulty_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 {
     if (control("removed"))
         return CKR_TOKEN_NOT_PRESENT;
-    return real->C_OpenSession(slot, flags, app, notify, session);
+    long limit = control("max_sessions");
+    pthread_mutex_lock(&sessions_lock);
+    CK_RV rv = limit > 0 && open_sessions >= limit
+                   ? CKR_SESSION_COUNT
+                   : real->C_OpenSession(slot, flags, app, notify, session);
+    if (rv == CKR_OK) {
+        char line[32];
+        snprintf(line, sizeof(line), "sessions %ld", ++open_sessions);
+        log_call(line);
+    }
+    pthread_mutex_unlock(&sessions_lock);
+    return rv;
+}
+
+static CK_RV
+faulty_CloseSession(CK_SESSION_HANDLE session)
+{
+    CK_RV rv = real->C_CloseSession(session);
+    pthread_mutex_lock(&sessions_lock);
+    if (rv == CKR_OK)
+        open_sessions--;
+    pthread_mutex_unlock(&sessions_lock);
+    return rv;
 }
 
 static CK_RV
@@ -178,6 +212,10 @@ faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
     CK_RV injected = (CK_RV)control("sign_error");
     if (control("removed"))
         injected = CKR_DEVICE_REMOVED;
+    long delay = control("sign_delay_ms");
+    if (delay > 0)
+        nanosleep(&(struct timespec){delay / 1000, delay % 1000 * 1000000},
+                  NULL);
     CK_RV rv = real->C_Sign(session, data, len, sig, sig_len);
     /* The real operation is finished either way, as on a failing card. */
     return injected != CKR_OK ? injected : rv;
@@ -198,6 +236,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         faulty.C_GetSlotInfo = faulty_GetSlotInfo;
         faulty.C_GetTokenInfo = faulty_GetTokenInfo;
         faulty.C_OpenSession = faulty_OpenSession;
+        faulty.C_CloseSession = faulty_CloseSession;
         faulty.C_Login = faulty_Login;
         faulty.C_SignInit = faulty_SignInit;
         faulty.C_Sign = faulty_Sign;

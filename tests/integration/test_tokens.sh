@@ -57,6 +57,24 @@ check_fails "a token that errs mid-signature gives a clear error" \
 fault
 check_output "and the next signature works" "5 of 5 signed" sign
 
+# --- a blocked PIN, a slow token
+fault pin_locked=1
+logins=$(calls C_Login)
+check_fails "a blocked PIN is reported, even with --force" \
+    "the PIN of token \"Test Token\" is blocked" "$TESSERA" unlock --pin-file "$T/pin" --force
+check_output "and no C_Login is tried" "^$logins$" calls C_Login
+fault sign_delay_ms=700
+"$HELPERS/sign_load" -n 2 tessera:ec >"$T/slow.out" 2>&1 &
+slow=$!
+sleep 0.3
+check "while a slow signature is in flight the agent answers other requests" \
+    bash -c "kill -0 $slow && '$TESSERA' list >/dev/null && kill -0 $slow"
+status=0
+wait "$slow" || status=$?
+check_output "and the slow signatures complete" "2 of 2 signed" \
+    bash -c "[ $status -eq 0 ] && cat '$T/slow.out'"
+fault
+
 # --- pulled out and put back
 fault removed=1
 check_fails "with the token pulled out, a client hears it is not present" \
@@ -87,6 +105,17 @@ check "plugged in, the token is found by the poller" wait_log 'token "Test Token
 check_output "and listed, locked" "Test Token .* locked" "$TESSERA" tokens
 unlock
 check_output "and its identity signs" "5 of 5 signed" sign
+# A token that allows two sessions: one keeps the login, one signs.
+stop_agent
+fault max_sessions=2
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+unlock
+check_output "8 threads sign through a token that allows 2 sessions" \
+    "80 of 80 signed and verified" "$HELPERS/sign_load" -t 8 -n 10 tessera:ec
+peak=$(awk '/^sessions/ {if ($2 > max) max = $2} END {print max + 0}' "$FAULTY_LOG")
+check "the agent never had more than 2 sessions open (peak $peak)" test "$peak" -le 2
+fault
 check "the agent ran throughout" agent_alive
 
 finish
