@@ -26,7 +26,7 @@ struct agent_config {
     char **modules;             /* NULL: every module p11-kit registers */
     unsigned max_sessions;      /* per token, for signing */
     unsigned poll_us;           /* see tessera_poll_readable */
-    unsigned slot_poll_seconds; /* hotplug.c; 0: off */
+    unsigned slot_poll_seconds; /* watch.c; 0: off */
     char *socket_path;
     char *state_dir;
     char *path;        /* agent.conf, which may not exist */
@@ -53,6 +53,7 @@ struct agent_token {
     CK_SESSION_HANDLE login_session;
     gboolean logged_in;
     gboolean present;
+    gint64 last_used; /* monotonic us of the last signature or login; atomic */
 };
 
 struct agent_identity {
@@ -88,8 +89,8 @@ struct agent {
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
-    struct agent_dbus *dbus;       /* NULL without a session bus */
-    struct agent_hotplug *hotplug; /* NULL when slot polling is off */
+    struct agent_dbus *dbus;   /* NULL without a session bus */
+    struct agent_watch *watch; /* watch.c */
 };
 
 /* config.c */
@@ -202,8 +203,8 @@ void agent_dbus_changed(struct agent *agent);
 void agent_dbus_sign_failed(struct agent *agent, const char *name,
                             const struct tessera_status *st);
 
-/* hotplug.c: notice tokens that appear, leave and return. */
-void agent_hotplug_start(struct agent *agent);
-void agent_hotplug_stop(struct agent *agent);
+/* watch.c: tokens that appear, leave and return; idle locking. */
+void agent_watch_start(struct agent *agent);
+void agent_watch_stop(struct agent *agent);
 
 #endif

@@ -6,7 +6,7 @@
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8
  *   poll-us=200     (0 to 10000; see docs/performance.md)
- *   slot-poll-seconds=2   (0: off; see hotplug.c)
+ *   slot-poll-seconds=2   (0: off; see watch.c)
  *
  *   [token Work Card]
  *   pin-file=/etc/tessera/work-card.pin

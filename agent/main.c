@@ -184,7 +184,7 @@ main(int argc, char **argv)
         goto out;
     }
     agent_dbus_start(&agent);
-    agent_hotplug_start(&agent);
+    agent_watch_start(&agent);
     signal_ready(ready_fd);
     ready_fd = -1;
 
@@ -199,7 +199,7 @@ main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
-    agent_hotplug_stop(&agent);
+    agent_watch_stop(&agent);
     agent_dbus_stop(&agent);
     agent_server_stop(server);
     agent_registry_unref(agent.registry);

@@ -201,6 +201,8 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
                 t->module->C_Sign(session, op->input, op->input_len, buf, &len);
         agent_token_session_release(t, session, session_broken(rv));
         if (rv == CKR_OK) {
+            __atomic_store_n(&t->last_used, g_get_monotonic_time(),
+                             __ATOMIC_RELAXED);
             tessera_blob_copy(signature, (struct tessera_bytes){buf, len});
             return 0;
         }

@@ -380,6 +380,8 @@ agent_token_login(struct agent_token *token, const uint8_t *pin, size_t pin_len,
     case CKR_OK:
     case CKR_USER_ALREADY_LOGGED_IN:
         token->logged_in = TRUE;
+        __atomic_store_n(&token->last_used, g_get_monotonic_time(),
+                         __ATOMIC_RELAXED);
         result = 0;
         g_message("token \"%s\" unlocked", token->label);
         break;

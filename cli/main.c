@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -359,6 +360,8 @@ cmd_unlock(int argc, char **argv)
         return usage_error("unlock takes at most one token, not %s",
                            argv[optind + 1]);
     const char *token = optind < argc ? argv[optind] : "";
+    /* The PIN passes through this process: no core dump may keep it. */
+    prctl(PR_SET_DUMPABLE, 0);
     char pin[TESSERA_PIN_MAX + 1];
     int len = pin_file ? read_pin_file(pin_file, pin, sizeof(pin))
                        : prompt_pin(token, pin, sizeof(pin));

@@ -116,6 +116,18 @@ check_output "8 threads sign through a token that allows 2 sessions" \
 peak=$(awk '/^sessions/ {if ($2 > max) max = $2} END {print max + 0}' "$FAULTY_LOG")
 check "the agent never had more than 2 sessions open (peak $peak)" test "$peak" -le 2
 fault
+
+# idle-lock: logged out that long after the last signature.
+stop_agent
+printf '[agent]\nslot-poll-seconds=1\n[token Test Token]\nidle-lock=1\n' \
+    >"$XDG_CONFIG_HOME/tessera/agent.conf"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+unlock
+check_output "an idle-lock token signs while in use" "5 of 5 signed" sign
+check "a second after the last signature it locks itself" \
+    wait_log 'token "Test Token" locked after 1 s without a signature'
+check_output "and says so" "Test Token .* locked" "$TESSERA" tokens
+check_fails "so the next signature asks for the PIN" "is locked: run .tessera unlock." sign 1
 check "the agent ran throughout" agent_alive
 
 finish

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The token watch, once a second on a worker thread (the main loop only
+ * starts it, so a slow token never stalls the agent):
+ *
+ * - Hot-plug: every [agent] slot-poll-seconds it lists each module's slots
+ *   and tokens; when that picture changes it rescans, which marks tokens
+ *   absent or back and adds new ones (docs/architecture.md, "Tokens that
+ *   come and go"). SoftHSM2, tpm2-pkcs11 and p11-kit's proxy have no
+ *   C_WaitForSlotEvent, so polling is the common path; waiting for slot
+ *   events where a module offers them (OpenSC) is not built yet.
+ * - Idle lock: a token with [token LABEL] idle-lock=SECONDS is logged out
+ *   that long after its last signature.
+ */
+#include "agent.h"
+
+#include <string.h>
+
+struct agent_watch {
+    struct agent *agent;
+    guint timer;
+    gint busy;        /* atomic: a worker is looking */
+    char *seen;       /* the last picture; only the worker touches it */
+    gint64 last_poll; /* monotonic us; only the worker touches it */
+};
+
+/* Module, slot, label and serial of every present token, as one string. */
+static char *
+slot_picture(struct agent *agent)
+{
+    GString *picture = g_string_new(NULL);
+    guint index = 0;
+    for (CK_FUNCTION_LIST **m = agent->modules; m && *m; m++, index++) {
+        CK_SLOT_ID slots[32];
+        CK_ULONG n = G_N_ELEMENTS(slots);
+        if ((*m)->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+            continue;
+        for (CK_ULONG i = 0; i < n; i++) {
+            CK_TOKEN_INFO info;
+            if ((*m)->C_GetTokenInfo(slots[i], &info) != CKR_OK)
+                continue;
+            g_string_append_printf(picture, "%u/%lu/%.32s/%.16s;", index,
+                                   (unsigned long)slots[i], info.label,
+                                   info.serialNumber);
+        }
+    }
+    return g_string_free(picture, FALSE);
+}
+
+static void
+poll_slots(struct agent_watch *h)
+{
+    char *picture = slot_picture(h->agent);
+    if (h->seen != NULL && strcmp(picture, h->seen) != 0) {
+        g_message("the tokens changed: rescanning");
+        agent_rescan(h->agent);
+    }
+    g_free(h->seen);
+    h->seen = picture;
+}
+
+static void
+lock_idle_tokens(struct agent *agent)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    gint64 now = g_get_monotonic_time();
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        char *idle =
+            agent_config_string(&agent->config, "token", t->label, "idle-lock");
+        gint64 seconds = idle ? g_ascii_strtoll(idle, NULL, 10) : 0;
+        g_free(idle);
+        gint64 last = __atomic_load_n(&t->last_used, __ATOMIC_RELAXED);
+        g_mutex_lock(&t->lock);
+        gboolean due = seconds > 0 && t->logged_in &&
+                       now - last > seconds * G_USEC_PER_SEC;
+        g_mutex_unlock(&t->lock);
+        struct tessera_status st = {0};
+        if (due && agent_token_logout(t, &st) == 0) {
+            g_message("token \"%s\" locked after %" G_GINT64_FORMAT
+                      " s without a signature",
+                      t->label, seconds);
+            agent_dbus_changed(agent);
+        }
+    }
+    agent_registry_unref(reg);
+}
+
+static void
+look(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    (void)task;
+    (void)source;
+    (void)cancel;
+    struct agent_watch *h = data;
+    gint64 now = g_get_monotonic_time();
+    unsigned interval = h->agent->config.slot_poll_seconds;
+    if (interval > 0 && now - h->last_poll >= interval * G_USEC_PER_SEC) {
+        h->last_poll = now;
+        poll_slots(h);
+    }
+    lock_idle_tokens(h->agent);
+    g_atomic_int_set(&h->busy, 0);
+}
+
+static gboolean
+on_timer(gpointer data)
+{
+    struct agent_watch *h = data;
+    if (g_atomic_int_compare_and_exchange(&h->busy, 0, 1)) {
+        GTask *task = g_task_new(NULL, NULL, NULL, NULL);
+        g_task_set_task_data(task, h, NULL);
+        g_task_run_in_thread(task, look);
+        g_object_unref(task);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void
+agent_watch_start(struct agent *agent)
+{
+    struct agent_watch *h = g_new0(struct agent_watch, 1);
+    h->agent = agent;
+    h->seen = slot_picture(agent);
+    h->last_poll = g_get_monotonic_time();
+    h->timer = g_timeout_add_seconds(1, on_timer, h);
+    agent->watch = h;
+}
+
+void
+agent_watch_stop(struct agent *agent)
+{
+    struct agent_watch *h = agent->watch;
+    if (h == NULL)
+        return;
+    agent->watch = NULL;
+    g_source_remove(h->timer);
+    /* No new worker can start now; wait for one still looking. */
+    while (g_atomic_int_get(&h->busy))
+        g_usleep(10000);
+    g_free(h->seen);
+    g_free(h);
+}
