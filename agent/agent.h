@@ -69,6 +69,7 @@ struct agent_identity {
     char *subject;
     guint64 not_after;
     gint64 key_handle; /* cached CK_OBJECT_HANDLE, -1 unknown; atomic */
+    gboolean always_authenticate; /* CKA_ALWAYS_AUTHENTICATE on the key */
 };
 
 /* An immutable view of tokens and identities; replaced, never changed. */

@@ -512,6 +512,15 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     id->certs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     id->key_handle =
         e->private_key != CK_INVALID_HANDLE ? (gint64)e->private_key : -1;
+    if (e->private_key != CK_INVALID_HANDLE) {
+        GBytes *always = get_attribute(token, session, e->private_key,
+                                       CKA_ALWAYS_AUTHENTICATE);
+        gsize n = 0;
+        const CK_BBOOL *b = always ? g_bytes_get_data(always, &n) : NULL;
+        id->always_authenticate = n == sizeof(CK_BBOOL) && *b == CK_TRUE;
+        if (always != NULL)
+            g_bytes_unref(always);
+    }
     id->name = sanitized_name(e->label, e->id);
     gboolean ok;
     GBytes *cert = e->cert != CK_INVALID_HANDLE

@@ -174,6 +174,33 @@ report_missing_key(struct agent_identity *id, struct tessera_status *st)
                            id->name, t->label);
 }
 
+/*
+ * A key with CKA_ALWAYS_AUTHENTICATE wants the user before every signature.
+ * On a PIN-pad token the pad asks; otherwise the PIN would have to be kept
+ * or asked per signature, and Tessera does neither.
+ */
+static int
+context_login(struct agent_identity *id, CK_SESSION_HANDLE session,
+              struct tessera_status *st)
+{
+    struct agent_token *t = id->token;
+    if (!(t->flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
+        tessera_status_set(st, TESSERA_ERR_MECHANISM,
+                           "the key of identity %s asks for the PIN before "
+                           "every signature (CKA_ALWAYS_AUTHENTICATE); "
+                           "Tessera serves such keys only on tokens with a "
+                           "PIN pad",
+                           id->name);
+        return -1;
+    }
+    CK_RV rv = t->module->C_Login(session, CKU_CONTEXT_SPECIFIC, NULL, 0);
+    if (rv != CKR_OK) {
+        agent_token_fail(t, rv, "confirm the signature on its PIN pad", st);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 sign_on_token(struct agent_identity *id, struct sign_operation *op,
               struct tessera_blob *signature, struct tessera_status *st)
@@ -196,6 +223,11 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
         CK_ULONG len = sizeof(buf);
         if (rv == CKR_OK)
             rv = t->module->C_SignInit(session, &op->mechanism, key);
+        if (rv == CKR_OK && id->always_authenticate &&
+            context_login(id, session, st) < 0) {
+            agent_token_session_release(t, session, TRUE);
+            return -1;
+        }
         if (rv == CKR_OK)
             rv =
                 t->module->C_Sign(session, op->input, op->input_len, buf, &len);

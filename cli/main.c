@@ -338,6 +338,33 @@ read_pin_file(const char *path, char *buf, size_t size)
     return (int)strlen(buf);
 }
 
+/* Whether TOKEN (a label, or "" for the only token) has a PIN pad. */
+static bool
+has_pin_pad(const char *token)
+{
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    bool pad = false;
+    tessera_writer_init(&w);
+    tessera_put_type(&w, TESSERA_MSG_TOKENS);
+    if (request(&w, TESSERA_MSG_TOKENS_REPLY, &reply, &st) == 0) {
+        uint32_t count = tessera_get_u32(&reply.reader);
+        for (uint32_t i = 0; i < count; i++) {
+            struct tessera_token_info t;
+            if (!tessera_get_token_info(&reply.reader, &t))
+                break;
+            if ((token[0] == '\0' ? count == 1 : strcmp(t.label, token) == 0) &&
+                (t.flags & TESSERA_TOKEN_PROTECTED_PATH))
+                pad = true;
+            tessera_token_info_clear(&t);
+        }
+    }
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return pad;
+}
+
 static int
 cmd_unlock(int argc, char **argv)
 {
@@ -363,8 +390,13 @@ cmd_unlock(int argc, char **argv)
     /* The PIN passes through this process: no core dump may keep it. */
     prctl(PR_SET_DUMPABLE, 0);
     char pin[TESSERA_PIN_MAX + 1];
-    int len = pin_file ? read_pin_file(pin_file, pin, sizeof(pin))
-                       : prompt_pin(token, pin, sizeof(pin));
+    int len = 0;
+    if (pin_file != NULL)
+        len = read_pin_file(pin_file, pin, sizeof(pin));
+    else if (has_pin_pad(token))
+        fprintf(stderr, "tessera: enter the PIN on the token's PIN pad\n");
+    else
+        len = prompt_pin(token, pin, sizeof(pin));
     if (len < 0)
         return EXIT_FAILED;
     struct tessera_unlock_request req = {

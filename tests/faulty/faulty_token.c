@@ -17,6 +17,10 @@
  *     sign_delay_ms=N  every C_Sign takes N ms longer, as a smartcard does
  *     max_sessions=N   ulMaxSessionCount is N and C_OpenSession refuses more
  *     pin_locked=1     the token reports CKF_USER_PIN_LOCKED
+ *     protected_path=1 the token has a PIN pad: C_Login with no PIN uses
+ *                      FAULTY_PINPAD_PIN, as if typed there
+ *     always_auth=1    private keys have CKA_ALWAYS_AUTHENTICATE: C_Sign
+ *                      needs a CKU_CONTEXT_SPECIFIC login after C_SignInit
  *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit,
  *                   and "sessions N" whenever N sessions are open
  *
@@ -38,6 +42,9 @@ static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST faulty;
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static long open_sessions;
+/* Sessions between C_SignInit and their context-specific login. */
+#define MAX_TRACKED 64
+static CK_SESSION_HANDLE awaiting_login[MAX_TRACKED];
 
 struct control {
     char key[MAX_KEYS][32];
@@ -145,6 +152,8 @@ faulty_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         info->flags |= CKF_USER_PIN_COUNT_LOW;
     if (rv == CKR_OK && control("pin_locked"))
         info->flags |= CKF_USER_PIN_LOCKED;
+    if (rv == CKR_OK && control("protected_path"))
+        info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
     if (rv == CKR_OK && control("max_sessions"))
         info->ulMaxSessionCount = (CK_ULONG)control("max_sessions");
     return rv;
@@ -181,14 +190,69 @@ faulty_CloseSession(CK_SESSION_HANDLE session)
     return rv;
 }
 
+/* Marks or clears a session's pending context-specific login. */
+static int
+awaiting(CK_SESSION_HANDLE session, int set, int clear)
+{
+    int found = 0;
+    pthread_mutex_lock(&sessions_lock);
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (awaiting_login[i] == session && session != 0) {
+            found = 1;
+            if (clear)
+                awaiting_login[i] = 0;
+        }
+    }
+    for (int i = 0; set && !found && i < MAX_TRACKED; i++) {
+        if (awaiting_login[i] == 0) {
+            awaiting_login[i] = session;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sessions_lock);
+    return found;
+}
+
 static CK_RV
 faulty_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
              CK_ULONG len)
 {
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        log_call("C_Login context");
+        if (pin != NULL || !control("protected_path"))
+            return CKR_PIN_INCORRECT; /* this test token has only a PIN pad */
+        return awaiting(session, 0, 1) ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+    }
     log_call("C_Login");
     if (control("removed"))
         return CKR_DEVICE_REMOVED;
+    const char *pinpad = getenv("FAULTY_PINPAD_PIN");
+    if (pin == NULL && control("protected_path") && pinpad != NULL)
+        return real->C_Login(session, user, (CK_UTF8CHAR_PTR)pinpad,
+                             strlen(pinpad));
     return real->C_Login(session, user, pin, len);
+}
+
+static CK_RV
+faulty_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                         CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+{
+    CK_RV rv = real->C_GetAttributeValue(session, object, tmpl, count);
+    if (!control("always_auth"))
+        return rv;
+    CK_OBJECT_CLASS cls;
+    CK_ATTRIBUTE class_attr = {CKA_CLASS, &cls, sizeof(cls)};
+    if (real->C_GetAttributeValue(session, object, &class_attr, 1) != CKR_OK ||
+        cls != CKO_PRIVATE_KEY)
+        return rv;
+    for (CK_ULONG i = 0; i < count; i++) {
+        if (tmpl[i].type == CKA_ALWAYS_AUTHENTICATE && tmpl[i].pValue != NULL &&
+            tmpl[i].ulValueLen >= sizeof(CK_BBOOL)) {
+            *(CK_BBOOL *)tmpl[i].pValue = CK_TRUE;
+            tmpl[i].ulValueLen = sizeof(CK_BBOOL);
+        }
+    }
+    return rv;
 }
 
 static CK_RV
@@ -202,13 +266,21 @@ faulty_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech,
         return CKR_SESSION_HANDLE_INVALID;
     if (use_one("stale_keys"))
         return CKR_KEY_HANDLE_INVALID;
-    return real->C_SignInit(session, mech, key);
+    CK_RV rv = real->C_SignInit(session, mech, key);
+    if (rv == CKR_OK && control("always_auth"))
+        awaiting(session, 1, 0);
+    return rv;
 }
 
 static CK_RV
 faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
             CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
+    if (control("always_auth") && awaiting(session, 0, 1)) {
+        CK_ULONG n = *sig_len;
+        real->C_Sign(session, data, len, sig, &n); /* end the operation */
+        return CKR_USER_NOT_LOGGED_IN;
+    }
     CK_RV injected = (CK_RV)control("sign_error");
     if (control("removed"))
         injected = CKR_DEVICE_REMOVED;
@@ -238,6 +310,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         faulty.C_OpenSession = faulty_OpenSession;
         faulty.C_CloseSession = faulty_CloseSession;
         faulty.C_Login = faulty_Login;
+        faulty.C_GetAttributeValue = faulty_GetAttributeValue;
         faulty.C_SignInit = faulty_SignInit;
         faulty.C_Sign = faulty_Sign;
     }

@@ -128,6 +128,26 @@ check "a second after the last signature it locks itself" \
     wait_log 'token "Test Token" locked after 1 s without a signature'
 check_output "and says so" "Test Token .* locked" "$TESSERA" tokens
 check_fails "so the next signature asks for the PIN" "is locked: run .tessera unlock." sign 1
+# A PIN-pad token whose key asks before every signature (smartcards' non-
+# repudiation keys): the pad confirms each one.
+stop_agent
+printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+fault protected_path=1 always_auth=1
+export FAULTY_PINPAD_PIN=$PIN
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_output "unlock on a PIN-pad token asks for no PIN here" \
+    "enter the PIN on the token's PIN pad" bash -c "'$TESSERA' unlock 'Test Token' </dev/null"
+check_output "a key with CKA_ALWAYS_AUTHENTICATE signs on a PIN-pad token" \
+    "5 of 5 signed" sign
+check_output "with one context-specific login per signature" "^5$" calls "C_Login context"
+stop_agent
+fault always_auth=1
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+unlock
+check_fails "without a PIN pad such a key is refused, with the reason" \
+    "asks for the PIN before every signature .* only on tokens with a PIN pad" sign 1
+fault
 check "the agent ran throughout" agent_alive
 
 finish
