@@ -90,8 +90,9 @@ struct agent {
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
-    struct agent_dbus *dbus;   /* NULL without a session bus */
-    struct agent_watch *watch; /* watch.c */
+    struct agent_dbus *dbus;       /* NULL without a session bus */
+    struct agent_watch *watch;     /* watch.c */
+    struct agent_suspend *suspend; /* suspend.c; NULL when not wanted */
 };
 
 /* config.c */
@@ -207,5 +208,9 @@ void agent_dbus_sign_failed(struct agent *agent, const char *name,
 /* watch.c: tokens that appear, leave and return; idle locking. */
 void agent_watch_start(struct agent *agent);
 void agent_watch_stop(struct agent *agent);
+
+/* suspend.c: lock-on-suspend through logind on the system bus. */
+void agent_suspend_start(struct agent *agent);
+void agent_suspend_stop(struct agent *agent);
 
 #endif

@@ -726,6 +726,8 @@ on_bus_acquired(GDBusConnection *connection, const char *name, gpointer data)
 {
     (void)name;
     struct agent_dbus *d = data;
+    /* GLib raises SIGTERM when the bus goes away; the socket serves on. */
+    g_dbus_connection_set_exit_on_close(connection, FALSE);
     d->connection = g_object_ref(connection);
     /* The ObjectManager's own path may hold no managed object: the manager
      * interface is exported beside it, directly on the connection. */

@@ -185,6 +185,7 @@ main(int argc, char **argv)
     }
     agent_dbus_start(&agent);
     agent_watch_start(&agent);
+    agent_suspend_start(&agent);
     signal_ready(ready_fd);
     ready_fd = -1;
 
@@ -199,6 +200,7 @@ main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    agent_suspend_stop(&agent);
     agent_watch_stop(&agent);
     agent_dbus_stop(&agent);
     agent_server_stop(server);

@@ -184,7 +184,10 @@ stop_agent() {
         kill -TERM "$AGENT_PID" 2>/dev/null || true
         local status=0
         wait "$AGENT_PID" 2>/dev/null || status=$?
-        [ "$status" -eq 0 ] || unclean_agent_exits=$((unclean_agent_exits + 1))
+        if [ "$status" -ne 0 ]; then
+            unclean_agent_exits=$((unclean_agent_exits + 1))
+            echo "# agent $AGENT_PID exited with status $status (after test $tests_run)"
+        fi
         AGENT_PID=
     fi
 }

@@ -133,5 +133,10 @@ check "and so is its [identity] group in agent.conf" \
 check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"
 check "tessera list no longer shows it" bash -c "! '$TESSERA' list | grep -q '^laptop '"
 check "Reload rescans the tokens" call "$AGENT" org.tessera.Agent1.Reload
+stop_bus
+BUS_PID=
+sleep 0.2
+check "the agent outlives its session bus" agent_alive
+check_output "and its socket still serves" "Test Token" "$TESSERA" tokens
 
 finish

@@ -148,6 +148,28 @@ unlock
 check_fails "without a PIN pad such a key is refused, with the reason" \
     "asks for the PIN before every signature .* only on tokens with a PIN pad" sign 1
 fault
-check "the agent ran throughout" agent_alive
+
+# lock-on-suspend: logind's PrepareForSleep on the system bus locks the
+# token. A private dbus-daemon is the system bus, fake_logind.py logind.
+stop_agent
+printf '[token Test Token]\nlock-on-suspend=true\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-system-bus start_agent
+check_output "without a system bus the agent says lock-on-suspend is off" \
+    "no system bus .*lock-on-suspend is off" cat "$T/agent.log"
+stop_agent
+dbus-daemon --session --address="unix:path=$T/system-bus" --fork --print-pid=3 \
+    3>"$T/system-bus.pid"
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system-bus
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+unlock
+check_output "with one, signing works until the machine sleeps" "5 of 5 signed" sign
+check_output "logind announces sleep" "announced sleep" \
+    /usr/bin/python3 "$(dirname "$0")/fake_logind.py"
+check "and the token is locked for it" wait_log 'token "Test Token" locked for suspend'
+check_output "tessera tokens says locked" "Test Token .* locked" "$TESSERA" tokens
+kill "$(cat "$T/system-bus.pid")" 2>/dev/null || true
+sleep 0.2
+check "the agent outlives the system bus" agent_alive
+check_output "and still serves" "Test Token" "$TESSERA" tokens
 
 finish
