@@ -590,6 +590,7 @@ struct options {
     const char *module, *token, *pin_file, *once, *conf;
     int rounds;
     double seconds;
+    bool signatures_only; /* the signature table alone (a slow token) */
 };
 
 static void
@@ -598,7 +599,7 @@ usage(void)
     fprintf(stderr, "usage: sign_bench --module SO --token LABEL --pin-file F "
                     "[--rounds N] [--seconds S]\n"
                     "                  [--once PROGRAM --conf OPENSSL_CNF] "
-                    "KIND:KEYNAME:PEMFILE...\n");
+                    "[--signatures-only] KIND:KEYNAME:PEMFILE...\n");
     exit(2);
 }
 
@@ -613,6 +614,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"seconds", required_argument, NULL, 's'},
         {"once", required_argument, NULL, 'o'},
         {"conf", required_argument, NULL, 'c'},
+        {"signatures-only", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     *o = (struct options){.rounds = 5, .seconds = 0.5};
     int c;
@@ -635,6 +637,9 @@ parse_options(int argc, char **argv, struct options *o)
             break;
         case 'o':
             o->once = optarg;
+            break;
+        case 'S':
+            o->signatures_only = true;
             break;
         case 'c':
             o->conf = optarg;
@@ -692,8 +697,9 @@ main(int argc, char **argv)
     double floor_us = 1e6 / median(floor_rate, o.rounds);
     report_floor(floor_rate, o.rounds, &floor_latency);
     report_signatures(subjects, n, o.rounds, floor_us);
-    run_concurrency(subjects, n, o.rounds, o.seconds, o.token, pin);
-    if (o.once != NULL)
+    if (!o.signatures_only)
+        run_concurrency(subjects, n, o.rounds, o.seconds, o.token, pin);
+    if (o.once != NULL && !o.signatures_only)
         run_one_shots(&subjects[0], o.once, o.conf);
 
     for (int i = 0; i < n; i++)

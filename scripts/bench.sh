@@ -5,14 +5,17 @@
 #   the socket floor; signatures/s and p50/p99 per key kind (file, direct
 #   PKCS#11, tessera); 1-8 processes at once; one-shot processes; mutual-TLS
 #   handshakes/s with openssl s_time; agent start-up and memory with 10, 100
-#   and 1000 identities, and `tessera list` latency at 1000.
+#   and 1000 identities, and `tessera list` latency at 1000; and the same
+#   signature table on a TPM 2.0 token (swtpm behind tpm2-abrmd).
 # --smoke: one short round and 10 identities, only to check that everything
 # runs and the signatures verify (scripts/test.sh). Nothing here judges a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=5 seconds=0.5 tls_seconds=3 identity_counts="10 100 1000"
+tpm_rounds=3 tpm_seconds=1
 if [ "${1:-}" = "--smoke" ]; then
     rounds=1 seconds=0.05 tls_seconds=1 identity_counts="10"
+    tpm_rounds=1 tpm_seconds=0.2
 fi
 scripts/deps.sh
 if [ ! -d build ]; then meson setup build >/dev/null; fi
@@ -28,8 +31,10 @@ stop_pid() {
     kill "$1" 2>/dev/null || return 0
     for _ in $(seq 1 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done
 }
+. scripts/swtpm.sh
 cleanup() {
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    tpm_stop "$D/tpm"
     rm -rf "$D"
 }
 trap cleanup EXIT
@@ -46,8 +51,8 @@ softhsm_dir() { # DIR: a SoftHSM2 configuration of its own, with a token
         --label Bench --so-pin 12345678 --pin 1357 >/dev/null
 }
 
-start_agent() { # prints the agent's pid once it answers
-    "$B/agent/tessera-agent" --foreground --module "$MODULE" >>"$D/agent.log" 2>&1 &
+start_agent_on() { # MODULE: prints the agent's pid once it answers
+    "$B/agent/tessera-agent" --foreground --module "$1" >>"$D/agent.log" 2>&1 &
     local pid=$!
     until "$TESSERA" tokens >/dev/null 2>&1; do
         kill -0 "$pid" 2>/dev/null || { echo "bench: the agent did not start" >&2; exit 1; }
@@ -55,6 +60,7 @@ start_agent() { # prints the agent's pid once it answers
     done
     echo "$pid"
 }
+start_agent() { start_agent_on "$MODULE"; }
 
 ms_since() { echo "scale=1; ($(date +%s%N) - $1) / 1000000" | bc; }
 
@@ -167,3 +173,19 @@ if [ -n "${list_ms:-}" ]; then
 fi
 echo "RssAnon is the agent's private memory, the module's cache included; VmRSS adds"
 echo "shared library pages (libcrypto, glib, SoftHSM) that other processes share."
+
+# --- a TPM 2.0 token: ~3 ms an ECDSA signature, so the TPM dominates
+echo
+echo "TPM 2.0 (swtpm behind tpm2-abrmd, tpm2-pkcs11), ECDSA P-256"
+tpm_start "$D/tpm"
+tpm_token "Bench TPM" 12345678 1357
+export DBUS_SESSION_BUS_ADDRESS=$TPM_BUS # abrmd's bus, for agent and bench
+AGENT_PID=$(start_agent_on "$TPM_MODULE")
+PIDS+=("$AGENT_PID")
+"$TESSERA" unlock "Bench TPM" --pin-file "$D/pin" >/dev/null
+"$TESSERA" keygen bench-tpm --token "Bench TPM" --key ec-p256 --subject CN=bench-tpm \
+    --out /dev/null >/dev/null
+"$B/bench/sign_bench" --module "$TPM_MODULE" --token "Bench TPM" --pin-file "$D/pin" \
+    --rounds "$tpm_rounds" --seconds "$tpm_seconds" --signatures-only \
+    "ec-p256:bench-tpm:$D/ec-p256.pem"
+stop_pid "$AGENT_PID"

@@ -6,43 +6,12 @@
 # listing with TPM identities; and the TPM beside SoftHSM2 in one agent.
 . "$(dirname "$0")/lib.sh"
 
-TPM_MODULE=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
-# The TPM's own daemons and tools are not ours to instrument: under the
-# sanitizer runtime (LD_PRELOAD in sanitized builds) tpm2-abrmd hangs.
-plain() { env -u LD_PRELOAD "$@"; }
+. "$(dirname "$0")/../../scripts/swtpm.sh"
 TPM_PIN=246813
-mkdir -p "$T/tpm/state"
-for _ in $(seq 1 20); do
-    TPM_PORT=$((20000 + RANDOM % 30000))
-    plain swtpm socket --tpm2 --server type=tcp,port=$TPM_PORT,bindaddr=127.0.0.1 \
-        --ctrl type=tcp,port=$((TPM_PORT + 1)),bindaddr=127.0.0.1 \
-        --tpmstate dir="$T/tpm/state" --flags not-need-init,startup-clear \
-        --pid file="$T/tpm/swtpm.pid" --daemon 2>/dev/null && break
-done
-plain dbus-daemon --session --address="unix:path=$T/tpm/bus" --fork --print-pid=3 \
-    3>"$T/tpm/bus.pid"
-BUS_NAME=com.intel.tss2.Tabrmd.p$TPM_PORT
-DBUS_SESSION_BUS_ADDRESS=unix:path=$T/tpm/bus plain tpm2-abrmd --session --allow-root \
-    --flush-all --dbus-name="$BUS_NAME" --tcti="swtpm:host=127.0.0.1,port=$TPM_PORT" \
-    >"$T/tpm/abrmd.log" 2>&1 &
-ABRMD_PID=$!
-stop_tpm() {
-    kill "$ABRMD_PID" "$(cat "$T/tpm/bus.pid")" "$(cat "$T/tpm/swtpm.pid")" 2>/dev/null || true
-}
-trap 'stop_tpm; cleanup' EXIT
-# The abrmd TCTI finds its daemon on this bus; the agent does not use it
-# for its own API (no DBUS_SESSION_BUS_ADDRESS for that).
-export TPM2_PKCS11_TCTI="tabrmd:bus_name=$BUS_NAME,bus_type=session"
-export TPM2TOOLS_TCTI=$TPM2_PKCS11_TCTI
-export TPM2_PKCS11_STORE=$T/tpm2-store
-for _ in $(seq 1 100); do
-    DBUS_SESSION_BUS_ADDRESS=unix:path=$T/tpm/bus plain tpm2_getrandom 4 >/dev/null 2>&1 && break
-    sleep 0.05
-done
-tpm() { DBUS_SESSION_BUS_ADDRESS=unix:path=$T/tpm/bus plain pkcs11-tool --module "$TPM_MODULE" "$@"; }
-tpm --slot-index 0 --init-token --label "Laptop TPM" --so-pin "$SO_PIN" >/dev/null
-tpm --token-label "Laptop TPM" --login --login-type so --so-pin "$SO_PIN" \
-    --init-pin --pin "$TPM_PIN" >/dev/null
+trap 'tpm_stop "$T/tpm"; cleanup' EXIT
+tpm_start "$T/tpm"
+tpm_token "Laptop TPM" "$SO_PIN" "$TPM_PIN"
+tpm() { tpm_pkcs11_tool "$@"; }
 printf '%s\n' "$TPM_PIN" >"$T/tpm-pin"
 chmod 600 "$T/tpm-pin"
 
@@ -53,7 +22,7 @@ make_server_cert "$T/ca"
 # names the module, which only a full unwind puts in the leak's stack.
 export AGENT_ASAN_OPTIONS=fast_unwind_on_malloc=0
 # The agent reaches abrmd through the TCTI's own bus address.
-DBUS_SESSION_BUS_ADDRESS=unix:path=$T/tpm/bus start_agent --module "$TPM_MODULE"
+DBUS_SESSION_BUS_ADDRESS=$TPM_BUS start_agent --module "$TPM_MODULE"
 
 check_output "the agent lists the TPM and SoftHSM2 side by side" \
     "Laptop TPM .*libtpm2_pkcs11.so" "$TESSERA" tokens
