@@ -96,6 +96,14 @@ struct agent {
 };
 
 /* config.c */
+/* Where a token's PIN may come from ([token LABEL] pin-source). */
+enum agent_pin_source {
+    AGENT_PIN_PROMPT, /* tessera unlock or D-Bus Unlock */
+    AGENT_PIN_FILE,   /* the pin-file, at start, and nothing else */
+    AGENT_PIN_NONE,   /* never logged in */
+};
+enum agent_pin_source agent_pin_source(const struct agent_config *cfg,
+                                       const char *label);
 gboolean agent_config_load(struct agent_config *cfg, const char *path,
                            GError **error);
 void agent_config_clear(struct agent_config *cfg);
@@ -123,8 +131,16 @@ int agent_token_logout(struct agent_token *token, struct tessera_status *st);
 /* Maps a PKCS#11 failure to a code and a sentence naming the token. */
 void agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
                       struct tessera_status *st);
-/* Marks the token present or absent; a returning token starts locked. */
-void agent_token_check_presence(struct agent_token *token);
+/* Whether a PIN may be typed for the token (its pin-source is prompt). */
+gboolean agent_token_unlock_allowed(struct agent *agent,
+                                    struct agent_token *token,
+                                    struct tessera_status *st);
+/* Marks the token present or absent; a returning token starts locked:
+ * TRUE when it has just come back. */
+gboolean agent_token_check_presence(struct agent_token *token);
+/* One login from the token's pin-file; TRUE if it worked. */
+gboolean agent_token_login_from_file(struct agent *agent,
+                                     struct agent_token *token);
 void agent_token_info(struct agent_token *token,
                       struct tessera_token_info *out);
 char *agent_trimmed(const unsigned char *padded, size_t len);

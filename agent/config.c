@@ -9,7 +9,9 @@
  *   slot-poll-seconds=2   (0: off; see watch.c)
  *
  *   [token Work Card]
+ *   pin-source=prompt|file|none   (file when a pin-file is given)
  *   pin-file=/etc/tessera/work-card.pin
+ *   idle-lock=900  lock-on-suspend=true
  *
  *   [identity corp-wifi]
  *   cert-file=/etc/ssl/certs/corp-wifi.pem     (kept current by the agent)
@@ -51,6 +53,53 @@ read_bounded(GKeyFile *kf, const char *path, const char *key, gint min,
     return TRUE;
 }
 
+/* Every [token LABEL] pin-source is one we know, and file has its file. */
+static gboolean
+check_pin_sources(GKeyFile *kf, const char *path, GError **error)
+{
+    gsize n = 0;
+    char **groups = g_key_file_get_groups(kf, &n);
+    gboolean ok = TRUE;
+    for (gsize i = 0; ok && i < n; i++) {
+        char *source =
+            g_str_has_prefix(groups[i], "token ")
+                ? g_key_file_get_string(kf, groups[i], "pin-source", NULL)
+                : NULL;
+        if (source != NULL && strcmp(source, "prompt") != 0 &&
+            strcmp(source, "file") != 0 && strcmp(source, "none") != 0) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] pin-source must be prompt, file or none",
+                        path, groups[i]);
+            ok = FALSE;
+        } else if (source != NULL && strcmp(source, "file") == 0 &&
+                   !g_key_file_has_key(kf, groups[i], "pin-file", NULL)) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] pin-source=file needs a pin-file", path,
+                        groups[i]);
+            ok = FALSE;
+        }
+        g_free(source);
+    }
+    g_strfreev(groups);
+    return ok;
+}
+
+enum agent_pin_source
+agent_pin_source(const struct agent_config *cfg, const char *label)
+{
+    char *source = agent_config_string(cfg, "token", label, "pin-source");
+    char *file = agent_config_string(cfg, "token", label, "pin-file");
+    enum agent_pin_source result =
+        file != NULL ? AGENT_PIN_FILE : AGENT_PIN_PROMPT;
+    if (source != NULL && strcmp(source, "prompt") == 0)
+        result = AGENT_PIN_PROMPT;
+    else if (source != NULL && strcmp(source, "none") == 0)
+        result = AGENT_PIN_NONE;
+    g_free(source);
+    g_free(file);
+    return result;
+}
+
 gboolean
 agent_config_load(struct agent_config *cfg, const char *path, GError **error)
 {
@@ -77,7 +126,8 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
            read_bounded(cfg->keyfile, path, "poll-us", 0, TESSERA_POLL_US_MAX,
                         &cfg->poll_us, error) &&
            read_bounded(cfg->keyfile, path, "slot-poll-seconds", 0, 3600,
-                        &cfg->slot_poll_seconds, error);
+                        &cfg->slot_poll_seconds, error) &&
+           check_pin_sources(cfg->keyfile, path, error);
 }
 
 void

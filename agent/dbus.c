@@ -329,9 +329,12 @@ run_token_call(GTask *task, gpointer source, gpointer data,
     (void)task;
     struct token_call *c = data;
     struct tessera_status st = {0};
-    int rc = c->pin != NULL ? agent_token_login(c->token, (uint8_t *)c->pin,
-                                                strlen(c->pin), FALSE, &st)
-                            : agent_token_logout(c->token, &st);
+    int rc = -1;
+    if (c->pin == NULL)
+        rc = agent_token_logout(c->token, &st);
+    else if (agent_token_unlock_allowed(c->dbus->agent, c->token, &st))
+        rc = agent_token_login(c->token, (uint8_t *)c->pin, strlen(c->pin),
+                               FALSE, &st);
     if (rc == 0) {
         agent_rescan(c->dbus->agent);
         reply_after_sync(c->dbus, c->inv, NULL);

@@ -588,7 +588,10 @@ static void
 scan_token(struct agent *agent, struct agent_registry *reg,
            const struct agent_registry *old, struct agent_token *token)
 {
-    agent_token_check_presence(token);
+    /* A returning headless token logs in again from its file, once. */
+    if (agent_token_check_presence(token) &&
+        agent_pin_source(&agent->config, token->label) == AGENT_PIN_FILE)
+        agent_token_login_from_file(agent, token);
     if (!g_atomic_int_get(&token->present)) {
         keep_identities(reg, old, token);
         return;

@@ -209,9 +209,10 @@ handle_unlock(struct agent *agent, struct tessera_reader *r,
     }
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_token *token = agent_find_token(reg, req.token, &st);
-    int rc = token ? agent_token_login(token, req.pin.data, req.pin.len,
-                                       req.force != 0, &st)
-                   : -1;
+    int rc = token && agent_token_unlock_allowed(agent, token, &st)
+                 ? agent_token_login(token, req.pin.data, req.pin.len,
+                                     req.force != 0, &st)
+                 : -1;
     agent_registry_unref(reg);
     tessera_unlock_request_clear(&req);
     /* Private keys become visible only after login. */

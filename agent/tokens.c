@@ -261,24 +261,25 @@ agent_token_session_release(struct agent_token *token,
  * being pulled out has lost its sessions and its login: ours are closed,
  * and it waits for `tessera unlock` (the agent never logs in by itself).
  */
-void
+gboolean
 agent_token_check_presence(struct agent_token *token)
 {
     CK_TOKEN_INFO info;
     gboolean present =
         token->module->C_GetTokenInfo(token->slot, &info) == CKR_OK;
     if (present == (gboolean)g_atomic_int_get(&token->present))
-        return;
+        return FALSE;
     if (!present) {
         g_atomic_int_set(&token->present, FALSE);
         g_message("token \"%s\" is not present", token->label);
-        return;
+        return FALSE;
     }
     g_mutex_lock(&token->lock);
     close_sessions(token);
     g_mutex_unlock(&token->lock);
     g_atomic_int_set(&token->present, TRUE);
     g_message("token \"%s\" is back; unlock it again", token->label);
+    return TRUE;
 }
 
 void
@@ -484,32 +485,62 @@ read_pin_file(const char *path, char **pin, size_t *len, GError **error)
     return TRUE;
 }
 
+/* One login from the token's pin-file; TRUE if it worked. */
+gboolean
+agent_token_login_from_file(struct agent *agent, struct agent_token *t)
+{
+    char *path =
+        agent_config_string(&agent->config, "token", t->label, "pin-file");
+    char *pin = NULL;
+    size_t len = 0;
+    GError *error = NULL;
+    struct tessera_status st = {0};
+    gboolean ok = FALSE;
+    if (!read_pin_file(path, &pin, &len, &error)) {
+        g_warning("token \"%s\": %s", t->label, error->message);
+        g_clear_error(&error);
+    } else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0) {
+        g_warning("%s", st.message);
+    } else {
+        ok = TRUE;
+    }
+    if (pin != NULL)
+        OPENSSL_cleanse(pin, len);
+    g_free(pin);
+    g_free(path);
+    return ok;
+}
+
 gboolean
 agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
 {
     gboolean any = FALSE;
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        char *path =
-            agent_config_string(&agent->config, "token", t->label, "pin-file");
-        if (path == NULL)
-            continue;
-        char *pin = NULL;
-        size_t len = 0;
-        GError *error = NULL;
-        struct tessera_status st = {0};
-        if (!read_pin_file(path, &pin, &len, &error)) {
-            g_warning("token \"%s\": %s", t->label, error->message);
-            g_clear_error(&error);
-        } else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0) {
-            g_warning("%s", st.message);
-        } else {
-            any = TRUE;
-        }
-        if (pin != NULL)
-            OPENSSL_cleanse(pin, len);
-        g_free(pin);
-        g_free(path);
+        if (agent_pin_source(&agent->config, t->label) == AGENT_PIN_FILE)
+            any = agent_token_login_from_file(agent, t) || any;
     }
     return any;
+}
+
+gboolean
+agent_token_unlock_allowed(struct agent *agent, struct agent_token *token,
+                           struct tessera_status *st)
+{
+    switch (agent_pin_source(&agent->config, token->label)) {
+    case AGENT_PIN_FILE:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" takes its PIN from its pin-file "
+                           "(pin-source=file in agent.conf)",
+                           token->label);
+        return FALSE;
+    case AGENT_PIN_NONE:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" is never unlocked (pin-source=none "
+                           "in agent.conf)",
+                           token->label);
+        return FALSE;
+    default:
+        return TRUE;
+    }
 }

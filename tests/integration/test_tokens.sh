@@ -17,10 +17,14 @@ make_ca "$T/ca" "Tessera Test CA"
 mkdir -p "$XDG_CONFIG_HOME/tessera"
 printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
-wait_log() { # PATTERN: the agent logs it within 5 s
-    for _ in $(seq 1 100); do grep -q -- "$1" "$T/agent.log" && return 0; sleep 0.05; done
+wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 5 s
+    for _ in $(seq 1 100); do
+        [ "$(log_count "$1")" -gt "${2:-0}" ] && return 0
+        sleep 0.05
+    done
     return 1
 }
+log_count() { grep -c -- "$1" "$T/agent.log" || true; }
 
 # --- PIN policy
 fault final_try=1
@@ -171,5 +175,38 @@ kill "$(cat "$T/system-bus.pid")" 2>/dev/null || true
 sleep 0.2
 check "the agent outlives the system bus" agent_alive
 check_output "and still serves" "Test Token" "$TESSERA" tokens
+unset DBUS_SYSTEM_BUS_ADDRESS
+
+# pin-source: a headless token unlocks from its file, at start and when it
+# returns, and refuses typed PINs; pin-source=none never unlocks.
+stop_agent
+printf '[agent]\nslot-poll-seconds=1\n[token Test Token]\npin-file=%s\n' "$T/pin" \
+    >"$XDG_CONFIG_HOME/tessera/agent.conf"
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_output "a token with a pin-file is unlocked at start" "Test Token .* unlocked" \
+    "$TESSERA" tokens
+check_fails "and refuses a typed PIN" "takes its PIN from its pin-file" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+seen=$(log_count "is back")
+fault removed=1
+wait_log "is not present" "$(log_count "is not present")" || true
+fault
+check "pulled out and put back" wait_log "is back" "$seen"
+check_output "it logs in again from its file" "Test Token .* unlocked" "$TESSERA" tokens
+check_output "with exactly one more C_Login" "^2$" calls C_Login
+stop_agent
+printf '[token Test Token]\npin-source=none\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_fails "pin-source=none refuses unlock" "is never unlocked \(pin-source=none" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+printf '[token Test Token]\npin-source=sometimes\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+check_fails "an unknown pin-source stops the agent with a clear message" \
+    "pin-source must be prompt, file or none" "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
+    --socket "$T/other.sock"
+printf '[token Test Token]\npin-source=file\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+check_fails "so does pin-source=file without a pin-file" "pin-source=file needs a pin-file" \
+    "$AGENT" --foreground --module "$SOFTHSM_MODULE" --socket "$T/other.sock"
+check "the agent ran throughout" agent_alive
 
 finish
