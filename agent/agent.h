@@ -87,6 +87,7 @@ struct agent {
     GMutex registry_lock;
     struct agent_registry *registry;
     GMutex rescan_lock;   /* one rescan at a time */
+    gint stopping;        /* atomic, set under rescan_lock: no more rescans */
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
@@ -223,7 +224,9 @@ void agent_dbus_sign_failed(struct agent *agent, const char *name,
 
 /* watch.c: tokens that appear, leave and return; idle locking. */
 void agent_watch_start(struct agent *agent);
+/* Stops polling; agent_watch_finish after the modules are finalized. */
 void agent_watch_stop(struct agent *agent);
+void agent_watch_finish(struct agent *agent);
 
 /* suspend.c: lock-on-suspend through logind on the system bus. */
 void agent_suspend_start(struct agent *agent);

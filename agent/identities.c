@@ -618,6 +618,10 @@ void
 agent_rescan(struct agent *agent)
 {
     g_mutex_lock(&agent->rescan_lock);
+    if (g_atomic_int_get(&agent->stopping)) {
+        g_mutex_unlock(&agent->rescan_lock);
+        return;
+    }
     struct agent_registry *old = agent->registry;
     GPtrArray *tokens = old ? agent_tokens_merge(agent, old->tokens)
                             : agent_tokens_discover(agent);

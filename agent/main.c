@@ -204,8 +204,13 @@ out:
     agent_watch_stop(&agent);
     agent_dbus_stop(&agent);
     agent_server_stop(server);
+    /* Threads still waiting for slot events may not rescan from now on. */
+    g_mutex_lock(&agent.rescan_lock);
+    g_atomic_int_set(&agent.stopping, 1);
+    g_mutex_unlock(&agent.rescan_lock);
     agent_registry_unref(agent.registry);
     agent_modules_release(&agent);
+    agent_watch_finish(&agent);
     agent_builtin_provider_unload(&agent);
     agent_config_clear(&agent.config);
     g_clear_error(&error);

@@ -6,9 +6,9 @@
  * - Hot-plug: every [agent] slot-poll-seconds it lists each module's slots
  *   and tokens; when that picture changes it rescans, which marks tokens
  *   absent or back and adds new ones (docs/architecture.md, "Tokens that
- *   come and go"). SoftHSM2, tpm2-pkcs11 and p11-kit's proxy have no
- *   C_WaitForSlotEvent, so polling is the common path; waiting for slot
- *   events where a module offers them (OpenSC) is not built yet.
+ *   come and go"). A module that offers C_WaitForSlotEvent (OpenSC) gets
+ *   a thread blocked in it instead, and a rescan on every event; SoftHSM2,
+ *   tpm2-pkcs11 and p11-kit's proxy have none and are polled.
  * - Idle lock: a token with [token LABEL] idle-lock=SECONDS is logged out
  *   that long after its last signature.
  */
@@ -16,13 +16,76 @@
 
 #include <string.h>
 
+/* A thread blocked in one module's C_WaitForSlotEvent. */
+struct event_waiter {
+    struct agent *agent;
+    CK_FUNCTION_LIST *module;
+    GThread *thread;
+    gint running; /* atomic: still waiting, so the module is not polled */
+};
+
 struct agent_watch {
     struct agent *agent;
     guint timer;
-    gint busy;        /* atomic: a worker is looking */
-    char *seen;       /* the last picture; only the worker touches it */
-    gint64 last_poll; /* monotonic us; only the worker touches it */
+    GPtrArray *waiters; /* struct event_waiter *, joined in finish */
+    gint busy;          /* atomic: a worker is looking */
+    char *seen;         /* the last picture; only the worker touches it */
+    gint64 last_poll;   /* monotonic us; only the worker touches it */
 };
+
+static gboolean
+has_waiter(struct agent_watch *h, CK_FUNCTION_LIST *module)
+{
+    for (guint i = 0; h != NULL && h->waiters && i < h->waiters->len; i++) {
+        struct event_waiter *w = g_ptr_array_index(h->waiters, i);
+        if (w->module == module && g_atomic_int_get(&w->running))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gpointer
+wait_for_events(gpointer data)
+{
+    struct event_waiter *w = data;
+    for (;;) {
+        CK_SLOT_ID slot;
+        CK_RV rv = w->module->C_WaitForSlotEvent(0, &slot, NULL);
+        if (rv == CKR_OK) {
+            g_message("slot %lu changed: rescanning", (unsigned long)slot);
+            agent_rescan(w->agent);
+            continue;
+        }
+        /* C_Finalize at shutdown ends the wait; anything else: poll. */
+        if (rv != CKR_CRYPTOKI_NOT_INITIALIZED)
+            g_warning("waiting for slot events failed (%s); polling instead",
+                      p11_kit_strerror(rv));
+        g_atomic_int_set(&w->running, 0);
+        return NULL;
+    }
+}
+
+/* A thread per module that reports slot events; the rest are polled. */
+static void
+start_waiters(struct agent_watch *h)
+{
+    h->waiters = g_ptr_array_new();
+    for (CK_FUNCTION_LIST **m = h->agent->modules; m && *m; m++) {
+        CK_SLOT_ID slot;
+        CK_RV rv = (*m)->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
+        if (rv != CKR_OK && rv != CKR_NO_EVENT)
+            continue;
+        struct event_waiter *w = g_new0(struct event_waiter, 1);
+        w->agent = h->agent;
+        w->module = *m;
+        w->running = 1;
+        w->thread = g_thread_new("slot-events", wait_for_events, w);
+        g_ptr_array_add(h->waiters, w);
+        char *name = p11_kit_module_get_name(*m);
+        g_message("waiting for slot events from %s", name ? name : "a module");
+        free(name);
+    }
+}
 
 /* Module, slot, label and serial of every present token, as one string. */
 static char *
@@ -31,6 +94,8 @@ slot_picture(struct agent *agent)
     GString *picture = g_string_new(NULL);
     guint index = 0;
     for (CK_FUNCTION_LIST **m = agent->modules; m && *m; m++, index++) {
+        if (has_waiter(agent->watch, *m))
+            continue;
         CK_SLOT_ID slots[32];
         CK_ULONG n = G_N_ELEMENTS(slots);
         if ((*m)->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
@@ -121,10 +186,11 @@ agent_watch_start(struct agent *agent)
 {
     struct agent_watch *h = g_new0(struct agent_watch, 1);
     h->agent = agent;
+    agent->watch = h;
+    start_waiters(h);
     h->seen = slot_picture(agent);
     h->last_poll = g_get_monotonic_time();
     h->timer = g_timeout_add_seconds(1, on_timer, h);
-    agent->watch = h;
 }
 
 void
@@ -133,11 +199,26 @@ agent_watch_stop(struct agent *agent)
     struct agent_watch *h = agent->watch;
     if (h == NULL)
         return;
-    agent->watch = NULL;
     g_source_remove(h->timer);
     /* No new worker can start now; wait for one still looking. */
     while (g_atomic_int_get(&h->busy))
         g_usleep(10000);
+}
+
+void
+agent_watch_finish(struct agent *agent)
+{
+    struct agent_watch *h = agent->watch;
+    if (h == NULL)
+        return;
+    /* The modules are finalized now, which ends every C_WaitForSlotEvent. */
+    for (guint i = 0; i < h->waiters->len; i++) {
+        struct event_waiter *w = g_ptr_array_index(h->waiters, i);
+        g_thread_join(w->thread);
+        g_free(w);
+    }
+    g_ptr_array_unref(h->waiters);
+    agent->watch = NULL;
     g_free(h->seen);
     g_free(h);
 }

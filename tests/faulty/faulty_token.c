@@ -21,6 +21,9 @@
  *                      FAULTY_PINPAD_PIN, as if typed there
  *     always_auth=1    private keys have CKA_ALWAYS_AUTHENTICATE: C_Sign
  *                      needs a CKU_CONTEXT_SPECIFIC login after C_SignInit
+ *     slot_events=1    C_WaitForSlotEvent reports removal and insertion, as
+ *                      OpenSC does (otherwise CKR_FUNCTION_NOT_SUPPORTED,
+ *                      as SoftHSM2)
  *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit,
  *                   and "sessions N" whenever N sessions are open
  *
@@ -41,6 +44,7 @@
 static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST faulty;
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int finalized;
 static long open_sessions;
 /* Sessions between C_SignInit and their context-specific login. */
 #define MAX_TRACKED 64
@@ -293,6 +297,38 @@ faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
     return injected != CKR_OK ? injected : rv;
 }
 
+static CK_RV
+faulty_Finalize(CK_VOID_PTR reserved)
+{
+    finalized = 1; /* ends a C_WaitForSlotEvent blocked in another thread */
+    return real->C_Finalize(reserved);
+}
+
+static CK_RV
+faulty_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR rsvd)
+{
+    static long seen = -1; /* the removed state last reported */
+    if (!control("slot_events"))
+        return CKR_FUNCTION_NOT_SUPPORTED;
+    for (;;) {
+        if (finalized)
+            return CKR_CRYPTOKI_NOT_INITIALIZED;
+        long removed = control("removed");
+        if (seen < 0)
+            seen = removed;
+        if (removed != seen) {
+            CK_ULONG n = 1;
+            seen = removed;
+            real->C_GetSlotList(CK_FALSE, slot, &n);
+            log_call("slot event");
+            return CKR_OK;
+        }
+        if (flags & CKF_DONT_BLOCK)
+            return CKR_NO_EVENT;
+        nanosleep(&(struct timespec){0, 50 * 1000000}, NULL);
+    }
+}
+
 CK_RV
 C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
@@ -310,6 +346,8 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         faulty.C_OpenSession = faulty_OpenSession;
         faulty.C_CloseSession = faulty_CloseSession;
         faulty.C_Login = faulty_Login;
+        faulty.C_Finalize = faulty_Finalize;
+        faulty.C_WaitForSlotEvent = faulty_WaitForSlotEvent;
         faulty.C_GetAttributeValue = faulty_GetAttributeValue;
         faulty.C_SignInit = faulty_SignInit;
         faulty.C_Sign = faulty_Sign;

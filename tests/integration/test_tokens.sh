@@ -177,6 +177,27 @@ check "the agent outlives the system bus" agent_alive
 check_output "and still serves" "Test Token" "$TESSERA" tokens
 unset DBUS_SYSTEM_BUS_ADDRESS
 
+# Slot events: a module with C_WaitForSlotEvent (OpenSC's kind) is not
+# polled; the agent waits for its events. Polling is off here to prove it.
+stop_agent
+printf '[agent]\nslot-poll-seconds=0\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+fault slot_events=1
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_output "the agent waits for the module's slot events" \
+    "waiting for slot events from" cat "$T/agent.log"
+unlock
+seen=$(log_count "is not present")
+fault slot_events=1 removed=1
+check "a removal event is seen without polling" wait_log "is not present" "$seen"
+check_output "the module reported it" "slot event" cat "$FAULTY_LOG"
+seen=$(log_count "is back")
+fault slot_events=1
+check "and so is the insertion" wait_log "is back" "$seen"
+unlock
+check_output "and the identity signs again" "5 of 5 signed" sign
+fault
+
 # pin-source: a headless token unlocks from its file, at start and when it
 # returns, and refuses typed PINs; pin-source=none never unlocks.
 stop_agent
