@@ -270,7 +270,8 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
     int rc = -1;
     if (!g_atomic_int_get(&id->token->present))
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
-                           "token \"%s\" of identity %s is not present",
+                           "token \"%s\" is not present: insert it and try "
+                           "again (identity %s)",
                            id->token->label, id->name);
     else if (prepare(id, req, &op, st) == 0)
         rc = sign_on_token(id, &op, signature, st);

@@ -285,13 +285,14 @@ faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
         real->C_Sign(session, data, len, sig, &n); /* end the operation */
         return CKR_USER_NOT_LOGGED_IN;
     }
-    CK_RV injected = (CK_RV)control("sign_error");
-    if (control("removed"))
-        injected = CKR_DEVICE_REMOVED;
     long delay = control("sign_delay_ms");
     if (delay > 0)
         nanosleep(&(struct timespec){delay / 1000, delay % 1000 * 1000000},
                   NULL);
+    /* Read after the delay: a card pulled out mid-signature fails it. */
+    CK_RV injected = (CK_RV)control("sign_error");
+    if (control("removed"))
+        injected = CKR_DEVICE_REMOVED;
     CK_RV rv = real->C_Sign(session, data, len, sig, sig_len);
     /* The real operation is finished either way, as on a failing card. */
     return injected != CKR_OK ? injected : rv;

@@ -77,19 +77,33 @@ status=0
 wait "$slow" || status=$?
 check_output "and the slow signatures complete" "2 of 2 signed" \
     bash -c "[ $status -eq 0 ] && cat '$T/slow.out'"
-fault
+fault sign_delay_ms=700
+"$HELPERS/sign_load" -n 1 tessera:ec >"$T/pulled.out" 2>&1 &
+slow=$!
+sleep 0.3
+fault sign_delay_ms=700 removed=1
+status=0
+wait "$slow" || status=$?
+check_output "a card pulled out mid-signature fails it with a clear error" \
+    'token "Test Token" is not present: insert it' \
+    bash -c "[ $status -ne 0 ] && cat '$T/pulled.out'"
+check_output "and the agent keeps serving" "^ec " "$TESSERA" list
+# It stays out: the next section puts it back.
 
 # --- pulled out and put back
+rescans=$(log_count "the tokens changed")
+back=$(log_count "is back")
 fault removed=1
 check_fails "with the token pulled out, a client hears it is not present" \
     'token "Test Token" is not present: insert it' sign 1
 check_output "tessera list says token absent" "^ec .*token absent" "$TESSERA" list
 fault removed=1 # and stays out: the agent notices by itself
-check "the slot poller notices on its own (no SIGHUP)" wait_log "the tokens changed: rescanning"
+check "the slot poller notices on its own (no SIGHUP)" \
+    wait_log "the tokens changed: rescanning" "$rescans"
 check_output "the identity stays listed, as absent" "^ec .*token absent" "$TESSERA" list
 check_output "tessera tokens says absent" "Test Token .* absent" "$TESSERA" tokens
 fault
-check "put back, the poller notices again" wait_log 'is back; unlock it again'
+check "put back, the poller notices again" wait_log 'is back; unlock it again' "$back"
 check_output "put back, the token is seen and starts locked" "Test Token .* locked" "$TESSERA" tokens
 check_fails "so signing asks for the PIN again" "is locked: run .tessera unlock." sign 1
 logins=$(calls C_Login)
