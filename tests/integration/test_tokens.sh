@@ -17,8 +17,8 @@ make_ca "$T/ca" "Tessera Test CA"
 mkdir -p "$XDG_CONFIG_HOME/tessera"
 printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
-wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 5 s
-    for _ in $(seq 1 100); do
+wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 10 s
+    for _ in $(seq 1 200); do
         [ "$(log_count "$1")" -gt "${2:-0}" ] && return 0
         sleep 0.05
     done
