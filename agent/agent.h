@@ -232,4 +232,8 @@ void agent_watch_finish(struct agent *agent);
 void agent_suspend_start(struct agent *agent);
 void agent_suspend_stop(struct agent *agent);
 
+/* tasks.c: work that may block on a token, off the main loop. */
+void agent_run_in_thread(GTaskThreadFunc func, gpointer data,
+                         GDestroyNotify free_data);
+
 #endif

@@ -361,15 +361,6 @@ token_of(struct agent_dbus *d, GDBusMethodInvocation *inv)
 }
 
 static void
-run_in_thread(gpointer data, GDestroyNotify free_data, GTaskThreadFunc func)
-{
-    GTask *task = g_task_new(NULL, NULL, NULL, NULL);
-    g_task_set_task_data(task, data, free_data);
-    g_task_run_in_thread(task, func);
-    g_object_unref(task);
-}
-
-static void
 start_token_call(struct agent_dbus *d, GDBusMethodInvocation *inv,
                  const char *pin)
 {
@@ -383,7 +374,7 @@ start_token_call(struct agent_dbus *d, GDBusMethodInvocation *inv,
         token_call_free(c);
         return;
     }
-    run_in_thread(c, (GDestroyNotify)token_call_free, run_token_call);
+    agent_run_in_thread(run_token_call, c, (GDestroyNotify)token_call_free);
 }
 
 static gboolean
@@ -478,7 +469,7 @@ on_forget(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
     c->inv = g_object_ref(inv);
     c->name = g_strdup(tessera_agent1_identity_get_name(iface));
     c->delete_objects = delete_objects;
-    run_in_thread(c, (GDestroyNotify)forget_call_free, run_forget);
+    agent_run_in_thread(run_forget, c, (GDestroyNotify)forget_call_free);
     return TRUE;
 }
 
@@ -568,7 +559,7 @@ on_enroll(TesseraAgent1 *iface, GDBusMethodInvocation *inv, const char *name,
         enroll_call_free(c);
         return TRUE;
     }
-    run_in_thread(c, (GDestroyNotify)enroll_call_free, run_enroll);
+    agent_run_in_thread(run_enroll, c, (GDestroyNotify)enroll_call_free);
     return TRUE;
 }
 

@@ -59,10 +59,7 @@ on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const char *path,
     if (!sleeping)
         return;
     struct agent_suspend *s = data;
-    GTask *task = g_task_new(NULL, NULL, NULL, NULL);
-    g_task_set_task_data(task, s->agent, NULL);
-    g_task_run_in_thread(task, lock_tokens);
-    g_object_unref(task);
+    agent_run_in_thread(lock_tokens, s->agent, NULL);
 }
 
 static gboolean

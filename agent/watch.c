@@ -173,10 +173,7 @@ on_timer(gpointer data)
 {
     struct agent_watch *h = data;
     if (g_atomic_int_compare_and_exchange(&h->busy, 0, 1)) {
-        GTask *task = g_task_new(NULL, NULL, NULL, NULL);
-        g_task_set_task_data(task, h, NULL);
-        g_task_run_in_thread(task, look);
-        g_object_unref(task);
+        agent_run_in_thread(look, h, NULL);
     }
     return G_SOURCE_CONTINUE;
 }

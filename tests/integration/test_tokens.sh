@@ -77,6 +77,8 @@ status=0
 wait "$slow" || status=$?
 check_output "and the slow signatures complete" "2 of 2 signed" \
     bash -c "[ $status -eq 0 ] && cat '$T/slow.out'"
+rescans=$(log_count "the tokens changed")
+back=$(log_count "is back")
 fault sign_delay_ms=700
 "$HELPERS/sign_load" -n 1 tessera:ec >"$T/pulled.out" 2>&1 &
 slow=$!
@@ -90,9 +92,7 @@ check_output "a card pulled out mid-signature fails it with a clear error" \
 check_output "and the agent keeps serving" "^ec " "$TESSERA" list
 # It stays out: the next section puts it back.
 
-# --- pulled out and put back
-rescans=$(log_count "the tokens changed")
-back=$(log_count "is back")
+# --- pulled out and put back (the card above is still out)
 fault removed=1
 check_fails "with the token pulled out, a client hears it is not present" \
     'token "Test Token" is not present: insert it' sign 1
