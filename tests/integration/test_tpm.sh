@@ -54,4 +54,13 @@ done
 check_output "TPM signatures verify under load (4 threads)" \
     "40 of 40 signed and verified" "$HELPERS/sign_load" -t 4 -n 10 tessera:tpm-ec-p256
 
+# The TPM dies (its simulator stops): its identities fail with an error,
+# the SoftHSM2 token beside it is not held up.
+kill "$(cat "$T/tpm/swtpm.pid")"
+check_fails "a TPM that stopped answering gives its clients an error" \
+    'token "Laptop TPM"' timeout 60 "$HELPERS/sign_load" -n 1 tessera:tpm-ec-p256
+check_output "while the SoftHSM2 identity keeps signing" "20 of 20 signed and verified" \
+    timeout 60 "$HELPERS/sign_load" -n 20 tessera:soft
+check "and the agent keeps serving" "$TESSERA" list
+
 finish
