@@ -12,8 +12,8 @@ packages=(
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux jq valgrind strace
     curl socat python3 freeradius eapoltest
-    # a private session bus and its clients (D-Bus API tests)
-    dbus-daemon dbus-bin libglib2.0-bin
+    # private buses and their clients (D-Bus API tests; a fake logind)
+    dbus-daemon dbus-bin libglib2.0-bin python3-gi gir1.2-glib-2.0
     # a software TPM 2.0 and Debian's PKCS#11 module for it
     swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools
 )
