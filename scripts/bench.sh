@@ -62,7 +62,7 @@ start_agent_on() { # MODULE: prints the agent's pid once it answers
 }
 start_agent() { start_agent_on "$MODULE"; }
 
-ms_since() { echo "scale=1; ($(date +%s%N) - $1) / 1000000" | bc; }
+ms_since() { awk -v s="$1" -v e="$(date +%s%N)" 'BEGIN {printf "%.1f\n", (e - s) / 1e6}'; }
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
@@ -134,7 +134,7 @@ for version in 1.3 1.2; do
     f=$(printf '%s\n' "${file_rates[@]}" | median)
     t=$(printf '%s\n' "${tessera_rates[@]}" | median)
     [ -n "$f" ] && [ -n "$t" ] || { echo "bench: s_time made no handshakes" >&2; exit 1; }
-    printf '%-8s %10.0f %10.0f %10.2f\n' "$version" "$f" "$t" "$(echo "$t / $f" | bc -l)"
+    printf '%-8s %10.0f %10.0f %10.2f\n' "$version" "$f" "$t" "$(awk -v t="$t" -v f="$f" 'BEGIN {print t / f}')"
 done
 echo
 stop_pid "$AGENT_PID"

@@ -10,7 +10,7 @@ packages=(
     libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libglib2.0-dev-bin
     libcmocka-dev
     # the token, the peers and the tools the tests drive
-    softhsm2 opensc openssl util-linux jq valgrind strace
+    softhsm2 opensc openssl util-linux procps jq valgrind strace systemd
     curl socat python3 freeradius eapoltest
     # private buses and their clients (D-Bus API tests; a fake logind)
     dbus-daemon dbus-bin libglib2.0-bin python3-gi gir1.2-glib-2.0
