@@ -42,7 +42,7 @@ struct agent_token {
     char *manufacturer;
     char *model;
     char *serial;
-    CK_FLAGS flags; /* from C_GetTokenInfo at discovery */
+    CK_FLAGS flags; /* the last C_GetTokenInfo's; atomic */
 
     GMutex lock; /* the fields below */
     GCond session_returned;
@@ -142,8 +142,11 @@ gboolean agent_token_check_presence(struct agent_token *token);
 /* One login from the token's pin-file; TRUE if it worked. */
 gboolean agent_token_login_from_file(struct agent *agent,
                                      struct agent_token *token);
+/* Asks the token (PKCS#11) and describes it. */
 void agent_token_info(struct agent_token *token,
                       struct tessera_token_info *out);
+/* TESSERA_TOKEN_* from what the agent last heard; no PKCS#11 call. */
+uint32_t agent_token_state(struct agent_token *token);
 char *agent_trimmed(const unsigned char *padded, size_t len);
 /* Login from the per-token pin-file, once, for headless machines; TRUE
  * when any token was logged in. */

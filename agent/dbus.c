@@ -193,22 +193,20 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
 static void
 update_token(TesseraAgent1Token *iface, struct agent_token *t)
 {
-    /* Fresh flags: the PIN counter changes without any rescan. */
-    struct tessera_token_info info;
-    agent_token_info(t, &info);
+    /* As last heard: the main loop never waits on a token. */
+    uint32_t state = agent_token_state(t);
     tessera_agent1_token_set_label(iface, t->label);
     tessera_agent1_token_set_manufacturer(iface, t->manufacturer);
     tessera_agent1_token_set_model(iface, t->model);
     tessera_agent1_token_set_serial(iface, t->serial);
     tessera_agent1_token_set_present(iface,
-                                     (info.flags & TESSERA_TOKEN_PRESENT) != 0);
-    tessera_agent1_token_set_logged_in(
-        iface, (info.flags & TESSERA_TOKEN_LOGGED_IN) != 0);
+                                     (state & TESSERA_TOKEN_PRESENT) != 0);
+    tessera_agent1_token_set_logged_in(iface,
+                                       (state & TESSERA_TOKEN_LOGGED_IN) != 0);
     tessera_agent1_token_set_pin_tries_left_low(
-        iface, (info.flags & TESSERA_TOKEN_PIN_COUNT_LOW) != 0);
+        iface, (state & TESSERA_TOKEN_PIN_COUNT_LOW) != 0);
     tessera_agent1_token_set_pin_final_try(
-        iface, (info.flags & TESSERA_TOKEN_PIN_FINAL_TRY) != 0);
-    tessera_token_info_clear(&info);
+        iface, (state & TESSERA_TOKEN_PIN_FINAL_TRY) != 0);
 }
 
 /* --- desktop notifications and expiry */
@@ -339,6 +337,7 @@ run_token_call(GTask *task, gpointer source, gpointer data,
         agent_rescan(c->dbus->agent);
         reply_after_sync(c->dbus, c->inv, NULL);
     } else {
+        agent_dbus_changed(c->dbus->agent); /* PIN counters may have moved */
         return_status(c->inv, &st);
     }
 }

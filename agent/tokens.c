@@ -256,6 +256,19 @@ agent_token_session_release(struct agent_token *token,
     g_mutex_unlock(&token->lock);
 }
 
+/* Asks the token for its flags and keeps them for agent_token_state. */
+static CK_RV
+refresh_flags(struct agent_token *token, CK_FLAGS *flags)
+{
+    CK_TOKEN_INFO info;
+    CK_RV rv = token->module->C_GetTokenInfo(token->slot, &info);
+    if (rv == CKR_OK) {
+        *flags = info.flags;
+        __atomic_store_n(&token->flags, info.flags, __ATOMIC_RELAXED);
+    }
+    return rv;
+}
+
 /*
  * Asks the token whether it is in its reader. One that comes back after
  * being pulled out has lost its sessions and its login: ours are closed,
@@ -264,9 +277,8 @@ agent_token_session_release(struct agent_token *token,
 gboolean
 agent_token_check_presence(struct agent_token *token)
 {
-    CK_TOKEN_INFO info;
-    gboolean present =
-        token->module->C_GetTokenInfo(token->slot, &info) == CKR_OK;
+    CK_FLAGS flags;
+    gboolean present = refresh_flags(token, &flags) == CKR_OK;
     if (present == (gboolean)g_atomic_int_get(&token->present))
         return FALSE;
     if (!present) {
@@ -319,16 +331,6 @@ agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
     tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
                        "token \"%s\" failed to %s: %s", token->label, what,
                        p11_kit_strerror(rv));
-}
-
-static CK_RV
-refresh_flags(struct agent_token *token, CK_FLAGS *flags)
-{
-    CK_TOKEN_INFO info;
-    CK_RV rv = token->module->C_GetTokenInfo(token->slot, &info);
-    if (rv == CKR_OK)
-        *flags = info.flags;
-    return rv;
 }
 
 /*
@@ -394,6 +396,7 @@ agent_token_login(struct agent_token *token, const uint8_t *pin, size_t pin_len,
                            "and will not be retried",
                            token->label);
         g_warning("wrong PIN for token \"%s\"", token->label);
+        refresh_flags(token, &flags); /* the PIN counter has moved */
         break;
     case CKR_PIN_LOCKED:
         tessera_status_set(st, TESSERA_ERR_PIN_LOCKED,
@@ -439,24 +442,34 @@ agent_token_info(struct agent_token *token, struct tessera_token_info *out)
     out->module = strdup(token->module_name);
     if (refresh_flags(token, &flags) != CKR_OK)
         return;
+    out->flags = agent_token_state(token);
+}
+
+uint32_t
+agent_token_state(struct agent_token *token)
+{
+    CK_FLAGS flags = __atomic_load_n(&token->flags, __ATOMIC_RELAXED);
+    if (!g_atomic_int_get(&token->present))
+        return 0;
     g_mutex_lock(&token->lock);
     gboolean logged_in = token->logged_in;
     g_mutex_unlock(&token->lock);
-    out->flags = TESSERA_TOKEN_PRESENT;
+    uint32_t out = TESSERA_TOKEN_PRESENT;
     if (logged_in)
-        out->flags |= TESSERA_TOKEN_LOGGED_IN;
+        out |= TESSERA_TOKEN_LOGGED_IN;
     if (flags & CKF_LOGIN_REQUIRED)
-        out->flags |= TESSERA_TOKEN_LOGIN_REQUIRED;
+        out |= TESSERA_TOKEN_LOGIN_REQUIRED;
     if (flags & CKF_USER_PIN_COUNT_LOW)
-        out->flags |= TESSERA_TOKEN_PIN_COUNT_LOW;
+        out |= TESSERA_TOKEN_PIN_COUNT_LOW;
     if (flags & CKF_USER_PIN_FINAL_TRY)
-        out->flags |= TESSERA_TOKEN_PIN_FINAL_TRY;
+        out |= TESSERA_TOKEN_PIN_FINAL_TRY;
     if (flags & CKF_USER_PIN_LOCKED)
-        out->flags |= TESSERA_TOKEN_PIN_LOCKED;
+        out |= TESSERA_TOKEN_PIN_LOCKED;
     if (flags & CKF_WRITE_PROTECTED)
-        out->flags |= TESSERA_TOKEN_WRITE_PROTECTED;
+        out |= TESSERA_TOKEN_WRITE_PROTECTED;
     if (flags & CKF_PROTECTED_AUTHENTICATION_PATH)
-        out->flags |= TESSERA_TOKEN_PROTECTED_PATH;
+        out |= TESSERA_TOKEN_PROTECTED_PATH;
+    return out;
 }
 
 /* A pin-file must be private to the user, as ssh insists for its keys. */

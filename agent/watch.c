@@ -87,7 +87,7 @@ start_waiters(struct agent_watch *h)
     }
 }
 
-/* Module, slot, label and serial of every present token, as one string. */
+/* Module, slot, label, serial and PIN state of every present token. */
 static char *
 slot_picture(struct agent *agent)
 {
@@ -104,9 +104,13 @@ slot_picture(struct agent *agent)
             CK_TOKEN_INFO info;
             if ((*m)->C_GetTokenInfo(slots[i], &info) != CKR_OK)
                 continue;
-            g_string_append_printf(picture, "%u/%lu/%.32s/%.16s;", index,
-                                   (unsigned long)slots[i], info.label,
-                                   info.serialNumber);
+            /* PIN counters too: a changed one is news for D-Bus clients. */
+            g_string_append_printf(
+                picture, "%u/%lu/%.32s/%.16s/%lx;", index,
+                (unsigned long)slots[i], info.label, info.serialNumber,
+                (unsigned long)(info.flags & (CKF_USER_PIN_COUNT_LOW |
+                                              CKF_USER_PIN_FINAL_TRY |
+                                              CKF_USER_PIN_LOCKED)));
         }
     }
     return g_string_free(picture, FALSE);
