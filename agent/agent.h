@@ -65,8 +65,10 @@ struct agent_identity {
     enum tessera_key_type key_type;
     unsigned key_bits;
     GBytes *spki;
-    GPtrArray *certs; /* GBytes DER, leaf first; empty without a cert */
-    char *subject;
+    GPtrArray *certs;   /* GBytes DER, leaf first; empty without a cert */
+    char *subject;      /* RFC 2253; NULL or "" without a certificate */
+    char *issuer;       /* RFC 2253; NULL without a certificate */
+    guint64 not_before; /* seconds since the epoch; 0 without a certificate */
     guint64 not_after;
     gint64 key_handle; /* cached CK_OBJECT_HANDLE, -1 unknown; atomic */
     gboolean always_authenticate; /* CKA_ALWAYS_AUTHENTICATE on the key */
@@ -206,6 +208,8 @@ int agent_forget_identity(struct agent *agent, const char *name,
 gboolean agent_delete_identity(struct agent *agent, const char *name);
 
 /* publish.c: files others read, kept current by the agent */
+/* Certificates [first, end) as PEM; NULL if one is not valid DER. */
+char *agent_certificates_pem(GPtrArray *certs, guint first, guint end);
 gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
                                  mode_t mode, GError **error);
 void agent_publish_certificate(struct agent *agent, const char *name);

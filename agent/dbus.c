@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "../common/errors.h"
 #include "../common/keyref.h"
+#include "../common/keyspec.h"
 #include "tessera-dbus.h"
 
 #include <openssl/crypto.h>
@@ -90,104 +91,36 @@ return_invalid(GDBusMethodInvocation *inv, const char *message)
 
 /* --- properties from the registry */
 
-static char *
-chain_pem(const struct agent_identity *id)
-{
-    GString *pem = g_string_new(NULL);
-    for (guint i = 0; i < id->certs->len; i++) {
-        gsize len;
-        const unsigned char *p =
-            g_bytes_get_data(g_ptr_array_index(id->certs, i), &len);
-        X509 *x = d2i_X509(NULL, &p, (long)len);
-        BIO *bio = BIO_new(BIO_s_mem());
-        char *data;
-        if (x != NULL && bio != NULL && PEM_write_bio_X509(bio, x)) {
-            long n = BIO_get_mem_data(bio, &data);
-            g_string_append_len(pem, data, n);
-        }
-        BIO_free(bio);
-        X509_free(x);
-    }
-    return g_string_free(pem, FALSE);
-}
-
-static void
-leaf_details(const struct agent_identity *id, char **issuer,
-             guint64 *not_before)
-{
-    *issuer = g_strdup("");
-    *not_before = 0;
-    if (id->certs->len == 0)
-        return;
-    gsize len;
-    const unsigned char *p =
-        g_bytes_get_data(g_ptr_array_index(id->certs, 0), &len);
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    if (x == NULL)
-        return;
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data;
-    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_issuer_name(x), 0,
-                                          XN_FLAG_RFC2253) >= 0) {
-        long n = BIO_get_mem_data(bio, &data);
-        g_free(*issuer);
-        *issuer = g_strndup(data, n);
-    }
-    BIO_free(bio);
-    time_t t;
-    struct tm tm;
-    if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) && (t = timegm(&tm)) > 0)
-        *not_before = (guint64)t;
-    X509_free(x);
-}
-
-static const char *
-identity_state(const struct agent_identity *id)
-{
-    struct tessera_identity_summary s = {0};
-    agent_identity_summary(id, &s);
-    const char *state = "ready";
-    if (!(s.flags & TESSERA_ID_TOKEN_PRESENT))
-        state = "token absent";
-    else if (!(s.flags & TESSERA_ID_HAS_CERT))
-        state = "no certificate";
-    else if (s.not_after != 0 &&
-             (gint64)s.not_after < g_get_real_time() / G_USEC_PER_SEC)
-        state = "expired";
-    else if (!(s.flags & TESSERA_ID_LOGGED_IN))
-        state = "locked";
-    tessera_identity_summary_clear(&s);
-    return state;
-}
-
 static void
 update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
                 const struct agent_identity *id)
 {
     char *tpath = token_path(id->token);
     char *key_type = g_strdup_printf(
-        "%s-%u", id->key_type == TESSERA_KEY_EC ? "EC" : "RSA", id->key_bits);
+        "%s-%u", tessera_key_type_name(id->key_type), id->key_bits);
     char *reference = g_strdup_printf("tessera:%s", id->name);
-    char *chain = chain_pem(id), *issuer;
-    guint64 not_before;
-    leaf_details(id, &issuer, &not_before);
+    char *chain = agent_certificates_pem(id->certs, 0, id->certs->len);
+    struct tessera_identity_summary summary = {0};
+    agent_identity_summary(id, &summary);
     const char *error = g_hash_table_lookup(d->last_errors, id->name);
     tessera_agent1_identity_set_name(iface, id->name);
     tessera_agent1_identity_set_token(iface, tpath);
     tessera_agent1_identity_set_key_type(iface, key_type);
     tessera_agent1_identity_set_subject(iface, id->subject);
-    tessera_agent1_identity_set_issuer(iface, issuer);
-    tessera_agent1_identity_set_not_before(iface, not_before);
+    tessera_agent1_identity_set_issuer(iface, id->issuer);
+    tessera_agent1_identity_set_not_before(iface, id->not_before);
     tessera_agent1_identity_set_not_after(iface, id->not_after);
-    tessera_agent1_identity_set_state(iface, identity_state(id));
+    tessera_agent1_identity_set_state(
+        iface, tessera_identity_state(
+                   &summary, (guint64)(g_get_real_time() / G_USEC_PER_SEC)));
     tessera_agent1_identity_set_last_error(iface, error ? error : "");
     tessera_agent1_identity_set_key_reference(iface, reference);
-    tessera_agent1_identity_set_certificate_chain(iface, chain);
+    tessera_agent1_identity_set_certificate_chain(iface, chain ? chain : "");
+    tessera_identity_summary_clear(&summary);
     g_free(tpath);
     g_free(key_type);
     g_free(reference);
     g_free(chain);
-    g_free(issuer);
 }
 
 static void

@@ -78,6 +78,7 @@ agent_identity_unref(struct agent_identity *id)
     g_free(id->name);
     g_free(id->key_label);
     g_free(id->subject);
+    g_free(id->issuer);
     g_free(id);
 }
 
@@ -346,6 +347,27 @@ load_chain(const struct agent *agent, struct agent_identity *id)
     g_free(path);
 }
 
+/* RFC 2253, as tessera list and D-Bus show names. */
+static char *
+name_string(const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    if (bio != NULL && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+        long n = BIO_get_mem_data(bio, &data);
+        out = g_strndup(data, (gsize)n);
+    }
+    BIO_free(bio);
+    return out;
+}
+
+static guint64
+seconds_of(const ASN1_TIME *t)
+{
+    struct tm tm;
+    return ASN1_TIME_to_tm(t, &tm) ? (guint64)timegm(&tm) : 0;
+}
+
 static gboolean
 describe_certificate(struct agent_identity *id, GBytes *der)
 {
@@ -355,17 +377,10 @@ describe_certificate(struct agent_identity *id, GBytes *der)
     if (x == NULL)
         return FALSE;
     id->spki = spki_of(X509_get0_pubkey(x));
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
-                                          XN_FLAG_RFC2253) >= 0) {
-        char *data;
-        long n = BIO_get_mem_data(bio, &data);
-        id->subject = g_strndup(data, (gsize)n);
-    }
-    BIO_free(bio);
-    struct tm tm;
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
-        id->not_after = (guint64)timegm(&tm);
+    id->subject = name_string(X509_get_subject_name(x));
+    id->issuer = name_string(X509_get_issuer_name(x));
+    id->not_before = seconds_of(X509_get0_notBefore(x));
+    id->not_after = seconds_of(X509_get0_notAfter(x));
     X509_free(x);
     g_ptr_array_add(id->certs, g_bytes_ref(der));
     return id->spki != NULL;
@@ -404,7 +419,6 @@ key_entry_free(struct key_entry *e)
     g_free(e);
 }
 
-/* Groups a token's keys and certificates by CKA_ID. */
 /* Class, id and label of one object, read in one call where they fit. */
 struct object_summary {
     CK_OBJECT_HANDLE handle;
@@ -471,6 +485,7 @@ add_to_entry(GHashTable *by_id, GPtrArray *entries, struct object_summary *o)
     }
 }
 
+/* Groups a token's keys and certificates by CKA_ID. */
 static GPtrArray *
 collect_keys(struct agent_token *token, CK_SESSION_HANDLE session)
 {
@@ -546,6 +561,8 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     }
     if (id->subject == NULL)
         id->subject = g_strdup("");
+    if (id->issuer == NULL)
+        id->issuer = g_strdup("");
     if (id->certs->len > 0)
         load_chain(agent, id);
     return id;

@@ -38,10 +38,8 @@ agent_write_file_atomic(const char *path, const void *data, size_t len,
     return ok;
 }
 
-/* Certificates [first, end) of the chain as PEM, into path. */
-static gboolean
-write_certificates(const char *path, GPtrArray *certs, guint first, guint end,
-                   GError **error)
+char *
+agent_certificates_pem(GPtrArray *certs, guint first, guint end)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     gboolean ok = bio != NULL;
@@ -55,12 +53,24 @@ write_certificates(const char *path, GPtrArray *certs, guint first, guint end,
     }
     char *data = NULL;
     long len = ok ? BIO_get_mem_data(bio, &data) : 0;
+    char *pem = ok ? g_strndup(data, (gsize)len) : NULL;
+    BIO_free(bio);
+    return pem;
+}
+
+/* Certificates [first, end) of the chain as PEM, into path. */
+static gboolean
+write_certificates(const char *path, GPtrArray *certs, guint first, guint end,
+                   GError **error)
+{
+    char *pem = agent_certificates_pem(certs, first, end);
+    gboolean ok = pem != NULL;
     if (ok)
-        ok = agent_write_file_atomic(path, data, (size_t)len, 0644, error);
+        ok = agent_write_file_atomic(path, pem, strlen(pem), 0644, error);
     else
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "cannot encode the certificates for %s", path);
-    BIO_free(bio);
+    g_free(pem);
     return ok;
 }
 

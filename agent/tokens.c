@@ -272,7 +272,7 @@ refresh_flags(struct agent_token *token, CK_FLAGS *flags)
 /*
  * Asks the token whether it is in its reader. One that comes back after
  * being pulled out has lost its sessions and its login: ours are closed,
- * and it waits for `tessera unlock` (the agent never logs in by itself).
+ * and it starts locked (the rescan logs in again only from a pin-file).
  */
 gboolean
 agent_token_check_presence(struct agent_token *token)

@@ -97,20 +97,6 @@ request(const struct tessera_writer *req, enum tessera_msg expect,
     return rc;
 }
 
-static const char *
-identity_state(const struct tessera_identity_summary *s)
-{
-    if (!(s->flags & TESSERA_ID_TOKEN_PRESENT))
-        return "token absent";
-    if (!(s->flags & TESSERA_ID_HAS_CERT))
-        return "no certificate";
-    if (s->not_after != 0 && (time_t)s->not_after < time(NULL))
-        return "expired";
-    if (!(s->flags & TESSERA_ID_LOGGED_IN))
-        return "locked";
-    return "ready";
-}
-
 static void
 format_time(uint64_t t, char *buf, size_t size)
 {
@@ -147,7 +133,8 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
              s->key_bits);
     if (!json) {
         printf("%-20s %-16s %-9s %-20s %-12s %s\n", s->name, s->token_label,
-               key, when, identity_state(s), s->subject[0] ? s->subject : "-");
+               key, when, tessera_identity_state(s, (uint64_t)time(NULL)),
+               s->subject[0] ? s->subject : "-");
         return;
     }
     printf("%s\n  {\"name\": ", first ? "" : ",");
@@ -164,7 +151,7 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     else
         printf("null");
     printf(", \"state\": ");
-    json_string(identity_state(s));
+    json_string(tessera_identity_state(s, (uint64_t)time(NULL)));
     printf(", \"uri\": ");
     char uri[TESSERA_STRING_MAX + 16];
     snprintf(uri, sizeof(uri), "tessera:%s", s->name);

@@ -511,6 +511,20 @@ tessera_decode_error(struct tessera_reader *r, struct tessera_error_reply *e)
 }
 
 const char *
+tessera_identity_state(const struct tessera_identity_summary *s, uint64_t now)
+{
+    if (!(s->flags & TESSERA_ID_TOKEN_PRESENT))
+        return "token absent";
+    if (!(s->flags & TESSERA_ID_HAS_CERT))
+        return "no certificate";
+    if (s->not_after != 0 && s->not_after < now)
+        return "expired";
+    if (!(s->flags & TESSERA_ID_LOGGED_IN))
+        return "locked";
+    return "ready";
+}
+
+const char *
 tessera_error_name(int code)
 {
     switch (code) {

@@ -113,6 +113,10 @@ void tessera_put_identity_summary(struct tessera_writer *w,
 bool tessera_get_identity_summary(struct tessera_reader *r,
                                   struct tessera_identity_summary *s);
 void tessera_identity_summary_clear(struct tessera_identity_summary *s);
+/* "ready", "locked", "no certificate", "expired" or "token absent" at NOW
+ * (seconds since the epoch): what tessera list and D-Bus call the state. */
+const char *tessera_identity_state(const struct tessera_identity_summary *s,
+                                   uint64_t now);
 
 void tessera_encode_name_request(struct tessera_writer *w,
                                  enum tessera_msg type, const char *name);

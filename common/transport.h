@@ -37,6 +37,7 @@ uint64_t tessera_monotonic_us(void);
 
 /* Upper bound of any poll_us setting. */
 #define TESSERA_POLL_US_MAX 10000
+
 /* Writes header and body in one call; never raises SIGPIPE. */
 int tessera_write_frame(int fd, const uint8_t *body, size_t len);
 

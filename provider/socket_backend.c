@@ -185,14 +185,14 @@ socket_list(void *backend,
             int (*found)(const struct tessera_identity_summary *s, void *arg),
             void *arg, struct tessera_status *st)
 {
+    struct socket_backend *sb = backend;
     uint32_t start = 0;
     for (;;) {
         struct tessera_writer w;
         struct tessera_reply reply;
         tessera_writer_init(&w);
         tessera_encode_list(&w, start);
-        int rc = call(backend, &w, TESSERA_MSG_LIST_REPLY,
-                      ((struct socket_backend *)backend)->poll_us, &reply, st);
+        int rc = call(sb, &w, TESSERA_MSG_LIST_REPLY, sb->poll_us, &reply, st);
         tessera_writer_clear(&w);
         if (rc < 0) {
             tessera_reply_clear(&reply);
@@ -224,12 +224,12 @@ static int
 socket_get_identity(void *backend, const char *name,
                     struct tessera_identity *out, struct tessera_status *st)
 {
+    struct socket_backend *sb = backend;
     struct tessera_writer w;
     struct tessera_reply reply;
     tessera_writer_init(&w);
     tessera_encode_name_request(&w, TESSERA_MSG_GET_IDENTITY, name);
-    int rc = call(backend, &w, TESSERA_MSG_IDENTITY_REPLY,
-                  ((struct socket_backend *)backend)->poll_us, &reply, st);
+    int rc = call(sb, &w, TESSERA_MSG_IDENTITY_REPLY, sb->poll_us, &reply, st);
     tessera_writer_clear(&w);
     if (rc == 0 && !tessera_decode_identity(&reply.reader, out)) {
         tessera_status_set(st, TESSERA_ERR_PROTOCOL,
