@@ -53,33 +53,92 @@ read_bounded(GKeyFile *kf, const char *path, const char *key, gint min,
     return TRUE;
 }
 
-/* Every [token LABEL] pin-source is one we know, and file has its file. */
+/* KEY is absent, or a whole number of at least 0. */
 static gboolean
-check_pin_sources(GKeyFile *kf, const char *path, GError **error)
+absent_or_count(GKeyFile *kf, const char *group, const char *key)
+{
+    GError *error = NULL;
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    gint64 n = g_key_file_get_int64(kf, group, key, &error);
+    gboolean ok = error == NULL && n >= 0;
+    g_clear_error(&error);
+    return ok;
+}
+
+/* KEY is absent, or true or false. */
+static gboolean
+absent_or_boolean(GKeyFile *kf, const char *group, const char *key)
+{
+    GError *error = NULL;
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    g_key_file_get_boolean(kf, group, key, &error);
+    gboolean ok = error == NULL;
+    g_clear_error(&error);
+    return ok;
+}
+
+/* One [token LABEL] group: pin-source known (file with a pin-file),
+ * idle-lock a number of seconds, lock-on-suspend a boolean. */
+static gboolean
+check_token_group(GKeyFile *kf, const char *group, const char *path,
+                  GError **error)
+{
+    char *source = g_key_file_get_string(kf, group, "pin-source", NULL);
+    const char *problem = NULL;
+    if (source != NULL && strcmp(source, "prompt") != 0 &&
+        strcmp(source, "file") != 0 && strcmp(source, "none") != 0)
+        problem = "pin-source must be prompt, file or none";
+    else if (source != NULL && strcmp(source, "file") == 0 &&
+             !g_key_file_has_key(kf, group, "pin-file", NULL))
+        problem = "pin-source=file needs a pin-file";
+    else if (!absent_or_count(kf, group, "idle-lock"))
+        problem = "idle-lock must be a number of seconds";
+    else if (!absent_or_boolean(kf, group, "lock-on-suspend"))
+        problem = "lock-on-suspend must be true or false";
+    g_free(source);
+    if (problem != NULL)
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: [%s] %s", path, group, problem);
+    return problem == NULL;
+}
+
+/* [agent] keys read elsewhere (dbus.c): expiring-days, notifications. */
+static gboolean
+check_agent_group(GKeyFile *kf, const char *path, GError **error)
+{
+    const char *problem = NULL;
+    if (g_key_file_has_key(kf, "agent", "expiring-days", NULL)) {
+        GError *local = NULL;
+        gsize n = 0;
+        gint *days = g_key_file_get_integer_list(kf, "agent", "expiring-days",
+                                                 &n, &local);
+        for (gsize i = 0; local == NULL && i < n; i++)
+            if (days[i] < 1)
+                problem = "expiring-days must be whole days, 1 or more";
+        if (local != NULL)
+            problem = "expiring-days must be whole days, 1 or more";
+        g_clear_error(&local);
+        g_free(days);
+    }
+    if (problem == NULL && !absent_or_boolean(kf, "agent", "notifications"))
+        problem = "notifications must be true or false";
+    if (problem != NULL)
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: [agent] %s", path, problem);
+    return problem == NULL;
+}
+
+static gboolean
+check_token_groups(GKeyFile *kf, const char *path, GError **error)
 {
     gsize n = 0;
     char **groups = g_key_file_get_groups(kf, &n);
     gboolean ok = TRUE;
-    for (gsize i = 0; ok && i < n; i++) {
-        char *source =
-            g_str_has_prefix(groups[i], "token ")
-                ? g_key_file_get_string(kf, groups[i], "pin-source", NULL)
-                : NULL;
-        if (source != NULL && strcmp(source, "prompt") != 0 &&
-            strcmp(source, "file") != 0 && strcmp(source, "none") != 0) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "%s: [%s] pin-source must be prompt, file or none",
-                        path, groups[i]);
-            ok = FALSE;
-        } else if (source != NULL && strcmp(source, "file") == 0 &&
-                   !g_key_file_has_key(kf, groups[i], "pin-file", NULL)) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "%s: [%s] pin-source=file needs a pin-file", path,
-                        groups[i]);
-            ok = FALSE;
-        }
-        g_free(source);
-    }
+    for (gsize i = 0; ok && i < n; i++)
+        if (g_str_has_prefix(groups[i], "token "))
+            ok = check_token_group(kf, groups[i], path, error);
     g_strfreev(groups);
     return ok;
 }
@@ -127,7 +186,8 @@ agent_config_load(struct agent_config *cfg, const char *path, GError **error)
                         &cfg->poll_us, error) &&
            read_bounded(cfg->keyfile, path, "slot-poll-seconds", 0, 3600,
                         &cfg->slot_poll_seconds, error) &&
-           check_pin_sources(cfg->keyfile, path, error);
+           check_agent_group(cfg->keyfile, path, error) &&
+           check_token_groups(cfg->keyfile, path, error);
 }
 
 void

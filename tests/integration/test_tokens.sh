@@ -242,6 +242,24 @@ check_fails "an unknown pin-source stops the agent with a clear message" \
 printf '[token Test Token]\npin-source=file\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 check_fails "so does pin-source=file without a pin-file" "pin-source=file needs a pin-file" \
     "$AGENT" --foreground --module "$SOFTHSM_MODULE" --socket "$T/other.sock"
+# Every other new key refuses a bad value the same way, naming it.
+bad_config() { # DESCRIPTION CONFIG MESSAGE
+    printf '%b' "$2" >"$XDG_CONFIG_HOME/tessera/agent.conf"
+    check_fails "$1" "$3" "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
+        --socket "$T/other.sock"
+}
+bad_config "idle-lock must be seconds" '[token Test Token]\nidle-lock=soon\n' \
+    "\\[token Test Token\\] idle-lock must be a number of seconds"
+bad_config "idle-lock may not be negative" '[token Test Token]\nidle-lock=-5\n' \
+    "idle-lock must be a number of seconds"
+bad_config "lock-on-suspend must be a boolean" '[token Test Token]\nlock-on-suspend=maybe\n' \
+    "lock-on-suspend must be true or false"
+bad_config "slot-poll-seconds must be in range" '[agent]\nslot-poll-seconds=99999\n' \
+    "slot-poll-seconds must be 0 to 3600"
+bad_config "expiring-days must be whole days" '[agent]\nexpiring-days=14;soon\n' \
+    "expiring-days must be whole days"
+bad_config "notifications must be a boolean" '[agent]\nnotifications=loud\n' \
+    "notifications must be true or false"
 check "the agent ran throughout" agent_alive
 
 finish
