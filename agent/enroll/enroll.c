@@ -100,13 +100,13 @@ chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
     return ok;
 }
 
-static long
-profile_seconds(const struct enroll_profile *ca, const char *key, long fallback)
+long
+enroll_profile_number(const struct enroll_profile *ca, const char *key,
+                      long fallback)
 {
-    char *text = enroll_profile_string(ca, key);
-    long value = text ? strtol(text, NULL, 10) : fallback;
-    g_free(text);
-    return value > 0 ? value : fallback;
+    if (!g_key_file_has_key(ca->keyfile, ca->group, key, NULL))
+        return fallback;
+    return (long)g_key_file_get_int64(ca->keyfile, ca->group, key, NULL);
 }
 
 /*
@@ -131,7 +131,8 @@ submit_until(const struct enroll_protocol *proto,
              const struct enroll_profile *ca, GBytes *csr, gint64 deadline,
              int client_fd, GPtrArray *chain, char **reason)
 {
-    long retry = profile_seconds(ca, "retry-seconds", DEFAULT_RETRY_SECONDS);
+    long retry =
+        enroll_profile_number(ca, "retry-seconds", DEFAULT_RETRY_SECONDS);
     for (;;) {
         enum enroll_outcome outcome = proto->submit(ca, csr, chain, reason);
         if (outcome != ENROLL_PENDING)
@@ -194,6 +195,42 @@ record_enrolment(struct agent *agent, const struct tessera_enroll_request *req)
     g_key_file_free(kf);
 }
 
+/* The profile's numbers, checked before a key is made for it, so that
+ * enroll_profile_number may trust them. */
+static const struct {
+    const char *key;
+    gint64 min, max;
+} profile_numbers[] = {
+    {"validity-days", 1, 3650},
+    {"command-timeout", 1, 3600},
+    {"retry-seconds", 1, 86400},
+};
+
+static gboolean
+profile_numbers_valid(const struct enroll_profile *ca,
+                      struct tessera_status *st)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(profile_numbers); i++) {
+        const char *key = profile_numbers[i].key;
+        GError *error = NULL;
+        if (!g_key_file_has_key(ca->keyfile, ca->group, key, NULL))
+            continue;
+        gint64 n = g_key_file_get_int64(ca->keyfile, ca->group, key, &error);
+        gboolean ok = error == NULL && n >= profile_numbers[i].min &&
+                      n <= profile_numbers[i].max;
+        g_clear_error(&error);
+        if (!ok) {
+            tessera_status_set(st, TESSERA_ERR_INVALID,
+                               "CA profile %s: %s must be %" G_GINT64_FORMAT
+                               " to %" G_GINT64_FORMAT,
+                               ca->name, key, profile_numbers[i].min,
+                               profile_numbers[i].max);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static const struct enroll_protocol *
 find_protocol(const struct enroll_profile *ca, struct tessera_status *st)
 {
@@ -202,6 +239,8 @@ find_protocol(const struct enroll_profile *ca, struct tessera_status *st)
                            "no CA profile [ca %s] in agent.conf", ca->name);
         return NULL;
     }
+    if (!profile_numbers_valid(ca, st))
+        return NULL;
     char *name = enroll_profile_string(ca, "protocol");
     for (size_t i = 0; name != NULL && i < G_N_ELEMENTS(protocols); i++) {
         if (strcmp(name, protocols[i]->name) == 0) {

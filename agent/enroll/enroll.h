@@ -41,6 +41,9 @@ extern const struct enroll_protocol enroll_exec;
 
 /* The profile's value for key, or NULL. */
 char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
+/* A number of the profile (range-checked before submit), or fallback. */
+long enroll_profile_number(const struct enroll_profile *ca, const char *key,
+                           long fallback);
 /* Every certificate of a PEM text, as DER, appended to chain (bounded). */
 gboolean enroll_parse_pem_chain(const char *pem, gsize len, GPtrArray *chain);
 

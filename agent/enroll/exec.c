@@ -62,11 +62,8 @@ first_line(GBytes *err)
 static GSubprocess *
 spawn(const struct enroll_profile *ca, const char *command, GError **error)
 {
-    char *timeout = enroll_profile_string(ca, "command-timeout");
     long seconds =
-        timeout ? strtol(timeout, NULL, 10) : DEFAULT_COMMAND_TIMEOUT;
-    if (seconds < 1 || seconds > 3600)
-        seconds = DEFAULT_COMMAND_TIMEOUT;
+        enroll_profile_number(ca, "command-timeout", DEFAULT_COMMAND_TIMEOUT);
     char secs[16];
     g_snprintf(secs, sizeof(secs), "%ld", seconds);
     /* timeout(1) kills a hung helper; its own exit status says so. */
@@ -80,7 +77,6 @@ spawn(const struct enroll_profile *ca, const char *command, GError **error)
     GSubprocess *proc = g_subprocess_launcher_spawnv(
         launcher, (const char *const *)argv, error);
     g_object_unref(launcher);
-    g_free(timeout);
     return proc;
 }
 

@@ -17,7 +17,6 @@
 #include <openssl/x509v3.h>
 
 #define DEFAULT_VALIDITY_DAYS 365
-#define MAX_VALIDITY_DAYS 3650
 
 struct local_ca {
     X509 *cert;
@@ -25,27 +24,39 @@ struct local_ca {
     long validity_days;
 };
 
+static X509 *
+read_certificate(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    return x;
+}
+
+static EVP_PKEY *
+read_private_key(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    return key;
+}
+
 static gboolean
 load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
 {
     char *cert_path = enroll_profile_string(ca, "ca-cert");
     char *key_path = enroll_profile_string(ca, "ca-key");
-    char *days = enroll_profile_string(ca, "validity-days");
-    FILE *f;
-    out->validity_days = days ? strtol(days, NULL, 10) : DEFAULT_VALIDITY_DAYS;
+    out->validity_days =
+        enroll_profile_number(ca, "validity-days", DEFAULT_VALIDITY_DAYS);
     if (cert_path == NULL || key_path == NULL)
         *reason = g_strdup("the profile needs ca-cert and ca-key");
-    else if (out->validity_days < 1 || out->validity_days > MAX_VALIDITY_DAYS)
-        *reason =
-            g_strdup_printf("validity-days must be 1 to %d", MAX_VALIDITY_DAYS);
-    else if ((f = fopen(cert_path, "re")) == NULL ||
-             (out->cert = PEM_read_X509(f, NULL, NULL, NULL), fclose(f),
-              out->cert == NULL))
+    else if ((out->cert = read_certificate(cert_path)) == NULL)
         *reason =
             g_strdup_printf("cannot read the CA certificate %s", cert_path);
-    else if ((f = fopen(key_path, "re")) == NULL ||
-             (out->key = PEM_read_PrivateKey(f, NULL, NULL, NULL), fclose(f),
-              out->key == NULL))
+    else if ((out->key = read_private_key(key_path)) == NULL)
         *reason = g_strdup_printf("cannot read the CA key %s", key_path);
     else if (X509_check_private_key(out->cert, out->key) != 1)
         *reason = g_strdup_printf("the CA key %s does not match %s", key_path,
@@ -53,7 +64,6 @@ load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
     ERR_clear_error();
     g_free(cert_path);
     g_free(key_path);
-    g_free(days);
     return *reason == NULL;
 }
 

@@ -53,6 +53,8 @@ profile() { # NAME KEY=VALUE...
     profile broken protocol=exec "command=exit 3" "trust=$T/ca/ca.pem"
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
     profile typo protocol=scpe
+    profile impatient-ca protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" retry-seconds=soon
+    profile forever-valid protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=99999
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
@@ -146,6 +148,10 @@ check_fails "an unknown profile is refused before any key is made" \
     "no CA profile \[ca nowhere\] in agent.conf" enroll ghost nowhere
 check_fails "so is an unknown protocol" 'protocol "scpe" is not one of local, exec' \
     enroll ghost typo
+check_fails "a profile number that is not a number is refused before any key" \
+    "CA profile impatient-ca: retry-seconds must be 1 to 86400" enroll ghost impatient-ca
+check_fails "so is one out of range" "CA profile forever-valid: validity-days must be 1 to 3650" \
+    enroll ghost forever-valid
 check_fails "a SAN with a comma is refused" "cannot use subject alternative name" \
     enroll ghost corp --san "dns:a.example,DNS:evil.example"
 check_fails "a SAN of an unknown kind is refused" "write dns:NAME" \
