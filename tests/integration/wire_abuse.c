@@ -172,6 +172,16 @@ main(void)
     tessera_writer_clear(&w);
     report(expect_error(fd, TESSERA_ERR_PROTOCOL) && still_serves(fd),
            "an oversized PIN is refused");
+    /* ENROLL claiming more SANs than the protocol allows: no key is made. */
+    tessera_writer_init(&w);
+    tessera_put_type(&w, TESSERA_MSG_ENROLL);
+    for (int i = 0; i < 5; i++) /* name, token, key, subject, ca */
+        tessera_put_string(&w, "x");
+    tessera_put_u32(&w, TESSERA_SANS_MAX + 1);
+    send_frame(fd, &w);
+    tessera_writer_clear(&w);
+    report(expect_error(fd, TESSERA_ERR_PROTOCOL) && still_serves(fd),
+           "an ENROLL with too many SANs is refused");
     close(fd);
 
     /* Random bytes: the agent answers or closes, and never hangs. */
