@@ -159,6 +159,10 @@ check_fails "a SAN of an unknown kind is refused" "write dns:NAME" \
 check_fails "an existing name is refused" "an identity named laptop exists already" \
     enroll laptop corp
 check_exit "a zero --timeout is a usage error" 2 "--timeout 0" enroll ghost corp --timeout 0
+sans=()
+for i in $(seq 1 17); do sans+=(--san "dns:h$i.example"); done
+check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
+    enroll ghost corp "${sans[@]}"
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
     "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
