@@ -240,7 +240,7 @@ void agent_suspend_start(struct agent *agent);
 void agent_suspend_stop(struct agent *agent);
 
 /* tasks.c: work that may block on a token, off the main loop. */
-void agent_run_in_thread(GTaskThreadFunc func, gpointer data,
+void agent_run_in_thread(void (*func)(gpointer data), gpointer data,
                          GDestroyNotify free_data);
 
 #endif

@@ -252,12 +252,8 @@ token_call_free(struct token_call *c)
 }
 
 static void
-run_token_call(GTask *task, gpointer source, gpointer data,
-               GCancellable *cancellable)
+run_token_call(gpointer data)
 {
-    (void)source;
-    (void)cancellable;
-    (void)task;
     struct token_call *c = data;
     struct tessera_status st = {0};
     int rc = -1;
@@ -378,11 +374,8 @@ forget_call_free(struct forget_call *c)
 }
 
 static void
-run_forget(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+run_forget(gpointer data)
 {
-    (void)task;
-    (void)source;
-    (void)cancel;
     struct forget_call *c = data;
     struct tessera_status st = {0};
     if (agent_forget_identity(c->dbus->agent, c->name, c->delete_objects,
@@ -426,11 +419,8 @@ enroll_call_free(struct enroll_call *c)
 }
 
 static void
-run_enroll(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+run_enroll(gpointer data)
 {
-    (void)task;
-    (void)source;
-    (void)cancel;
     struct enroll_call *c = data;
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};

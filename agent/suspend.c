@@ -26,11 +26,8 @@ wants_lock_on_suspend(struct agent *agent, const struct agent_token *t)
 }
 
 static void
-lock_tokens(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+lock_tokens(gpointer data)
 {
-    (void)task;
-    (void)source;
-    (void)cancel;
     struct agent *agent = data;
     struct agent_registry *reg = agent_registry_get(agent);
     for (guint i = 0; i < reg->tokens->len; i++) {

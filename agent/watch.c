@@ -156,11 +156,8 @@ lock_idle_tokens(struct agent *agent)
 }
 
 static void
-look(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+look(gpointer data)
 {
-    (void)task;
-    (void)source;
-    (void)cancel;
     struct agent_watch *h = data;
     gint64 now = g_get_monotonic_time();
     unsigned interval = h->agent->config.slot_poll_seconds;
