@@ -4,7 +4,8 @@
  *   protocol=exec
  *   command=/usr/libexec/corp-ca-submit --profile laptops
  *   command-timeout=60      (seconds for one run)
- * The program reads the PEM CSR on stdin and its exit status says:
+ * The program gets the PEM CSR on stdin (it may leave it unread when it
+ * answers from its own state) and its exit status says:
  *   0  issued: the PEM chain, leaf first, on stdout
  *   1  rejected: the reason on stderr's first line; not asked again
  *   2  pending: asked again later, until the enrolment's timeout
@@ -80,6 +81,26 @@ spawn(const struct enroll_profile *ca, const char *command, GError **error)
     return proc;
 }
 
+/*
+ * Feeds the CSR and collects the output. A helper may answer without
+ * reading its stdin ("still pending", decided from its own state): the
+ * write then fails with EPIPE, and its exit status is still the answer.
+ */
+static gboolean
+run_to_end(GSubprocess *proc, GBytes *csr, GBytes **out, GBytes **err,
+           GError **error)
+{
+    GError *local = NULL;
+    if (g_subprocess_communicate(proc, csr, NULL, out, err, &local))
+        return TRUE;
+    if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    g_error_free(local);
+    return g_subprocess_wait(proc, NULL, error);
+}
+
 static enum enroll_outcome
 exec_submit(const struct enroll_profile *ca, GBytes *csr, GPtrArray *chain,
             char **reason)
@@ -94,7 +115,7 @@ exec_submit(const struct enroll_profile *ca, GBytes *csr, GPtrArray *chain,
         goto done;
     }
     if (pem == NULL || (proc = spawn(ca, command, &error)) == NULL ||
-        !g_subprocess_communicate(proc, pem, NULL, &out, &err, &error)) {
+        !run_to_end(proc, pem, &out, &err, &error)) {
         *reason = g_strdup_printf("cannot run %s: %s", command,
                                   error ? error->message : "no CSR");
         goto done;
