@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "agent.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <glib-unix.h>
 #include <openssl/crypto.h>
@@ -110,6 +111,8 @@ main(int argc, char **argv)
 
     /* The agent must never load itself through the system openssl.cnf. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    /* Once, before any thread: enrolments talk HTTP from worker threads. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     /*
      * No core dumps or same-user ptrace of a process that handles PINs.
      * LeakSanitizer must ptrace the agent's threads, so sanitized test
@@ -213,6 +216,7 @@ out:
     agent_watch_finish(&agent);
     agent_builtin_provider_unload(&agent);
     agent_config_clear(&agent.config);
+    curl_global_cleanup();
     g_clear_error(&error);
     g_option_context_free(ctx);
     g_strfreev(modules);

@@ -8,10 +8,12 @@ packages=(
     # build
     meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
     libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libglib2.0-dev-bin
-    libcmocka-dev
+    libcmocka-dev libjson-glib-dev libcurl4-openssl-dev
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux procps jq valgrind strace systemd
     curl socat python3 freeradius eapoltest
+    # real CAs: an ACME server and a SCEP server
+    pebble scep
     # private buses and their clients (D-Bus API tests; a fake logind)
     dbus-daemon dbus-bin libglib2.0-bin python3-gi gir1.2-glib-2.0
     # a software TPM 2.0 and Debian's PKCS#11 module for it

@@ -21,8 +21,8 @@
 #define DEFAULT_TIMEOUT_SECONDS 300
 #define DEFAULT_RETRY_SECONDS 30
 
-static const struct enroll_protocol *const protocols[] = {&enroll_local,
-                                                          &enroll_exec};
+static const struct enroll_protocol *const protocols[] = {
+    &enroll_local, &enroll_exec, &enroll_acme};
 
 char *
 enroll_profile_string(const struct enroll_profile *ca, const char *key)
@@ -129,12 +129,12 @@ client_left(int client_fd, long seconds)
 static enum enroll_outcome
 submit_until(const struct enroll_protocol *proto,
              const struct enroll_profile *ca, GBytes *csr, gint64 deadline,
-             int client_fd, GPtrArray *chain, char **reason)
+             int client_fd, struct enroll_result *result, char **reason)
 {
     long retry =
         enroll_profile_number(ca, "retry-seconds", DEFAULT_RETRY_SECONDS);
     for (;;) {
-        enum enroll_outcome outcome = proto->submit(ca, csr, chain, reason);
+        enum enroll_outcome outcome = proto->submit(ca, csr, result, reason);
         if (outcome != ENROLL_PENDING)
             return outcome;
         gint64 now = g_get_monotonic_time();
@@ -170,7 +170,8 @@ error_code(enum enroll_outcome outcome)
 
 /* $XDG_STATE_HOME/tessera/enrolled/NAME.conf: what renewal needs. */
 static void
-record_enrolment(struct agent *agent, const struct tessera_enroll_request *req)
+record_enrolment(struct agent *agent, const struct tessera_enroll_request *req,
+                 gint64 renew_after)
 {
     GKeyFile *kf = g_key_file_new();
     g_key_file_set_string(kf, "enrolment", "ca", req->ca);
@@ -178,6 +179,8 @@ record_enrolment(struct agent *agent, const struct tessera_enroll_request *req)
     g_key_file_set_string(kf, "enrolment", "subject", req->key.subject);
     g_key_file_set_string_list(kf, "enrolment", "san",
                                (const char *const *)req->sans, req->n_sans);
+    if (renew_after > 0) /* the CA's advice (RFC 9773) */
+        g_key_file_set_int64(kf, "enrolment", "renew-after", renew_after);
     gsize len;
     char *data = g_key_file_to_data(kf, &len, NULL);
     char *file = g_strdup_printf("%s.conf", req->key.name);
@@ -250,7 +253,7 @@ find_protocol(const struct enroll_profile *ca, struct tessera_status *st)
     }
     tessera_status_set(st, TESSERA_ERR_INVALID,
                        "CA profile %s: protocol \"%s\" is not one of local, "
-                       "exec",
+                       "exec, acme",
                        ca->name, name ? name : "");
     g_free(name);
     return NULL;
@@ -293,12 +296,14 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca, agent->config.keyfile, group};
+    struct enroll_profile ca = {req->ca, agent->config.keyfile, group, agent,
+                                req->key.token};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     X509_EXTENSION *san = NULL;
     struct tessera_blob csr = {0};
     GPtrArray *chain =
         g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    struct enroll_result result = {.chain = chain};
     char *reason = NULL;
     int rc = -1;
     if (proto == NULL ||
@@ -315,7 +320,7 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     enum enroll_outcome outcome =
         submit_until(proto, &ca, csr_bytes,
                      g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
-                     client_fd, chain, &reason);
+                     client_fd, &result, &reason);
     g_bytes_unref(csr_bytes);
     if (outcome != ENROLL_ISSUED)
         tessera_status_set(st, error_code(outcome), "CA %s: %s", req->ca,
@@ -323,7 +328,7 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     else
         rc = accept_chain(agent, req, &ca, chain, leaf, st);
     if (rc == 0) {
-        record_enrolment(agent, req);
+        record_enrolment(agent, req, result.renew_after);
         g_message("enrolled %s with CA %s", req->key.name, req->ca);
     } else {
         g_message("enrolment of %s failed: %s; removing its new key",

@@ -18,26 +18,38 @@ enum enroll_outcome {
     ENROLL_CANCELLED,    /* the client gave up while the CA said pending */
 };
 
-/* A [ca NAME] group of agent.conf. */
+/* Seconds for one exchange with a CA (command-timeout=). */
+#define ENROLL_DEFAULT_COMMAND_TIMEOUT 60
+
+struct agent;
+
+/* A [ca NAME] group of agent.conf, and the enrolment asking it. */
 struct enroll_profile {
     const char *name;
     GKeyFile *keyfile;
     char *group; /* "ca NAME" */
+    struct agent *agent;
+    const char *token; /* the token URI of the enrolment */
+};
+
+struct enroll_result {
+    GPtrArray *chain;   /* DER GBytes, leaf first */
+    gint64 renew_after; /* seconds since the epoch the CA suggests, or 0 */
 };
 
 struct enroll_protocol {
     const char *name;
     /*
-     * Submits a DER CSR. On ENROLL_ISSUED appends the certificates (DER
-     * GBytes, leaf first) to chain; otherwise sets *reason to one sentence
-     * naming what went wrong.
+     * Submits a DER CSR. On ENROLL_ISSUED fills result; otherwise sets
+     * *reason to one sentence naming what went wrong.
      */
     enum enroll_outcome (*submit)(const struct enroll_profile *ca, GBytes *csr,
-                                  GPtrArray *chain, char **reason);
+                                  struct enroll_result *result, char **reason);
 };
 
 extern const struct enroll_protocol enroll_local;
 extern const struct enroll_protocol enroll_exec;
+extern const struct enroll_protocol enroll_acme;
 
 /* The profile's value for key, or NULL. */
 char *enroll_profile_string(const struct enroll_profile *ca, const char *key);

@@ -19,7 +19,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#define DEFAULT_COMMAND_TIMEOUT 60
 #define MAX_OUTPUT (256 * 1024)
 #define EXIT_ISSUED 0
 #define EXIT_REJECTED 1
@@ -64,7 +63,7 @@ static GSubprocess *
 spawn(const struct enroll_profile *ca, const char *command, GError **error)
 {
     long seconds =
-        enroll_profile_number(ca, "command-timeout", DEFAULT_COMMAND_TIMEOUT);
+        enroll_profile_number(ca, "command-timeout", ENROLL_DEFAULT_COMMAND_TIMEOUT);
     char secs[16];
     g_snprintf(secs, sizeof(secs), "%ld", seconds);
     /* timeout(1) kills a hung helper; its own exit status says so. */
@@ -102,7 +101,8 @@ run_to_end(GSubprocess *proc, GBytes *csr, GBytes **out, GBytes **err,
 }
 
 static enum enroll_outcome
-exec_submit(const struct enroll_profile *ca, GBytes *csr, GPtrArray *chain,
+exec_submit(const struct enroll_profile *ca, GBytes *csr,
+            struct enroll_result *result,
             char **reason)
 {
     char *command = enroll_profile_string(ca, "command");
@@ -131,8 +131,9 @@ exec_submit(const struct enroll_profile *ca, GBytes *csr, GPtrArray *chain,
         outcome = ENROLL_BAD_RESPONSE;
     } else if (status == EXIT_ISSUED) {
         outcome =
-            enroll_parse_pem_chain(g_bytes_get_data(out, NULL), len, chain) &&
-                    chain->len > 0
+            enroll_parse_pem_chain(g_bytes_get_data(out, NULL), len,
+                                   result->chain) &&
+                    result->chain->len > 0
                 ? ENROLL_ISSUED
                 : ENROLL_BAD_RESPONSE;
         if (outcome != ENROLL_ISSUED)

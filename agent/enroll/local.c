@@ -150,7 +150,7 @@ append_der(GPtrArray *chain, X509 *cert)
 
 static enum enroll_outcome
 local_submit(const struct enroll_profile *profile, GBytes *csr,
-             GPtrArray *chain, char **reason)
+             struct enroll_result *result, char **reason)
 {
     struct local_ca ca = {0};
     gsize len;
@@ -168,8 +168,8 @@ local_submit(const struct enroll_profile *profile, GBytes *csr,
         *reason = g_strdup_printf("cannot sign the certificate: %s",
                                   ERR_reason_error_string(ERR_get_error()));
     } else {
-        append_der(chain, cert);
-        append_der(chain, ca.cert);
+        append_der(result->chain, cert);
+        append_der(result->chain, ca.cert);
         outcome = ENROLL_ISSUED;
     }
 out:

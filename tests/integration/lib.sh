@@ -231,6 +231,44 @@ start_server() {
     return 1
 }
 
+# start_pebble: Debian's ACME test server on free 127.0.0.1 ports, every
+# authorization valid, its TLS certificate from the test CA (make_ca and
+# make_server_cert first). Sets PEBBLE_DIR (the directory URL) and
+# PEBBLE_ROOTS (its root and intermediate: what it issues chains to them).
+start_pebble() {
+    local log=$T/pebble.log
+    for _ in $(seq 1 20); do
+        local port=$((20000 + RANDOM % 30000))
+        cat >"$T/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$port",
+  "managementListenAddress": "127.0.0.1:$((port + 1))",
+  "certificate": "$T/server.pem", "privateKey": "$T/server.key",
+  "httpPort": $((port + 2)), "tlsPort": $((port + 3)),
+  "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+EOF
+        PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 pebble -config "$T/pebble.json" \
+            >"$log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 100); do
+            if grep -q "ACME directory available" "$log"; then
+                SERVER_PIDS+=("$pid")
+                PEBBLE_DIR=https://127.0.0.1:$port/dir
+                local mgmt=https://127.0.0.1:$((port + 1))
+                curl -sf --cacert "$T/ca/ca.pem" "$mgmt/roots/0" >"$T/pebble-roots.pem" &&
+                    curl -sf --cacert "$T/ca/ca.pem" "$mgmt/intermediates/0" \
+                        >>"$T/pebble-roots.pem"
+                PEBBLE_ROOTS=$T/pebble-roots.pem
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null || true
+    done
+    echo "# pebble did not start" >&2
+    return 1
+}
+
 # handshake CERT KEY [s_client args]: a full mutual-TLS exchange through the
 # provider; the -www server echoes the client certificate it verified.
 handshake() {

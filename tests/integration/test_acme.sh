@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# tessera enroll with the acme protocol against a real ACME server
+# (Debian's pebble, started here): account key on the token or in a file,
+# order, authorization, finalize with the token-signed CSR, download; the
+# certificate used for mutual TLS. Then every way the CA side can fail:
+# unreachable, TLS failure, rejection, a broken server's answers - each with
+# its exit status, one sentence, no key left behind, the agent serving.
+. "$(dirname "$0")/lib.sh"
+
+make_token "Test Token"
+make_ca "$T/ca" "Tessera Test CA"
+make_ca "$T/other-ca" "Someone Else's CA"
+make_server_cert "$T/ca"
+start_pebble
+
+# A broken "ACME server": openssl s_server -WWW serves files from $T/www.
+mkdir -p "$T/www"
+printf 'this is not json' >"$T/www/garbage"
+printf '{"newNonce": "http://plain.example/n", "newAccount": 1}' >"$T/www/wrongdir"
+cd "$T/www"
+start_server -WWW -verify 0
+cd - >/dev/null
+BROKEN=https://127.0.0.1:$PORT
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/account.key"
+closed_port=$((PORT + 1))
+
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+profile() { # NAME KEY=VALUE...
+    printf '[ca %s]\n' "$1"
+    shift
+    printf '%s\n' "$@"
+}
+{
+    profile pebble protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
+        "trust=$PEBBLE_ROOTS" contact=mailto:admin@corp.example
+    profile filekey protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
+        "trust=$PEBBLE_ROOTS" "account-key=$T/account.key"
+    profile untrusted protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/other-ca/ca.pem" \
+        "trust=$PEBBLE_ROOTS"
+    profile down protocol=acme "url=https://127.0.0.1:$closed_port/dir" \
+        "tls-ca=$T/ca/ca.pem" "trust=$PEBBLE_ROOTS"
+    profile stranger protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
+        "trust=$T/other-ca/ca.pem"
+    profile garbage protocol=acme "url=$BROKEN/garbage" "tls-ca=$T/ca/ca.pem" \
+        "trust=$PEBBLE_ROOTS"
+    profile wrongdir protocol=acme "url=$BROKEN/wrongdir" "tls-ca=$T/ca/ca.pem" \
+        "trust=$PEBBLE_ROOTS"
+    profile plain protocol=acme "url=http://127.0.0.1:$closed_port/dir" \
+        "trust=$PEBBLE_ROOTS"
+} >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+unlock
+
+check_exit() { # DESCRIPTION STATUS PATTERN COMMAND...
+    local desc=$1 want=$2 pattern=$3
+    shift 3
+    local status=0
+    "$@" >"$T/out" 2>&1 || status=$?
+    if [ "$status" -ne "$want" ]; then
+        fail "$desc (exit status $status, not $want: $(head -c 300 "$T/out"))"
+    elif grep -Eq -- "$pattern" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no /$pattern/ in: $(head -c 300 "$T/out"))"
+    fi
+}
+private_keys() {
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+        --pin "$PIN" --list-objects --type privkey 2>/dev/null |
+        grep -c "Private Key Object" || true
+}
+enroll() { # NAME CA [ARGS]
+    local name=$1 ca=$2
+    shift 2
+    "$TESSERA" enroll "$name" --token "Test Token" --ca "$ca" \
+        --subject "CN=$name.corp.example" "$@"
+}
+
+# --- success
+check_output "enroll through ACME: account key made on the token" \
+    "enrolled laptop" enroll laptop pebble --san dns:laptop.corp.example
+"$TESSERA" export laptop --key-ref "$T/laptop.ref" --cert "$T/laptop.pem" >/dev/null || true
+check_output "the certificate chains to pebble's root, for TLS clients" ": OK" \
+    openssl verify -CAfile "$PEBBLE_ROOTS" -purpose sslclient "$T/laptop.pem"
+check_output "it names what the CSR asked for" "DNS:laptop.corp.example" \
+    openssl x509 -in "$T/laptop.pem" -noout -ext subjectAltName
+check_output "the account key is an EC key on the token, never extractable" \
+    "never extractable" pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" \
+    --login --pin "$PIN" --list-objects --type privkey --label acme-account.pebble
+check_output "the enrolment is recorded for renewal" "ca=pebble" \
+    cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
+check_output "the agent logged the account key's creation once" "^1$" \
+    grep -c "made the ACME account key acme-account.pebble" "$T/agent.log"
+check_output "a second enrolment with an IP name reuses the account key" \
+    "enrolled printer" enroll printer pebble --san ip:127.0.0.1 --san dns:printer.corp.example
+check_output "still one account key creation logged" "^1$" \
+    grep -c "made the ACME account key" "$T/agent.log"
+check_output "an RSA identity with the account key in a file" "enrolled desk" \
+    enroll desk filekey --key rsa2048 --san dns:desk.corp.example
+cat "$T/ca/ca.pem" "$PEBBLE_ROOTS" >"$T/peer-trust.pem"
+start_server -www -CAfile "$T/peer-trust.pem"
+check_output "the ACME certificate authenticates a mutual-TLS handshake" \
+    "Subject: CN=laptop.corp.example" handshake tessera:laptop tessera:laptop
+keys_before=$(private_keys)
+
+# --- failure
+check_exit "an ACME server that cannot be reached: exit 5" 5 \
+    "CA down: cannot reach https://127.0.0.1:$closed_port/dir" enroll gone down \
+    --san dns:gone.corp.example
+check_exit "a server whose TLS certificate is not trusted: exit 5" 5 \
+    "CA untrusted: cannot reach .*certificate" enroll wary untrusted \
+    --san dns:wary.corp.example
+check_exit "a plain-http directory URL is refused: exit 5" 5 \
+    "CA plain: the profile needs url=https://" enroll naked plain --san dns:naked.corp.example
+check_exit "no DNS or IP name to order: exit 4 with what to give" 4 \
+    "CA pebble: ACME names certificates by DNS names or IP addresses" enroll nameless pebble
+check_exit "pebble rejects a name it will not issue for: exit 4 with its reason" 4 \
+    "CA pebble: .*order-plz answered 400 \(malformed\): .*illegal character" \
+    enroll odd pebble --san dns:odd_name.corp.example
+check_exit "a certificate not chaining to the profile's trust: exit 7" 7 \
+    "CA stranger: the issued certificate does not chain to" enroll alien stranger \
+    --san dns:alien.corp.example
+check_exit "a directory that is not JSON: exit 7" 7 \
+    "CA garbage: .* is not an ACME directory: the response is not JSON" enroll babble garbage \
+    --san dns:babble.corp.example
+check_exit "a directory with wrong fields: exit 7" 7 \
+    "CA wrongdir: .*\"newNonce\" is missing or not an https URL" enroll confused wrongdir \
+    --san dns:confused.corp.example
+check_output "no key of a failed enrolment stays on the token" "^$keys_before$" private_keys
+check_output "the agent still serves its ACME identity" \
+    "Subject: CN=laptop.corp.example" handshake tessera:laptop tessera:laptop
+
+finish
