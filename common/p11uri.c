@@ -224,8 +224,10 @@ tessera_p11uri_match_identity(const struct tessera_p11uri *u,
     if (u->object != NULL && !field_matches(u->object, s->key_label) &&
         !field_matches(u->object, s->name))
         return false;
+    /* An empty id= has no data to compare (memcmp forbids NULL). */
     if (u->has_id && (u->id.len != s->key_id.len ||
-                      memcmp(u->id.data, s->key_id.data, u->id.len) != 0))
+                      (u->id.len > 0 &&
+                       memcmp(u->id.data, s->key_id.data, u->id.len) != 0)))
         return false;
     return true;
 }
