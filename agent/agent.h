@@ -186,6 +186,12 @@ void agent_builtin_provider_unload(struct agent *agent);
 EVP_PKEY *agent_load_private_key(struct agent *agent, const char *name,
                                  struct tessera_status *st);
 
+/* RSA PKCS#1 v1.5 decryption with an identity's key: the agent's own use
+ * (the key of a SCEP reply), never offered to clients. */
+int agent_decrypt_rsa(struct agent *agent, const char *name,
+                      struct tessera_bytes ciphertext,
+                      struct tessera_blob *plain, struct tessera_status *st);
+
 /* provision.c: keygen and import */
 X509_EXTENSION *agent_san_extension(char *const *sans, size_t n_sans,
                                     struct tessera_status *st);

@@ -450,7 +450,7 @@ parse_enroll_options(struct enroll_call *c, const char *name, GVariant *opts)
         !g_variant_dict_lookup(&dict, "subject", "s", &req->key.subject))
         error = "Enroll needs the options token, ca and subject (strings)";
     else if (!g_variant_dict_lookup(&dict, "key", "s", &req->key.key_spec))
-        req->key.key_spec = g_strdup("ec-p256");
+        req->key.key_spec = g_strdup(""); /* the profile's choice */
     if (error == NULL && g_variant_dict_contains(&dict, "san") &&
         !g_variant_dict_lookup(&dict, "san", "^as", &c->sans))
         error = "the option san is an array of strings (as)";

@@ -3,6 +3,7 @@
  * One request, one PKCS#11 signature, on the thread that read the request.
  * Stale sessions and key handles (the token was re-inserted, the module
  * reset them) are replaced and the signature tried again, once each.
+ * The same path decrypts, for the agent's own use only (a SCEP reply).
  */
 #include "agent.h"
 #include "../common/errors.h"
@@ -59,6 +60,7 @@ digest_params(uint8_t id)
 
 /* What goes to C_SignInit and C_Sign for one request. */
 struct sign_operation {
+    gboolean decrypt; /* C_Decrypt instead of C_Sign */
     CK_MECHANISM mechanism;
     CK_RSA_PKCS_PSS_PARAMS pss;
     uint8_t input[TESSERA_SIGN_INPUT_MAX + 32];
@@ -70,6 +72,7 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
         struct sign_operation *op, struct tessera_status *st)
 {
     const struct digest_params *d = digest_params(req->digest);
+    op->decrypt = FALSE;
     gboolean rsa_scheme = req->scheme == TESSERA_SIGN_RSA_PKCS1 ||
                           req->scheme == TESSERA_SIGN_RSA_PSS;
     if (req->scheme != TESSERA_SIGN_ECDSA && !rsa_scheme) {
@@ -206,6 +209,9 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
               struct tessera_blob *signature, struct tessera_status *st)
 {
     struct agent_token *t = id->token;
+    CK_C_SignInit init =
+        op->decrypt ? t->module->C_DecryptInit : t->module->C_SignInit;
+    CK_C_Sign run = op->decrypt ? t->module->C_Decrypt : t->module->C_Sign;
     uint8_t buf[TESSERA_SIGNATURE_MAX];
     CK_RV rv = CKR_GENERAL_ERROR;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -222,15 +228,14 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
         }
         CK_ULONG len = sizeof(buf);
         if (rv == CKR_OK)
-            rv = t->module->C_SignInit(session, &op->mechanism, key);
+            rv = init(session, &op->mechanism, key);
         if (rv == CKR_OK && id->always_authenticate &&
             context_login(id, session, st) < 0) {
             agent_token_session_release(t, session, TRUE);
             return -1;
         }
         if (rv == CKR_OK)
-            rv =
-                t->module->C_Sign(session, op->input, op->input_len, buf, &len);
+            rv = run(session, op->input, op->input_len, buf, &len);
         agent_token_session_release(t, session, session_broken(rv));
         if (rv == CKR_OK) {
             __atomic_store_n(&t->last_used, g_get_monotonic_time(),
@@ -250,7 +255,7 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
         t->logged_in = FALSE;
         g_mutex_unlock(&t->lock);
     }
-    agent_token_fail(t, rv, "sign", st);
+    agent_token_fail(t, rv, op->decrypt ? "decrypt" : "sign", st);
     return -1;
 }
 
@@ -281,5 +286,36 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
         agent_dbus_sign_failed(agent, id->name, st);
     }
     agent_identity_unref(id);
+    return rc;
+}
+
+int
+agent_decrypt_rsa(struct agent *agent, const char *name,
+                  struct tessera_bytes ciphertext, struct tessera_blob *plain,
+                  struct tessera_status *st)
+{
+    struct agent_identity *id = lookup(agent, name);
+    struct sign_operation op = {.decrypt = TRUE,
+                                .mechanism = {CKM_RSA_PKCS, NULL, 0}};
+    int rc = -1;
+    if (id == NULL)
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no identity named \"%s\"", name);
+    else if (id->key_type != TESSERA_KEY_RSA ||
+             ciphertext.len > sizeof(op.input))
+        tessera_status_set(st, TESSERA_ERR_MECHANISM,
+                           "identity %s cannot decrypt this: RSA only, up to "
+                           "%zu bytes",
+                           name, sizeof(op.input));
+    else if (!g_atomic_int_get(&id->token->present))
+        tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
+                           "token \"%s\" is not present", id->token->label);
+    else {
+        memcpy(op.input, ciphertext.data, ciphertext.len);
+        op.input_len = ciphertext.len;
+        rc = sign_on_token(id, &op, plain, st);
+    }
+    if (id != NULL)
+        agent_identity_unref(id);
     return rc;
 }

@@ -537,7 +537,8 @@ on_enroll_interrupt(int sig)
 static int
 cmd_enroll(int argc, char **argv)
 {
-    struct tessera_enroll_request req = {.key = {.key_spec = "ec-p256"},
+    /* No --key: the CA profile's key=, else the protocol's default. */
+    struct tessera_enroll_request req = {.key = {.key_spec = ""},
                                          .timeout_seconds = 300};
     static const struct option opts[] = {
         {"token", required_argument, NULL, 't'},

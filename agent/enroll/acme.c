@@ -697,4 +697,4 @@ acme_submit(const struct enroll_profile *ca, GBytes *csr,
     return outcome;
 }
 
-const struct enroll_protocol enroll_acme = {"acme", acme_submit};
+const struct enroll_protocol enroll_acme = {"acme", "ec-p256", acme_submit};

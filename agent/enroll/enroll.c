@@ -22,7 +22,7 @@
 #define DEFAULT_RETRY_SECONDS 30
 
 static const struct enroll_protocol *const protocols[] = {
-    &enroll_local, &enroll_exec, &enroll_acme};
+    &enroll_local, &enroll_exec, &enroll_acme, &enroll_scep};
 
 char *
 enroll_profile_string(const struct enroll_profile *ca, const char *key)
@@ -148,6 +148,7 @@ submit_until(const struct enroll_protocol *proto,
             *reason = g_strdup("the enrolment was interrupted while pending");
             return ENROLL_CANCELLED;
         }
+        result->attempt++;
     }
 }
 
@@ -171,11 +172,11 @@ error_code(enum enroll_outcome outcome)
 /* $XDG_STATE_HOME/tessera/enrolled/NAME.conf: what renewal needs. */
 static void
 record_enrolment(struct agent *agent, const struct tessera_enroll_request *req,
-                 gint64 renew_after)
+                 const char *key_spec, gint64 renew_after)
 {
     GKeyFile *kf = g_key_file_new();
     g_key_file_set_string(kf, "enrolment", "ca", req->ca);
-    g_key_file_set_string(kf, "enrolment", "key", req->key.key_spec);
+    g_key_file_set_string(kf, "enrolment", "key", key_spec);
     g_key_file_set_string(kf, "enrolment", "subject", req->key.subject);
     g_key_file_set_string_list(kf, "enrolment", "san",
                                (const char *const *)req->sans, req->n_sans);
@@ -253,10 +254,24 @@ find_protocol(const struct enroll_profile *ca, struct tessera_status *st)
     }
     tessera_status_set(st, TESSERA_ERR_INVALID,
                        "CA profile %s: protocol \"%s\" is not one of local, "
-                       "exec, acme",
+                       "exec, acme, scep",
                        ca->name, name ? name : "");
     g_free(name);
     return NULL;
+}
+
+/* SCEP encrypts its reply to the request's key: only RSA can open it. */
+static gboolean
+key_fits(const struct enroll_protocol *proto, const struct enroll_profile *ca,
+         const char *key_spec, struct tessera_status *st)
+{
+    if (proto != &enroll_scep || g_str_has_prefix(key_spec, "rsa"))
+        return TRUE;
+    tessera_status_set(st, TESSERA_ERR_INVALID,
+                       "CA profile %s uses SCEP, whose replies are encrypted "
+                       "to the key: give an RSA key (--key rsa2048)",
+                       ca->name);
+    return FALSE;
 }
 
 /* Verifies and stores what the CA issued; on success the leaf's DER. */
@@ -296,9 +311,12 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca, agent->config.keyfile, group, agent,
-                                req->key.token};
+    struct enroll_profile ca = {req->ca,        agent->config.keyfile,
+                                group,          agent,
+                                req->key.token, req->key.name};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
+    struct tessera_keygen_request key = req->key;
+    char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;
     X509_EXTENSION *san = NULL;
     struct tessera_blob csr = {0};
     GPtrArray *chain =
@@ -306,10 +324,12 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     struct enroll_result result = {.chain = chain};
     char *reason = NULL;
     int rc = -1;
-    if (proto == NULL ||
+    if (proto != NULL && key.key_spec[0] == '\0')
+        key.key_spec = profile_key ? profile_key : (char *)proto->default_key;
+    if (proto == NULL || !key_fits(proto, &ca, key.key_spec, st) ||
         (req->n_sans > 0 &&
          (san = agent_san_extension(req->sans, req->n_sans, st)) == NULL) ||
-        agent_keygen(agent, &req->key, san, &csr, st) < 0)
+        agent_keygen(agent, &key, san, &csr, st) < 0)
         goto out;
 
     g_message("enrolling %s with CA %s (%s)", req->key.name, req->ca,
@@ -328,7 +348,7 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     else
         rc = accept_chain(agent, req, &ca, chain, leaf, st);
     if (rc == 0) {
-        record_enrolment(agent, req, result.renew_after);
+        record_enrolment(agent, req, key.key_spec, result.renew_after);
         g_message("enrolled %s with CA %s", req->key.name, req->ca);
     } else {
         g_message("enrolment of %s failed: %s; removing its new key",
@@ -340,6 +360,7 @@ out:
     g_ptr_array_unref(chain);
     tessera_blob_clear(&csr);
     X509_EXTENSION_free(san);
+    g_free(profile_key);
     g_free(group);
     return rc;
 }

@@ -29,16 +29,19 @@ struct enroll_profile {
     GKeyFile *keyfile;
     char *group; /* "ca NAME" */
     struct agent *agent;
-    const char *token; /* the token URI of the enrolment */
+    const char *token;    /* the token URI of the enrolment */
+    const char *identity; /* the name of the new key */
 };
 
 struct enroll_result {
+    guint attempt;      /* 0, then one more for each ask after "pending" */
     GPtrArray *chain;   /* DER GBytes, leaf first */
     gint64 renew_after; /* seconds since the epoch the CA suggests, or 0 */
 };
 
 struct enroll_protocol {
     const char *name;
+    const char *default_key; /* when neither --key nor the profile says */
     /*
      * Submits a DER CSR. On ENROLL_ISSUED fills result; otherwise sets
      * *reason to one sentence naming what went wrong.
@@ -50,6 +53,7 @@ struct enroll_protocol {
 extern const struct enroll_protocol enroll_local;
 extern const struct enroll_protocol enroll_exec;
 extern const struct enroll_protocol enroll_acme;
+extern const struct enroll_protocol enroll_scep;
 
 /* The profile's value for key, or NULL. */
 char *enroll_profile_string(const struct enroll_profile *ca, const char *key);

@@ -164,4 +164,4 @@ done:
     return outcome;
 }
 
-const struct enroll_protocol enroll_exec = {"exec", exec_submit};
+const struct enroll_protocol enroll_exec = {"exec", "ec-p256", exec_submit};

@@ -181,4 +181,4 @@ out:
     return outcome;
 }
 
-const struct enroll_protocol enroll_local = {"local", local_submit};
+const struct enroll_protocol enroll_local = {"local", "ec-p256", local_submit};

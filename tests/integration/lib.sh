@@ -269,6 +269,35 @@ EOF
     return 1
 }
 
+# start_scep: the scep package's server on a free port, with a new CA in
+# $T/scep-depot, issuing 1-day certificates for the challenge "$1". Sets
+# SCEP_URL and SCEP_CA (the CA certificate to pin). The server listens on
+# every address (it has no option to bind to one); the tests use loopback.
+start_scep() {
+    local challenge=$1 log=$T/scep.log
+    scepserver ca -init -depot "$T/scep-depot" -keySize 2048 \
+        -organization "Tessera Test SCEP CA" >/dev/null 2>&1
+    SCEP_CA=$T/scep-depot/ca.pem
+    for _ in $(seq 1 20); do
+        local port=$((20000 + RANDOM % 30000))
+        scepserver -depot "$T/scep-depot" -port "$port" -challenge "$challenge" \
+            -crtvalid 1 -allowrenew 0 >"$log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 100); do
+            if curl -sf "http://127.0.0.1:$port/scep?operation=GetCACaps" >/dev/null; then
+                SERVER_PIDS+=("$pid")
+                SCEP_URL=http://127.0.0.1:$port/scep
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null || true
+    done
+    echo "# scepserver did not start" >&2
+    return 1
+}
+
 # handshake CERT KEY [s_client args]: a full mutual-TLS exchange through the
 # provider; the -www server echoes the client certificate it verified.
 handshake() {
