@@ -43,6 +43,9 @@ run_fuzzers() {
     local corpus
     for target in $(find build-fuzz/tests/fuzz -maxdepth 1 -type f -executable -name "fuzz_*"); do
         corpus=$(mktemp -d /tmp/tessera-corpus.XXXXXX)
+        # Seeds: recorded answers of real servers (tests/fuzz/corpus/NAME).
+        local seeds=tests/fuzz/corpus/$(basename "$target" | sed 's/^fuzz_//')
+        [ -d "$seeds" ] && cp "$seeds"/* "$corpus"/
         echo "fuzzing $(basename "$target") for ${FUZZ_SECONDS}s"
         "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
             "$corpus" 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY'
