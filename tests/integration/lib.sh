@@ -231,6 +231,9 @@ start_server() {
     return 1
 }
 
+# Third-party servers and curl hang with the sanitizer runtime preloaded.
+no_sanitizer() { env -u LD_PRELOAD "$@"; }
+
 # start_pebble: Debian's ACME test server on free 127.0.0.1 ports, every
 # authorization valid, its TLS certificate from the test CA (make_ca and
 # make_server_cert first). Sets PEBBLE_DIR (the directory URL) and
@@ -246,7 +249,8 @@ start_pebble() {
   "httpPort": $((port + 2)), "tlsPort": $((port + 3)),
   "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 EOF
-        PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 pebble -config "$T/pebble.json" \
+        no_sanitizer PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 \
+            pebble -config "$T/pebble.json" \
             >"$log" 2>&1 &
         local pid=$!
         for _ in $(seq 1 100); do
@@ -254,9 +258,10 @@ EOF
                 SERVER_PIDS+=("$pid")
                 PEBBLE_DIR=https://127.0.0.1:$port/dir
                 local mgmt=https://127.0.0.1:$((port + 1))
-                curl -sf --cacert "$T/ca/ca.pem" "$mgmt/roots/0" >"$T/pebble-roots.pem" &&
-                    curl -sf --cacert "$T/ca/ca.pem" "$mgmt/intermediates/0" \
-                        >>"$T/pebble-roots.pem"
+                no_sanitizer curl -sf --cacert "$T/ca/ca.pem" "$mgmt/roots/0" \
+                    >"$T/pebble-roots.pem" &&
+                    no_sanitizer curl -sf --cacert "$T/ca/ca.pem" \
+                        "$mgmt/intermediates/0" >>"$T/pebble-roots.pem"
                 PEBBLE_ROOTS=$T/pebble-roots.pem
                 return 0
             fi
@@ -275,16 +280,17 @@ EOF
 # every address (it has no option to bind to one); the tests use loopback.
 start_scep() {
     local challenge=$1 log=$T/scep.log
-    scepserver ca -init -depot "$T/scep-depot" -keySize 2048 \
+    no_sanitizer scepserver ca -init -depot "$T/scep-depot" -keySize 2048 \
         -organization "Tessera Test SCEP CA" >/dev/null 2>&1
     SCEP_CA=$T/scep-depot/ca.pem
     for _ in $(seq 1 20); do
         local port=$((20000 + RANDOM % 30000))
-        scepserver -depot "$T/scep-depot" -port "$port" -challenge "$challenge" \
+        no_sanitizer scepserver -depot "$T/scep-depot" -port "$port" -challenge "$challenge" \
             -crtvalid 1 -allowrenew 0 >"$log" 2>&1 &
         local pid=$!
         for _ in $(seq 1 100); do
-            if curl -sf "http://127.0.0.1:$port/scep?operation=GetCACaps" >/dev/null; then
+            if no_sanitizer curl -sf "http://127.0.0.1:$port/scep?operation=GetCACaps" \
+                >/dev/null; then
                 SERVER_PIDS+=("$pid")
                 SCEP_URL=http://127.0.0.1:$port/scep
                 return 0
