@@ -827,9 +827,11 @@ static const struct command {
      "enroll NAME --token URI --ca PROFILE --subject DN [--san KIND:VALUE]...\n"
      "       [--key SPEC] [--timeout SECONDS]\n"
      "      generate a key on the token, have the CA profile's protocol\n"
-     "      (local, exec) certify it, verify and store the certificate;\n"
-     "      KIND: dns, email, uri, ip, upn. Exit 4 rejected, 5 CA\n"
-     "      unreachable, 6 still pending at the timeout, 7 unusable answer"},
+     "      (local, exec, acme, scep) certify it, verify and store the\n"
+     "      certificate; KIND: dns, email, uri, ip, upn. SPEC defaults to\n"
+     "      the profile's key= (ec-p256; rsa2048 for scep). Exit 4\n"
+     "      rejected, 5 CA unreachable, 6 still pending at the timeout,\n"
+     "      7 unusable answer"},
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"
