@@ -225,9 +225,9 @@ tessera_p11uri_match_identity(const struct tessera_p11uri *u,
         !field_matches(u->object, s->name))
         return false;
     /* An empty id= has no data to compare (memcmp forbids NULL). */
-    if (u->has_id && (u->id.len != s->key_id.len ||
-                      (u->id.len > 0 &&
-                       memcmp(u->id.data, s->key_id.data, u->id.len) != 0)))
+    if (u->has_id &&
+        (u->id.len != s->key_id.len ||
+         (u->id.len > 0 && memcmp(u->id.data, s->key_id.data, u->id.len) != 0)))
         return false;
     return true;
 }

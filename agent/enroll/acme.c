@@ -57,7 +57,8 @@ jwk_of(EVP_PKEY *pub)
         EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, point,
                                         sizeof(point), &point_len) &&
         point_len == 65 && point[0] == 0x04) {
-        char *x = acme_base64url(point + 1, 32), *y = acme_base64url(point + 33, 32);
+        char *x = acme_base64url(point + 1, 32),
+             *y = acme_base64url(point + 33, 32);
         json_builder_set_member_name(b, "crv");
         json_builder_add_string_value(b, "P-256");
         json_builder_set_member_name(b, "kty");
@@ -71,7 +72,8 @@ jwk_of(EVP_PKEY *pub)
     } else if (EVP_PKEY_is_a(pub, "RSA") &&
                EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) &&
                EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e)) {
-        unsigned char *nb = g_malloc(BN_num_bytes(n)), *eb = g_malloc(BN_num_bytes(e));
+        unsigned char *nb = g_malloc(BN_num_bytes(n)),
+                      *eb = g_malloc(BN_num_bytes(e));
         char *n64 = acme_base64url(nb, (gsize)BN_bn2bin(n, nb));
         char *e64 = acme_base64url(eb, (gsize)BN_bn2bin(e, eb));
         json_builder_set_member_name(b, "e");
@@ -165,8 +167,7 @@ load_account_key(struct acme_session *s, char **reason)
         pub = s->key;
         EVP_PKEY_up_ref(pub);
     } else {
-        *reason = g_strdup_printf("cannot read the ACME account key %s",
-                                  where);
+        *reason = g_strdup_printf("cannot read the ACME account key %s", where);
     }
     g_free(where);
     if (s->key != NULL) {
@@ -201,8 +202,8 @@ signature_b64(struct acme_session *s, const char *input)
     size_t len = sizeof(der);
     char *out = NULL;
     if (mctx != NULL &&
-        EVP_DigestSignInit_ex(mctx, NULL, "SHA256", NULL, NULL, s->key,
-                              NULL) == 1 &&
+        EVP_DigestSignInit_ex(mctx, NULL, "SHA256", NULL, NULL, s->key, NULL) ==
+            1 &&
         EVP_DigestSign(mctx, der, &len, (const unsigned char *)input,
                        strlen(input)) == 1) {
         if (strcmp(s->alg, "RS256") == 0) {
@@ -262,8 +263,8 @@ jws(struct acme_session *s, const char *url, JsonNode *payload)
 static gboolean
 fetch_nonce(struct acme_session *s, char **reason)
 {
-    struct http_request req = {.method = "HEAD", .url = s->dir.new_nonce,
-                               .reply_max = ACME_BODY_MAX};
+    struct http_request req = {
+        .method = "HEAD", .url = s->dir.new_nonce, .reply_max = ACME_BODY_MAX};
     struct http_reply reply;
     gboolean ok = enroll_http(s->ca, &req, &reply, reason);
     if (ok && reply.replay_nonce == NULL) {
@@ -280,8 +281,7 @@ fetch_nonce(struct acme_session *s, char **reason)
 
 /* How a 4xx/5xx answer with an ACME problem counts. */
 static enum enroll_outcome
-problem_outcome(const struct http_reply *reply, const char *url,
-                char **reason)
+problem_outcome(const struct http_reply *reply, const char *url, char **reason)
 {
     struct acme_problem problem;
     acme_parse_problem((const char *)reply->body->data, reply->body->len,
@@ -322,9 +322,11 @@ post(struct acme_session *s, const char *url, JsonNode *payload,
                                "account key");
             return ENROLL_UNREACHABLE;
         }
-        struct http_request req = {.method = "POST", .url = url,
+        struct http_request req = {.method = "POST",
+                                   .url = url,
                                    .content_type = "application/jose+json",
-                                   .body = body, .body_len = strlen(body),
+                                   .body = body,
+                                   .body_len = strlen(body),
                                    .reply_max = ACME_BODY_MAX};
         gboolean sent = enroll_http(s->ca, &req, reply, reason);
         g_free(body);
@@ -364,8 +366,8 @@ static enum enroll_outcome
 get_directory(struct acme_session *s, char **reason)
 {
     char *url = enroll_profile_string(s->ca, "url");
-    struct http_request req = {.method = "GET", .url = url,
-                               .reply_max = ACME_BODY_MAX};
+    struct http_request req = {
+        .method = "GET", .url = url, .reply_max = ACME_BODY_MAX};
     struct http_reply reply = {0};
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
     char *why = NULL;
@@ -433,8 +435,8 @@ identifiers_of(GBytes *csr)
             type = "dns";
             value = g_strndup((const char *)ASN1_STRING_get0_data(n->d.dNSName),
                               (gsize)ASN1_STRING_length(n->d.dNSName));
-        } else if (n->type == GEN_IPADD && (n->d.ip->length == 4 ||
-                                            n->d.ip->length == 16)) {
+        } else if (n->type == GEN_IPADD &&
+                   (n->d.ip->length == 4 || n->d.ip->length == 16)) {
             type = "ip";
             GInetAddress *ip = g_inet_address_new_from_bytes(
                 n->d.ip->data, n->d.ip->length == 4 ? G_SOCKET_FAMILY_IPV4
@@ -528,8 +530,8 @@ authorize(struct acme_session *s, const char *url, char **reason)
         } else if (outcome == ENROLL_ISSUED &&
                    authz.status == ACME_STATUS_PENDING) {
             if (!asked && authz.challenge != NULL) {
-                JsonNode *empty = json_node_init_object(json_node_alloc(),
-                                                        json_object_new());
+                JsonNode *empty =
+                    json_node_init_object(json_node_alloc(), json_object_new());
                 struct http_reply answer = {0};
                 outcome = post(s, authz.challenge, empty, &answer, reason);
                 http_reply_clear(&answer);
@@ -560,10 +562,9 @@ await_order(struct acme_session *s, const char *url, enum acme_status until,
     for (;;) {
         struct http_reply reply = {0};
         acme_order_clear(order);
-        enum enroll_outcome outcome = fetch(
-            s, url, (acme_parser)acme_parse_order, order, &reply, reason);
-        gboolean waiting = outcome == ENROLL_ISSUED &&
-                           order->status != until &&
+        enum enroll_outcome outcome =
+            fetch(s, url, (acme_parser)acme_parse_order, order, &reply, reason);
+        gboolean waiting = outcome == ENROLL_ISSUED && order->status != until &&
                            order->status != ACME_STATUS_VALID &&
                            order->status != ACME_STATUS_INVALID;
         if (waiting && past_deadline(s, 1, reason))
@@ -587,8 +588,8 @@ finalize(struct acme_session *s, GBytes *csr, struct acme_order *order,
     json_object_set_string_member(o, "csr", csr64);
     JsonNode *payload = json_node_init_object(json_node_alloc(), o);
     struct http_reply reply = {0};
-    enum enroll_outcome outcome = await_order(s, order_url, ACME_STATUS_READY,
-                                              order, reason);
+    enum enroll_outcome outcome =
+        await_order(s, order_url, ACME_STATUS_READY, order, reason);
     if (outcome == ENROLL_ISSUED && order->status == ACME_STATUS_READY)
         outcome = post(s, order->finalize, payload, &reply, reason);
     if (outcome == ENROLL_ISSUED)
@@ -630,25 +631,25 @@ static void
 ask_renewal_info(struct acme_session *s, struct enroll_result *result)
 {
     gsize len;
-    const void *leaf = g_bytes_get_data(g_ptr_array_index(result->chain, 0),
-                                        &len);
+    const void *leaf =
+        g_bytes_get_data(g_ptr_array_index(result->chain, 0), &len);
     char *id = s->dir.renewal_info ? acme_cert_id(leaf, len) : NULL;
     if (id == NULL)
         return;
     char *url = g_strdup_printf("%s/%s", s->dir.renewal_info, id);
-    struct http_request req = {.method = "GET", .url = url,
-                               .reply_max = ACME_BODY_MAX};
+    struct http_request req = {
+        .method = "GET", .url = url, .reply_max = ACME_BODY_MAX};
     struct http_reply reply = {0};
     struct acme_renewal_window window;
     char *reason = NULL;
     if (enroll_http(s->ca, &req, &reply, &reason) && reply.status == 200 &&
-        acme_parse_renewal_info((const char *)reply.body->data,
-                                reply.body->len, &window, &reason))
+        acme_parse_renewal_info((const char *)reply.body->data, reply.body->len,
+                                &window, &reason))
         result->renew_after = acme_renewal_time(
             &window, g_get_real_time() / G_USEC_PER_SEC, g_random_int());
     else
-        g_message("CA %s: no usable renewal information at %s: %s",
-                  s->ca->name, url, reason ? reason : "no answer");
+        g_message("CA %s: no usable renewal information at %s: %s", s->ca->name,
+                  url, reason ? reason : "no answer");
     http_reply_clear(&reply);
     g_free(reason);
     g_free(url);
@@ -675,11 +676,10 @@ acme_submit(const struct enroll_profile *ca, GBytes *csr,
         outcome = register_account(&s, reason);
     if (outcome == ENROLL_ISSUED)
         outcome = new_order(&s, csr, &order, &order_url, reason);
-    for (guint i = 0; outcome == ENROLL_ISSUED &&
-                      i < order.authorizations->len;
+    for (guint i = 0; outcome == ENROLL_ISSUED && i < order.authorizations->len;
          i++)
-        outcome = authorize(&s, g_ptr_array_index(order.authorizations, i),
-                            reason);
+        outcome =
+            authorize(&s, g_ptr_array_index(order.authorizations, i), reason);
     if (outcome == ENROLL_ISSUED)
         outcome = finalize(&s, csr, &order, order_url, reason);
     if (outcome == ENROLL_ISSUED)

@@ -50,8 +50,8 @@ parse_object(const char *body, gsize len, JsonObject **object, char **reason)
     }
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, body, (gssize)len, &error)) {
-        *reason = g_strdup_printf("the response is not JSON: %s",
-                                  error->message);
+        *reason =
+            g_strdup_printf("the response is not JSON: %s", error->message);
         g_error_free(error);
         g_object_unref(parser);
         return NULL;
@@ -111,8 +111,8 @@ required_url(JsonObject *o, const char *name, char **out, char **reason)
 {
     *out = checked_url(member_string(o, name));
     if (*out == NULL)
-        *reason = g_strdup_printf("\"%s\" is missing or not an https URL",
-                                  name);
+        *reason =
+            g_strdup_printf("\"%s\" is missing or not an https URL", name);
     return *out != NULL;
 }
 
@@ -123,7 +123,7 @@ status_of(JsonObject *o)
         const char *name;
         enum acme_status status;
     } names[] = {
-        {"pending", ACME_STATUS_PENDING},     {"ready", ACME_STATUS_READY},
+        {"pending", ACME_STATUS_PENDING},       {"ready", ACME_STATUS_READY},
         {"processing", ACME_STATUS_PROCESSING}, {"valid", ACME_STATUS_VALID},
         {"invalid", ACME_STATUS_INVALID},
     };

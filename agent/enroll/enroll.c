@@ -311,9 +311,8 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca,        agent->config.keyfile,
-                                group,          agent,
-                                req->key.token, req->key.name};
+    struct enroll_profile ca = {req->ca, agent->config.keyfile, group,
+                                agent,   req->key.token,        req->key.name};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     struct tessera_keygen_request key = req->key;
     char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;

@@ -62,8 +62,8 @@ first_line(GBytes *err)
 static GSubprocess *
 spawn(const struct enroll_profile *ca, const char *command, GError **error)
 {
-    long seconds =
-        enroll_profile_number(ca, "command-timeout", ENROLL_DEFAULT_COMMAND_TIMEOUT);
+    long seconds = enroll_profile_number(ca, "command-timeout",
+                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
     char secs[16];
     g_snprintf(secs, sizeof(secs), "%ld", seconds);
     /* timeout(1) kills a hung helper; its own exit status says so. */
@@ -102,8 +102,7 @@ run_to_end(GSubprocess *proc, GBytes *csr, GBytes **out, GBytes **err,
 
 static enum enroll_outcome
 exec_submit(const struct enroll_profile *ca, GBytes *csr,
-            struct enroll_result *result,
-            char **reason)
+            struct enroll_result *result, char **reason)
 {
     char *command = enroll_profile_string(ca, "command");
     GBytes *pem = csr_pem(csr), *out = NULL, *err = NULL;
@@ -130,12 +129,11 @@ exec_submit(const struct enroll_profile *ca, GBytes *csr,
                                   MAX_OUTPUT);
         outcome = ENROLL_BAD_RESPONSE;
     } else if (status == EXIT_ISSUED) {
-        outcome =
-            enroll_parse_pem_chain(g_bytes_get_data(out, NULL), len,
-                                   result->chain) &&
-                    result->chain->len > 0
-                ? ENROLL_ISSUED
-                : ENROLL_BAD_RESPONSE;
+        outcome = enroll_parse_pem_chain(g_bytes_get_data(out, NULL), len,
+                                         result->chain) &&
+                          result->chain->len > 0
+                      ? ENROLL_ISSUED
+                      : ENROLL_BAD_RESPONSE;
         if (outcome != ENROLL_ISSUED)
             *reason = g_strdup_printf("%s printed no usable PEM certificate",
                                       command);

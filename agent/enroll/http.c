@@ -72,8 +72,8 @@ static void
 apply_profile(CURL *curl, const struct enroll_profile *ca)
 {
     char *tls_ca = enroll_profile_string(ca, "tls-ca");
-    long timeout =
-        enroll_profile_number(ca, "command-timeout", ENROLL_DEFAULT_COMMAND_TIMEOUT);
+    long timeout = enroll_profile_number(ca, "command-timeout",
+                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
     if (tls_ca != NULL)
         curl_easy_setopt(curl, CURLOPT_CAINFO, tls_ca);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);

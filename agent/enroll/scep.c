@@ -31,7 +31,7 @@ struct scep_session {
     const struct enroll_profile *ca;
     char *url;
     unsigned caps;
-    STACK_OF(X509) *ca_certs;
+    STACK_OF(X509) * ca_certs;
     X509 *recipient; /* one of ca_certs */
     EVP_PKEY *key;   /* the new key, on the token */
     X509_REQ *csr;
@@ -51,8 +51,8 @@ get(struct scep_session *s, const char *operation, struct http_reply *reply,
     char **reason)
 {
     char *url = operation_url(s, operation);
-    struct http_request req = {.method = "GET", .url = url,
-                               .reply_max = SCEP_REPLY_MAX};
+    struct http_request req = {
+        .method = "GET", .url = url, .reply_max = SCEP_REPLY_MAX};
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
     if (!enroll_http(s->ca, &req, reply, reason))
         ;
@@ -98,8 +98,8 @@ ask_ca(struct scep_session *s, char **reason)
     struct http_reply caps = {0}, certs = {0};
     enum enroll_outcome outcome = get(s, "GetCACaps", &caps, reason);
     if (outcome == ENROLL_ISSUED) {
-        s->caps = scep_parse_caps((const char *)caps.body->data,
-                                  caps.body->len);
+        s->caps =
+            scep_parse_caps((const char *)caps.body->data, caps.body->len);
         outcome = get(s, "GetCACert", &certs, reason);
     }
     if (outcome == ENROLL_ISSUED && !(s->caps & SCEP_CAP_POST)) {
@@ -154,10 +154,10 @@ static gboolean
 sign_csr(X509_REQ *req, EVP_PKEY *key)
 {
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    gboolean ok = mctx != NULL &&
-                  EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, key) ==
-                      1 &&
-                  X509_REQ_sign_ctx(req, mctx) > 0;
+    gboolean ok =
+        mctx != NULL &&
+        EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+        X509_REQ_sign_ctx(req, mctx) > 0;
     EVP_MD_CTX_free(mctx);
     return ok;
 }
@@ -193,20 +193,19 @@ make_self_signed(struct scep_session *s)
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     unsigned char serial[16];
     BIGNUM *bn = NULL;
-    gboolean ok = x != NULL && mctx != NULL &&
-                  RAND_bytes(serial, sizeof(serial)) == 1 &&
-                  (serial[0] &= 0x7f, TRUE) &&
-                  (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
-                  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
-                  X509_set_version(x, X509_VERSION_3) &&
-                  X509_set_subject_name(x, X509_REQ_get_subject_name(s->csr)) &&
-                  X509_set_issuer_name(x, X509_REQ_get_subject_name(s->csr)) &&
-                  X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
-                  X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
-                  X509_set_pubkey(x, X509_REQ_get0_pubkey(s->csr)) &&
-                  EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, s->key) ==
-                      1 &&
-                  X509_sign_ctx(x, mctx) > 0;
+    gboolean ok =
+        x != NULL && mctx != NULL && RAND_bytes(serial, sizeof(serial)) == 1 &&
+        (serial[0] &= 0x7f, TRUE) &&
+        (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+        X509_set_version(x, X509_VERSION_3) &&
+        X509_set_subject_name(x, X509_REQ_get_subject_name(s->csr)) &&
+        X509_set_issuer_name(x, X509_REQ_get_subject_name(s->csr)) &&
+        X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
+        X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
+        X509_set_pubkey(x, X509_REQ_get0_pubkey(s->csr)) &&
+        EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, s->key) == 1 &&
+        X509_sign_ctx(x, mctx) > 0;
     BN_free(bn);
     EVP_MD_CTX_free(mctx);
     if (ok)
@@ -275,8 +274,7 @@ issuer_and_subject(struct scep_session *s)
 }
 
 static gboolean
-decrypt_on_token(void *ctx, const unsigned char *in, gsize in_len,
-                 GBytes **out)
+decrypt_on_token(void *ctx, const unsigned char *in, gsize in_len, GBytes **out)
 {
     const struct enroll_profile *ca = ctx;
     struct tessera_blob plain = {0};
@@ -365,7 +363,8 @@ pki_operation(struct scep_session *s, GBytes *content, guint attempt,
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
     RAND_bytes(req.sender_nonce, sizeof(req.sender_nonce));
     GBytes *message = scep_build_request(&req, reason);
-    struct http_request post = {.method = "POST", .url = url,
+    struct http_request post = {.method = "POST",
+                                .url = url,
                                 .content_type = "application/x-pki-message",
                                 .reply_max = SCEP_REPLY_MAX};
     if (message != NULL)
@@ -409,9 +408,8 @@ scep_submit(const struct enroll_profile *ca, GBytes *csr,
     if (outcome == ENROLL_ISSUED) {
         unsigned char *der = NULL;
         int len = i2d_X509_REQ(s.csr, &der);
-        content = result->attempt == 0
-                      ? g_bytes_new(der, (gsize)MAX(len, 0))
-                      : issuer_and_subject(&s);
+        content = result->attempt == 0 ? g_bytes_new(der, (gsize)MAX(len, 0))
+                                       : issuer_and_subject(&s);
         OPENSSL_free(der);
         outcome = pki_operation(&s, content, result->attempt, result, reason);
     }

@@ -90,7 +90,7 @@ for_key_encipherment(X509 *x)
 
 gboolean
 scep_parse_ca_certs(const void *body, gsize len, gboolean pkcs7,
-                    STACK_OF(X509) *certs, X509 **recipient, char **reason)
+                    STACK_OF(X509) * certs, X509 **recipient, char **reason)
 {
     const unsigned char *p = body;
     *recipient = NULL;
@@ -152,8 +152,7 @@ add_printable(PKCS7_SIGNER_INFO *si, int attr, const char *value)
 }
 
 static gboolean
-add_octets(PKCS7_SIGNER_INFO *si, int attr, const unsigned char *data,
-           int len)
+add_octets(PKCS7_SIGNER_INFO *si, int attr, const unsigned char *data, int len)
 {
     ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
     if (s == NULL || !ASN1_OCTET_STRING_set(s, data, len) ||
@@ -223,8 +222,9 @@ scep_build_request(const struct scep_request *req, char **reason)
     }
     GBytes *out = ok ? g_bytes_new(der, (gsize)len) : NULL;
     if (!ok)
-        *reason = g_strdup_printf("cannot build the SCEP request: %s",
-                                  ERR_reason_error_string(ERR_peek_last_error()));
+        *reason =
+            g_strdup_printf("cannot build the SCEP request: %s",
+                            ERR_reason_error_string(ERR_peek_last_error()));
     ERR_clear_error();
     OPENSSL_free(der);
     BIO_free_all(data);
@@ -257,7 +257,7 @@ nonce_matches(PKCS7_SIGNER_INFO *si, const unsigned char *nonce)
 
 /* The signature, by one of ca_certs only; the signed content to out. */
 static gboolean
-signed_by_ca(PKCS7 *p7, STACK_OF(X509) *ca_certs, BIO *out)
+signed_by_ca(PKCS7 *p7, STACK_OF(X509) * ca_certs, BIO *out)
 {
     /* A reply without content (failure, pending) signs the empty string. */
     BIO *empty = PKCS7_get_detached(p7) ? BIO_new(BIO_s_mem()) : NULL;
@@ -283,16 +283,16 @@ read_attributes(PKCS7_SIGNER_INFO *si, const char *transaction_id,
         *reason = g_strdup("the reply is for another transaction");
     else if (!nonce_matches(si, nonce))
         *reason = g_strdup("the reply does not echo our nonce (a replay?)");
-    else if (status == NULL || (strcmp(status, "0") != 0 &&
-                                strcmp(status, "2") != 0 &&
-                                strcmp(status, "3") != 0))
+    else if (status == NULL ||
+             (strcmp(status, "0") != 0 && strcmp(status, "2") != 0 &&
+              strcmp(status, "3") != 0))
         *reason = g_strdup("the reply has no known pkiStatus");
     else
         ok = TRUE;
     if (ok) {
         out->status = (enum scep_pki_status)(status[0] - '0');
-        out->fail_info = fail != NULL && strlen(fail) == 1 &&
-                                 fail[0] >= '0' && fail[0] <= '4'
+        out->fail_info = fail != NULL && strlen(fail) == 1 && fail[0] >= '0' &&
+                                 fail[0] <= '4'
                              ? fail[0] - '0'
                              : -1;
     }
@@ -304,7 +304,7 @@ read_attributes(PKCS7_SIGNER_INFO *si, const char *transaction_id,
 }
 
 gboolean
-scep_parse_reply(const void *der, gsize len, STACK_OF(X509) *ca_certs,
+scep_parse_reply(const void *der, gsize len, STACK_OF(X509) * ca_certs,
                  const char *transaction_id,
                  const unsigned char nonce[SCEP_NONCE_LEN],
                  struct scep_reply *out, char **reason)
@@ -381,9 +381,8 @@ load_reply_ciphers(gpointer unused)
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
     /* OpenSSL's own modules, whatever OPENSSL_MODULES says (it may name
      * the tessera provider's directory). */
-    if (ctx != NULL &&
-        OSSL_PROVIDER_set_default_search_path(
-            ctx, OPENSSL_info(OPENSSL_INFO_MODULES_DIR))) {
+    if (ctx != NULL && OSSL_PROVIDER_set_default_search_path(
+                           ctx, OPENSSL_info(OPENSSL_INFO_MODULES_DIR))) {
         OSSL_PROVIDER_load(ctx, "default");
         OSSL_PROVIDER_load(ctx, "legacy");
     }
@@ -482,8 +481,7 @@ scep_open_envelope(PKCS7 *envelope, X509 *recipient_cert,
     gboolean ok = FALSE;
     if (ri == NULL)
         *reason = g_strdup("the reply is not encrypted to our key");
-    else if (!decrypt(ctx, ri->enc_key->data, (gsize)ri->enc_key->length,
-                      &key))
+    else if (!decrypt(ctx, ri->enc_key->data, (gsize)ri->enc_key->length, &key))
         *reason = g_strdup("the token cannot decrypt the reply's key");
     else if (env->enc_data == NULL ||
              (plain = decrypt_content(env->enc_data, key)) == NULL)

@@ -51,7 +51,7 @@ struct scep_request {
 
 struct scep_reply {
     enum scep_pki_status status;
-    int fail_info; /* -1 when absent */
+    int fail_info;   /* -1 when absent */
     PKCS7 *envelope; /* on success: the certificates, encrypted to us */
 };
 
@@ -66,7 +66,7 @@ unsigned scep_parse_caps(const char *body, gsize len);
  * usage allowing key encipherment) is the recipient.
  */
 gboolean scep_parse_ca_certs(const void *body, gsize len, gboolean pkcs7,
-                             STACK_OF(X509) *certs, X509 **recipient,
+                             STACK_OF(X509) * certs, X509 **recipient,
                              char **reason);
 
 /* The DER pkiMessage, or NULL with *reason. */
@@ -76,7 +76,7 @@ GBytes *scep_build_request(const struct scep_request *req, char **reason);
  * Checks a CertRep: signed by one of ca_certs, a CertRep for our
  * transaction and nonce. Fills out; the envelope stays to be opened.
  */
-gboolean scep_parse_reply(const void *der, gsize len, STACK_OF(X509) *ca_certs,
+gboolean scep_parse_reply(const void *der, gsize len, STACK_OF(X509) * ca_certs,
                           const char *transaction_id,
                           const unsigned char nonce[SCEP_NONCE_LEN],
                           struct scep_reply *out, char **reason);

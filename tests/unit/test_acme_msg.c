@@ -85,11 +85,11 @@ test_directory_hostile(void **state)
     expect_directory_refused(huge, ACME_BODY_MAX + 1, "too large");
     g_free(huge);
     /* A bracket inside a string does not count as nesting. */
-    char *brackets = g_strdup_printf(
-        "{\"x\": \"%s\", \"newNonce\": \"https://a.example/n\","
-        "\"newAccount\": \"https://a.example/a\","
-        "\"newOrder\": \"https://a.example/o\"}",
-        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[");
+    char *brackets =
+        g_strdup_printf("{\"x\": \"%s\", \"newNonce\": \"https://a.example/n\","
+                        "\"newAccount\": \"https://a.example/a\","
+                        "\"newOrder\": \"https://a.example/o\"}",
+                        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[");
     struct acme_directory d;
     char *reason = NULL;
     assert_true(acme_parse_directory(TEXT(brackets), &d, &reason));
@@ -104,11 +104,12 @@ test_order(void **state)
     struct acme_order o;
     char *reason = NULL;
     assert_true(acme_parse_order(
-        TEXT("{\"status\": \"pending\", \"expires\": \"2026-11-25T00:00:00Z\","
-             " \"identifiers\": [{\"type\": \"dns\", \"value\": \"a.example\"}],"
-             " \"finalize\": \"https://ca.example/finalize/1\","
-             " \"authorizations\": [\"https://ca.example/authz/1\","
-             "                      \"https://ca.example/authz/2\"]}"),
+        TEXT(
+            "{\"status\": \"pending\", \"expires\": \"2026-11-25T00:00:00Z\","
+            " \"identifiers\": [{\"type\": \"dns\", \"value\": \"a.example\"}],"
+            " \"finalize\": \"https://ca.example/finalize/1\","
+            " \"authorizations\": [\"https://ca.example/authz/1\","
+            "                      \"https://ca.example/authz/2\"]}"),
         &o, &reason));
     assert_int_equal(o.status, ACME_STATUS_PENDING);
     assert_int_equal(o.authorizations->len, 2);
@@ -158,7 +159,8 @@ test_order_hostile(void **state)
     expect_order_refused("{\"status\": \"ready\", \"authorizations\": {},"
                          " \"finalize\": \"https://ca.example/f\"}",
                          "\"authorizations\"");
-    GString *many = g_string_new("{\"status\": \"ready\", \"authorizations\": [");
+    GString *many =
+        g_string_new("{\"status\": \"ready\", \"authorizations\": [");
     for (int i = 0; i <= ACME_AUTHZ_MAX; i++)
         g_string_append_printf(many, "%s\"https://ca.example/a/%d\"",
                                i ? "," : "", i);
@@ -187,8 +189,8 @@ test_authz(void **state)
     assert_string_equal(a.challenge, "https://example.com/acme/chall/2");
     assert_string_equal(a.error, "no answer");
     acme_authz_clear(&a);
-    assert_false(acme_parse_authz(TEXT("{\"status\": \"valid\"}"), &a,
-                                  &reason));
+    assert_false(
+        acme_parse_authz(TEXT("{\"status\": \"valid\"}"), &a, &reason));
     assert_non_null(strstr(reason, "\"challenges\""));
     g_free(reason);
     reason = NULL;

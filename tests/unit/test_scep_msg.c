@@ -31,8 +31,7 @@ recorded(const char *name)
     return g_bytes_new_take(data, len);
 }
 
-static STACK_OF(X509) *
-recorded_ca(void)
+static STACK_OF(X509) * recorded_ca(void)
 {
     GBytes *der = recorded("getcacert.der");
     STACK_OF(X509) *certs = sk_X509_new_null();
@@ -40,8 +39,8 @@ recorded_ca(void)
     char *reason = NULL;
     gsize len;
     const void *data = g_bytes_get_data(der, &len);
-    assert_true(scep_parse_ca_certs(data, len, FALSE, certs, &recipient,
-                                    &reason));
+    assert_true(
+        scep_parse_ca_certs(data, len, FALSE, certs, &recipient, &reason));
     assert_ptr_equal(recipient, sk_X509_value(certs, 0));
     g_bytes_unref(der);
     return certs;
@@ -84,8 +83,8 @@ test_ca_certs_hostile(void **state)
     unsigned char *longer = g_malloc(len + 1);
     memcpy(longer, data, len);
     longer[len] = 0;
-    assert_false(
-        scep_parse_ca_certs(longer, len + 1, FALSE, certs, &recipient, &reason));
+    assert_false(scep_parse_ca_certs(longer, len + 1, FALSE, certs, &recipient,
+                                     &reason));
     assert_non_null(strstr(reason, "not one DER certificate"));
     g_clear_pointer(&reason, g_free);
     g_free(longer);
@@ -94,14 +93,14 @@ test_ca_certs_hostile(void **state)
 }
 
 static gboolean
-parse_recorded(const unsigned char *der, gsize len, STACK_OF(X509) *ca,
+parse_recorded(const unsigned char *der, gsize len, STACK_OF(X509) * ca,
                const char *transaction, const unsigned char *nonce,
                const char *expected_reason)
 {
     struct scep_reply reply;
     char *reason = NULL;
-    gboolean ok = scep_parse_reply(der, len, ca, transaction, nonce, &reply,
-                                   &reason);
+    gboolean ok =
+        scep_parse_reply(der, len, ca, transaction, nonce, &reply, &reason);
     if (ok) {
         assert_int_equal(reply.status, SCEP_SUCCESS);
         assert_non_null(reply.envelope);
@@ -126,8 +125,8 @@ test_reply(void **state)
     assert_true(parse_recorded(der, len, ca, RECORDED_TRANSACTION,
                                recorded_nonce, NULL));
     unsigned char other_nonce[SCEP_NONCE_LEN] = {0};
-    assert_false(parse_recorded(der, len, ca, RECORDED_TRANSACTION,
-                                other_nonce, "does not echo our nonce"));
+    assert_false(parse_recorded(der, len, ca, RECORDED_TRANSACTION, other_nonce,
+                                "does not echo our nonce"));
     assert_false(parse_recorded(der, len, ca, "another", recorded_nonce,
                                 "another transaction"));
     assert_false(parse_recorded(der, len - 1, ca, RECORDED_TRANSACTION,
@@ -144,8 +143,7 @@ test_reply(void **state)
     EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     X509 *stranger = X509_new();
     X509_set_pubkey(stranger, key);
-    X509_set_issuer_name(stranger,
-                         X509_get_issuer_name(sk_X509_value(ca, 0)));
+    X509_set_issuer_name(stranger, X509_get_issuer_name(sk_X509_value(ca, 0)));
     X509_set_serialNumber(stranger,
                           X509_get_serialNumber(sk_X509_value(ca, 0)));
     X509_set_subject_name(stranger,
@@ -171,9 +169,8 @@ test_request(void **state)
     X509 *self = X509_new();
     ASN1_INTEGER_set(X509_get_serialNumber(self), 1);
     X509_set_pubkey(self, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(self), "CN",
-                               MBSTRING_ASC, (const unsigned char *)"me", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(self), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"me", -1, -1, 0);
     X509_set_issuer_name(self, X509_get_subject_name(self));
     X509_gmtime_adj(X509_getm_notBefore(self), 0);
     X509_gmtime_adj(X509_getm_notAfter(self), 60);
