@@ -99,16 +99,6 @@ jwk_of(EVP_PKEY *pub)
     return jwk;
 }
 
-static EVP_PKEY *
-read_key_file(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    if (f != NULL)
-        fclose(f);
-    return key;
-}
-
 /* The public half of a token identity, from what the agent discovered. */
 static EVP_PKEY *
 identity_public_key(struct agent *agent, const char *name)
@@ -163,7 +153,7 @@ load_account_key(struct acme_session *s, char **reason)
     EVP_PKEY *pub = NULL;
     if (where == NULL || strcmp(where, "token") == 0) {
         s->key = token_account_key(s->ca, &pub, reason);
-    } else if ((s->key = read_key_file(where)) != NULL) {
+    } else if ((s->key = enroll_read_private_key(where)) != NULL) {
         pub = s->key;
         EVP_PKEY_up_ref(pub);
     } else {

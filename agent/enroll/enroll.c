@@ -30,6 +30,17 @@ enroll_profile_string(const struct enroll_profile *ca, const char *key)
     return g_key_file_get_string(ca->keyfile, ca->group, key, NULL);
 }
 
+EVP_PKEY *
+enroll_read_private_key(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    ERR_clear_error();
+    return key;
+}
+
 gboolean
 enroll_parse_pem_chain(const char *pem, gsize len, GPtrArray *chain)
 {

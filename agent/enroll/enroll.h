@@ -8,6 +8,7 @@
 #define TESSERA_ENROLL_H
 
 #include <glib.h>
+#include <openssl/evp.h>
 
 enum enroll_outcome {
     ENROLL_ISSUED,       /* chain filled, leaf first */
@@ -60,6 +61,8 @@ char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
 /* A number of the profile (range-checked before submit), or fallback. */
 long enroll_profile_number(const struct enroll_profile *ca, const char *key,
                            long fallback);
+/* An unencrypted PEM private key file (a local CA's, an ACME account's). */
+EVP_PKEY *enroll_read_private_key(const char *path);
 /* Every certificate of a PEM text, as DER, appended to chain (bounded). */
 gboolean enroll_parse_pem_chain(const char *pem, gsize len, GPtrArray *chain);
 

@@ -34,15 +34,6 @@ read_certificate(const char *path)
     return x;
 }
 
-static EVP_PKEY *
-read_private_key(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    if (f != NULL)
-        fclose(f);
-    return key;
-}
 
 static gboolean
 load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
@@ -56,7 +47,7 @@ load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
     else if ((out->cert = read_certificate(cert_path)) == NULL)
         *reason =
             g_strdup_printf("cannot read the CA certificate %s", cert_path);
-    else if ((out->key = read_private_key(key_path)) == NULL)
+    else if ((out->key = enroll_read_private_key(key_path)) == NULL)
         *reason = g_strdup_printf("cannot read the CA key %s", key_path);
     else if (X509_check_private_key(out->cert, out->key) != 1)
         *reason = g_strdup_printf("the CA key %s does not match %s", key_path,

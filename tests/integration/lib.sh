@@ -206,20 +206,19 @@ enroll() {
         "$TESSERA" import "$name" --cert "$T/$name.pem"
 }
 
-# start_server ARGS...: openssl s_server on a free 127.0.0.1 port, with the
-# test CA's server certificate, requiring a client certificate. Sets PORT.
-start_server() {
-    local log=$T/server.$RANDOM.log
+# on_free_port NAME START READY: runs `START PORT` in the background on
+# random 127.0.0.1 ports until `READY PORT` succeeds (START must exec the
+# server, so that the pid is the server's). Sets PORT; the test's cleanup
+# stops the server.
+on_free_port() {
+    local name=$1 start=$2 ready=$3
     for _ in $(seq 1 20); do
         PORT=$((20000 + RANDOM % 30000))
-        openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/server.pem" \
-            -key "$T/server.key" -CAfile "$T/ca/ca.pem" -Verify 1 \
-            -verify_return_error "$@" >"$log" 2>&1 &
+        "$start" "$PORT" &
         local pid=$!
-        for _ in $(seq 1 50); do
-            if grep -q '^ACCEPT' "$log"; then
+        for _ in $(seq 1 100); do
+            if "$ready" "$PORT"; then
                 SERVER_PIDS+=("$pid")
-                SERVER_LOG=$log
                 return 0
             fi
             kill -0 "$pid" 2>/dev/null || break
@@ -227,8 +226,53 @@ start_server() {
         done
         kill "$pid" 2>/dev/null || true
     done
-    echo "# no free port for s_server" >&2
+    echo "# $name did not start on a free port" >&2
     return 1
+}
+
+# start_server ARGS...: openssl s_server on a free 127.0.0.1 port, with the
+# test CA's server certificate, requiring a client certificate. Sets PORT
+# and SERVER_LOG.
+start_server() {
+    SERVER_LOG=$T/server.$RANDOM.log
+    S_SERVER_ARGS=("$@")
+    on_free_port s_server s_server_on s_server_ready
+}
+s_server_on() {
+    exec openssl s_server -accept "127.0.0.1:$1" -cert "$T/server.pem" \
+        -key "$T/server.key" -CAfile "$T/ca/ca.pem" -Verify 1 \
+        -verify_return_error "${S_SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1
+}
+s_server_ready() { grep -q '^ACCEPT' "$SERVER_LOG"; }
+
+# check_exit DESCRIPTION STATUS PATTERN COMMAND...: exits STATUS, says PATTERN.
+check_exit() {
+    local desc=$1 want=$2 pattern=$3
+    shift 3
+    local status=0
+    "$@" >"$T/out" 2>&1 || status=$?
+    if [ "$status" -ne "$want" ]; then
+        fail "$desc (exit status $status, not $want: $(head -c 300 "$T/out"))"
+    elif grep -Eq -- "$pattern" "$T/out"; then
+        pass "$desc"
+    else
+        fail "$desc (no /$pattern/ in: $(head -c 300 "$T/out"))"
+    fi
+}
+
+# profile NAME KEY=VALUE...: a [ca NAME] group for agent.conf.
+profile() {
+    printf '[ca %s]\n' "$1"
+    shift
+    printf '%s\n' "$@"
+}
+
+# The identity keys on "Test Token"; ACME account keys (acme-account.NAME)
+# are kept for the next order and not counted.
+private_keys() {
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+        --pin "$PIN" --list-objects --type privkey 2>/dev/null |
+        grep "label:" | grep -vc "acme-account\." || true
 }
 
 # Third-party servers and curl hang with the sanitizer runtime preloaded.
@@ -239,69 +283,46 @@ no_sanitizer() { env -u LD_PRELOAD "$@"; }
 # make_server_cert first). Sets PEBBLE_DIR (the directory URL) and
 # PEBBLE_ROOTS (its root and intermediate: what it issues chains to them).
 start_pebble() {
-    local log=$T/pebble.log
-    for _ in $(seq 1 20); do
-        local port=$((20000 + RANDOM % 30000))
-        cat >"$T/pebble.json" <<EOF
-{"pebble": {"listenAddress": "127.0.0.1:$port",
-  "managementListenAddress": "127.0.0.1:$((port + 1))",
+    on_free_port pebble pebble_on pebble_ready || return 1
+    PEBBLE_DIR=https://127.0.0.1:$PORT/dir
+    local mgmt=https://127.0.0.1:$((PORT + 1))
+    no_sanitizer curl -sf --cacert "$T/ca/ca.pem" "$mgmt/roots/0" \
+        >"$T/pebble-roots.pem" &&
+        no_sanitizer curl -sf --cacert "$T/ca/ca.pem" \
+            "$mgmt/intermediates/0" >>"$T/pebble-roots.pem"
+    PEBBLE_ROOTS=$T/pebble-roots.pem
+}
+pebble_on() {
+    cat >"$T/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$1",
+  "managementListenAddress": "127.0.0.1:$(($1 + 1))",
   "certificate": "$T/server.pem", "privateKey": "$T/server.key",
-  "httpPort": $((port + 2)), "tlsPort": $((port + 3)),
+  "httpPort": $(($1 + 2)), "tlsPort": $(($1 + 3)),
   "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 EOF
-        no_sanitizer PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 \
-            pebble -config "$T/pebble.json" \
-            >"$log" 2>&1 &
-        local pid=$!
-        for _ in $(seq 1 100); do
-            if grep -q "ACME directory available" "$log"; then
-                SERVER_PIDS+=("$pid")
-                PEBBLE_DIR=https://127.0.0.1:$port/dir
-                local mgmt=https://127.0.0.1:$((port + 1))
-                no_sanitizer curl -sf --cacert "$T/ca/ca.pem" "$mgmt/roots/0" \
-                    >"$T/pebble-roots.pem" &&
-                    no_sanitizer curl -sf --cacert "$T/ca/ca.pem" \
-                        "$mgmt/intermediates/0" >>"$T/pebble-roots.pem"
-                PEBBLE_ROOTS=$T/pebble-roots.pem
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill "$pid" 2>/dev/null || true
-    done
-    echo "# pebble did not start" >&2
-    return 1
+    PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 exec env -u LD_PRELOAD \
+        pebble -config "$T/pebble.json" >"$T/pebble.log" 2>&1
 }
+pebble_ready() { grep -q "ACME directory available" "$T/pebble.log"; }
 
-# start_scep: the scep package's server on a free port, with a new CA in
-# $T/scep-depot, issuing 1-day certificates for the challenge "$1". Sets
+# start_scep CHALLENGE: the scep package's server on a free port, with a new
+# CA in $T/scep-depot, issuing 1-day certificates for CHALLENGE. Sets
 # SCEP_URL and SCEP_CA (the CA certificate to pin). The server listens on
 # every address (it has no option to bind to one); the tests use loopback.
 start_scep() {
-    local challenge=$1 log=$T/scep.log
+    SCEP_CHALLENGE=$1
     no_sanitizer scepserver ca -init -depot "$T/scep-depot" -keySize 2048 \
         -organization "Tessera Test SCEP CA" >/dev/null 2>&1
     SCEP_CA=$T/scep-depot/ca.pem
-    for _ in $(seq 1 20); do
-        local port=$((20000 + RANDOM % 30000))
-        no_sanitizer scepserver -depot "$T/scep-depot" -port "$port" -challenge "$challenge" \
-            -crtvalid 1 -allowrenew 0 >"$log" 2>&1 &
-        local pid=$!
-        for _ in $(seq 1 100); do
-            if no_sanitizer curl -sf "http://127.0.0.1:$port/scep?operation=GetCACaps" \
-                >/dev/null; then
-                SERVER_PIDS+=("$pid")
-                SCEP_URL=http://127.0.0.1:$port/scep
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill "$pid" 2>/dev/null || true
-    done
-    echo "# scepserver did not start" >&2
-    return 1
+    on_free_port scepserver scep_on scep_ready || return 1
+    SCEP_URL=http://127.0.0.1:$PORT/scep
+}
+scep_on() {
+    exec env -u LD_PRELOAD scepserver -depot "$T/scep-depot" -port "$1" \
+        -challenge "$SCEP_CHALLENGE" -crtvalid 1 -allowrenew 0 >"$T/scep.log" 2>&1
+}
+scep_ready() {
+    no_sanitizer curl -sf "http://127.0.0.1:$1/scep?operation=GetCACaps" >/dev/null
 }
 
 # handshake CERT KEY [s_client args]: a full mutual-TLS exchange through the

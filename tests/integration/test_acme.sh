@@ -26,11 +26,6 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$T/account.key"
 closed_port=$((PORT + 1))
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
-profile() { # NAME KEY=VALUE...
-    printf '[ca %s]\n' "$1"
-    shift
-    printf '%s\n' "$@"
-}
 {
     profile pebble protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
         "trust=$PEBBLE_ROOTS" contact=mailto:admin@corp.example
@@ -52,25 +47,6 @@ profile() { # NAME KEY=VALUE...
 start_agent
 unlock
 
-check_exit() { # DESCRIPTION STATUS PATTERN COMMAND...
-    local desc=$1 want=$2 pattern=$3
-    shift 3
-    local status=0
-    "$@" >"$T/out" 2>&1 || status=$?
-    if [ "$status" -ne "$want" ]; then
-        fail "$desc (exit status $status, not $want: $(head -c 300 "$T/out"))"
-    elif grep -Eq -- "$pattern" "$T/out"; then
-        pass "$desc"
-    else
-        fail "$desc (no /$pattern/ in: $(head -c 300 "$T/out"))"
-    fi
-}
-# Identity keys: account keys (acme-account.PROFILE) stay for the next order.
-private_keys() {
-    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
-        --pin "$PIN" --list-objects --type privkey 2>/dev/null |
-        grep "label:" | grep -vc "acme-account\." || true
-}
 enroll() { # NAME CA [ARGS]
     local name=$1 ca=$2
     shift 2

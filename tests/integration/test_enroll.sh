@@ -35,11 +35,6 @@ EOF
 chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key"
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
-profile() { # NAME KEY=VALUE...
-    printf '[ca %s]\n' "$1"
-    shift
-    printf '%s\n' "$@"
-}
 {
     profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=30
     profile helper protocol=exec "command=$T/sign-with-test-ca" "trust=$T/ca/ca.pem"
@@ -59,25 +54,7 @@ profile() { # NAME KEY=VALUE...
 start_agent
 unlock
 
-# check_exit DESCRIPTION STATUS PATTERN COMMAND...: exits STATUS, says PATTERN.
-check_exit() {
-    local desc=$1 want=$2 pattern=$3
-    shift 3
-    local status=0
-    "$@" >"$T/out" 2>&1 || status=$?
-    if [ "$status" -ne "$want" ]; then
-        fail "$desc (exit status $status, not $want)"
-    elif grep -Eq -- "$pattern" "$T/out"; then
-        pass "$desc"
-    else
-        fail "$desc (no /$pattern/ in the output)"
-    fi
-}
 
-private_keys() {
-    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
-        --pin "$PIN" --list-objects --type privkey 2>/dev/null | grep -c "Private Key Object" || true
-}
 
 enroll() { # NAME CA [ARGS]
     local name=$1 ca=$2

@@ -26,11 +26,6 @@ BROKEN=https://127.0.0.1:$PORT/scep
 closed_port=$((PORT + 1))
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
-profile() { # NAME KEY=VALUE...
-    printf '[ca %s]\n' "$1"
-    shift
-    printf '%s\n' "$@"
-}
 {
     profile corp protocol=scep "url=$SCEP_URL" "trust=$SCEP_CA" "challenge-file=$T/challenge"
     profile inline protocol=scep "url=$SCEP_URL" "trust=$SCEP_CA" challenge=s3cret-challenge
@@ -42,24 +37,6 @@ profile() { # NAME KEY=VALUE...
 start_agent
 unlock
 
-check_exit() { # DESCRIPTION STATUS PATTERN COMMAND...
-    local desc=$1 want=$2 pattern=$3
-    shift 3
-    local status=0
-    "$@" >"$T/out" 2>&1 || status=$?
-    if [ "$status" -ne "$want" ]; then
-        fail "$desc (exit status $status, not $want: $(head -c 300 "$T/out"))"
-    elif grep -Eq -- "$pattern" "$T/out"; then
-        pass "$desc"
-    else
-        fail "$desc (no /$pattern/ in: $(head -c 300 "$T/out"))"
-    fi
-}
-private_keys() {
-    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
-        --pin "$PIN" --list-objects --type privkey 2>/dev/null |
-        grep -c "Private Key Object" || true
-}
 enroll() { # NAME CA [ARGS]
     local name=$1 ca=$2
     shift 2
