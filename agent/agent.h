@@ -70,16 +70,28 @@ struct agent_identity {
     char *issuer;       /* RFC 2253; NULL without a certificate */
     guint64 not_before; /* seconds since the epoch; 0 without a certificate */
     guint64 not_after;
+    unsigned char spki_hash[TESSERA_KEY_HASH_LEN]; /* SHA-256 of spki */
     gint64 key_handle; /* cached CK_OBJECT_HANDLE, -1 unknown; atomic */
     gboolean always_authenticate; /* CKA_ALWAYS_AUTHENTICATE on the key */
 };
+
+/*
+ * A renewal builds the next key under the label NAME~next and keeps the key
+ * it replaced as NAME~old for its grace period. Those are reachable by name
+ * (to sign a CSR, to sign for a client still holding the old certificate)
+ * but never listed.
+ */
+#define AGENT_NEXT_SUFFIX "~next"
+#define AGENT_OLD_SUFFIX "~old"
+gboolean agent_name_is_renewal_key(const char *name);
 
 /* An immutable view of tokens and identities; replaced, never changed. */
 struct agent_registry {
     gint refcount;
     GPtrArray *tokens;     /* struct agent_token * */
     GPtrArray *identities; /* struct agent_identity *, in discovery order */
-    GHashTable *by_name;   /* name -> struct agent_identity * */
+    GPtrArray *renewal_keys; /* NAME~next and NAME~old: not listed */
+    GHashTable *by_name;   /* name -> struct agent_identity *, both kinds */
 };
 
 struct agent {

@@ -43,6 +43,7 @@ agent_registry_unref(struct agent_registry *reg)
         return;
     g_hash_table_unref(reg->by_name);
     g_ptr_array_unref(reg->identities);
+    g_ptr_array_unref(reg->renewal_keys);
     g_ptr_array_unref(reg->tokens);
     g_free(reg);
 }
@@ -54,6 +55,8 @@ registry_new(GPtrArray *tokens)
     reg->refcount = 1;
     reg->tokens = tokens;
     reg->identities =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
+    reg->renewal_keys =
         g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
     reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     return reg;
@@ -297,12 +300,19 @@ sanitized_name(const char *label, GBytes *key_id)
         g_free(hex);
         return name;
     }
-    char *name = g_strndup(label, MAX_NAME);
+    char *name = g_strndup(label, MAX_NAME + sizeof(AGENT_NEXT_SUFFIX));
     for (char *p = name; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("._@+-", *p))
+        if (!g_ascii_isalnum(*p) && !strchr("._@+-~", *p))
             *p = '-';
     }
     return name;
+}
+
+gboolean
+agent_name_is_renewal_key(const char *name)
+{
+    return g_str_has_suffix(name, AGENT_NEXT_SUFFIX) ||
+           g_str_has_suffix(name, AGENT_OLD_SUFFIX);
 }
 
 char *
@@ -552,6 +562,11 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     }
     if (ok)
         ok = describe_key_type(id);
+    if (ok) {
+        gsize len;
+        const void *spki = g_bytes_get_data(id->spki, &len);
+        ok = EVP_Digest(spki, len, id->spki_hash, NULL, EVP_sha256(), NULL);
+    }
     if (!ok) {
         g_info("token \"%s\": skipping key %s, its public key is unreadable "
                "or of an unsupported type",
@@ -582,7 +597,9 @@ add_identity(struct agent_registry *reg, struct agent_identity *id)
         }
         g_free(base);
     }
-    g_ptr_array_add(reg->identities, id);
+    g_ptr_array_add(agent_name_is_renewal_key(id->name) ? reg->renewal_keys
+                                                        : reg->identities,
+                    id);
     g_hash_table_insert(reg->by_name, id->name, id);
 }
 
@@ -592,13 +609,16 @@ static void
 keep_identities(struct agent_registry *reg, const struct agent_registry *old,
                 const struct agent_token *token)
 {
-    for (guint i = 0; old != NULL && i < old->identities->len; i++) {
-        struct agent_identity *id = g_ptr_array_index(old->identities, i);
-        /* Shared with the old snapshot: never renamed, so never doubled. */
-        if (id->token == token &&
-            !g_hash_table_contains(reg->by_name, id->name))
-            add_identity(reg, agent_identity_ref(id));
-    }
+    GPtrArray *kinds[] = {old ? old->identities : NULL,
+                          old ? old->renewal_keys : NULL};
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds) && kinds[k] != NULL; k++)
+        for (guint i = 0; i < kinds[k]->len; i++) {
+            struct agent_identity *id = g_ptr_array_index(kinds[k], i);
+            /* Shared with the old snapshot: never renamed, never doubled. */
+            if (id->token == token &&
+                !g_hash_table_contains(reg->by_name, id->name))
+                add_identity(reg, agent_identity_ref(id));
+        }
 }
 
 static void

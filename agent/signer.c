@@ -259,9 +259,21 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
     return -1;
 }
 
-int
-agent_sign(struct agent *agent, const struct tessera_sign_request *req,
-           struct tessera_blob *signature, struct tessera_status *st)
+static gboolean
+holds_key(const struct agent_identity *id, const struct tessera_blob *hash)
+{
+    return hash->len == 0 ||
+           (hash->len == sizeof(id->spki_hash) &&
+            memcmp(hash->data, id->spki_hash, hash->len) == 0);
+}
+
+/*
+ * The key the client holds the certificate of: the identity's, or the one
+ * its last renewal replaced while that is kept (NAME~old).
+ */
+static struct agent_identity *
+lookup_key(struct agent *agent, const struct tessera_sign_request *req,
+           struct tessera_status *st)
 {
     struct agent_identity *id = lookup(agent, req->name);
     if (id == NULL) {
@@ -269,8 +281,32 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
                            "no identity named \"%s\"; `tessera list` shows "
                            "the identities the agent has",
                            req->name);
-        return -1;
+        return NULL;
     }
+    if (holds_key(id, &req->key_hash))
+        return id;
+    char *old_name = g_strconcat(req->name, AGENT_OLD_SUFFIX, NULL);
+    struct agent_identity *old = lookup(agent, old_name);
+    g_free(old_name);
+    agent_identity_unref(id);
+    if (old != NULL && holds_key(old, &req->key_hash))
+        return old;
+    if (old != NULL)
+        agent_identity_unref(old);
+    tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                       "identity %s was renewed and the key this client "
+                       "loaded is gone: load the identity again",
+                       req->name);
+    return NULL;
+}
+
+int
+agent_sign(struct agent *agent, const struct tessera_sign_request *req,
+           struct tessera_blob *signature, struct tessera_status *st)
+{
+    struct agent_identity *id = lookup_key(agent, req, st);
+    if (id == NULL)
+        return -1;
     struct sign_operation op;
     int rc = -1;
     if (!g_atomic_int_get(&id->token->present))

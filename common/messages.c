@@ -116,6 +116,9 @@ tessera_put_identity_summary(struct tessera_writer *w,
     tessera_put_u32(w, s->flags);
     tessera_put_string(w, s->subject);
     tessera_put_u64(w, s->not_after);
+    tessera_put_u8(w, s->renewal_state);
+    tessera_put_u64(w, s->next_renewal);
+    tessera_put_string(w, s->renewal_error);
 }
 
 bool
@@ -135,6 +138,9 @@ tessera_get_identity_summary(struct tessera_reader *r,
     s->flags = tessera_get_u32(r);
     s->subject = tessera_get_string(r);
     s->not_after = tessera_get_u64(r);
+    s->renewal_state = tessera_get_u8(r);
+    s->next_renewal = tessera_get_u64(r);
+    s->renewal_error = tessera_get_string(r);
     if (!r->failed && s->name[0] != '\0')
         return true;
     r->failed = true;
@@ -153,6 +159,7 @@ tessera_identity_summary_clear(struct tessera_identity_summary *s)
     tessera_blob_clear(&s->key_id);
     free(s->key_label);
     free(s->subject);
+    free(s->renewal_error);
     memset(s, 0, sizeof(*s));
 }
 
@@ -247,6 +254,7 @@ tessera_encode_sign(struct tessera_writer *w,
     tessera_put_u8(w, req->mgf1_digest);
     tessera_put_u32(w, req->salt_len);
     tessera_put_bytes(w, req->input.data, req->input.len);
+    tessera_put_bytes(w, req->key_hash.data, req->key_hash.len);
 }
 
 bool
@@ -259,6 +267,8 @@ tessera_decode_sign(struct tessera_reader *r, struct tessera_sign_request *req)
     req->mgf1_digest = tessera_get_u8(r);
     req->salt_len = tessera_get_u32(r);
     if (get_blob(r, TESSERA_SIGN_INPUT_MAX, &req->input) &&
+        get_blob(r, TESSERA_KEY_HASH_LEN, &req->key_hash) &&
+        (req->key_hash.len == 0 || req->key_hash.len == TESSERA_KEY_HASH_LEN) &&
         tessera_reader_done(r))
         return true;
     r->failed = true;
@@ -271,6 +281,7 @@ tessera_sign_request_clear(struct tessera_sign_request *req)
 {
     free(req->name);
     tessera_blob_clear(&req->input);
+    tessera_blob_clear(&req->key_hash);
     memset(req, 0, sizeof(*req));
 }
 
@@ -522,6 +533,21 @@ tessera_identity_state(const struct tessera_identity_summary *s, uint64_t now)
     if (!(s->flags & TESSERA_ID_LOGGED_IN))
         return "locked";
     return "ready";
+}
+
+const char *
+tessera_renewal_state_name(uint8_t state)
+{
+    static const char *const names[] = {
+        [TESSERA_RENEWAL_NONE] = "not enrolled",
+        [TESSERA_RENEWAL_SCHEDULED] = "valid",
+        [TESSERA_RENEWAL_RENEWING] = "renewing",
+        [TESSERA_RENEWAL_PENDING] = "pending at CA",
+        [TESSERA_RENEWAL_FAILING] = "failing",
+        [TESSERA_RENEWAL_WAITING_TOKEN] = "waiting for token",
+        [TESSERA_RENEWAL_WAITING_PIN] = "waiting for PIN",
+    };
+    return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
 
 const char *

@@ -36,6 +36,20 @@ struct tessera_identity_summary {
     uint32_t flags;     /* TESSERA_ID_* */
     char *subject;      /* RFC 2253 one-line; empty without a certificate */
     uint64_t not_after; /* seconds since the epoch; 0 without a certificate */
+    uint8_t renewal_state;  /* enum tessera_renewal_state */
+    uint64_t next_renewal;  /* seconds since the epoch; 0: none planned */
+    char *renewal_error;    /* the last failed attempt's reason, or empty */
+};
+
+/* Where an identity's automatic renewal stands. */
+enum tessera_renewal_state {
+    TESSERA_RENEWAL_NONE = 0,      /* not enrolled: nothing renews it */
+    TESSERA_RENEWAL_SCHEDULED = 1, /* valid; renews at next_renewal */
+    TESSERA_RENEWAL_RENEWING = 2,
+    TESSERA_RENEWAL_PENDING = 3, /* the CA said pending; asks again */
+    TESSERA_RENEWAL_FAILING = 4, /* retries at next_renewal */
+    TESSERA_RENEWAL_WAITING_TOKEN = 5,
+    TESSERA_RENEWAL_WAITING_PIN = 6,
 };
 
 /* What GET_IDENTITY says: the summary, the public key and the chain. */
@@ -55,8 +69,14 @@ struct tessera_token_info {
     uint32_t flags; /* TESSERA_TOKEN_* */
 };
 
+#define TESSERA_KEY_HASH_LEN 32
+
 struct tessera_sign_request {
     char *name;
+    /* SHA-256 of the SubjectPublicKeyInfo the client holds, or empty: the
+     * agent signs with that key of the identity (the current one, or the
+     * one a renewal replaced, during its grace period). */
+    struct tessera_blob key_hash;
     uint8_t scheme;      /* enum tessera_sign_scheme */
     uint8_t digest;      /* enum tessera_digest */
     uint8_t mgf1_digest; /* PSS only */
@@ -117,6 +137,8 @@ void tessera_identity_summary_clear(struct tessera_identity_summary *s);
  * (seconds since the epoch): what tessera list and D-Bus call the state. */
 const char *tessera_identity_state(const struct tessera_identity_summary *s,
                                    uint64_t now);
+/* "valid", "renewing", "pending at CA", ... for lists and D-Bus. */
+const char *tessera_renewal_state_name(uint8_t state);
 
 void tessera_encode_name_request(struct tessera_writer *w,
                                  enum tessera_msg type, const char *name);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TESSERA_PROTOCOL_VERSION 1u
+#define TESSERA_PROTOCOL_VERSION 2u
 /* A frame body (type byte + fields) is never longer than this. */
 #define TESSERA_FRAME_MAX 65536u
 /* Strings are names, labels and sentences; anything longer is an error. */
@@ -28,6 +28,7 @@ enum tessera_msg {
     TESSERA_MSG_KEYGEN = 0x08,
     TESSERA_MSG_IMPORT = 0x09,
     TESSERA_MSG_ENROLL = 0x0a,
+    TESSERA_MSG_RENEW = 0x0b,
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,
@@ -37,6 +38,7 @@ enum tessera_msg {
     TESSERA_MSG_TOKENS_REPLY = 0x85,
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
     TESSERA_MSG_ENROLL_REPLY = 0x8a,
+    TESSERA_MSG_RENEW_REPLY = 0x8b,
     TESSERA_MSG_ERROR = 0xff,
 };
 

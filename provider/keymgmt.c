@@ -9,10 +9,24 @@
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
+
+static bool
+hash_public_key(struct tessera_provctx *ctx, struct tessera_key *key)
+{
+    unsigned char *spki = NULL;
+    int len = i2d_PUBKEY(key->public_key, &spki);
+    EVP_MD *sha256 = EVP_MD_fetch(ctx->libctx, "SHA256", NULL);
+    bool ok = len > 0 && sha256 != NULL &&
+              EVP_Digest(spki, (size_t)len, key->hash, NULL, sha256, NULL);
+    EVP_MD_free(sha256);
+    OPENSSL_free(spki);
+    return ok;
+}
 
 struct tessera_key *
 tessera_key_new(struct tessera_provctx *ctx, const char *name,
@@ -29,6 +43,7 @@ tessera_key_new(struct tessera_provctx *ctx, const char *name,
     }
     if (public_key != NULL && EVP_PKEY_up_ref(public_key))
         key->public_key = public_key;
+    key->has_hash = public_key != NULL && hash_public_key(ctx, key);
     return key;
 }
 

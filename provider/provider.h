@@ -44,14 +44,18 @@ struct tessera_provctx {
 
 /*
  * The provider's key: an identity name and its public key. Private material
- * never exists here; signing goes to the backend by name, so a renewed
- * identity is followed without reloading.
+ * never exists here; signing goes to the backend by name and the public
+ * key's hash, so a key loaded before a renewal keeps signing with the key
+ * that matches its certificate while the agent keeps the old key (its grace
+ * period), and a key loaded after it signs with the new one.
  */
 struct tessera_key {
     struct tessera_provctx *provctx;
     char *name; /* NULL for a bare public key imported by OpenSSL */
     enum tessera_key_type type;
     EVP_PKEY *public_key; /* held by another provider in provctx->libctx */
+    unsigned char hash[TESSERA_KEY_HASH_LEN]; /* SHA-256 of its SPKI */
+    bool has_hash;
 };
 
 /*

@@ -220,6 +220,8 @@ sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
     }
     struct tessera_sign_request req = {
         .name = ctx->key->name,
+        .key_hash = {ctx->key->has_hash ? ctx->key->hash : NULL,
+                     ctx->key->has_hash ? TESSERA_KEY_HASH_LEN : 0},
         .digest = ctx->digest ? ctx->digest->id : TESSERA_DIGEST_NONE,
         .input = {(uint8_t *)tbs, tbslen},
     };

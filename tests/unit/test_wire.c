@@ -44,10 +44,12 @@ static void
 test_sign_round_trip(void **state)
 {
     (void)state;
-    uint8_t digest[32];
+    uint8_t digest[32], key_hash[TESSERA_KEY_HASH_LEN];
     memset(digest, 0xab, sizeof(digest));
+    memset(key_hash, 0x5a, sizeof(key_hash));
     struct tessera_sign_request in = {
         .name = "corp-wifi",
+        .key_hash = {key_hash, sizeof(key_hash)},
         .scheme = TESSERA_SIGN_RSA_PSS,
         .digest = TESSERA_DIGEST_SHA256,
         .mgf1_digest = TESSERA_DIGEST_SHA256,
@@ -66,7 +68,16 @@ test_sign_round_trip(void **state)
     assert_int_equal(out.salt_len, 32);
     assert_int_equal(out.input.len, sizeof(digest));
     assert_memory_equal(out.input.data, digest, sizeof(digest));
+    assert_memory_equal(out.key_hash.data, key_hash, sizeof(key_hash));
     tessera_sign_request_clear(&out);
+    tessera_writer_clear(&w);
+
+    /* A key hash is SHA-256 or nothing. */
+    in.key_hash.len = 20;
+    tessera_writer_init(&w);
+    tessera_encode_sign(&w, &in);
+    r = reader_after_type(&w, TESSERA_MSG_SIGN);
+    assert_false(tessera_decode_sign(&r, &out));
     tessera_writer_clear(&w);
 }
 
@@ -212,7 +223,10 @@ test_identity_round_trip(void **state)
                     .key_bits = 256,
                     .flags = TESSERA_ID_HAS_CERT,
                     .subject = "CN=alice",
-                    .not_after = 1900000000},
+                    .not_after = 1900000000,
+                    .renewal_state = TESSERA_RENEWAL_FAILING,
+                    .next_renewal = 1890000000,
+                    .renewal_error = "CA corp: unreachable"},
         .spki = {spki, sizeof(spki)},
         .n_certs = 2,
         .certs = {{cert, sizeof(cert)}, {cert, sizeof(cert)}},
@@ -227,6 +241,9 @@ test_identity_round_trip(void **state)
     assert_string_equal(out.summary.token_label, "Work Card");
     assert_int_equal(out.summary.key_bits, 256);
     assert_true(out.summary.not_after == 1900000000);
+    assert_int_equal(out.summary.renewal_state, TESSERA_RENEWAL_FAILING);
+    assert_true(out.summary.next_renewal == 1890000000);
+    assert_string_equal(out.summary.renewal_error, "CA corp: unreachable");
     assert_int_equal(out.n_certs, 2);
     assert_memory_equal(out.certs[1].data, cert, sizeof(cert));
     tessera_identity_clear(&out);
