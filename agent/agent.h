@@ -11,6 +11,7 @@
 #ifndef TESSERA_AGENT_H
 #define TESSERA_AGENT_H
 
+#include "../common/keyspec.h"
 #include "../common/transport.h"
 
 #include <gio/gio.h>
@@ -213,11 +214,41 @@ int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                  struct tessera_status *st);
 int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
+/* The pieces renewal puts together differently. */
+GBytes *agent_new_key_id(void);
+CK_RV agent_generate_key(struct agent_token *token, const char *label,
+                         const struct tessera_keyspec *spec, GBytes *key_id);
+/* A CSR signed by the key reachable as key_name (an identity, NAME~next). */
+int agent_make_csr(struct agent *agent, const char *key_name,
+                   const char *subject, X509_EXTENSION *san,
+                   struct tessera_blob *csr_der, struct tessera_status *st);
+/* Stores the leaf under key_id with label and keeps the rest as its chain. */
+int agent_store_certificates(struct agent *agent, struct agent_token *token,
+                             GBytes *key_id, const char *label,
+                             const struct tessera_blob *certs, size_t n_certs,
+                             struct tessera_status *st);
+CK_RV agent_relabel_key_objects(struct agent_token *token, GBytes *key_id,
+                                const char *label);
+gboolean agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
+                                   gboolean certificates_only);
 gboolean agent_name_valid(const char *name);
 /* enroll/enroll.c: tessera enroll; on success the leaf's DER. */
 int agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
                  int client_fd, struct tessera_blob *leaf,
                  struct tessera_status *st);
+/* The CA half of an enrolment, for renewal: a CSR certified by a CA profile
+ * and the chain verified. */
+struct enroll_result;
+struct agent_certify_request {
+    const char *ca, *token;
+    const char *key_name; /* the key the CSR is for (SCEP decrypts with it) */
+    const char *renewing; /* the identity being renewed, or NULL */
+    struct tessera_bytes csr;
+    long timeout_seconds;
+    int client_fd; /* hung up: cancel while pending; -1 for none */
+};
+int agent_certify(struct agent *agent, const struct agent_certify_request *req,
+                  struct enroll_result *result, struct tessera_status *st);
 /* Drops NAME's [identity] group from agent.conf and its enrolment record;
  * with delete_objects also its objects on the token. */
 int agent_forget_identity(struct agent *agent, const char *name,

@@ -152,6 +152,32 @@ generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
+CK_RV
+agent_generate_key(struct agent_token *token, const char *label,
+                   const struct tessera_keyspec *spec, GBytes *key_id)
+{
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE pub, priv;
+    CK_RV rv = g_bytes_get_size(key_id) == KEY_ID_LEN
+                   ? open_rw_session(token, &session)
+                   : CKR_ARGUMENTS_BAD;
+    if (rv != CKR_OK)
+        return rv;
+    rv = generate_key_pair(token, session, label, spec,
+                           g_bytes_get_data(key_id, NULL), &pub, &priv);
+    token->module->C_CloseSession(session);
+    return rv;
+}
+
+GBytes *
+agent_new_key_id(void)
+{
+    uint8_t id[KEY_ID_LEN];
+    if (RAND_bytes(id, sizeof(id)) != 1)
+        return NULL;
+    return g_bytes_new(id, sizeof(id));
+}
+
 /* Our SAN spellings, and OpenSSL's configuration syntax for each. */
 static const struct {
     const char *ours, *openssl;
@@ -268,6 +294,22 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
     return len > 0 ? 0 : -1;
 }
 
+int
+agent_make_csr(struct agent *agent, const char *key_name, const char *subject,
+               X509_EXTENSION *san, struct tessera_blob *csr_der,
+               struct tessera_status *st)
+{
+    X509_NAME *name = parse_subject(subject);
+    int rc = -1;
+    if (name == NULL)
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "cannot parse subject \"%s\"", subject);
+    else
+        rc = build_csr(agent, key_name, name, san, csr_der, st);
+    X509_NAME_free(name);
+    return rc;
+}
+
 static gboolean
 token_usable(struct agent_token *token, struct tessera_status *st)
 {
@@ -370,13 +412,13 @@ parse_certificate(const struct tessera_blob *der)
 }
 
 static gboolean
-write_chain(const char *path, const struct tessera_import_request *req,
+write_chain(const char *path, const struct tessera_blob *certs, size_t n_certs,
             GError **error)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     gboolean ok = bio != NULL;
-    for (size_t i = 1; ok && i < req->n_certs; i++) {
-        X509 *x = parse_certificate(&req->certs[i]);
+    for (size_t i = 1; ok && i < n_certs; i++) {
+        X509 *x = parse_certificate(&certs[i]);
         ok = x != NULL && PEM_write_bio_X509(bio, x);
         X509_free(x);
     }
@@ -441,14 +483,47 @@ certificate_matches_key(X509 *x, GBytes *spki)
 }
 
 int
+agent_store_certificates(struct agent *agent, struct agent_token *token,
+                         GBytes *key_id, const char *label,
+                         const struct tessera_blob *certs, size_t n_certs,
+                         struct tessera_status *st)
+{
+    X509 *leaf = parse_certificate(&certs[0]);
+    char *chain_path = agent_chain_path(agent, token, key_id);
+    GError *error = NULL;
+    int rc = -1;
+    if (leaf == NULL) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the certificate for %s is not valid DER X.509",
+                           label);
+    } else if (n_certs > 1 &&
+               !write_chain(chain_path, certs, n_certs, &error)) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "cannot keep the chain of %s: %s", label,
+                           error ? error->message
+                                 : "a chain certificate is not valid");
+        g_clear_error(&error);
+    } else {
+        CK_RV rv = store_certificate(token, label, key_id, leaf, &certs[0]);
+        if (rv == CKR_OK)
+            rc = 0;
+        else
+            agent_token_fail(token, rv, "store the certificate", st);
+        if (rc < 0 && n_certs > 1)
+            unlink(chain_path);
+    }
+    X509_free(leaf);
+    g_free(chain_path);
+    return rc;
+}
+
+int
 agent_import(struct agent *agent, const struct tessera_import_request *req,
              struct tessera_status *st)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_identity *id = g_hash_table_lookup(reg->by_name, req->name);
     X509 *leaf = parse_certificate(&req->certs[0]);
-    GError *error = NULL;
-    char *chain_path = NULL;
     int rc = -1;
     if (id == NULL) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
@@ -467,26 +542,10 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
                            "identity %s",
                            req->name);
     } else if (token_usable(id->token, st)) {
-        chain_path = agent_chain_path(agent, id->token, id->key_id);
-        if (req->n_certs > 1 && !write_chain(chain_path, req, &error)) {
-            tessera_status_set(st, TESSERA_ERR_INVALID,
-                               "cannot keep the chain of %s: %s", req->name,
-                               error ? error->message
-                                     : "a chain certificate is not valid");
-            g_clear_error(&error);
-        } else {
-            CK_RV rv = store_certificate(id->token, req->name, id->key_id, leaf,
-                                         &req->certs[0]);
-            if (rv == CKR_OK)
-                rc = 0;
-            else
-                agent_token_fail(id->token, rv, "store the certificate", st);
-        }
-        if (rc < 0 && req->n_certs > 1)
-            unlink(chain_path);
+        rc = agent_store_certificates(agent, id->token, id->key_id, req->name,
+                                      req->certs, req->n_certs, st);
     }
     X509_free(leaf);
-    g_free(chain_path);
     agent_registry_unref(reg);
     if (rc == 0) {
         g_message("stored the certificate of identity %s", req->name);
@@ -517,22 +576,54 @@ destroy_objects(struct agent_token *token, CK_SESSION_HANDLE session,
 }
 
 gboolean
-agent_delete_identity(struct agent *agent, const char *name)
+agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
+                          gboolean certificates_only)
 {
     static const CK_OBJECT_CLASS classes[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY,
                                               CKO_PUBLIC_KEY};
+    CK_SESSION_HANDLE session;
+    if (open_rw_session(token, &session) != CKR_OK)
+        return FALSE;
+    gboolean ok = TRUE;
+    for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
+        if (!certificates_only || classes[c] == CKO_CERTIFICATE)
+            ok = destroy_objects(token, session, classes[c], key_id) && ok;
+    token->module->C_CloseSession(session);
+    return ok;
+}
+
+CK_RV
+agent_relabel_key_objects(struct agent_token *token, GBytes *key_id,
+                          const char *label)
+{
+    gsize id_len;
+    const void *id = g_bytes_get_data(key_id, &id_len);
+    CK_ATTRIBUTE match = {CKA_ID, (void *)id, id_len};
+    CK_ATTRIBUTE value = {CKA_LABEL, (void *)label, strlen(label)};
+    CK_OBJECT_HANDLE found[8];
+    CK_ULONG n = 0;
+    CK_SESSION_HANDLE session;
+    CK_RV rv = open_rw_session(token, &session);
+    if (rv != CKR_OK)
+        return rv;
+    rv = token->module->C_FindObjectsInit(session, &match, 1);
+    if (rv == CKR_OK) {
+        rv = token->module->C_FindObjects(session, found, 8, &n);
+        token->module->C_FindObjectsFinal(session);
+    }
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
+        rv = token->module->C_SetAttributeValue(session, found[i], &value, 1);
+    token->module->C_CloseSession(session);
+    return rv;
+}
+
+gboolean
+agent_delete_identity(struct agent *agent, const char *name)
+{
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
-    gboolean ok = id != NULL;
-    CK_SESSION_HANDLE session;
-    if (ok && open_rw_session(id->token, &session) == CKR_OK) {
-        for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
-            ok = destroy_objects(id->token, session, classes[c], id->key_id) &&
-                 ok;
-        id->token->module->C_CloseSession(session);
-    } else {
-        ok = FALSE;
-    }
+    gboolean ok =
+        id != NULL && agent_destroy_key_objects(id->token, id->key_id, FALSE);
     if (ok)
         g_message("deleted identity %s from its token", name);
     else

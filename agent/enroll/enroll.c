@@ -285,20 +285,59 @@ key_fits(const struct enroll_protocol *proto, const struct enroll_profile *ca,
     return FALSE;
 }
 
-/* Verifies and stores what the CA issued; on success the leaf's DER. */
+/*
+ * The CA half of an enrolment, which renewal reuses: the protocol asked
+ * until it answers for good, the chain verified against the profile.
+ */
 static int
-accept_chain(struct agent *agent, const struct tessera_enroll_request *req,
-             const struct enroll_profile *ca, GPtrArray *chain,
-             struct tessera_blob *leaf, struct tessera_status *st)
+certify(const struct enroll_profile *ca, const struct enroll_protocol *proto,
+        GBytes *csr, long timeout, int client_fd, struct enroll_result *result,
+        struct tessera_status *st)
 {
     char *reason = NULL;
-    struct tessera_import_request import = {.name = req->key.name};
-    if (!chain_trusted(ca, chain, &reason)) {
+    int rc = -1;
+    enum enroll_outcome outcome =
+        submit_until(proto, ca, csr,
+                     g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
+                     client_fd, result, &reason);
+    if (outcome != ENROLL_ISSUED)
+        tessera_status_set(st, error_code(outcome), "CA %s: %s", ca->name,
+                           reason);
+    else if (!chain_trusted(ca, result->chain, &reason))
         tessera_status_set(st, TESSERA_ERR_CA_RESPONSE, "CA %s: %s", ca->name,
                            reason);
-        g_free(reason);
-        return -1;
-    }
+    else
+        rc = 0;
+    g_free(reason);
+    return rc;
+}
+
+int
+agent_certify(struct agent *agent, const struct agent_certify_request *req,
+              struct enroll_result *result, struct tessera_status *st)
+{
+    char *group = g_strdup_printf("ca %s", req->ca);
+    struct enroll_profile ca = {req->ca,    agent->config.keyfile,
+                                group,      agent,
+                                req->token, req->key_name,
+                                req->renewing};
+    const struct enroll_protocol *proto = find_protocol(&ca, st);
+    GBytes *csr = g_bytes_new(req->csr.data, req->csr.len);
+    int rc = proto != NULL ? certify(&ca, proto, csr, req->timeout_seconds,
+                                     req->client_fd, result, st)
+                           : -1;
+    g_bytes_unref(csr);
+    g_free(group);
+    return rc;
+}
+
+/* Stores what the CA issued beside the new key; on success the leaf's DER. */
+static int
+accept_chain(struct agent *agent, const struct tessera_enroll_request *req,
+             GPtrArray *chain, struct tessera_blob *leaf,
+             struct tessera_status *st)
+{
+    struct tessera_import_request import = {.name = req->key.name};
     for (guint i = 0; i < chain->len; i++) {
         gsize len;
         const void *der = g_bytes_get_data(g_ptr_array_index(chain, i), &len);
@@ -323,7 +362,8 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
 {
     char *group = g_strdup_printf("ca %s", req->ca);
     struct enroll_profile ca = {req->ca, agent->config.keyfile, group,
-                                agent,   req->key.token,        req->key.name};
+                                agent,   req->key.token,        req->key.name,
+                                NULL};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     struct tessera_keygen_request key = req->key;
     char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;
@@ -332,7 +372,6 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     GPtrArray *chain =
         g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     struct enroll_result result = {.chain = chain};
-    char *reason = NULL;
     int rc = -1;
     if (proto != NULL && key.key_spec[0] == '\0')
         key.key_spec = profile_key ? profile_key : (char *)proto->default_key;
@@ -347,16 +386,10 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     long timeout = req->timeout_seconds ? (long)req->timeout_seconds
                                         : DEFAULT_TIMEOUT_SECONDS;
     GBytes *csr_bytes = g_bytes_new(csr.data, csr.len);
-    enum enroll_outcome outcome =
-        submit_until(proto, &ca, csr_bytes,
-                     g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
-                     client_fd, &result, &reason);
+    rc = certify(&ca, proto, csr_bytes, timeout, client_fd, &result, st);
     g_bytes_unref(csr_bytes);
-    if (outcome != ENROLL_ISSUED)
-        tessera_status_set(st, error_code(outcome), "CA %s: %s", req->ca,
-                           reason);
-    else
-        rc = accept_chain(agent, req, &ca, chain, leaf, st);
+    if (rc == 0)
+        rc = accept_chain(agent, req, chain, leaf, st);
     if (rc == 0) {
         record_enrolment(agent, req, key.key_spec, result.renew_after);
         g_message("enrolled %s with CA %s", req->key.name, req->ca);
@@ -366,7 +399,6 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
         agent_delete_identity(agent, req->key.name);
     }
 out:
-    g_free(reason);
     g_ptr_array_unref(chain);
     tessera_blob_clear(&csr);
     X509_EXTENSION_free(san);

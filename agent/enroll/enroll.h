@@ -32,6 +32,7 @@ struct enroll_profile {
     struct agent *agent;
     const char *token;    /* the token URI of the enrolment */
     const char *identity; /* the name of the new key */
+    const char *renewing; /* a renewal: the identity being renewed, or NULL */
 };
 
 struct enroll_result {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SCEP (RFC 8894): GetCACaps, GetCACert, PKCSReq with the challenge
- * password, CertPoll while the CA says pending. Profile keys:
+ * password (RenewalReq, signed with the current certificate and key, when
+ * renewing and the CA offers Renewal), CertPoll while the CA says pending.
+ * Profile keys:
  *   protocol=scep
  *   url=http://ca.example/scep
  *   trust=/path/ca.pem          the CA certificate GetCACert must match
@@ -36,6 +38,12 @@ struct scep_session {
     EVP_PKEY *key;   /* the new key, on the token */
     X509_REQ *csr;
     X509 *self_signed;
+    /* Who signs the request and opens the reply: the new key with its
+     * self-signed certificate, or, renewing (RenewalReq), the identity's
+     * current key and certificate. */
+    const char *signer_name;
+    X509 *signer_cert;
+    EVP_PKEY *signer_key;
     char transaction_id[2 * 32 + 1];
 };
 
@@ -228,6 +236,48 @@ make_transaction_id(struct scep_session *s)
     OPENSSL_free(spki);
 }
 
+/* The current certificate of the identity being renewed. */
+static X509 *
+current_certificate(struct agent *agent, const char *name)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    X509 *x = NULL;
+    if (id != NULL && id->certs->len > 0) {
+        gsize len;
+        const unsigned char *p =
+            g_bytes_get_data(g_ptr_array_index(id->certs, 0), &len);
+        x = d2i_X509(NULL, &p, (long)len);
+    }
+    agent_registry_unref(reg);
+    return x;
+}
+
+static enum enroll_outcome
+choose_signer(struct scep_session *s, char **reason)
+{
+    struct tessera_status st = {0};
+    if (s->ca->renewing == NULL || !(s->caps & SCEP_CAP_RENEWAL)) {
+        s->signer_name = s->ca->identity;
+        s->signer_cert = s->self_signed;
+        s->signer_key = s->key;
+        X509_up_ref(s->signer_cert);
+        EVP_PKEY_up_ref(s->signer_key);
+        return ENROLL_ISSUED;
+    }
+    s->signer_name = s->ca->renewing;
+    s->signer_cert = current_certificate(s->ca->agent, s->ca->renewing);
+    s->signer_key =
+        agent_load_private_key(s->ca->agent, s->ca->renewing, &st);
+    if (s->signer_cert == NULL || s->signer_key == NULL) {
+        *reason = g_strdup_printf("cannot sign the RenewalReq with the "
+                                  "current certificate of %s",
+                                  s->ca->renewing);
+        return ENROLL_UNREACHABLE;
+    }
+    return ENROLL_ISSUED;
+}
+
 static enum enroll_outcome
 prepare_request(struct scep_session *s, GBytes *csr, char **reason)
 {
@@ -248,7 +298,7 @@ prepare_request(struct scep_session *s, GBytes *csr, char **reason)
         return ENROLL_UNREACHABLE;
     }
     make_transaction_id(s);
-    return ENROLL_ISSUED;
+    return choose_signer(s, reason);
 }
 
 /* CertPoll's content: IssuerAndSubject ::= SEQUENCE { Name, Name }. */
@@ -276,13 +326,13 @@ issuer_and_subject(struct scep_session *s)
 static gboolean
 decrypt_on_token(void *ctx, const unsigned char *in, gsize in_len, GBytes **out)
 {
-    const struct enroll_profile *ca = ctx;
+    const struct scep_session *s = ctx;
     struct tessera_blob plain = {0};
     struct tessera_status st = {0};
-    if (agent_decrypt_rsa(ca->agent, ca->identity,
+    if (agent_decrypt_rsa(s->ca->agent, s->signer_name,
                           (struct tessera_bytes){in, in_len}, &plain,
                           &st) < 0) {
-        g_message("CA %s: %s", ca->name, st.message);
+        g_message("CA %s: %s", s->ca->name, st.message);
         return FALSE;
     }
     *out = g_bytes_new(plain.data, plain.len);
@@ -328,8 +378,8 @@ answer(struct scep_session *s, struct scep_reply *reply,
         *reason = g_strdup_printf("the CA refused the request: %s",
                                   scep_fail_info_text(reply->fail_info));
         outcome = ENROLL_REJECTED;
-    } else if (scep_open_envelope(reply->envelope, s->self_signed,
-                                  decrypt_on_token, (void *)s->ca, issued,
+    } else if (scep_open_envelope(reply->envelope, s->signer_cert,
+                                  decrypt_on_token, s, issued,
                                   reason)) {
         order_chain(s, issued, result->chain);
         outcome = ENROLL_ISSUED;
@@ -348,10 +398,12 @@ pki_operation(struct scep_session *s, GBytes *content, guint attempt,
               struct enroll_result *result, char **reason)
 {
     struct scep_request req = {
-        .type = attempt == 0 ? SCEP_PKCS_REQ : SCEP_CERT_POLL,
+        .type = attempt > 0                     ? SCEP_CERT_POLL
+                : s->signer_cert != s->self_signed ? SCEP_RENEWAL_REQ
+                                                   : SCEP_PKCS_REQ,
         .transaction_id = s->transaction_id,
-        .signer_cert = s->self_signed,
-        .signer_key = s->key,
+        .signer_cert = s->signer_cert,
+        .signer_key = s->signer_key,
         .recipient = s->recipient,
         .caps = s->caps,
         .content = g_bytes_get_data(content, &req.content_len),
@@ -416,6 +468,8 @@ scep_submit(const struct enroll_profile *ca, GBytes *csr,
     if (content != NULL)
         g_bytes_unref(content);
     X509_free(s.self_signed);
+    X509_free(s.signer_cert);
+    EVP_PKEY_free(s.signer_key);
     X509_REQ_free(s.csr);
     EVP_PKEY_free(s.key);
     sk_X509_pop_free(s.ca_certs, X509_free);
