@@ -109,6 +109,7 @@ struct agent {
     struct agent_dbus *dbus;       /* NULL without a session bus */
     struct agent_watch *watch;     /* watch.c */
     struct agent_suspend *suspend; /* suspend.c; NULL when not wanted */
+    struct agent_renewals *renewals; /* renew.c */
 };
 
 /* config.c */
@@ -274,9 +275,29 @@ void agent_dbus_start(struct agent *agent);
 void agent_dbus_stop(struct agent *agent);
 /* Any thread: the registry or a token's state changed. */
 void agent_dbus_changed(struct agent *agent);
-/* Any thread: a client's signature with NAME failed. */
-void agent_dbus_sign_failed(struct agent *agent, const char *name,
-                            const struct tessera_status *st);
+/* Any thread: something NAME needs failed: a client's signature, or a due
+ * renewal that waits for a PIN (TOKEN_LOCKED sends PinNeeded). */
+void agent_dbus_identity_failed(struct agent *agent, const char *name,
+                                const struct tessera_status *st);
+/* Any thread: a renewal of NAME ended; reason NULL when it succeeded. */
+void agent_dbus_renewal_done(struct agent *agent, const char *name,
+                             const char *reason);
+
+/* renew.c: identities renew themselves before they expire. */
+void agent_renewals_init(struct agent *agent);
+/* Waits for renewals in flight to end. */
+void agent_renewals_finish(struct agent *agent);
+/* Once a second, off the main loop: recovery of interrupted renewals, the
+ * end of grace periods, and the renewals that are due. */
+void agent_renewal_tick(struct agent *agent);
+/* Renews NAME now; on success the new leaf's DER. client_fd: a client
+ * whose hang-up cancels while the CA says pending, or -1. */
+int agent_renew(struct agent *agent, const char *name, int client_fd,
+                struct tessera_blob *leaf, struct tessera_status *st);
+/* Fills the summary's renewal fields. */
+void agent_renewal_describe(struct agent *agent,
+                            const struct agent_identity *id,
+                            struct tessera_identity_summary *s);
 
 /* watch.c: tokens that appear, leave and return; idle locking. */
 void agent_watch_start(struct agent *agent);

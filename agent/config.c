@@ -130,15 +130,62 @@ check_agent_group(GKeyFile *kf, const char *path, GError **error)
     return problem == NULL;
 }
 
+/* Renewal policy: in [ca NAME] for its identities, or [identity NAME]. */
+static const struct {
+    const char *key;
+    gint64 min, max;
+} renewal_numbers[] = {
+    {"renew-at-percent", 50, 95},
+    {"renew-jitter-percent", 0, 25},
+    {"renew-floor-seconds", 0, 90 * 86400},
+    {"grace-seconds", 0, 365 * 86400},
+    {"retry-min-seconds", 1, 86400},
+    {"retry-max-seconds", 1, 7 * 86400},
+};
+
+static gboolean
+check_renewal_policy(GKeyFile *kf, const char *group, const char *path,
+                     GError **error)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(renewal_numbers); i++) {
+        const char *key = renewal_numbers[i].key;
+        GError *local = NULL;
+        if (!g_key_file_has_key(kf, group, key, NULL))
+            continue;
+        gint64 n = g_key_file_get_int64(kf, group, key, &local);
+        if (local != NULL || n < renewal_numbers[i].min ||
+            n > renewal_numbers[i].max) {
+            g_clear_error(&local);
+            g_set_error(error, G_KEY_FILE_ERROR,
+                        G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] %s must be %" G_GINT64_FORMAT
+                        " to %" G_GINT64_FORMAT,
+                        path, group, key, renewal_numbers[i].min,
+                        renewal_numbers[i].max);
+            return FALSE;
+        }
+    }
+    if (!absent_or_boolean(kf, group, "rekey")) {
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: [%s] rekey must be true or false", path, group);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 check_token_groups(GKeyFile *kf, const char *path, GError **error)
 {
     gsize n = 0;
     char **groups = g_key_file_get_groups(kf, &n);
     gboolean ok = TRUE;
-    for (gsize i = 0; ok && i < n; i++)
+    for (gsize i = 0; ok && i < n; i++) {
         if (g_str_has_prefix(groups[i], "token "))
             ok = check_token_group(kf, groups[i], path, error);
+        else if (g_str_has_prefix(groups[i], "ca ") ||
+                 g_str_has_prefix(groups[i], "identity "))
+            ok = check_renewal_policy(kf, groups[i], path, error);
+    }
     g_strfreev(groups);
     return ok;
 }

@@ -102,6 +102,7 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
     char *chain = agent_certificates_pem(id->certs, 0, id->certs->len);
     struct tessera_identity_summary summary = {0};
     agent_identity_summary(id, &summary);
+    agent_renewal_describe(d->agent, id, &summary);
     const char *error = g_hash_table_lookup(d->last_errors, id->name);
     tessera_agent1_identity_set_name(iface, id->name);
     tessera_agent1_identity_set_token(iface, tpath);
@@ -114,6 +115,9 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
         iface, tessera_identity_state(
                    &summary, (guint64)(g_get_real_time() / G_USEC_PER_SEC)));
     tessera_agent1_identity_set_last_error(iface, error ? error : "");
+    tessera_agent1_identity_set_renewal_state(
+        iface, tessera_renewal_state_name(summary.renewal_state));
+    tessera_agent1_identity_set_next_renewal(iface, summary.next_renewal);
     tessera_agent1_identity_set_key_reference(iface, reference);
     tessera_agent1_identity_set_certificate_chain(iface, chain ? chain : "");
     tessera_identity_summary_clear(&summary);
@@ -358,15 +362,27 @@ on_export_key_reference(TesseraAgent1Identity *iface,
     return TRUE;
 }
 
-struct forget_call {
+/* A method of one identity, run on a worker thread. */
+struct identity_call {
     struct agent_dbus *dbus;
     GDBusMethodInvocation *inv;
     char *name;
-    gboolean delete_objects;
+    gboolean delete_objects; /* Forget's argument */
 };
 
+static struct identity_call *
+identity_call_new(struct agent_dbus *d, GDBusMethodInvocation *inv,
+                  TesseraAgent1Identity *iface)
+{
+    struct identity_call *c = g_new0(struct identity_call, 1);
+    c->dbus = d;
+    c->inv = g_object_ref(inv);
+    c->name = g_strdup(tessera_agent1_identity_get_name(iface));
+    return c;
+}
+
 static void
-forget_call_free(struct forget_call *c)
+identity_call_free(struct identity_call *c)
 {
     g_object_unref(c->inv);
     g_free(c->name);
@@ -374,9 +390,31 @@ forget_call_free(struct forget_call *c)
 }
 
 static void
+run_renew(gpointer data)
+{
+    struct identity_call *c = data;
+    struct tessera_status st = {0};
+    struct tessera_blob leaf = {0};
+    if (agent_renew(c->dbus->agent, c->name, -1, &leaf, &st) == 0)
+        reply_after_sync(c->dbus, c->inv, NULL);
+    else
+        return_status(c->inv, &st);
+    tessera_blob_clear(&leaf);
+}
+
+static gboolean
+on_renew(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
+         gpointer data)
+{
+    agent_run_in_thread(run_renew, identity_call_new(data, inv, iface),
+                        (GDestroyNotify)identity_call_free);
+    return TRUE;
+}
+
+static void
 run_forget(gpointer data)
 {
-    struct forget_call *c = data;
+    struct identity_call *c = data;
     struct tessera_status st = {0};
     if (agent_forget_identity(c->dbus->agent, c->name, c->delete_objects,
                               &st) == 0)
@@ -389,12 +427,9 @@ static gboolean
 on_forget(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
           gboolean delete_objects, gpointer data)
 {
-    struct forget_call *c = g_new0(struct forget_call, 1);
-    c->dbus = data;
-    c->inv = g_object_ref(inv);
-    c->name = g_strdup(tessera_agent1_identity_get_name(iface));
+    struct identity_call *c = identity_call_new(data, inv, iface);
     c->delete_objects = delete_objects;
-    agent_run_in_thread(run_forget, c, (GDestroyNotify)forget_call_free);
+    agent_run_in_thread(run_forget, c, (GDestroyNotify)identity_call_free);
     return TRUE;
 }
 
@@ -499,6 +534,7 @@ ensure_object(struct agent_dbus *d, const char *path, gboolean identity)
         g_signal_connect(iface, "handle-export-key-reference",
                          G_CALLBACK(on_export_key_reference), d);
         g_signal_connect(iface, "handle-forget", G_CALLBACK(on_forget), d);
+        g_signal_connect(iface, "handle-renew", G_CALLBACK(on_renew), d);
         tessera_object_skeleton_set_agent1_identity(obj, iface);
         g_object_unref(iface);
     } else {
@@ -622,8 +658,8 @@ note_sign_failure(gpointer data)
 }
 
 void
-agent_dbus_sign_failed(struct agent *agent, const char *name,
-                       const struct tessera_status *st)
+agent_dbus_identity_failed(struct agent *agent, const char *name,
+                           const struct tessera_status *st)
 {
     if (agent->dbus == NULL)
         return;
@@ -633,6 +669,55 @@ agent_dbus_sign_failed(struct agent *agent, const char *name,
     f->message = g_strdup(st->message);
     f->locked = st->code == TESSERA_ERR_TOKEN_LOCKED;
     g_main_context_invoke(NULL, note_sign_failure, f);
+}
+
+/* --- renewals */
+
+struct renewal_event {
+    struct agent_dbus *dbus;
+    char *name;
+    char *reason; /* NULL: it succeeded */
+};
+
+static gboolean
+emit_renewal(gpointer data)
+{
+    struct renewal_event *e = data;
+    struct agent_dbus *d = e->dbus;
+    if (d->server != NULL)
+        sync_objects(d);
+    struct agent_registry *reg = agent_registry_get(d->agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, e->name);
+    char *path = child_path("identity", e->name);
+    if (e->reason != NULL)
+        g_hash_table_replace(d->last_errors, g_strdup(e->name),
+                             g_strdup(e->reason));
+    else
+        g_hash_table_remove(d->last_errors, e->name);
+    if (d->manager != NULL && e->reason == NULL)
+        tessera_agent1_emit_renewal_succeeded(d->manager, path,
+                                              id ? id->not_after : 0);
+    else if (d->manager != NULL)
+        tessera_agent1_emit_renewal_failed(d->manager, path, e->reason);
+    agent_registry_unref(reg);
+    g_free(path);
+    g_free(e->name);
+    g_free(e->reason);
+    g_free(e);
+    return G_SOURCE_REMOVE;
+}
+
+void
+agent_dbus_renewal_done(struct agent *agent, const char *name,
+                        const char *reason)
+{
+    if (agent->dbus == NULL)
+        return;
+    struct renewal_event *e = g_new0(struct renewal_event, 1);
+    e->dbus = agent->dbus;
+    e->name = g_strdup(name);
+    e->reason = g_strdup(reason);
+    g_main_context_invoke(NULL, emit_renewal, e);
 }
 
 /* --- the bus */

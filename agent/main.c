@@ -172,6 +172,7 @@ main(int argc, char **argv)
 
     g_mutex_init(&agent.registry_lock);
     g_mutex_init(&agent.rescan_lock);
+    agent_renewals_init(&agent);
     if (!agent_builtin_provider_load(&agent, &error) ||
         !agent_modules_load(&agent, &error)) {
         g_critical("%s", error->message);
@@ -211,6 +212,7 @@ out:
     g_mutex_lock(&agent.rescan_lock);
     g_atomic_int_set(&agent.stopping, 1);
     g_mutex_unlock(&agent.rescan_lock);
+    agent_renewals_finish(&agent);
     agent_registry_unref(agent.registry);
     agent_modules_release(&agent);
     agent_watch_finish(&agent);

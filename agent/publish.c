@@ -14,6 +14,17 @@
 #include <unistd.h>
 
 /* Write, fsync, rename: a crash leaves the old file or the new one. */
+/* The rename itself survives a crash only once its directory is synced. */
+static gboolean
+sync_directory(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    gboolean ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 gboolean
 agent_write_file_atomic(const char *path, const void *data, size_t len,
                         mode_t mode, GError **error)
@@ -27,7 +38,7 @@ agent_write_file_atomic(const char *path, const void *data, size_t len,
          write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
+    ok = ok && rename(tmp, path) == 0 && sync_directory(dir);
     if (!ok) {
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
                     "cannot write %s: %s", path, g_strerror(errno));

@@ -125,6 +125,8 @@ handle_list(struct agent *agent, struct tessera_reader *r,
     for (guint i = start; i < total && out->len < LIST_PAGE_BUDGET; i++) {
         struct tessera_identity_summary s;
         agent_identity_summary(g_ptr_array_index(reg->identities, i), &s);
+        agent_renewal_describe(agent, g_ptr_array_index(reg->identities, i),
+                               &s);
         tessera_put_identity_summary(out, &s);
         tessera_identity_summary_clear(&s);
         count++;
@@ -280,6 +282,23 @@ handle_enroll(struct agent *agent, int client_fd, struct tessera_reader *r,
 }
 
 static void
+handle_renew(struct agent *agent, int client_fd, struct tessera_reader *r,
+             struct tessera_writer *out)
+{
+    char *name = NULL;
+    struct tessera_blob leaf = {0};
+    struct tessera_status st = {0};
+    if (!tessera_decode_name_request(r, &name)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed RENEW request");
+        return;
+    }
+    int rc = agent_renew(agent, name, client_fd, &leaf, &st);
+    reply_blob(out, TESSERA_MSG_RENEW_REPLY, rc, &leaf, &st);
+    tessera_blob_clear(&leaf);
+    free(name);
+}
+
+static void
 handle_import(struct agent *agent, struct tessera_reader *r,
               struct tessera_writer *out)
 {
@@ -335,6 +354,9 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_ENROLL:
         handle_enroll(agent, c->fd, &r, out);
+        break;
+    case TESSERA_MSG_RENEW:
+        handle_renew(agent, c->fd, &r, out);
         break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",

@@ -319,7 +319,7 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
     if (rc < 0) {
         g_message("identity %s on token \"%s\": %s", id->name, id->token->label,
                   st->message);
-        agent_dbus_sign_failed(agent, id->name, st);
+        agent_dbus_identity_failed(agent, id->name, st);
     }
     agent_identity_unref(id);
     return rc;

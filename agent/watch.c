@@ -11,6 +11,8 @@
  *   tpm2-pkcs11 and p11-kit's proxy have none and are polled.
  * - Idle lock: a token with [token LABEL] idle-lock=SECONDS is logged out
  *   that long after its last signature.
+ * - Renewal (renew.c): interrupted renewals recovered, grace periods ended,
+ *   due renewals started on threads of their own.
  */
 #include "agent.h"
 
@@ -166,6 +168,7 @@ look(gpointer data)
         poll_slots(h);
     }
     lock_idle_tokens(h->agent);
+    agent_renewal_tick(h->agent);
     g_atomic_int_set(&h->busy, 0);
 }
 

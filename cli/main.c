@@ -126,15 +126,21 @@ json_string(const char *s)
 static void
 print_identity(const struct tessera_identity_summary *s, bool json, bool first)
 {
-    char when[32];
+    char when[32], next[32];
     char key[32];
     format_time(s->not_after, when, sizeof(when));
+    format_time(s->next_renewal, next, sizeof(next));
     snprintf(key, sizeof(key), "%s-%u", tessera_key_type_name(s->key_type),
              s->key_bits);
+    const char *renewal = tessera_renewal_state_name(s->renewal_state);
     if (!json) {
-        printf("%-20s %-16s %-9s %-20s %-12s %s\n", s->name, s->token_label,
-               key, when, tessera_identity_state(s, (uint64_t)time(NULL)),
+        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", s->name,
+               s->token_label, key, when,
+               tessera_identity_state(s, (uint64_t)time(NULL)), renewal,
+               s->next_renewal ? next : "-",
                s->subject[0] ? s->subject : "-");
+        if (s->renewal_error[0] != '\0')
+            printf("  last renewal error: %s\n", s->renewal_error);
         return;
     }
     printf("%s\n  {\"name\": ", first ? "" : ",");
@@ -152,6 +158,15 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
         printf("null");
     printf(", \"state\": ");
     json_string(tessera_identity_state(s, (uint64_t)time(NULL)));
+    printf(", \"renewal\": ");
+    json_string(renewal);
+    printf(", \"next_renewal\": ");
+    if (s->next_renewal)
+        json_string(next);
+    else
+        printf("null");
+    printf(", \"renewal_error\": ");
+    json_string(s->renewal_error);
     printf(", \"uri\": ");
     char uri[TESSERA_STRING_MAX + 16];
     snprintf(uri, sizeof(uri), "tessera:%s", s->name);
@@ -178,8 +193,9 @@ cmd_list(int argc, char **argv)
     if (json)
         printf("[");
     else
-        printf("%-20s %-16s %-9s %-20s %-12s %s\n", "NAME", "TOKEN", "KEY",
-               "NOT-AFTER", "STATE", "SUBJECT");
+        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", "NAME",
+               "TOKEN", "KEY", "NOT-AFTER", "STATE", "RENEWAL", "NEXT-RENEWAL",
+               "SUBJECT");
     uint32_t start = 0, total = 0;
     int rc = EXIT_OK;
     do {
@@ -500,7 +516,8 @@ cmd_keygen(int argc, char **argv)
 }
 
 static void
-print_enrolled(const char *name, const struct tessera_blob *der)
+print_certified(const char *what, const char *name,
+                const struct tessera_blob *der)
 {
     const unsigned char *p = der->data;
     X509 *x = d2i_X509(NULL, &p, (long)der->len);
@@ -509,8 +526,8 @@ print_enrolled(const char *name, const struct tessera_blob *der)
     char *issuer =
         x ? X509_NAME_oneline(X509_get_issuer_name(x), NULL, 0) : NULL;
     BIO *out = BIO_new_fp(stdout, BIO_NOCLOSE);
-    BIO_printf(out, "enrolled %s\n  subject %s\n  issuer  %s\n  expires ", name,
-               subject ? subject : "?", issuer ? issuer : "?");
+    BIO_printf(out, "%s %s\n  subject %s\n  issuer  %s\n  expires ", what,
+               name, subject ? subject : "?", issuer ? issuer : "?");
     if (x != NULL)
         ASN1_TIME_print(out, X509_get0_notAfter(x));
     BIO_printf(out, "\n");
@@ -521,13 +538,14 @@ print_enrolled(const char *name, const struct tessera_blob *der)
 }
 
 /* Ctrl-C while the CA says pending: the agent sees the hang-up, stops
- * asking and removes the new key; say so on the way out. */
+ * asking and removes the new key; say so on the way out. (The same for a
+ * renewal: its new key goes, the current one stays.) */
 static void
 on_enroll_interrupt(int sig)
 {
     static const char message[] =
-        "\ntessera: interrupted; the agent stops the enrolment and removes "
-        "its new key\n";
+        "\ntessera: interrupted; the agent stops asking the CA and removes "
+        "the new key\n";
     (void)sig;
     ssize_t ignored = write(STDERR_FILENO, message, sizeof(message) - 1);
     (void)ignored;
@@ -603,7 +621,38 @@ cmd_enroll(int argc, char **argv)
     else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
         rc = usage_error("the agent sent a malformed certificate%s", "");
     else
-        print_enrolled(req.key.name, &leaf);
+        print_certified("enrolled", req.key.name, &leaf);
+    tessera_blob_clear(&leaf);
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
+}
+
+static int
+cmd_renew(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-')
+        return usage_error("renew needs exactly one NAME%s", "");
+    const char *name = argv[1];
+    fprintf(stderr,
+            "tessera: renewing %s with the CA it was enrolled with; the agent "
+            "logs each step\n",
+            name);
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    struct tessera_blob leaf = {0};
+    signal(SIGINT, on_enroll_interrupt);
+    signal(SIGTERM, on_enroll_interrupt);
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_RENEW, name);
+    int rc = EXIT_OK;
+    if (request(&w, TESSERA_MSG_RENEW_REPLY, &reply, &st) < 0)
+        rc = fail(&st);
+    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
+        rc = usage_error("the agent sent a malformed certificate%s", "");
+    else
+        print_certified("renewed", name, &leaf);
     tessera_blob_clear(&leaf);
     tessera_reply_clear(&reply);
     tessera_writer_clear(&w);
@@ -832,6 +881,10 @@ static const struct command {
      "      the profile's key= (ec-p256; rsa2048 for scep). Exit 4\n"
      "      rejected, 5 CA unreachable, 6 still pending at the timeout,\n"
      "      7 unusable answer"},
+    {"renew", cmd_renew,
+     "renew NAME\n      renew an enrolled identity now, through the CA it was\n"
+     "      enrolled with (a new key unless rekey=false); the agent renews\n"
+     "      on its own before expiry. Exit status as for enroll"},
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"

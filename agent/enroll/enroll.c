@@ -217,6 +217,7 @@ static const struct {
     gint64 min, max;
 } profile_numbers[] = {
     {"validity-days", 1, 3650},
+    {"validity-seconds", 10, 3650L * 86400},
     {"command-timeout", 1, 3600},
     {"retry-seconds", 1, 86400},
 };

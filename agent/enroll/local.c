@@ -4,6 +4,7 @@
  * For the demo, tests and small set-ups. Profile keys:
  *   protocol=local
  *   ca-cert=/path/ca.pem      ca-key=/path/ca.key      validity-days=365
+ *   validity-seconds=N        instead of days: short-lived certificates
  * The subject and subjectAltName come from the CSR, whose signature must
  * verify; the certificate is for TLS clients only.
  */
@@ -21,7 +22,7 @@
 struct local_ca {
     X509 *cert;
     EVP_PKEY *key;
-    long validity_days;
+    long validity_seconds;
 };
 
 static X509 *
@@ -40,8 +41,12 @@ load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
 {
     char *cert_path = enroll_profile_string(ca, "ca-cert");
     char *key_path = enroll_profile_string(ca, "ca-key");
-    out->validity_days =
-        enroll_profile_number(ca, "validity-days", DEFAULT_VALIDITY_DAYS);
+    /* validity-seconds, for short-lived certificates (tests, demos). */
+    out->validity_seconds =
+        enroll_profile_number(ca, "validity-seconds",
+                              enroll_profile_number(ca, "validity-days",
+                                                    DEFAULT_VALIDITY_DAYS) *
+                                  86400);
     if (cert_path == NULL || key_path == NULL)
         *reason = g_strdup("the profile needs ca-cert and ca-key");
     else if ((out->cert = read_certificate(cert_path)) == NULL)
@@ -106,9 +111,11 @@ issue(struct local_ca *ca, X509_REQ *req)
                   X509_set_version(cert, X509_VERSION_3) && set_serial(cert) &&
                   X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) &&
                   X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) &&
-                  X509_gmtime_adj(X509_getm_notBefore(cert), -300) &&
+                  /* Back-dated for clocks a little behind ours. */
+                  X509_gmtime_adj(X509_getm_notBefore(cert),
+                                  -MIN(300, ca->validity_seconds / 10)) &&
                   X509_gmtime_adj(X509_getm_notAfter(cert),
-                                  ca->validity_days * 24 * 3600) &&
+                                  ca->validity_seconds) &&
                   X509_set_pubkey(cert, pub);
     if (ok) {
         X509V3_set_ctx(&ctx, ca->cert, cert, NULL, NULL, 0);
