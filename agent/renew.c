@@ -117,17 +117,21 @@ bytes_of_hex(const char *hex)
 }
 
 /*
- * A test-only crash point: TESSERA_TEST_CRASH_AT=STEP kills the agent with
- * SIGKILL when a renewal reaches STEP, as a power cut would.
+ * A test-only crash point: TESSERA_TEST_CRASH_AT=NAME:STEP kills the agent
+ * with SIGKILL when the renewal of NAME reaches STEP, as a power cut would.
  */
 static void
-crash_point(const char *step)
+crash_point(const char *name, const char *step)
 {
     const char *at = g_getenv("TESSERA_TEST_CRASH_AT");
-    if (at != NULL && strcmp(at, step) == 0) {
-        g_message("TESSERA_TEST_CRASH_AT=%s: killing the agent", step);
+    if (at == NULL)
+        return;
+    char *here = g_strdup_printf("%s:%s", name, step);
+    if (strcmp(at, here) == 0) {
+        g_message("TESSERA_TEST_CRASH_AT=%s: killing the agent", here);
         kill(getpid(), SIGKILL);
     }
+    g_free(here);
 }
 
 /* ---- policy and the enrolment record ---- */
@@ -540,10 +544,10 @@ switch_keys(struct agent *agent, struct agent_token *token,
         rc = store_chain(agent, token, j->new_id, j->name, chain, st);
     } else {
         rc = store_chain(agent, token, j->new_id, next_label, chain, st);
-        crash_point("stored");
+        crash_point(j->name, "stored");
         if (rc == 0)
             rv = agent_relabel_key_objects(token, j->old_id, old_label);
-        crash_point("switched-old");
+        crash_point(j->name, "switched-old");
         if (rc == 0 && rv == CKR_OK)
             rv = agent_relabel_key_objects(token, j->new_id, j->name);
         if (rv != CKR_OK) {
@@ -569,13 +573,13 @@ finish(struct agent *agent, struct agent_token *token, struct journal *j,
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "the issued chain of %s is lost", j->name);
     else if (journal_write(agent, j, "switching", st) &&
-             (crash_point("switching"), TRUE) &&
+             (crash_point(j->name, "switching"), TRUE) &&
              switch_keys(agent, token, j, chain, st) == 0) {
-        crash_point("switched");
+        crash_point(j->name, "switched");
         struct policy p = policy_of(agent, j->name, j->ca);
         j->grace_until = now_seconds() + (j->rekey ? p.grace_seconds : 0);
         rc = journal_write(agent, j, "grace", st) ? 0 : -1;
-        crash_point("grace");
+        crash_point(j->name, "grace");
     }
     if (chain != NULL)
         g_ptr_array_unref(chain);
@@ -719,7 +723,7 @@ request(struct agent *agent, struct agent_identity *id, struct journal *j,
     }
     if (!journal_write(agent, j, "generating", st))
         goto out;
-    crash_point("generating");
+    crash_point(id->name, "generating");
     if (j->rekey) {
         CK_RV rv = agent_generate_key(id->token, next_name, &spec, j->new_id);
         if (rv != CKR_OK) {
@@ -728,10 +732,10 @@ request(struct agent *agent, struct agent_identity *id, struct journal *j,
         }
         agent_rescan(agent);
     }
-    crash_point("generated");
+    crash_point(id->name, "generated");
     if (!journal_write(agent, j, "requesting", st))
         goto out;
-    crash_point("requesting");
+    crash_point(id->name, "requesting");
     if (e->n_sans > 0 &&
         (san = agent_san_extension(e->sans, e->n_sans, st)) == NULL)
         goto out;
@@ -750,7 +754,7 @@ request(struct agent *agent, struct agent_identity *id, struct journal *j,
         save_chain(agent, id->name, result->chain, st) &&
         journal_write(agent, j, "issued", st))
         rc = 0;
-    crash_point("issued");
+    crash_point(id->name, "issued");
 out:
     tessera_blob_clear(&csr);
     X509_EXTENSION_free(san);
