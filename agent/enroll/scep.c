@@ -275,6 +275,8 @@ choose_signer(struct scep_session *s, char **reason)
                                   s->ca->renewing);
         return ENROLL_UNREACHABLE;
     }
+    g_message("CA %s: RenewalReq signed with the current certificate of %s",
+              s->ca->name, s->ca->renewing);
     return ENROLL_ISSUED;
 }
 

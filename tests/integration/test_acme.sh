@@ -79,6 +79,21 @@ cat "$T/ca/ca.pem" "$PEBBLE_ROOTS" >"$T/peer-trust.pem"
 start_server -www -CAfile "$T/peer-trust.pem"
 check_output "the ACME certificate authenticates a mutual-TLS handshake" \
     "Subject: CN=laptop.corp.example" handshake tessera:laptop tessera:laptop
+
+# --- renewal: a new order with the account key, for a new key
+"$TESSERA" export laptop --cert "$T/before.pem" >/dev/null
+check_output "tessera renew renews an ACME identity" "renewed laptop" "$TESSERA" renew laptop
+"$TESSERA" export laptop --cert "$T/after.pem" >/dev/null
+if ! cmp -s <(openssl x509 -in "$T/before.pem" -noout -pubkey) \
+    <(openssl x509 -in "$T/after.pem" -noout -pubkey); then
+    pass "the renewed certificate is for a new key"
+else
+    fail "the renewed certificate is for the old key"
+fi
+check_output "still one account key creation logged" "^1$" \
+    grep -c "made the ACME account key acme-account.pebble" "$T/agent.log"
+check_output "the renewed identity authenticates a handshake" \
+    "Subject: CN=laptop.corp.example" handshake tessera:laptop tessera:laptop
 keys_before=$(private_keys)
 
 # --- failure

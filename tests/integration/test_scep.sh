@@ -63,6 +63,21 @@ cat "$T/ca/ca.pem" "$SCEP_CA" >"$T/peer-trust.pem"
 start_server -www -CAfile "$T/peer-trust.pem"
 check_output "the SCEP certificate authenticates a mutual-TLS handshake" \
     "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
+
+# --- renewal: RenewalReq signed with the current certificate and key
+"$TESSERA" export laptop --cert "$T/before.pem" >/dev/null
+check_output "tessera renew renews a SCEP identity" "renewed laptop" "$TESSERA" renew laptop
+check_output "with a RenewalReq signed by the current certificate" \
+    "CA corp: RenewalReq signed with the current certificate of laptop" cat "$T/agent.log"
+"$TESSERA" export laptop --cert "$T/after.pem" >/dev/null
+if ! cmp -s <(openssl x509 -in "$T/before.pem" -noout -pubkey) \
+    <(openssl x509 -in "$T/after.pem" -noout -pubkey); then
+    pass "the renewed certificate is for a new key"
+else
+    fail "the renewed certificate is for the old key"
+fi
+check_output "and it authenticates a handshake" \
+    "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
 keys_before=$(private_keys)
 
 # --- failure
