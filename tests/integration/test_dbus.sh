@@ -92,6 +92,13 @@ check_output "ExpiringSoon was sent for the 2-day certificate" \
     "org.tessera.Agent1.ExpiringSoon \(objectpath '$ID', uint64 [0-9]+, uint32 [12]\)" \
     cat "$T/monitor.log"
 check_output "and the desktop was notified" "Certificate expiring" cat "$T/notifications.log"
+check_output "an enrolled identity's RenewalState is valid" "<'valid'>" \
+    prop "$ID" .Identity RenewalState
+check_output "and NextRenewal is a time" "<uint64 [1-9][0-9]+>" prop "$ID" .Identity NextRenewal
+check "Renew renews it now" call "$ID" org.tessera.Agent1.Identity.Renew
+for _ in $(seq 1 40); do grep -q RenewalSucceeded "$T/monitor.log" && break; sleep 0.05; done
+check_output "RenewalSucceeded names it and its new end" \
+    "RenewalSucceeded \(objectpath '$ID', uint64 [1-9][0-9]+\)" cat "$T/monitor.log"
 
 check "Lock" call "$TOKEN" org.tessera.Agent1.Token.Lock
 check_output "LoggedIn is false again, and the identity says locked" "<'locked'>" \
@@ -101,6 +108,11 @@ for _ in $(seq 1 40); do grep -q PinNeeded "$T/monitor.log" && break; sleep 0.05
 check_output "PinNeeded names the token and the identity" \
     "PinNeeded \(objectpath '$TOKEN', objectpath '$ID'\)" cat "$T/monitor.log"
 check_output "LastError says why" "locked" prop "$ID" .Identity LastError
+check_fails "Renew with the token locked is an error saying so" "locked" \
+    call "$ID" org.tessera.Agent1.Identity.Renew
+for _ in $(seq 1 40); do grep -q RenewalFailed "$T/monitor.log" && break; sleep 0.05; done
+check_output "RenewalFailed gives the reason" \
+    "RenewalFailed \(objectpath '$ID', 'token \"Test Token\" is locked" cat "$T/monitor.log"
 check_output "PropertiesChanged followed the token's login state" \
     "PropertiesChanged \('org.tessera.Agent1.Token', \{'LoggedIn': <false>" cat "$T/monitor.log"
 
