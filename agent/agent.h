@@ -89,10 +89,10 @@ gboolean agent_name_is_renewal_key(const char *name);
 /* An immutable view of tokens and identities; replaced, never changed. */
 struct agent_registry {
     gint refcount;
-    GPtrArray *tokens;     /* struct agent_token * */
-    GPtrArray *identities; /* struct agent_identity *, in discovery order */
+    GPtrArray *tokens;       /* struct agent_token * */
+    GPtrArray *identities;   /* struct agent_identity *, in discovery order */
     GPtrArray *renewal_keys; /* NAME~next and NAME~old: not listed */
-    GHashTable *by_name;   /* name -> struct agent_identity *, both kinds */
+    GHashTable *by_name;     /* name -> struct agent_identity *, both kinds */
 };
 
 struct agent {
@@ -106,9 +106,9 @@ struct agent {
     OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *builtin_provider;
-    struct agent_dbus *dbus;       /* NULL without a session bus */
-    struct agent_watch *watch;     /* watch.c */
-    struct agent_suspend *suspend; /* suspend.c; NULL when not wanted */
+    struct agent_dbus *dbus;         /* NULL without a session bus */
+    struct agent_watch *watch;       /* watch.c */
+    struct agent_suspend *suspend;   /* suspend.c; NULL when not wanted */
     struct agent_renewals *renewals; /* renew.c */
 };
 

@@ -135,12 +135,9 @@ static const struct {
     const char *key;
     gint64 min, max;
 } renewal_numbers[] = {
-    {"renew-at-percent", 50, 95},
-    {"renew-jitter-percent", 0, 25},
-    {"renew-floor-seconds", 0, 90 * 86400},
-    {"grace-seconds", 0, 365 * 86400},
-    {"retry-min-seconds", 1, 86400},
-    {"retry-max-seconds", 1, 7 * 86400},
+    {"renew-at-percent", 50, 95},           {"renew-jitter-percent", 0, 25},
+    {"renew-floor-seconds", 0, 90 * 86400}, {"grace-seconds", 0, 365 * 86400},
+    {"retry-min-seconds", 1, 86400},        {"retry-max-seconds", 1, 7 * 86400},
 };
 
 static gboolean
@@ -156,8 +153,7 @@ check_renewal_policy(GKeyFile *kf, const char *group, const char *path,
         if (local != NULL || n < renewal_numbers[i].min ||
             n > renewal_numbers[i].max) {
             g_clear_error(&local);
-            g_set_error(error, G_KEY_FILE_ERROR,
-                        G_KEY_FILE_ERROR_INVALID_VALUE,
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                         "%s: [%s] %s must be %" G_GINT64_FORMAT
                         " to %" G_GINT64_FORMAT,
                         path, group, key, renewal_numbers[i].min,

@@ -498,10 +498,9 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
                            label);
     } else if (n_certs > 1 &&
                !write_chain(chain_path, certs, n_certs, &error)) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "cannot keep the chain of %s: %s", label,
-                           error ? error->message
-                                 : "a chain certificate is not valid");
+        tessera_status_set(
+            st, TESSERA_ERR_INVALID, "cannot keep the chain of %s: %s", label,
+            error ? error->message : "a chain certificate is not valid");
         g_clear_error(&error);
     } else {
         CK_RV rv = store_certificate(token, label, key_id, leaf, &certs[0]);

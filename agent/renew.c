@@ -249,7 +249,8 @@ static gint64
 scheduled_time(const struct agent_identity *id, const struct policy *p,
                const struct enrolment *e)
 {
-    gint64 not_before = (gint64)id->not_before, not_after = (gint64)id->not_after;
+    gint64 not_before = (gint64)id->not_before,
+           not_after = (gint64)id->not_after;
     gint64 lifetime = MAX(not_after - not_before, 1);
     gint64 t = not_before + lifetime * p->at_percent / 100;
     char *seed = g_strdup_printf("%s/%" G_GINT64_FORMAT, id->name, not_after);
@@ -411,8 +412,10 @@ journal_read(const struct agent *agent, const char *name, struct journal *j)
     *j = (struct journal){.name = g_strdup(name)};
     gboolean ok = g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL);
     if (ok) {
-        char *old_hex = g_key_file_get_string(kf, "renewal", "old-key-id", NULL);
-        char *new_hex = g_key_file_get_string(kf, "renewal", "new-key-id", NULL);
+        char *old_hex =
+            g_key_file_get_string(kf, "renewal", "old-key-id", NULL);
+        char *new_hex =
+            g_key_file_get_string(kf, "renewal", "new-key-id", NULL);
         j->phase = g_key_file_get_string(kf, "renewal", "phase", NULL);
         j->ca = g_key_file_get_string(kf, "renewal", "ca", NULL);
         j->token_serial =
@@ -455,8 +458,8 @@ save_chain(struct agent *agent, const char *name, GPtrArray *chain,
     char *pem = agent_certificates_pem(chain, 0, chain->len);
     char *path = state_path(agent, "renewals", name, ".chain");
     GError *error = NULL;
-    gboolean ok = pem != NULL && agent_write_file_atomic(path, pem, strlen(pem),
-                                                          0600, &error);
+    gboolean ok = pem != NULL &&
+                  agent_write_file_atomic(path, pem, strlen(pem), 0600, &error);
     if (!ok)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot keep the issued chain: %s",
@@ -522,8 +525,7 @@ store_chain(struct agent *agent, struct agent_token *token, GBytes *key_id,
     }
     /* Again after a crash: whatever certificate was stored goes first. */
     agent_destroy_key_objects(token, key_id, TRUE);
-    return agent_store_certificates(agent, token, key_id, label, certs, n,
-                                    st);
+    return agent_store_certificates(agent, token, key_id, label, certs, n, st);
 }
 
 /*
@@ -613,8 +615,7 @@ end_grace(struct agent *agent, struct agent_token *token,
     g_free(chain);
     journal_remove(agent, j->name);
     if (j->rekey)
-        g_message("identity %s: deleted the key its renewal replaced",
-                  j->name);
+        g_message("identity %s: deleted the key its renewal replaced", j->name);
     agent_rescan(agent);
 }
 

@@ -137,8 +137,7 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
         printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", s->name,
                s->token_label, key, when,
                tessera_identity_state(s, (uint64_t)time(NULL)), renewal,
-               s->next_renewal ? next : "-",
-               s->subject[0] ? s->subject : "-");
+               s->next_renewal ? next : "-", s->subject[0] ? s->subject : "-");
         if (s->renewal_error[0] != '\0')
             printf("  last renewal error: %s\n", s->renewal_error);
         return;
@@ -193,8 +192,8 @@ cmd_list(int argc, char **argv)
     if (json)
         printf("[");
     else
-        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", "NAME",
-               "TOKEN", "KEY", "NOT-AFTER", "STATE", "RENEWAL", "NEXT-RENEWAL",
+        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", "NAME", "TOKEN",
+               "KEY", "NOT-AFTER", "STATE", "RENEWAL", "NEXT-RENEWAL",
                "SUBJECT");
     uint32_t start = 0, total = 0;
     int rc = EXIT_OK;
@@ -526,8 +525,8 @@ print_certified(const char *what, const char *name,
     char *issuer =
         x ? X509_NAME_oneline(X509_get_issuer_name(x), NULL, 0) : NULL;
     BIO *out = BIO_new_fp(stdout, BIO_NOCLOSE);
-    BIO_printf(out, "%s %s\n  subject %s\n  issuer  %s\n  expires ", what,
-               name, subject ? subject : "?", issuer ? issuer : "?");
+    BIO_printf(out, "%s %s\n  subject %s\n  issuer  %s\n  expires ", what, name,
+               subject ? subject : "?", issuer ? issuer : "?");
     if (x != NULL)
         ASN1_TIME_print(out, X509_get0_notAfter(x));
     BIO_printf(out, "\n");

@@ -36,9 +36,9 @@ struct tessera_identity_summary {
     uint32_t flags;     /* TESSERA_ID_* */
     char *subject;      /* RFC 2253 one-line; empty without a certificate */
     uint64_t not_after; /* seconds since the epoch; 0 without a certificate */
-    uint8_t renewal_state;  /* enum tessera_renewal_state */
-    uint64_t next_renewal;  /* seconds since the epoch; 0: none planned */
-    char *renewal_error;    /* the last failed attempt's reason, or empty */
+    uint8_t renewal_state; /* enum tessera_renewal_state */
+    uint64_t next_renewal; /* seconds since the epoch; 0: none planned */
+    char *renewal_error;   /* the last failed attempt's reason, or empty */
 };
 
 /* Where an identity's automatic renewal stands. */

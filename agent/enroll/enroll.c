@@ -297,10 +297,9 @@ certify(const struct enroll_profile *ca, const struct enroll_protocol *proto,
 {
     char *reason = NULL;
     int rc = -1;
-    enum enroll_outcome outcome =
-        submit_until(proto, ca, csr,
-                     g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
-                     client_fd, result, &reason);
+    enum enroll_outcome outcome = submit_until(
+        proto, ca, csr, g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
+        client_fd, result, &reason);
     if (outcome != ENROLL_ISSUED)
         tessera_status_set(st, error_code(outcome), "CA %s: %s", ca->name,
                            reason);
@@ -318,10 +317,9 @@ agent_certify(struct agent *agent, const struct agent_certify_request *req,
               struct enroll_result *result, struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca,    agent->config.keyfile,
-                                group,      agent,
-                                req->token, req->key_name,
-                                req->renewing};
+    struct enroll_profile ca = {
+        req->ca,    agent->config.keyfile, group,        agent,
+        req->token, req->key_name,         req->renewing};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     GBytes *csr = g_bytes_new(req->csr.data, req->csr.len);
     int rc = proto != NULL ? certify(&ca, proto, csr, req->timeout_seconds,

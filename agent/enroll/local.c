@@ -35,18 +35,16 @@ read_certificate(const char *path)
     return x;
 }
 
-
 static gboolean
 load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
 {
     char *cert_path = enroll_profile_string(ca, "ca-cert");
     char *key_path = enroll_profile_string(ca, "ca-key");
     /* validity-seconds, for short-lived certificates (tests, demos). */
-    out->validity_seconds =
-        enroll_profile_number(ca, "validity-seconds",
-                              enroll_profile_number(ca, "validity-days",
-                                                    DEFAULT_VALIDITY_DAYS) *
-                                  86400);
+    out->validity_seconds = enroll_profile_number(
+        ca, "validity-seconds",
+        enroll_profile_number(ca, "validity-days", DEFAULT_VALIDITY_DAYS) *
+            86400);
     if (cert_path == NULL || key_path == NULL)
         *reason = g_strdup("the profile needs ca-cert and ca-key");
     else if ((out->cert = read_certificate(cert_path)) == NULL)
@@ -107,16 +105,16 @@ issue(struct local_ca *ca, X509_REQ *req)
     X509 *cert = X509_new();
     EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
     X509V3_CTX ctx;
-    gboolean ok = cert != NULL && pub != NULL &&
-                  X509_set_version(cert, X509_VERSION_3) && set_serial(cert) &&
-                  X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) &&
-                  X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) &&
-                  /* Back-dated for clocks a little behind ours. */
-                  X509_gmtime_adj(X509_getm_notBefore(cert),
-                                  -MIN(300, ca->validity_seconds / 10)) &&
-                  X509_gmtime_adj(X509_getm_notAfter(cert),
-                                  ca->validity_seconds) &&
-                  X509_set_pubkey(cert, pub);
+    gboolean ok =
+        cert != NULL && pub != NULL && X509_set_version(cert, X509_VERSION_3) &&
+        set_serial(cert) &&
+        X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) &&
+        X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) &&
+        /* Back-dated for clocks a little behind ours. */
+        X509_gmtime_adj(X509_getm_notBefore(cert),
+                        -MIN(300, ca->validity_seconds / 10)) &&
+        X509_gmtime_adj(X509_getm_notAfter(cert), ca->validity_seconds) &&
+        X509_set_pubkey(cert, pub);
     if (ok) {
         X509V3_set_ctx(&ctx, ca->cert, cert, NULL, NULL, 0);
         ok = add_extension(cert, &ctx, NID_basic_constraints,

@@ -267,8 +267,7 @@ choose_signer(struct scep_session *s, char **reason)
     }
     s->signer_name = s->ca->renewing;
     s->signer_cert = current_certificate(s->ca->agent, s->ca->renewing);
-    s->signer_key =
-        agent_load_private_key(s->ca->agent, s->ca->renewing, &st);
+    s->signer_key = agent_load_private_key(s->ca->agent, s->ca->renewing, &st);
     if (s->signer_cert == NULL || s->signer_key == NULL) {
         *reason = g_strdup_printf("cannot sign the RenewalReq with the "
                                   "current certificate of %s",
@@ -381,8 +380,7 @@ answer(struct scep_session *s, struct scep_reply *reply,
                                   scep_fail_info_text(reply->fail_info));
         outcome = ENROLL_REJECTED;
     } else if (scep_open_envelope(reply->envelope, s->signer_cert,
-                                  decrypt_on_token, s, issued,
-                                  reason)) {
+                                  decrypt_on_token, s, issued, reason)) {
         order_chain(s, issued, result->chain);
         outcome = ENROLL_ISSUED;
         if (result->chain->len == 0 ||
@@ -400,7 +398,7 @@ pki_operation(struct scep_session *s, GBytes *content, guint attempt,
               struct enroll_result *result, char **reason)
 {
     struct scep_request req = {
-        .type = attempt > 0                     ? SCEP_CERT_POLL
+        .type = attempt > 0                        ? SCEP_CERT_POLL
                 : s->signer_cert != s->self_signed ? SCEP_RENEWAL_REQ
                                                    : SCEP_PKCS_REQ,
         .transaction_id = s->transaction_id,
