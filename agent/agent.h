@@ -44,6 +44,7 @@ struct agent_token {
     char *model;
     char *serial;
     CK_FLAGS flags; /* the last C_GetTokenInfo's; atomic */
+    gboolean read_only; /* cannot generate keys (see tokens.c); fixed */
 
     GMutex lock; /* the fields below */
     GCond session_returned;

@@ -703,6 +703,8 @@ agent_identity_summary(const struct agent_identity *id,
         out->flags |= TESSERA_ID_HAS_CERT;
     if (g_atomic_int_get(&t->present))
         out->flags |= TESSERA_ID_TOKEN_PRESENT;
+    if (t->read_only)
+        out->flags |= TESSERA_ID_TOKEN_READ_ONLY;
     g_mutex_lock(&t->lock);
     if (t->logged_in)
         out->flags |= TESSERA_ID_LOGGED_IN;

@@ -362,6 +362,14 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     else if ((token = agent_find_token(reg, req->token, st)) != NULL)
         agent_token_ref(token);
     agent_registry_unref(reg);
+    if (token != NULL && token->read_only) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" is read-only: it cannot generate "
+                           "keys (a card whose keys were made elsewhere); "
+                           "enrol on another token",
+                           token->label);
+        goto out;
+    }
     if (token == NULL || !token_usable(token, st))
         goto out;
 

@@ -82,6 +82,28 @@ module_name(CK_FUNCTION_LIST *module)
     return copy;
 }
 
+/*
+ * Whether Tessera can make keys here: not write-protected, and a key-pair
+ * generation mechanism offered. Emulated cards (CAC, PIV through OpenSC)
+ * carry keys made elsewhere and offer neither.
+ */
+static gboolean
+can_generate_keys(CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
+                  const CK_TOKEN_INFO *info)
+{
+    static const CK_MECHANISM_TYPE generators[] = {CKM_EC_KEY_PAIR_GEN,
+                                                   CKM_RSA_PKCS_KEY_PAIR_GEN};
+    if (info->flags & CKF_WRITE_PROTECTED)
+        return FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS(generators); i++) {
+        CK_MECHANISM_INFO mech;
+        if (module->C_GetMechanismInfo(slot, generators[i], &mech) == CKR_OK &&
+            (mech.flags & CKF_GENERATE_KEY_PAIR))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 static struct agent_token *
 token_new(struct agent *agent, CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
           const CK_TOKEN_INFO *info)
@@ -97,6 +119,7 @@ token_new(struct agent *agent, CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
     t->model = agent_trimmed(info->model, sizeof(info->model));
     t->serial = agent_trimmed(info->serialNumber, sizeof(info->serialNumber));
     t->flags = info->flags;
+    t->read_only = !can_generate_keys(module, slot, info);
     g_mutex_init(&t->lock);
     g_cond_init(&t->session_returned);
     t->idle_sessions = g_array_new(FALSE, FALSE, sizeof(CK_SESSION_HANDLE));
@@ -465,7 +488,7 @@ agent_token_state(struct agent_token *token)
         out |= TESSERA_TOKEN_PIN_FINAL_TRY;
     if (flags & CKF_USER_PIN_LOCKED)
         out |= TESSERA_TOKEN_PIN_LOCKED;
-    if (flags & CKF_WRITE_PROTECTED)
+    if ((flags & CKF_WRITE_PROTECTED) || token->read_only)
         out |= TESSERA_TOKEN_WRITE_PROTECTED;
     if (flags & CKF_PROTECTED_AUTHENTICATION_PATH)
         out |= TESSERA_TOKEN_PROTECTED_PATH;

@@ -133,9 +133,12 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     snprintf(key, sizeof(key), "%s-%u", tessera_key_type_name(s->key_type),
              s->key_bits);
     const char *renewal = tessera_renewal_state_name(s->renewal_state);
+    char token[TESSERA_STRING_MAX + 16];
+    snprintf(token, sizeof(token), "%s%s", s->token_label,
+             (s->flags & TESSERA_ID_TOKEN_READ_ONLY) ? " (read-only)" : "");
     if (!json) {
         printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", s->name,
-               s->token_label, key, when,
+               token, key, when,
                tessera_identity_state(s, (uint64_t)time(NULL)), renewal,
                s->next_renewal ? next : "-", s->subject[0] ? s->subject : "-");
         if (s->renewal_error[0] != '\0')
@@ -146,6 +149,8 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     json_string(s->name);
     printf(", \"token\": ");
     json_string(s->token_label);
+    printf(", \"token_read_only\": %s",
+           (s->flags & TESSERA_ID_TOKEN_READ_ONLY) ? "true" : "false");
     printf(", \"key_type\": ");
     json_string(tessera_key_type_name(s->key_type));
     printf(", \"key_bits\": %u, \"subject\": ", s->key_bits);

@@ -67,6 +67,7 @@ enum tessera_digest {
 #define TESSERA_ID_HAS_CERT 0x01u
 #define TESSERA_ID_TOKEN_PRESENT 0x02u
 #define TESSERA_ID_LOGGED_IN 0x04u
+#define TESSERA_ID_TOKEN_READ_ONLY 0x08u /* it cannot generate keys */
 
 /* Token flags in TOKENS replies. */
 #define TESSERA_TOKEN_PRESENT 0x01u

@@ -16,6 +16,9 @@ packages=(
     pebble scep
     # private buses and their clients (D-Bus API tests; a fake logind)
     dbus-daemon dbus-bin libglib2.0-bin python3-gi gir1.2-glib-2.0
+    # a virtual smartcard: pcscd with vsmartcard's vpcd reader, a CAC card
+    # emulated by libcacard from an NSS database, OpenSC's PKCS#11 module
+    pcscd vsmartcard-vpcd libcacard-dev libnss3-tools
     # a software TPM 2.0 and Debian's PKCS#11 module for it
     swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools
 )

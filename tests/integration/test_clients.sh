@@ -145,58 +145,10 @@ else
     fail "socat with a certificate from another CA is refused by the server"
 fi
 
-# 802.1X EAP-TLS: FreeRADIUS and eapol_test on loopback
-# (../shared/recipes/freeradius-eaptls.md).
-R=$T/radius
-cp -a /etc/freeradius/3.0 "$R"
-RADIUS_PORT=$((20000 + RANDOM % 30000))
-sed -i -e 's/^\(\s*default_eap_type = \).*/\1tls/' \
-    -e "s|^\(\s*private_key_file = \).*|\1$T/server.key|" \
-    -e "s|^\(\s*certificate_file = \).*|\1$T/server.pem|" \
-    -e "s|^\(\s*ca_file = \).*|\1$T/ca/ca.pem|" \
-    -e '/^\s*private_key_password = /d' "$R/mods-available/eap"
-# Listeners: the IPv6 ones go, the others bind 127.0.0.1 on free ports.
-awk -v auth="$RADIUS_PORT" -v acct="$((RADIUS_PORT + 1))" '
-    /^listen \{/ { block = $0 "\n"; inside = 1; next }
-    inside {
-        block = block $0 "\n"
-        if ($0 ~ /^}/) {
-            inside = 0
-            if (block ~ /\n[ \t]*ipv6addr = ::/) next
-            n++
-            sub(/\n[ \t]*ipaddr = \*/, "\n\tipaddr = 127.0.0.1", block)
-            sub(/\n[ \t]*port = 0/, "\n\tport = " (n == 1 ? auth : acct), block)
-            printf "%s", block
-        }
-        next
-    }
-    { print }' "$R/sites-available/default" >"$R/default.site"
-rm "$R/sites-enabled/default"
-mv "$R/default.site" "$R/sites-enabled/default"
-sed -i --follow-symlinks "s/port = 18120/port = $((RADIUS_PORT + 2))/" \
-    "$R/sites-enabled/inner-tunnel"
-# Run as root here, so it can read the test's files.
-sed -i -e '/^\s*user = freerad/d' -e '/^\s*group = freerad/d' "$R/radiusd.conf"
-# The server is an ordinary OpenSSL program: the machine's own modules.
-env -u OPENSSL_CONF -u OPENSSL_MODULES freeradius -X -d "$R" >"$T/radius.log" 2>&1 &
-SERVER_PIDS+=($!)
-for _ in $(seq 1 100); do grep -q "Ready to process requests" "$T/radius.log" && break; sleep 0.1; done
+# 802.1X EAP-TLS: FreeRADIUS and eapol_test on loopback.
+start_radius "$T/ca/ca.pem"
 check_output "FreeRADIUS is ready for EAP-TLS" "Ready to process requests" cat "$T/radius.log"
-
-eap() { # NAME [KEY]
-    cat >"$T/eap-$1.conf" <<EOF
-network={
-  key_mgmt=WPA-EAP
-  eap=TLS
-  identity="$1"
-  ca_cert="$T/ca/ca.pem"
-  client_cert="$T/$1.crt"
-  private_key="${2:-$T/$1.ref}"
-}
-EOF
-    timeout 60 eapol_test -c "$T/eap-$1.conf" -a 127.0.0.1 -p "$RADIUS_PORT" \
-        -s testing123 -t 30
-}
+eap() { eap_tls "$1" "$T/$1.crt" "${2:-$T/$1.ref}"; }
 check_output "eapol_test (wpa_supplicant) authenticates with EAP-TLS and exits 0" \
     "^SUCCESS$" eap laptop
 check_output "FreeRADIUS saw the client certificate and accepted it" \
