@@ -43,7 +43,7 @@ struct agent_token {
     char *manufacturer;
     char *model;
     char *serial;
-    CK_FLAGS flags; /* the last C_GetTokenInfo's; atomic */
+    CK_FLAGS flags;     /* the last C_GetTokenInfo's; atomic */
     gboolean read_only; /* cannot generate keys (see tokens.c); fixed */
 
     GMutex lock; /* the fields below */
@@ -132,6 +132,10 @@ char *agent_config_string(const struct agent_config *cfg, const char *kind,
 /* tokens.c */
 gboolean agent_modules_load(struct agent *agent, GError **error);
 void agent_modules_release(struct agent *agent);
+/* At exit, in two steps: C_Finalize ends the threads blocked in
+ * C_WaitForSlotEvent, which must return before the module is unloaded. */
+void agent_modules_finalize(struct agent *agent);
+void agent_modules_unload(struct agent *agent);
 GPtrArray *agent_tokens_discover(struct agent *agent);
 /* The known tokens (same objects) plus any that appeared since. */
 GPtrArray *agent_tokens_merge(struct agent *agent, GPtrArray *known);
@@ -302,9 +306,12 @@ void agent_renewal_describe(struct agent *agent,
 
 /* watch.c: tokens that appear, leave and return; idle locking. */
 void agent_watch_start(struct agent *agent);
-/* Stops polling; agent_watch_finish after the modules are finalized. */
+/* Stops polling and the slot-event threads that can stop;
+ * agent_watch_finish after the modules are unloaded. */
 void agent_watch_stop(struct agent *agent);
 void agent_watch_finish(struct agent *agent);
+/* A slot-event thread is still blocked in module: leave it loaded. */
+gboolean agent_watch_holds(struct agent *agent, CK_FUNCTION_LIST *module);
 
 /* suspend.c: lock-on-suspend through logind on the system bus. */
 void agent_suspend_start(struct agent *agent);

@@ -214,7 +214,8 @@ out:
     g_mutex_unlock(&agent.rescan_lock);
     agent_renewals_finish(&agent);
     agent_registry_unref(agent.registry);
-    agent_modules_release(&agent);
+    agent_modules_finalize(&agent);
+    agent_modules_unload(&agent);
     agent_watch_finish(&agent);
     agent_builtin_provider_unload(&agent);
     agent_config_clear(&agent.config);

@@ -255,6 +255,12 @@ sign_on_token(struct agent_identity *id, struct sign_operation *op,
         t->logged_in = FALSE;
         g_mutex_unlock(&t->lock);
     }
+    /* A card pulled mid-signature may say only "general error" (OpenSC):
+     * ask whether it is still there, and say so if not. */
+    if ((rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR ||
+         rv == CKR_FUNCTION_FAILED) &&
+        (agent_token_check_presence(t), !g_atomic_int_get(&t->present)))
+        rv = CKR_DEVICE_REMOVED;
     agent_token_fail(t, rv, op->decrypt ? "decrypt" : "sign", st);
     return -1;
 }

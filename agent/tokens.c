@@ -49,17 +49,50 @@ agent_modules_load(struct agent *agent, GError **error)
 void
 agent_modules_release(struct agent *agent)
 {
+    agent_modules_finalize(agent);
+    agent_modules_unload(agent);
+}
+
+/*
+ * A module whose slot-event thread is still blocked is not finalized (see
+ * watch.c); closing every session on its slots logs its tokens out.
+ */
+static void
+log_out_held(CK_FUNCTION_LIST *module)
+{
+    CK_ULONG n = 0;
+    if (module->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK || n == 0)
+        return;
+    CK_SLOT_ID *slots = g_new(CK_SLOT_ID, n);
+    if (module->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK)
+        for (CK_ULONG i = 0; i < n; i++)
+            module->C_CloseAllSessions(slots[i]);
+    g_free(slots);
+}
+
+void
+agent_modules_finalize(struct agent *agent)
+{
+    for (CK_FUNCTION_LIST **m = agent->modules; m && *m != NULL; m++) {
+        if (agent_watch_holds(agent, *m))
+            log_out_held(*m);
+        else
+            p11_kit_module_finalize(*m);
+    }
+}
+
+void
+agent_modules_unload(struct agent *agent)
+{
     if (agent->modules == NULL)
         return;
-    if (agent->modules_from_registry) {
-        p11_kit_modules_finalize_and_release(agent->modules);
-    } else {
-        for (CK_FUNCTION_LIST **m = agent->modules; *m != NULL; m++) {
-            p11_kit_module_finalize(*m);
+    for (CK_FUNCTION_LIST **m = agent->modules; *m != NULL; m++)
+        if (!agent_watch_holds(agent, *m))
             p11_kit_module_release(*m);
-        }
+    if (agent->modules_from_registry)
+        free(agent->modules); /* p11-kit allocated the array */
+    else
         g_free(agent->modules);
-    }
     agent->modules = NULL;
 }
 

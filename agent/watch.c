@@ -7,7 +7,7 @@
  *   and tokens; when that picture changes it rescans, which marks tokens
  *   absent or back and adds new ones (docs/architecture.md, "Tokens that
  *   come and go"). A module that offers C_WaitForSlotEvent (OpenSC) gets
- *   a thread blocked in it instead, and a rescan on every event; SoftHSM2,
+ *   a thread of its own instead, and a rescan on every event; SoftHSM2,
  *   tpm2-pkcs11 and p11-kit's proxy have none and are polled.
  * - Idle lock: a token with [token LABEL] idle-lock=SECONDS is logged out
  *   that long after its last signature.
@@ -18,12 +18,25 @@
 
 #include <string.h>
 
-/* A thread blocked in one module's C_WaitForSlotEvent. */
+/*
+ * A thread waiting for one module's slot events. The first wait blocks,
+ * which shows whether the module has events at all (the others say
+ * CKF_DONT_BLOCK "no event" whatever happens). Once a module has answered
+ * with an event, the thread asks with CKF_DONT_BLOCK ten times a second
+ * instead: OpenSC's C_Finalize unloads its PC/SC library while a thread
+ * may still be returning from a blocked wait, so a blocked thread cannot
+ * be ended safely at exit. A module whose first wait is still blocked at
+ * exit is left to the process's end (agent_watch_holds).
+ */
+#define EVENT_POLL_US (100 * 1000)
+
 struct event_waiter {
     struct agent *agent;
     CK_FUNCTION_LIST *module;
     GThread *thread;
     gint running; /* atomic: still waiting, so the module is not polled */
+    gint polling; /* atomic: past the first, blocking, wait */
+    gint stop;    /* atomic: the agent is stopping */
 };
 
 struct agent_watch {
@@ -50,21 +63,26 @@ static gpointer
 wait_for_events(gpointer data)
 {
     struct event_waiter *w = data;
-    for (;;) {
-        CK_SLOT_ID slot;
-        CK_RV rv = w->module->C_WaitForSlotEvent(0, &slot, NULL);
+    CK_SLOT_ID slot;
+    CK_RV rv = w->module->C_WaitForSlotEvent(0, &slot, NULL);
+    while (rv == CKR_OK || rv == CKR_NO_EVENT) {
         if (rv == CKR_OK) {
             g_message("slot %lu changed: rescanning", (unsigned long)slot);
             agent_rescan(w->agent);
-            continue;
         }
-        /* C_Finalize at shutdown ends the wait; anything else: poll. */
-        if (rv != CKR_CRYPTOKI_NOT_INITIALIZED)
-            g_warning("waiting for slot events failed (%s); polling instead",
-                      p11_kit_strerror(rv));
-        g_atomic_int_set(&w->running, 0);
-        return NULL;
+        g_atomic_int_set(&w->polling, 1);
+        if (g_atomic_int_get(&w->stop))
+            break;
+        if (rv == CKR_NO_EVENT)
+            g_usleep(EVENT_POLL_US);
+        rv = w->module->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
     }
+    if (rv != CKR_OK && rv != CKR_NO_EVENT &&
+        rv != CKR_CRYPTOKI_NOT_INITIALIZED)
+        g_warning("waiting for slot events failed (%s); polling instead",
+                  p11_kit_strerror(rv));
+    g_atomic_int_set(&w->running, 0);
+    return NULL;
 }
 
 /* A thread per module that reports slot events; the rest are polled. */
@@ -157,6 +175,26 @@ lock_idle_tokens(struct agent *agent)
     agent_registry_unref(reg);
 }
 
+/*
+ * Tokens marked absent (a failed signature found them gone) are asked
+ * again each look: a module's slot events can miss a card that went and
+ * came back while it was busy with a signature.
+ */
+static void
+recheck_absent_tokens(struct agent *agent)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    gboolean back = FALSE;
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        if (!g_atomic_int_get(&t->present))
+            back = agent_token_check_presence(t) || back;
+    }
+    agent_registry_unref(reg);
+    if (back)
+        agent_rescan(agent);
+}
+
 static void
 look(gpointer data)
 {
@@ -168,6 +206,7 @@ look(gpointer data)
         poll_slots(h);
     }
     lock_idle_tokens(h->agent);
+    recheck_absent_tokens(h->agent);
     agent_renewal_tick(h->agent);
     g_atomic_int_set(&h->busy, 0);
 }
@@ -194,6 +233,13 @@ agent_watch_start(struct agent *agent)
     h->timer = g_timeout_add_seconds(1, on_timer, h);
 }
 
+/* A waiter still in its first, blocking, wait. */
+static gboolean
+blocked(struct event_waiter *w)
+{
+    return g_atomic_int_get(&w->running) && !g_atomic_int_get(&w->polling);
+}
+
 void
 agent_watch_stop(struct agent *agent)
 {
@@ -204,6 +250,27 @@ agent_watch_stop(struct agent *agent)
     /* No new worker can start now; wait for one still looking. */
     while (g_atomic_int_get(&h->busy))
         g_usleep(10000);
+    /* Waiters past their first wait end within one poll. */
+    for (guint i = 0; i < h->waiters->len; i++) {
+        struct event_waiter *w = g_ptr_array_index(h->waiters, i);
+        g_atomic_int_set(&w->stop, 1);
+        if (!blocked(w)) {
+            g_thread_join(w->thread);
+            w->thread = NULL;
+        }
+    }
+}
+
+gboolean
+agent_watch_holds(struct agent *agent, CK_FUNCTION_LIST *module)
+{
+    struct agent_watch *h = agent->watch;
+    for (guint i = 0; h != NULL && i < h->waiters->len; i++) {
+        struct event_waiter *w = g_ptr_array_index(h->waiters, i);
+        if (w->module == module && w->thread != NULL)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 void
@@ -212,11 +279,14 @@ agent_watch_finish(struct agent *agent)
     struct agent_watch *h = agent->watch;
     if (h == NULL)
         return;
-    /* The modules are finalized now, which ends every C_WaitForSlotEvent. */
+    /* A thread still blocked stays with its module until the process ends
+     * (both are left alone); the others were joined in agent_watch_stop. */
     for (guint i = 0; i < h->waiters->len; i++) {
         struct event_waiter *w = g_ptr_array_index(h->waiters, i);
-        g_thread_join(w->thread);
-        g_free(w);
+        if (w->thread != NULL)
+            g_thread_unref(w->thread);
+        else
+            g_free(w);
     }
     g_ptr_array_unref(h->waiters);
     agent->watch = NULL;

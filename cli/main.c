@@ -137,10 +137,10 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     snprintf(token, sizeof(token), "%s%s", s->token_label,
              (s->flags & TESSERA_ID_TOKEN_READ_ONLY) ? " (read-only)" : "");
     if (!json) {
-        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", s->name,
-               token, key, when,
-               tessera_identity_state(s, (uint64_t)time(NULL)), renewal,
-               s->next_renewal ? next : "-", s->subject[0] ? s->subject : "-");
+        printf("%-20s %-16s %-9s %-20s %-12s %-17s %-20s %s\n", s->name, token,
+               key, when, tessera_identity_state(s, (uint64_t)time(NULL)),
+               renewal, s->next_renewal ? next : "-",
+               s->subject[0] ? s->subject : "-");
         if (s->renewal_error[0] != '\0')
             printf("  last renewal error: %s\n", s->renewal_error);
         return;

@@ -360,7 +360,8 @@ start_radius() {
     # Run as root here, so it can read the test's files.
     sed -i -e '/^\s*user = freerad/d' -e '/^\s*group = freerad/d' "$R/radiusd.conf"
     # The server is an ordinary OpenSSL program: the machine's own modules.
-    env -u OPENSSL_CONF -u OPENSSL_MODULES freeradius -X -d "$R" >"$T/radius.log" 2>&1 &
+    env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD freeradius -X -d "$R" \
+        >"$T/radius.log" 2>&1 &
     SERVER_PIDS+=($!)
     for _ in $(seq 1 100); do
         grep -q "Ready to process requests" "$T/radius.log" && return 0

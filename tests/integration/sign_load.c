@@ -5,10 +5,11 @@
  * every signature against the certificate's public key with the default
  * provider. Options exercise threads, fork and an agent restart mid-run.
  *
- *   sign_load [-n COUNT] [-t THREADS] [-p] [-f] [-w FILE] URI
+ *   sign_load [-n COUNT] [-t THREADS] [-p] [-f] [-e] [-w FILE] URI
  *     -p       RSA-PSS instead of PKCS#1 v1.5 (RSA keys)
  *     -f       sign once, fork, and sign COUNT times in parent and child
  *     -w FILE  after the first signature print "paused" and wait for FILE
+ *     -e       stop at the first signature that fails
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -30,6 +31,7 @@ static EVP_PKEY *key;
 static X509 *cert;
 static bool pss;
 static int count = 1;
+static bool stop_at_failure;
 
 static bool
 sign_and_verify(void)
@@ -65,8 +67,12 @@ worker(void *arg)
 {
     long good = 0;
     (void)arg;
-    for (int i = 0; i < count; i++)
-        good += sign_and_verify();
+    for (int i = 0; i < count; i++) {
+        bool ok = sign_and_verify();
+        good += ok;
+        if (!ok && stop_at_failure)
+            break;
+    }
     return (void *)good;
 }
 
@@ -123,7 +129,7 @@ main(int argc, char **argv)
     int threads = 1, c;
     bool do_fork = false;
     const char *wait_file = NULL;
-    while ((c = getopt(argc, argv, "n:t:pfw:")) != -1) {
+    while ((c = getopt(argc, argv, "n:t:pfew:")) != -1) {
         switch (c) {
         case 'n':
             count = atoi(optarg);
@@ -136,6 +142,9 @@ main(int argc, char **argv)
             break;
         case 'f':
             do_fork = true;
+            break;
+        case 'e':
+            stop_at_failure = true;
             break;
         case 'w':
             wait_file = optarg;

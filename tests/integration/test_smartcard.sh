@@ -19,7 +19,7 @@ skip_all() {
     exit 0
 }
 [ "$(id -u)" -eq 0 ] || skip_all "pcscd needs root: its socket is /run/pcscd"
-pgrep -x pcscd >/dev/null &&
+no_sanitizer pgrep -x pcscd >/dev/null &&
     skip_all "a pcscd already runs on this machine (one per machine: /run/pcscd)"
 for f in "$OPENSC" "$BRIDGE" "$VPCD"; do
     [ -e "$f" ] || skip_all "$f is missing: scripts/deps.sh installs opensc, \
@@ -34,7 +34,7 @@ make_server_cert "$T/ca"
 make_ca "$T/card-ca" "Tessera Card CA"
 mkdir -p "$T/card"
 printf '%s\n' "$CARD_PIN" >"$T/card-pin"
-certutil -N -d "sql:$T/card" -f "$T/card-pin"
+no_sanitizer certutil -N -d "sql:$T/card" -f "$T/card-pin"
 for n in 1 2 3; do
     openssl req -newkey rsa:2048 -nodes -keyout "$T/card$n.key" -out "$T/card$n.csr" \
         -subj "/CN=alice$n/O=Tessera Test" 2>/dev/null
@@ -43,7 +43,7 @@ for n in 1 2 3; do
     issue "$T/card-ca" "$T/card$n.csr" "$T/card$n.pem" card.ext
     openssl pkcs12 -export -in "$T/card$n.pem" -inkey "$T/card$n.key" -name "cert$n" \
         -passout pass:transfer -out "$T/card$n.p12"
-    pk12util -i "$T/card$n.p12" -d "sql:$T/card" -k "$T/card-pin" -W transfer >/dev/null
+    no_sanitizer pk12util -i "$T/card$n.p12" -d "sql:$T/card" -k "$T/card-pin" -W transfer >/dev/null
 done
 rm -f "$T"/card?.key
 
@@ -84,6 +84,10 @@ wait_until() {
 card_token() { "$TESSERA" tokens | awk -v m="$OPENSC" '$NF == m { print $1; exit }'; }
 listed() { "$TESSERA" list | grep -q "^$1 .* $2"; }
 
+# Under sanitizers: OpenSC keeps allocations past C_Finalize, and by the
+# leak check its module is unloaded, so LeakSanitizer can neither name nor
+# suppress them. The agent's own code is leak-checked by every other suite.
+export AGENT_ASAN_OPTIONS=detect_leaks=0
 insert_card
 AGENT_MODULE=$OPENSC start_agent
 wait_until 30 bash -c "'$TESSERA' tokens | grep -q opensc" || true
@@ -161,7 +165,7 @@ check_output "and the identity works again" \
 
 # A card pulled while a client signs: an error, not a hang (timeout says
 # 124 for a hang).
-timeout 30 "$HELPERS/sign_load" -n 100000 "tessera:$ID" >"$T/inflight.out" 2>&1 &
+timeout 30 "$HELPERS/sign_load" -e -n 1000000 "tessera:$ID" >"$T/inflight.out" 2>&1 &
 signer=$!
 sleep 1
 pull_card
@@ -169,17 +173,19 @@ status=0
 wait "$signer" || status=$?
 if [ "$status" -eq 124 ]; then
     fail "a client signing when the card went hangs"
+
 elif [ "$status" -ne 0 ]; then
     pass "a signature in flight when the card went failed (status $status), no hang"
 else
-    fail "100000 signatures succeeded although the card was pulled"
+    fail "a million signatures succeeded although the card was pulled"
 fi
-check_output "the client was told why" "not present|token|removed|failed" \
+check_output "the client was told why" "not present|failed to sign" \
     cat "$T/inflight.out"
+check "and the agent sees the card gone" wait_until 10 listed "$ID" "token absent"
 insert_card
-wait_until 20 listed "$ID" "locked" || true
-"$TESSERA" unlock --pin-file "$T/card-pin" "$CARD" >/dev/null || true
-check_output "after that, too, the card works again without a restart" \
+check "after that the card is back, locked" wait_until 30 listed "$ID" "locked"
+check "and unlocks" "$TESSERA" unlock --pin-file "$T/card-pin" "$CARD"
+check_output "and works again without a restart" \
     "Subject: CN=alice1, O=Tessera Test" handshake "tessera:$ID" "tessera:$ID"
 check "all without restarting the agent" test "$agent_pid" = "$AGENT_PID" -a -n "$AGENT_PID"
 

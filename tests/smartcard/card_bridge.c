@@ -90,10 +90,9 @@ static VReader *
 start_card(const char *db, char **certs, int n_certs)
 {
     char options[4096];
-    int len = snprintf(options, sizeof(options),
-                       "db=\"sql:%s\" use_hw=no soft=(," READER_NAME
-                       ",CAC,",
-                       db);
+    int len =
+        snprintf(options, sizeof(options),
+                 "db=\"sql:%s\" use_hw=no soft=(," READER_NAME ",CAC,", db);
     for (int i = 0; i < n_certs && len < (int)sizeof(options); i++)
         len += snprintf(options + len, sizeof(options) - (size_t)len, ",%s",
                         certs[i]);
