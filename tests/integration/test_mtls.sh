@@ -15,7 +15,7 @@ for spec in ec-p256 ec-p384 rsa2048 rsa3072; do
     check "keygen, issue and import a $spec identity" enroll "id-$spec" "$spec"
 done
 check_output "tessera list shows the identities ready" \
-    "id-rsa3072 +Test Token +RSA-3072 .* ready +O=Tessera Test,CN=id-rsa3072" \
+    "id-rsa3072 +Test Token +RSA-3072 .* ready .* O=Tessera Test,CN=id-rsa3072" \
     "$TESSERA" list
 
 # The -www server answers with the client certificate it verified; seeing the
