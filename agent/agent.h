@@ -189,6 +189,8 @@ struct agent_token *agent_find_token(struct agent_registry *reg,
                                      struct tessera_status *st);
 GBytes *agent_spki_from_key(struct agent_token *token,
                             CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key);
+/* Lower-case hex of bytes. */
+char *agent_hex(GBytes *bytes);
 char *agent_chain_path(const struct agent *agent,
                        const struct agent_token *token, GBytes *key_id);
 CK_RV agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,

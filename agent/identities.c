@@ -279,8 +279,8 @@ agent_spki_from_key(struct agent_token *token, CK_SESSION_HANDLE session,
     return spki;
 }
 
-static char *
-hex_of(GBytes *bytes)
+char *
+agent_hex(GBytes *bytes)
 {
     gsize len;
     const guint8 *p = g_bytes_get_data(bytes, &len);
@@ -295,7 +295,7 @@ static char *
 sanitized_name(const char *label, GBytes *key_id)
 {
     if (label == NULL || label[0] == '\0') {
-        char *hex = hex_of(key_id);
+        char *hex = agent_hex(key_id);
         char *name = g_strdup_printf("key-%.16s", hex);
         g_free(hex);
         return name;
@@ -320,7 +320,7 @@ agent_chain_path(const struct agent *agent, const struct agent_token *token,
                  GBytes *key_id)
 {
     char *serial = sanitized_name(token->serial, key_id);
-    char *hex = hex_of(key_id);
+    char *hex = agent_hex(key_id);
     char *file = g_strdup_printf("%s-%s.pem", serial, hex);
     char *path =
         g_build_filename(agent->config.state_dir, "chains", file, NULL);

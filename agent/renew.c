@@ -86,17 +86,6 @@ state_path(const struct agent *agent, const char *dir, const char *name,
     return path;
 }
 
-static char *
-hex_of(GBytes *bytes)
-{
-    gsize len;
-    const guint8 *p = g_bytes_get_data(bytes, &len);
-    GString *s = g_string_sized_new(2 * len);
-    for (gsize i = 0; i < len; i++)
-        g_string_append_printf(s, "%02x", p[i]);
-    return g_string_free(s, FALSE);
-}
-
 static GBytes *
 bytes_of_hex(const char *hex)
 {
@@ -374,7 +363,7 @@ journal_write(struct agent *agent, struct journal *j, const char *phase,
               struct tessera_status *st)
 {
     GKeyFile *kf = g_key_file_new();
-    char *old_hex = hex_of(j->old_id), *new_hex = hex_of(j->new_id);
+    char *old_hex = agent_hex(j->old_id), *new_hex = agent_hex(j->new_id);
     g_free(j->phase);
     j->phase = g_strdup(phase);
     g_key_file_set_string(kf, "renewal", "phase", phase);

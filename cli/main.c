@@ -556,6 +556,27 @@ on_enroll_interrupt(int sig)
     _exit(130);
 }
 
+/* Sends an ENROLL or RENEW and prints the certificate it brings back. */
+static int
+certificate_request(struct tessera_writer *w, uint8_t expect, const char *what,
+                    const char *name)
+{
+    struct tessera_reply reply;
+    struct tessera_status st = {0};
+    struct tessera_blob leaf = {0};
+    int rc = EXIT_OK;
+    if (request(w, expect, &reply, &st) < 0)
+        rc = fail(&st);
+    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
+        rc = usage_error("the agent sent a malformed certificate%s", "");
+    else
+        print_certified(what, name, &leaf);
+    tessera_blob_clear(&leaf);
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(w);
+    return rc;
+}
+
 static int
 cmd_enroll(int argc, char **argv)
 {
@@ -612,24 +633,12 @@ cmd_enroll(int argc, char **argv)
             "says pending)\n",
             req.key.name, req.ca, req.timeout_seconds);
     struct tessera_writer w;
-    struct tessera_reply reply;
-    struct tessera_status st = {0};
-    struct tessera_blob leaf = {0};
     signal(SIGINT, on_enroll_interrupt);
     signal(SIGTERM, on_enroll_interrupt);
     tessera_writer_init(&w);
     tessera_encode_enroll(&w, &req);
-    int rc = EXIT_OK;
-    if (request(&w, TESSERA_MSG_ENROLL_REPLY, &reply, &st) < 0)
-        rc = fail(&st);
-    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
-        rc = usage_error("the agent sent a malformed certificate%s", "");
-    else
-        print_certified("enrolled", req.key.name, &leaf);
-    tessera_blob_clear(&leaf);
-    tessera_reply_clear(&reply);
-    tessera_writer_clear(&w);
-    return rc;
+    return certificate_request(&w, TESSERA_MSG_ENROLL_REPLY, "enrolled",
+                               req.key.name);
 }
 
 static int
@@ -643,24 +652,11 @@ cmd_renew(int argc, char **argv)
             "logs each step\n",
             name);
     struct tessera_writer w;
-    struct tessera_reply reply;
-    struct tessera_status st = {0};
-    struct tessera_blob leaf = {0};
     signal(SIGINT, on_enroll_interrupt);
     signal(SIGTERM, on_enroll_interrupt);
     tessera_writer_init(&w);
     tessera_encode_name_request(&w, TESSERA_MSG_RENEW, name);
-    int rc = EXIT_OK;
-    if (request(&w, TESSERA_MSG_RENEW_REPLY, &reply, &st) < 0)
-        rc = fail(&st);
-    else if (!tessera_decode_blob_reply(&reply.reader, TESSERA_DER_MAX, &leaf))
-        rc = usage_error("the agent sent a malformed certificate%s", "");
-    else
-        print_certified("renewed", name, &leaf);
-    tessera_blob_clear(&leaf);
-    tessera_reply_clear(&reply);
-    tessera_writer_clear(&w);
-    return rc;
+    return certificate_request(&w, TESSERA_MSG_RENEW_REPLY, "renewed", name);
 }
 
 /* Appends every certificate of a PEM file, as DER, to the request. */

@@ -260,6 +260,13 @@ check_exit() {
     fi
 }
 
+# ca_enroll NAME CA SUBJECT [ARGS...]: tessera enroll on "Test Token".
+ca_enroll() {
+    local name=$1 ca=$2 subject=$3
+    shift 3
+    "$TESSERA" enroll "$name" --token "Test Token" --ca "$ca" --subject "$subject" "$@"
+}
+
 # profile NAME KEY=VALUE...: a [ca NAME] group for agent.conf.
 profile() {
     printf '[ca %s]\n' "$1"

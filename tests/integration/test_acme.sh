@@ -48,10 +48,8 @@ start_agent
 unlock
 
 enroll() { # NAME CA [ARGS]
-    local name=$1 ca=$2
-    shift 2
-    "$TESSERA" enroll "$name" --token "Test Token" --ca "$ca" \
-        --subject "CN=$name.corp.example" "$@"
+    local name=$1
+    ca_enroll "$name" "$2" "CN=$name.corp.example" "${@:3}"
 }
 
 # --- success

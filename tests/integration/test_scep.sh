@@ -38,10 +38,8 @@ start_agent
 unlock
 
 enroll() { # NAME CA [ARGS]
-    local name=$1 ca=$2
-    shift 2
-    "$TESSERA" enroll "$name" --token "Test Token" --ca "$ca" \
-        --subject "CN=$name,O=Tessera Test" "$@"
+    local name=$1
+    ca_enroll "$name" "$2" "CN=$name,O=Tessera Test" "${@:3}"
 }
 
 # --- success
