@@ -185,10 +185,12 @@ recheck_absent_tokens(struct agent *agent)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     gboolean back = FALSE;
-    for (guint i = 0; i < reg->tokens->len; i++) {
+    for (guint i = 0; i < reg->tokens->len && !back; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        if (!g_atomic_int_get(&t->present))
-            back = agent_token_check_presence(t) || back;
+        CK_TOKEN_INFO info;
+        /* The rescan makes the return (sessions closed, pin-file login). */
+        back = !g_atomic_int_get(&t->present) &&
+               t->module->C_GetTokenInfo(t->slot, &info) == CKR_OK;
     }
     agent_registry_unref(reg);
     if (back)

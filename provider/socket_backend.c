@@ -32,8 +32,22 @@
 /* A signature on a slow smartcard takes about a second; this is far above. */
 #define REPLY_TIMEOUT_SECONDS 60
 
+/*
+ * A program loads a certificate and a key as two loads of one name (openssl
+ * s_client's -cert and -key, SSL_CTX_use_* in most programs). A renewal
+ * switching keys between the two would give it a new key for an old
+ * certificate, so a name's identity is kept this long for the loads that
+ * follow; signing then finds the right key by its hash either way.
+ */
+#define IDENTITY_CACHE_US (2 * 1000 * 1000)
+
 struct socket_backend {
     pthread_mutex_t lock;
+    /* The last identity read, as its encoded reply (under lock). */
+    char *cached_name;
+    uint8_t *cached_reply;
+    size_t cached_len;
+    uint64_t cached_at_us;
     pid_t owner; /* idle connections belong to this process only */
     int idle[POOL_SIZE];
     size_t n_idle;
@@ -74,6 +88,8 @@ socket_backend_destroy(void *backend)
     for (size_t i = 0; i < sb->n_idle; i++)
         close(sb->idle[i]);
     pthread_mutex_destroy(&sb->lock);
+    free(sb->cached_name);
+    free(sb->cached_reply);
     free(sb);
 }
 
@@ -220,6 +236,50 @@ socket_list(void *backend,
     }
 }
 
+/* A copy of the identity last read for name, if it is recent. */
+static bool
+cached_identity(struct socket_backend *sb, const char *name,
+                struct tessera_identity *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&sb->lock);
+    if (sb->cached_name != NULL && strcmp(sb->cached_name, name) == 0 &&
+        tessera_monotonic_us() - sb->cached_at_us < IDENTITY_CACHE_US) {
+        struct tessera_reader r;
+        tessera_reader_init(&r, sb->cached_reply, sb->cached_len);
+        hit = tessera_get_u8(&r) == TESSERA_MSG_IDENTITY_REPLY &&
+              tessera_decode_identity(&r, out);
+    }
+    pthread_mutex_unlock(&sb->lock);
+    return hit;
+}
+
+static void
+remember_identity(struct socket_backend *sb, const char *name,
+                  const struct tessera_identity *id)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_identity(&w, id);
+    char *copy = strdup(name);
+    pthread_mutex_lock(&sb->lock);
+    free(sb->cached_name);
+    free(sb->cached_reply);
+    sb->cached_name = NULL;
+    sb->cached_reply = NULL;
+    if (!w.failed && copy != NULL) {
+        sb->cached_name = copy;
+        sb->cached_reply = w.data; /* the writer's buffer, kept */
+        sb->cached_len = w.len;
+        sb->cached_at_us = tessera_monotonic_us();
+        w.data = NULL;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&sb->lock);
+    free(copy);
+    tessera_writer_clear(&w);
+}
+
 static int
 socket_get_identity(void *backend, const char *name,
                     struct tessera_identity *out, struct tessera_status *st)
@@ -227,6 +287,8 @@ socket_get_identity(void *backend, const char *name,
     struct socket_backend *sb = backend;
     struct tessera_writer w;
     struct tessera_reply reply;
+    if (cached_identity(sb, name, out))
+        return 0;
     tessera_writer_init(&w);
     tessera_encode_name_request(&w, TESSERA_MSG_GET_IDENTITY, name);
     int rc = call(sb, &w, TESSERA_MSG_IDENTITY_REPLY, sb->poll_us, &reply, st);
@@ -237,6 +299,8 @@ socket_get_identity(void *backend, const char *name,
         rc = -1;
     }
     tessera_reply_clear(&reply);
+    if (rc == 0)
+        remember_identity(sb, name, out);
     return rc;
 }
 

@@ -135,10 +135,12 @@ check_output "a 30-second certificate is due 15 seconds after issue" \
 handshakes=0 failures=0
 deadline=$(($(date +%s) + 60))
 while [ "$(date +%s)" -lt "$deadline" ]; do
-    if handshake tessera:wifi tessera:wifi </dev/null 2>&1 | grep -q "Subject: CN=wifi"; then
+    if handshake tessera:wifi tessera:wifi </dev/null >"$T/hs.out" 2>&1 &&
+        grep -q "Subject: CN=wifi" "$T/hs.out"; then
         handshakes=$((handshakes + 1))
     else
         failures=$((failures + 1))
+        cp "$T/hs.out" "$T/failed-handshake.out"
     fi
     # Go on a little after the renewal, so that handshakes span it.
     if grep -q "renewed wifi" "$T/agent.log"; then
@@ -151,6 +153,7 @@ if [ "$failures" -eq 0 ] && [ "$handshakes" -ge 20 ]; then
     pass "$handshakes handshakes by name through the renewal, none failed"
 else
     fail "$failures of $((handshakes + failures)) handshakes failed across the renewal"
+    grep -i "error\|verify\|alert" "$T/failed-handshake.out" | head -5 | sed 's/^/#   /' 
 fi
 
 # --- failures: reported, backed off, nothing left behind
