@@ -45,7 +45,15 @@ struct renewal {
     guint failures;
     char *last_error;
     gboolean running;
+    /* The schedule as last worked out, for the certificate ending at
+     * due_for: the once-a-second look reads no file while it holds. */
+    gint64 due, looked_at;
+    guint64 due_for;
 };
+
+/* How long a worked-out schedule holds before the records are read again
+ * (a Forget, an edited record). */
+#define RECHECK_SECONDS 60
 
 struct agent_renewals {
     GMutex lock;
@@ -315,6 +323,7 @@ record_outcome(struct agent *agent, const char *name, const struct policy *p,
     g_mutex_lock(&r->lock);
     struct renewal *state = renewal_of(r, name);
     g_clear_pointer(&state->last_error, g_free);
+    state->looked_at = 0; /* work the schedule out again */
     if (st == NULL) {
         state->failures = 0;
         state->retry_at = 0;
@@ -861,16 +870,40 @@ next_attempt(struct agent *agent, const struct agent_identity *id,
     return t;
 }
 
+/* Whether NAME's renewal is due now (and none runs). */
+static gboolean
+due_now(struct agent *agent, const struct agent_identity *id)
+{
+    struct agent_renewals *r = agent->renewals;
+    gint64 now = now_seconds(), due = G_MAXINT64;
+    g_mutex_lock(&r->lock);
+    struct renewal *state = renewal_of(r, id->name);
+    gboolean fresh = state->due_for == id->not_after &&
+                     now - state->looked_at < RECHECK_SECONDS;
+    gboolean running = state->running;
+    if (fresh)
+        due = state->due;
+    g_mutex_unlock(&r->lock);
+    if (!fresh) {
+        struct enrolment e;
+        if (id->certs->len > 0 && read_enrolment(agent, id->name, &e)) {
+            due = next_attempt(agent, id, &e, &running);
+            enrolment_clear(&e);
+        }
+        g_mutex_lock(&r->lock);
+        state = renewal_of(r, id->name);
+        state->due = due;
+        state->due_for = id->not_after;
+        state->looked_at = now;
+        g_mutex_unlock(&r->lock);
+    }
+    return !running && now >= due;
+}
+
 static void
 consider(struct agent *agent, struct agent_identity *id)
 {
-    struct enrolment e;
-    gboolean running;
-    if (id->certs->len == 0 || !read_enrolment(agent, id->name, &e))
-        return;
-    gint64 due = next_attempt(agent, id, &e, &running);
-    enrolment_clear(&e);
-    if (running || now_seconds() < due)
+    if (!due_now(agent, id))
         return;
     if (!g_atomic_int_get(&id->token->present)) {
         set_state(agent, id->name, TESSERA_RENEWAL_WAITING_TOKEN);
