@@ -315,6 +315,17 @@ backoff(const struct policy *p, guint failures, gboolean rejected)
     return delay / 2 + g_random_int_range(0, (gint32)MAX(delay / 2, 1) + 1);
 }
 
+/*
+ * An attempt that met an absent or locked token waits for it: no failure
+ * counted, no backoff, and the next look says so.
+ */
+static gboolean
+token_waits(const struct tessera_status *st)
+{
+    return st != NULL && (st->code == TESSERA_ERR_TOKEN_ABSENT ||
+                          st->code == TESSERA_ERR_TOKEN_LOCKED);
+}
+
 static void
 record_outcome(struct agent *agent, const char *name, const struct policy *p,
                const struct tessera_status *st)
@@ -324,7 +335,10 @@ record_outcome(struct agent *agent, const char *name, const struct policy *p,
     struct renewal *state = renewal_of(r, name);
     g_clear_pointer(&state->last_error, g_free);
     state->looked_at = 0; /* work the schedule out again */
-    if (st == NULL) {
+    if (token_waits(st)) {
+        state->retry_at = 0;
+        state->state = TESSERA_RENEWAL_SCHEDULED; /* the next look decides */
+    } else if (st == NULL) {
         state->failures = 0;
         state->retry_at = 0;
         state->state = TESSERA_RENEWAL_SCHEDULED;
@@ -809,6 +823,8 @@ agent_renew(struct agent *agent, const char *name, int client_fd,
 out:
     if (rc == 0)
         g_message("renewed %s with CA %s", name, e.ca);
+    else if (token_waits(st))
+        g_message("renewal of %s waits for its token: %s", name, st->message);
     else
         g_message("renewal of %s with CA %s failed: %s", name,
                   e.ca ? e.ca : "?", st->message);

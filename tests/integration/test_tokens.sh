@@ -15,7 +15,12 @@ calls() { grep -c "^$1$" "$FAULTY_LOG" || true; }
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
 mkdir -p "$XDG_CONFIG_HOME/tessera"
-printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+{
+    printf '[agent]\nslot-poll-seconds=1\n'
+    # Certificates due for renewal 10 s after issue.
+    profile short protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" \
+        validity-seconds=20 renew-at-percent=50 renew-jitter-percent=0
+} >"$XDG_CONFIG_HOME/tessera/agent.conf"
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
 wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 10 s
     for _ in $(seq 1 200); do
@@ -25,6 +30,13 @@ wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 1
     return 1
 }
 log_count() { grep -c -- "$1" "$T/agent.log" || true; }
+wait_until_listed() { # NAME STATE: within 30 s
+    for _ in $(seq 1 300); do
+        "$TESSERA" list | grep -q "^$1 .*$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 # --- PIN policy
 fault final_try=1
@@ -110,6 +122,21 @@ logins=$(calls C_Login)
 unlock
 check_output "after unlock the identity works again, without a restart" "5 of 5 signed" sign
 check_output "with exactly one more C_Login" "^$((logins + 1))$" calls C_Login
+
+# A renewal that falls due while the token is out waits for it, without
+# counting a failure, and runs once it is back and unlocked.
+ca_enroll soon short CN=soon >/dev/null 2>&1
+fault removed=1
+check "a due renewal with the token out waits for the token" \
+    wait_until_listed soon "waiting for token"
+check_output "and says so in the log, not as a failure" \
+    "identity soon is due for renewal: waiting for token" cat "$T/agent.log"
+check "without counting a failure" bash -c "! '$TESSERA' list | grep -q '^soon .*failing'"
+back=$(log_count 'is back; unlock it again')
+fault
+wait_log 'is back; unlock it again' "$back"
+unlock
+check "back and unlocked, it renews" wait_log "renewed soon with CA short"
 # A token plugged in while the agent runs is found without a restart.
 # (SoftHSM2 fixes its slots at C_Initialize, so "plugged in" is a token the
 # faulty module hides until then.)
@@ -149,7 +176,12 @@ check_fails "so the next signature asks for the PIN" "is locked: run .tessera un
 # A PIN-pad token whose key asks before every signature (smartcards' non-
 # repudiation keys): the pad confirms each one.
 stop_agent
-printf '[agent]\nslot-poll-seconds=1\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
+{
+    printf '[agent]\nslot-poll-seconds=1\n'
+    # Certificates due for renewal 10 s after issue.
+    profile short protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" \
+        validity-seconds=20 renew-at-percent=50 renew-jitter-percent=0
+} >"$XDG_CONFIG_HOME/tessera/agent.conf"
 fault protected_path=1 always_auth=1
 export FAULTY_PINPAD_PIN=$PIN
 : >"$FAULTY_LOG"
@@ -260,6 +292,10 @@ bad_config "expiring-days must be whole days" '[agent]\nexpiring-days=14;soon\n'
     "expiring-days must be whole days"
 bad_config "notifications must be a boolean" '[agent]\nnotifications=loud\n' \
     "notifications must be true or false"
+bad_config "a renewal percentage out of range" '[ca corp]\nrenew-at-percent=20\n' \
+    "\\[ca corp\\] renew-at-percent must be 50 to 95"
+bad_config "rekey must be a boolean" '[identity laptop]\nrekey=sometimes\n' \
+    "\\[identity laptop\\] rekey must be true or false"
 check "the agent ran throughout" agent_alive
 
 finish
