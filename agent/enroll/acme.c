@@ -478,9 +478,12 @@ new_order(struct acme_session *s, GBytes *csr, struct acme_order *order,
                            "addresses: give --san dns:NAME or --san ip:ADDR");
         return ENROLL_REJECTED;
     }
-    JsonObject *o = json_object_new();
-    json_object_set_array_member(o, "identifiers", ids);
-    JsonNode *payload = json_node_init_object(json_node_alloc(), o);
+    /* RFC 9773: a renewal says which certificate it replaces. */
+    GBytes *leaf = s->dir.renewal_info ? enroll_current_leaf(s->ca) : NULL;
+    char *replaces = leaf ? acme_cert_id(g_bytes_get_data(leaf, NULL),
+                                         g_bytes_get_size(leaf))
+                          : NULL;
+    JsonNode *payload = acme_order_request(ids, replaces);
     struct http_reply reply = {0};
     char *why = NULL;
     enum enroll_outcome outcome =
@@ -499,7 +502,9 @@ new_order(struct acme_session *s, GBytes *csr, struct acme_order *order,
     g_free(why);
     http_reply_clear(&reply);
     json_node_unref(payload);
-    json_object_unref(o);
+    g_free(replaces);
+    if (leaf != NULL)
+        g_bytes_unref(leaf);
     return outcome;
 }
 

@@ -399,3 +399,15 @@ acme_renewal_time(const struct acme_renewal_window *w, gint64 now,
     gint64 t = w->start + (gint64)(random % (span + 1));
     return t < now ? now : t;
 }
+
+JsonNode *
+acme_order_request(JsonArray *identifiers, const char *replaces)
+{
+    JsonObject *o = json_object_new();
+    json_object_set_array_member(o, "identifiers", identifiers);
+    if (replaces != NULL)
+        json_object_set_string_member(o, "replaces", replaces);
+    JsonNode *node = json_node_init_object(json_node_alloc(), o);
+    json_object_unref(o);
+    return node;
+}

@@ -8,6 +8,7 @@
 #define TESSERA_ACME_MSG_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #define ACME_BODY_MAX (256 * 1024)
 #define ACME_URL_MAX 2048
@@ -84,5 +85,12 @@ char *acme_cert_id(const void *der, gsize len);
  */
 gint64 acme_renewal_time(const struct acme_renewal_window *w, gint64 now,
                          guint32 random);
+
+/*
+ * A newOrder payload for identifiers (taken), naming the certificate it
+ * replaces (RFC 9773, section 5) when renewing with a CA that offers
+ * renewal information; replaces may be NULL.
+ */
+JsonNode *acme_order_request(JsonArray *identifiers, const char *replaces);
 
 #endif

@@ -30,6 +30,20 @@ enroll_profile_string(const struct enroll_profile *ca, const char *key)
     return g_key_file_get_string(ca->keyfile, ca->group, key, NULL);
 }
 
+GBytes *
+enroll_current_leaf(const struct enroll_profile *ca)
+{
+    if (ca->renewing == NULL)
+        return NULL;
+    struct agent_registry *reg = agent_registry_get(ca->agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, ca->renewing);
+    GBytes *leaf = id != NULL && id->certs->len > 0
+                       ? g_bytes_ref(g_ptr_array_index(id->certs, 0))
+                       : NULL;
+    agent_registry_unref(reg);
+    return leaf;
+}
+
 EVP_PKEY *
 enroll_read_private_key(const char *path)
 {

@@ -62,6 +62,8 @@ char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
 /* A number of the profile (range-checked before submit), or fallback. */
 long enroll_profile_number(const struct enroll_profile *ca, const char *key,
                            long fallback);
+/* Renewing: the DER of the certificate being replaced; else NULL. */
+GBytes *enroll_current_leaf(const struct enroll_profile *ca);
 /* An unencrypted PEM private key file (a local CA's, an ACME account's). */
 EVP_PKEY *enroll_read_private_key(const char *path);
 /* Every certificate of a PEM text, as DER, appended to chain (bounded). */

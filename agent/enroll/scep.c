@@ -238,18 +238,16 @@ make_transaction_id(struct scep_session *s)
 
 /* The current certificate of the identity being renewed. */
 static X509 *
-current_certificate(struct agent *agent, const char *name)
+current_certificate(const struct enroll_profile *ca)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    GBytes *leaf = enroll_current_leaf(ca);
     X509 *x = NULL;
-    if (id != NULL && id->certs->len > 0) {
+    if (leaf != NULL) {
         gsize len;
-        const unsigned char *p =
-            g_bytes_get_data(g_ptr_array_index(id->certs, 0), &len);
+        const unsigned char *p = g_bytes_get_data(leaf, &len);
         x = d2i_X509(NULL, &p, (long)len);
+        g_bytes_unref(leaf);
     }
-    agent_registry_unref(reg);
     return x;
 }
 
@@ -266,7 +264,7 @@ choose_signer(struct scep_session *s, char **reason)
         return ENROLL_ISSUED;
     }
     s->signer_name = s->ca->renewing;
-    s->signer_cert = current_certificate(s->ca->agent, s->ca->renewing);
+    s->signer_cert = current_certificate(s->ca);
     s->signer_key = agent_load_private_key(s->ca->agent, s->ca->renewing, &st);
     if (s->signer_cert == NULL || s->signer_key == NULL) {
         *reason = g_strdup_printf("cannot sign the RenewalReq with the "

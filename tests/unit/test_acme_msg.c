@@ -291,6 +291,31 @@ test_cert_id(void **state)
     EVP_PKEY_free(key);
 }
 
+/* RFC 9773, section 5: a renewal's order names what it replaces. */
+static void
+test_order_request(void **state)
+{
+    (void)state;
+    JsonArray *ids = json_array_new();
+    JsonObject *id = json_object_new();
+    json_object_set_string_member(id, "type", "dns");
+    json_object_set_string_member(id, "value", "laptop.corp.example");
+    json_array_add_object_element(ids, id);
+    JsonNode *order =
+        acme_order_request(ids, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+    char *text = json_to_string(order, FALSE);
+    assert_string_equal(text, "{\"identifiers\":[{\"type\":\"dns\",\"value\":"
+                              "\"laptop.corp.example\"}],\"replaces\":"
+                              "\"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE\"}");
+    g_free(text);
+    json_node_unref(order);
+    order = acme_order_request(json_array_new(), NULL);
+    text = json_to_string(order, FALSE);
+    assert_string_equal(text, "{\"identifiers\":[]}");
+    g_free(text);
+    json_node_unref(order);
+}
+
 static void
 test_base64url(void **state)
 {
@@ -312,6 +337,7 @@ main(void)
         cmocka_unit_test(test_problem),
         cmocka_unit_test(test_renewal_info),
         cmocka_unit_test(test_cert_id),
+        cmocka_unit_test(test_order_request),
         cmocka_unit_test(test_base64url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
