@@ -47,6 +47,25 @@ tessera_key_new(struct tessera_provctx *ctx, const char *name,
     return key;
 }
 
+struct tessera_key *
+tessera_key_dup(const struct tessera_key *src)
+{
+    struct tessera_key *key = calloc(1, sizeof(*key));
+    if (key == NULL)
+        return NULL;
+    *key = *src;
+    key->name = NULL;
+    key->public_key = NULL;
+    if ((src->name != NULL && (key->name = strdup(src->name)) == NULL) ||
+        (src->public_key != NULL && !EVP_PKEY_up_ref(src->public_key))) {
+        free(key->name);
+        free(key);
+        return NULL;
+    }
+    key->public_key = src->public_key;
+    return key;
+}
+
 void
 tessera_key_free(struct tessera_key *key)
 {
@@ -121,16 +140,14 @@ km_load(const void *reference, size_t reference_sz)
     if (ref == NULL || reference_sz != sizeof(*ref) ||
         ref->magic != TESSERA_KEY_REFERENCE_MAGIC || ref->key == NULL)
         return NULL;
-    const struct tessera_key *src = ref->key;
-    return tessera_key_new(src->provctx, src->name, src->type, src->public_key);
+    return tessera_key_dup(ref->key);
 }
 
 static void *
 km_dup(const void *keydata, int selection)
 {
-    const struct tessera_key *src = keydata;
     (void)selection;
-    return tessera_key_new(src->provctx, src->name, src->type, src->public_key);
+    return tessera_key_dup(keydata);
 }
 
 static int

@@ -94,6 +94,8 @@ struct tessera_key *tessera_key_new(struct tessera_provctx *ctx,
                                     const char *name,
                                     enum tessera_key_type type,
                                     EVP_PKEY *public_key);
+/* A copy, hash included (computed once, at load). */
+struct tessera_key *tessera_key_dup(const struct tessera_key *src);
 void tessera_key_free(struct tessera_key *key);
 /* Decodes an SPKI into a public key held by another provider. */
 EVP_PKEY *tessera_decode_spki(const struct tessera_provctx *ctx,

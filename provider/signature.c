@@ -113,9 +113,7 @@ dupctx(void *vctx)
     ctx->key = NULL;
     ctx->md = NULL;
     ctx->mdctx = NULL;
-    if (src->key != NULL && (ctx->key = tessera_key_new(
-                                 src->provctx, src->key->name, src->key->type,
-                                 src->key->public_key)) == NULL)
+    if (src->key != NULL && (ctx->key = tessera_key_dup(src->key)) == NULL)
         goto fail;
     if (src->md != NULL) {
         if (!EVP_MD_up_ref(src->md))
@@ -144,8 +142,7 @@ sign_init(void *vctx, void *provkey, const OSSL_PARAM params[])
         return 0;
     }
     tessera_key_free(ctx->key);
-    ctx->key =
-        tessera_key_new(ctx->provctx, key->name, key->type, key->public_key);
+    ctx->key = tessera_key_dup(key); /* with its hash, computed once */
     return ctx->key != NULL && set_ctx_params(ctx, params);
 }
 
