@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "../common/errors.h"
 #include "enroll/enroll.h"
+#include "schedule.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -60,12 +61,6 @@ struct agent_renewals {
     GHashTable *by_name; /* name -> struct renewal * */
     guint running;       /* threads renewing */
     GCond finished;
-};
-
-struct policy {
-    gint64 at_percent, jitter_percent, floor_seconds, grace_seconds;
-    gint64 retry_min, retry_max;
-    gboolean rekey;
 };
 
 /* What `tessera enroll` recorded. */
@@ -145,13 +140,13 @@ policy_number(GKeyFile *kf, const char *identity_group, const char *ca_group,
 }
 
 /* Checked at start by config.c, so read without further checks here. */
-static struct policy
+static struct renewal_policy
 policy_of(const struct agent *agent, const char *name, const char *ca)
 {
     GKeyFile *kf = agent->config.keyfile;
     char *ig = g_strdup_printf("identity %s", name);
     char *cg = g_strdup_printf("ca %s", ca);
-    struct policy p = {
+    struct renewal_policy p = {
         .at_percent =
             policy_number(kf, ig, cg, "renew-at-percent", DEFAULT_AT_PERCENT),
         .jitter_percent = policy_number(kf, ig, cg, "renew-jitter-percent",
@@ -237,29 +232,6 @@ record_renewal(struct agent *agent, const char *name, gint64 renew_after)
     g_free(path);
 }
 
-/*
- * When the certificate's own schedule says to renew: the percentage of its
- * lifetime, a jitter fixed per certificate (so the time does not move on
- * every look), the CA's advice if earlier, and the floor before expiry.
- */
-static gint64
-scheduled_time(const struct agent_identity *id, const struct policy *p,
-               const struct enrolment *e)
-{
-    gint64 not_before = (gint64)id->not_before,
-           not_after = (gint64)id->not_after;
-    gint64 lifetime = MAX(not_after - not_before, 1);
-    gint64 t = not_before + lifetime * p->at_percent / 100;
-    char *seed = g_strdup_printf("%s/%" G_GINT64_FORMAT, id->name, not_after);
-    guint spread = g_str_hash(seed) % 2001; /* 0..2000 */
-    g_free(seed);
-    t += lifetime * p->jitter_percent * ((gint64)spread - 1000) / 100000;
-    if (e->renew_after > 0 && e->renew_after < t)
-        t = e->renew_after;
-    gint64 floor = MIN(p->floor_seconds, lifetime / 10);
-    return MIN(t, not_after - floor);
-}
-
 /* ---- the in-memory state ---- */
 
 static struct renewal *
@@ -301,20 +273,6 @@ set_state(struct agent *agent, const char *name,
     return changed;
 }
 
-static gint64
-backoff(const struct policy *p, guint failures, gboolean rejected)
-{
-    if (rejected)
-        return p->retry_max;
-    gint64 delay = p->retry_min;
-    for (guint i = 1; i < failures && delay < p->retry_max; i++)
-        delay *= 2;
-    delay = MIN(delay, p->retry_max);
-    /* Between half and all of it, so that clients who failed together do
-     * not come back together. */
-    return delay / 2 + g_random_int_range(0, (gint32)MAX(delay / 2, 1) + 1);
-}
-
 /*
  * An attempt that met an absent or locked token waits for it: no failure
  * counted, no backoff, and the next look says so.
@@ -327,8 +285,8 @@ token_waits(const struct tessera_status *st)
 }
 
 static void
-record_outcome(struct agent *agent, const char *name, const struct policy *p,
-               const struct tessera_status *st)
+record_outcome(struct agent *agent, const char *name,
+               const struct renewal_policy *p, const struct tessera_status *st)
 {
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
@@ -346,8 +304,9 @@ record_outcome(struct agent *agent, const char *name, const struct policy *p,
         state->failures++;
         state->last_error = g_strdup(st->message);
         state->retry_at =
-            now_seconds() +
-            backoff(p, state->failures, st->code == TESSERA_ERR_CA_REJECTED);
+            now_seconds() + renewal_backoff(p, state->failures,
+                                            st->code == TESSERA_ERR_CA_REJECTED,
+                                            g_random_int());
         state->state = st->code == TESSERA_ERR_CA_TIMEOUT
                            ? TESSERA_RENEWAL_PENDING
                            : TESSERA_RENEWAL_FAILING;
@@ -590,7 +549,7 @@ finish(struct agent *agent, struct agent_token *token, struct journal *j,
              (crash_point(j->name, "switching"), TRUE) &&
              switch_keys(agent, token, j, chain, st) == 0) {
         crash_point(j->name, "switched");
-        struct policy p = policy_of(agent, j->name, j->ca);
+        struct renewal_policy p = policy_of(agent, j->name, j->ca);
         j->grace_until = now_seconds() + (j->rekey ? p.grace_seconds : 0);
         rc = journal_write(agent, j, "grace", st) ? 0 : -1;
         crash_point(j->name, "grace");
@@ -788,7 +747,7 @@ agent_renew(struct agent *agent, const char *name, int client_fd,
         return -1;
     }
     struct agent_identity *id = current_identity(agent, name, st);
-    struct policy p = policy_of(agent, name, e.ca);
+    struct renewal_policy p = policy_of(agent, name, e.ca);
     GPtrArray *chain =
         g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     struct enroll_result result = {.chain = chain};
@@ -874,8 +833,9 @@ static gint64
 next_attempt(struct agent *agent, const struct agent_identity *id,
              const struct enrolment *e, gboolean *running)
 {
-    struct policy p = policy_of(agent, id->name, e->ca);
-    gint64 t = scheduled_time(id, &p, e);
+    struct renewal_policy p = policy_of(agent, id->name, e->ca);
+    gint64 t = renewal_time(id->name, (gint64)id->not_before,
+                            (gint64)id->not_after, e->renew_after, &p);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
     struct renewal *state = renewal_of(r, id->name);
