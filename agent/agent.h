@@ -301,6 +301,9 @@ void agent_renewal_tick(struct agent *agent);
  * whose hang-up cancels while the CA says pending, or -1. */
 int agent_renew(struct agent *agent, const char *name, int client_fd,
                 struct tessera_blob *leaf, struct tessera_status *st);
+/* NAME's enrolment record was written or removed: work its schedule out
+ * again. */
+void agent_renewal_reschedule(struct agent *agent, const char *name);
 /* Fills the summary's renewal fields. */
 void agent_renewal_describe(struct agent *agent,
                             const struct agent_identity *id,

@@ -695,6 +695,7 @@ agent_forget_identity(struct agent *agent, const char *name,
                            name);
         rc = -1;
     }
+    agent_renewal_reschedule(agent, name);
     if (rc == 0)
         g_message("forgot identity %s%s", name,
                   delete_objects ? " and deleted its key and certificate" : "");

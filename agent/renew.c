@@ -846,9 +846,15 @@ next_attempt(struct agent *agent, const struct agent_identity *id,
     return t;
 }
 
-/* Whether NAME's renewal is due now (and none runs). */
-static gboolean
-due_now(struct agent *agent, const struct agent_identity *id)
+/*
+ * When NAME renews next (G_MAXINT64: nothing renews it) and whether a
+ * renewal of it runs. The records are read again only once a minute, or
+ * when the certificate or an outcome changed: the look asks every second
+ * and every list and D-Bus sync asks for every identity.
+ */
+static gint64
+schedule_of(struct agent *agent, const struct agent_identity *id,
+            gboolean *running)
 {
     struct agent_renewals *r = agent->renewals;
     gint64 now = now_seconds(), due = G_MAXINT64;
@@ -856,14 +862,14 @@ due_now(struct agent *agent, const struct agent_identity *id)
     struct renewal *state = renewal_of(r, id->name);
     gboolean fresh = state->due_for == id->not_after &&
                      now - state->looked_at < RECHECK_SECONDS;
-    gboolean running = state->running;
+    *running = state->running;
     if (fresh)
         due = state->due;
     g_mutex_unlock(&r->lock);
     if (!fresh) {
         struct enrolment e;
         if (id->certs->len > 0 && read_enrolment(agent, id->name, &e)) {
-            due = next_attempt(agent, id, &e, &running);
+            due = next_attempt(agent, id, &e, running);
             enrolment_clear(&e);
         }
         g_mutex_lock(&r->lock);
@@ -873,13 +879,14 @@ due_now(struct agent *agent, const struct agent_identity *id)
         state->looked_at = now;
         g_mutex_unlock(&r->lock);
     }
-    return !running && now >= due;
+    return due;
 }
 
 static void
 consider(struct agent *agent, struct agent_identity *id)
 {
-    if (!due_now(agent, id))
+    gboolean running;
+    if (schedule_of(agent, id, &running) > now_seconds() || running)
         return;
     if (!g_atomic_int_get(&id->token->present)) {
         set_state(agent, id->name, TESSERA_RENEWAL_WAITING_TOKEN);
@@ -948,24 +955,35 @@ agent_renewal_tick(struct agent *agent)
 }
 
 void
+agent_renewal_reschedule(struct agent *agent, const char *name)
+{
+    struct agent_renewals *r = agent->renewals;
+    if (r == NULL)
+        return;
+    g_mutex_lock(&r->lock);
+    renewal_of(r, name)->looked_at = 0;
+    g_mutex_unlock(&r->lock);
+    agent_dbus_changed(agent);
+}
+
+void
 agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
                        struct tessera_identity_summary *s)
 {
-    struct enrolment e;
-    if (agent->renewals == NULL || id->certs->len == 0 ||
-        !read_enrolment(agent, id->name, &e)) {
+    gboolean running;
+    gint64 due =
+        agent->renewals ? schedule_of(agent, id, &running) : G_MAXINT64;
+    if (due == G_MAXINT64) {
         s->renewal_state = TESSERA_RENEWAL_NONE;
         return;
     }
-    gboolean running;
-    s->next_renewal = (uint64_t)MAX(next_attempt(agent, id, &e, &running), 0);
+    s->next_renewal = (uint64_t)MAX(due, 0);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
     struct renewal *state = renewal_of(r, id->name);
     s->renewal_state = running ? TESSERA_RENEWAL_RENEWING : state->state;
     s->renewal_error = strdup(state->last_error ? state->last_error : "");
     g_mutex_unlock(&r->lock);
-    enrolment_clear(&e);
 }
 
 void

@@ -218,6 +218,7 @@ record_enrolment(struct agent *agent, const struct tessera_enroll_request *req,
                   error->message);
         g_error_free(error);
     }
+    agent_renewal_reschedule(agent, req->key.name);
     g_free(path);
     g_free(file);
     g_free(data);
