@@ -75,8 +75,8 @@ enroll_parse_pem_chain(const char *pem, gsize len, GPtrArray *chain)
     return ok;
 }
 
-static X509 *
-x509_of(GBytes *der)
+X509 *
+enroll_x509_of(GBytes *der)
 {
     gsize len;
     const unsigned char *p = g_bytes_get_data(der, &len);
@@ -93,10 +93,10 @@ chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
-    X509 *leaf = x509_of(g_ptr_array_index(chain, 0));
+    X509 *leaf = enroll_x509_of(g_ptr_array_index(chain, 0));
     gboolean ok = FALSE;
     for (guint i = 1; untrusted != NULL && i < chain->len; i++) {
-        X509 *x = x509_of(g_ptr_array_index(chain, i));
+        X509 *x = enroll_x509_of(g_ptr_array_index(chain, i));
         if (x == NULL || !sk_X509_push(untrusted, x))
             X509_free(x);
     }

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 enum enroll_outcome {
     ENROLL_ISSUED,       /* chain filled, leaf first */
@@ -62,6 +63,8 @@ char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
 /* A number of the profile (range-checked before submit), or fallback. */
 long enroll_profile_number(const struct enroll_profile *ca, const char *key,
                            long fallback);
+/* A DER certificate decoded, or NULL. */
+X509 *enroll_x509_of(GBytes *der);
 /* Renewing: the DER of the certificate being replaced; else NULL. */
 GBytes *enroll_current_leaf(const struct enroll_profile *ca);
 /* An unencrypted PEM private key file (a local CA's, an ACME account's). */

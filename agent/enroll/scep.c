@@ -241,13 +241,9 @@ static X509 *
 current_certificate(const struct enroll_profile *ca)
 {
     GBytes *leaf = enroll_current_leaf(ca);
-    X509 *x = NULL;
-    if (leaf != NULL) {
-        gsize len;
-        const unsigned char *p = g_bytes_get_data(leaf, &len);
-        x = d2i_X509(NULL, &p, (long)len);
+    X509 *x = leaf ? enroll_x509_of(leaf) : NULL;
+    if (leaf != NULL)
         g_bytes_unref(leaf);
-    }
     return x;
 }
 
@@ -345,10 +341,7 @@ order_chain(struct scep_session *s, GPtrArray *issued, GPtrArray *chain)
 {
     EVP_PKEY *ours = X509_REQ_get0_pubkey(s->csr);
     for (guint i = 0; i < issued->len; i++) {
-        gsize len;
-        const unsigned char *p =
-            g_bytes_get_data(g_ptr_array_index(issued, i), &len);
-        X509 *x = d2i_X509(NULL, &p, (long)len);
+        X509 *x = enroll_x509_of(g_ptr_array_index(issued, i));
         if (x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), ours) == 1)
             g_ptr_array_insert(chain, 0,
                                g_bytes_ref(g_ptr_array_index(issued, i)));
