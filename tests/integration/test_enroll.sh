@@ -50,6 +50,7 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile typo protocol=scpe
     profile impatient-ca protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" retry-seconds=soon
     profile forever-valid protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=99999
+    profile blink protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-seconds=3
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
@@ -127,6 +128,8 @@ check_fails "a profile number that is not a number is refused before any key" \
     "CA profile impatient-ca: retry-seconds must be 1 to 86400" enroll ghost impatient-ca
 check_fails "so is one out of range" "CA profile forever-valid: validity-days must be 1 to 3650" \
     enroll ghost forever-valid
+check_fails "and a validity in seconds too short to renew" \
+    "CA profile blink: validity-seconds must be 10 to" enroll ghost blink
 check_fails "a SAN with a comma is refused" "cannot use subject alternative name" \
     enroll ghost corp --san "dns:a.example,DNS:evil.example"
 check_fails "a SAN of an unknown kind is refused" "write dns:NAME" \

@@ -32,6 +32,8 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile wrong protocol=scep "url=$SCEP_URL" "trust=$SCEP_CA" "challenge-file=$T/wrong-challenge"
     profile unpinned protocol=scep "url=$SCEP_URL" "trust=$T/ca/ca.pem" "challenge-file=$T/challenge"
     profile down protocol=scep "url=http://127.0.0.1:$closed_port/scep" "trust=$SCEP_CA"
+    profile nochallenge protocol=scep "url=$SCEP_URL" "trust=$SCEP_CA" \
+        "challenge-file=$T/missing-challenge"
     profile broken protocol=scep "url=$BROKEN" "tls-ca=$T/ca/ca.pem" "trust=$SCEP_CA"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
@@ -88,6 +90,9 @@ check_exit "a CA certificate the profile does not pin: exit 7" 7 \
 check_exit "an EC key is refused before any key is made: exit 1" 1 \
     "CA profile corp uses SCEP, whose replies are encrypted to the key: give an RSA key" \
     enroll curved corp --key ec-p256
+check_exit "a challenge file that cannot be read: exit 5, naming it" 5 \
+    "CA nochallenge: cannot read the challenge password from $T/missing-challenge" \
+    enroll mute nochallenge
 check_exit "a SCEP server that cannot be reached: exit 5" 5 \
     "CA down: cannot reach http://127.0.0.1:$closed_port/scep" enroll gone down
 # s_server -WWW serves the file named by the whole request path.

@@ -182,6 +182,29 @@ main(void)
     tessera_writer_clear(&w);
     report(expect_error(fd, TESSERA_ERR_PROTOCOL) && still_serves(fd),
            "an ENROLL with too many SANs is refused");
+    /* RENEW with more than its name: refused, nothing renewed. */
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_RENEW, "x");
+    tessera_put_u32(&w, 1);
+    send_frame(fd, &w);
+    tessera_writer_clear(&w);
+    report(expect_error(fd, TESSERA_ERR_PROTOCOL) && still_serves(fd),
+           "a RENEW with trailing bytes is refused");
+    /* SIGN naming its key by a hash that is not SHA-256. */
+    uint8_t digest[32] = {0}, short_hash[20] = {0};
+    struct tessera_sign_request sign = {
+        .name = "x",
+        .scheme = TESSERA_SIGN_ECDSA,
+        .digest = TESSERA_DIGEST_SHA256,
+        .input = {digest, sizeof(digest)},
+        .key_hash = {short_hash, sizeof(short_hash)},
+    };
+    tessera_writer_init(&w);
+    tessera_encode_sign(&w, &sign);
+    send_frame(fd, &w);
+    tessera_writer_clear(&w);
+    report(expect_error(fd, TESSERA_ERR_PROTOCOL) && still_serves(fd),
+           "a SIGN whose key hash is not 32 bytes is refused");
     close(fd);
 
     /* Random bytes: the agent answers or closes, and never hangs. */
