@@ -267,6 +267,8 @@ gboolean agent_delete_identity(struct agent *agent, const char *name);
 /* publish.c: files others read, kept current by the agent */
 /* Certificates [first, end) as PEM; NULL if one is not valid DER. */
 char *agent_certificates_pem(GPtrArray *certs, guint first, guint end);
+/* tessera_write_file_atomic (common/atomicwrite.h), its directory made
+ * first (0700) if missing. */
 gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
                                  mode_t mode, GError **error);
 void agent_publish_certificate(struct agent *agent, const char *name);

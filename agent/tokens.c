@@ -2,6 +2,7 @@
 /* PKCS#11 modules through p11-kit, tokens, their session pools and login. */
 #include "agent.h"
 #include "../common/errors.h"
+#include "../common/pinfile.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -528,54 +529,23 @@ agent_token_state(struct agent_token *token)
     return out;
 }
 
-/* A pin-file must be private to the user, as ssh insists for its keys. */
-static gboolean
-read_pin_file(const char *path, char **pin, size_t *len, GError **error)
-{
-    GStatBuf sb;
-    if (g_stat(path, &sb) != 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                    "cannot read pin-file %s", path);
-        return FALSE;
-    }
-    if (sb.st_mode & 0077) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "pin-file %s is readable by others; chmod 600 it", path);
-        return FALSE;
-    }
-    if (!g_file_get_contents(path, pin, len, error))
-        return FALSE;
-    char *nl = memchr(*pin, '\n', *len);
-    if (nl != NULL) {
-        size_t keep = (size_t)(nl - *pin);
-        OPENSSL_cleanse(nl, *len - keep);
-        *len = keep;
-    }
-    return TRUE;
-}
-
 /* One login from the token's pin-file; TRUE if it worked. */
 gboolean
 agent_token_login_from_file(struct agent *agent, struct agent_token *t)
 {
     char *path =
         agent_config_string(&agent->config, "token", t->label, "pin-file");
-    char *pin = NULL;
+    char pin[TESSERA_PIN_MAX + 1];
     size_t len = 0;
-    GError *error = NULL;
     struct tessera_status st = {0};
     gboolean ok = FALSE;
-    if (!read_pin_file(path, &pin, &len, &error)) {
-        g_warning("token \"%s\": %s", t->label, error->message);
-        g_clear_error(&error);
-    } else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0) {
+    if (!tessera_read_pin_file(path, pin, sizeof(pin), &len, &st))
+        g_warning("token \"%s\": %s", t->label, st.message);
+    else if (agent_token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0)
         g_warning("%s", st.message);
-    } else {
+    else
         ok = TRUE;
-    }
-    if (pin != NULL)
-        OPENSSL_cleanse(pin, len);
-    g_free(pin);
+    OPENSSL_cleanse(pin, sizeof(pin));
     g_free(path);
     return ok;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tessera: the command line for the Tessera agent. */
+#include "../common/atomicwrite.h"
 #include "../common/errors.h"
 #include "../common/keyref.h"
 #include "../common/keyspec.h"
+#include "../common/pinfile.h"
 #include "../common/transport.h"
 
 #include <errno.h>
@@ -325,24 +327,28 @@ prompt_pin(const char *token, char *buf, size_t size)
     return n < 0 ? -1 : (int)len;
 }
 
+/* The PIN from --pin-file: a file by the rules of common/pinfile.h, or
+ * standard input for "-". Its length, or -1 when refused. */
 static int
-read_pin_file(const char *path, char *buf, size_t size)
+read_pin_option(const char *path, char *pin, size_t size)
 {
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
+    struct tessera_status st = {0};
+    size_t len = 0;
+    bool ok;
+    if (strcmp(path, "-") != 0) {
+        ok = tessera_read_pin_file(path, pin, size, &len, &st);
+    } else if (isatty(STDIN_FILENO)) {
+        tessera_status_set(&st, TESSERA_ERR_INVALID,
+                           "--pin-file -: standard input is a terminal; "
+                           "leave --pin-file out to be asked without echo");
+        ok = false;
+    } else {
+        ok = tessera_read_pin_fd(STDIN_FILENO, "standard input", pin, size,
+                                 &len, &st);
     }
-    /* The file is only read, never kept: no buffering copies of the PIN. */
-    setvbuf(f, NULL, _IONBF, 0);
-    bool got = fgets(buf, (int)size, f) != NULL;
-    fclose(f);
-    if (!got) {
-        buf[0] = '\0';
-        return 0;
-    }
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return (int)strlen(buf);
+    if (!ok)
+        fprintf(stderr, "tessera: %s\n", st.message);
+    return ok ? (int)len : -1;
 }
 
 /* Whether TOKEN (a label, or "" for the only token) has a PIN pad. */
@@ -399,7 +405,7 @@ cmd_unlock(int argc, char **argv)
     char pin[TESSERA_PIN_MAX + 1];
     int len = 0;
     if (pin_file != NULL)
-        len = read_pin_file(pin_file, pin, sizeof(pin));
+        len = read_pin_option(pin_file, pin, sizeof(pin));
     else if (has_pin_pad(token))
         fprintf(stderr, "tessera: enter the PIN on the token's PIN pad\n");
     else
@@ -444,19 +450,49 @@ cmd_lock(int argc, char **argv)
     return rc;
 }
 
+/* PEM made by fill, written by the one atomic write (common/atomicwrite.h). */
+static bool
+write_pem_file(const char *path, bool (*fill)(BIO *out, const void *arg),
+               const void *arg)
+{
+    struct tessera_status st = {0};
+    BIO *pem = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    bool ok = pem != NULL && fill(pem, arg);
+    long len = ok ? BIO_get_mem_data(pem, &data) : 0;
+    if (!ok)
+        tessera_status_set(&st, TESSERA_ERR_INTERNAL,
+                           "cannot encode the contents of %s", path);
+    else
+        ok = tessera_write_file_atomic(path, data, (size_t)len, 0644, &st);
+    if (!ok)
+        fprintf(stderr, "tessera: %s\n", st.message);
+    BIO_free(pem);
+    return ok;
+}
+
+static bool
+fill_csr(BIO *out, const void *arg)
+{
+    const struct tessera_blob *der = arg;
+    const unsigned char *p = der->data;
+    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
+    bool ok = req != NULL && PEM_write_bio_X509_REQ(out, req);
+    X509_REQ_free(req);
+    return ok;
+}
+
+/* The CSR as PEM into out, or on standard output without one. */
 static int
 write_csr(const struct tessera_blob *der, const char *out)
 {
-    const unsigned char *p = der->data;
-    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
-    FILE *f = out ? fopen(out, "we") : stdout;
-    int ok = req != NULL && f != NULL && PEM_write_X509_REQ(f, req);
-    if (f != NULL && f != stdout)
-        ok = fclose(f) == 0 && ok;
-    X509_REQ_free(req);
+    if (out != NULL)
+        return write_pem_file(out, fill_csr, der) ? EXIT_OK : EXIT_FAILED;
+    BIO *stdout_bio = BIO_new_fp(stdout, BIO_NOCLOSE);
+    bool ok = stdout_bio != NULL && fill_csr(stdout_bio, der);
+    BIO_free(stdout_bio);
     if (!ok)
-        fprintf(stderr, "tessera: cannot write the CSR%s%s\n",
-                out ? " to " : "", out ? out : "");
+        fprintf(stderr, "tessera: cannot write the CSR\n");
     return ok ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -732,37 +768,13 @@ cmd_import(int argc, char **argv)
     return rc;
 }
 
-/* Writes a file whole or not at all: a temp file renamed into place. */
 static bool
-write_atomically(const char *path, bool (*fill)(FILE *f, const void *arg),
-                 const void *arg)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-        return false;
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    bool ok = f != NULL && fchmod(fd, 0644) == 0 && fill(f, arg) &&
-              fflush(f) == 0 && fsync(fd) == 0;
-    if (f != NULL)
-        ok = fclose(f) == 0 && ok;
-    else if (fd >= 0)
-        close(fd);
-    if (ok && rename(tmp, path) == 0)
-        return true;
-    fprintf(stderr, "tessera: cannot write %s: %s\n", path, strerror(errno));
-    if (fd >= 0)
-        unlink(tmp);
-    return false;
-}
-
-static bool
-fill_keyref(FILE *f, const void *arg)
+fill_keyref(BIO *out, const void *arg)
 {
     uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
     size_t len;
     return tessera_keyref_encode(arg, der, sizeof(der), &len) &&
-           PEM_write(f, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
+           PEM_write_bio(out, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
 }
 
 struct cert_range {
@@ -771,14 +783,14 @@ struct cert_range {
 };
 
 static bool
-fill_certs(FILE *f, const void *arg)
+fill_certs(BIO *out, const void *arg)
 {
     const struct cert_range *range = arg;
     bool ok = true;
     for (size_t i = range->first; ok && i < range->end; i++) {
         const unsigned char *p = range->id->certs[i].data;
         X509 *x = d2i_X509(NULL, &p, (long)range->id->certs[i].len);
-        ok = x != NULL && PEM_write_X509(f, x);
+        ok = x != NULL && PEM_write_bio_X509(out, x);
         X509_free(x);
     }
     return ok;
@@ -797,9 +809,9 @@ export_files(const struct tessera_identity *id, const char *key_ref,
         return EXIT_FAILED;
     }
     struct cert_range leaf = {id, 0, 1}, rest = {id, 1, id->n_certs};
-    if ((key_ref != NULL && !write_atomically(key_ref, fill_keyref, name)) ||
-        (cert != NULL && !write_atomically(cert, fill_certs, &leaf)) ||
-        (chain != NULL && !write_atomically(chain, fill_certs, &rest)))
+    if ((key_ref != NULL && !write_pem_file(key_ref, fill_keyref, name)) ||
+        (cert != NULL && !write_pem_file(cert, fill_certs, &leaf)) ||
+        (chain != NULL && !write_pem_file(chain, fill_certs, &rest)))
         return EXIT_FAILED;
     return EXIT_OK;
 }
@@ -868,7 +880,8 @@ static const struct command {
     {"unlock", cmd_unlock,
      "unlock [TOKEN] [--pin-file FILE] [--force]\n      log the agent into a "
      "token (label or pkcs11: URI); the PIN is asked\n      on the terminal "
-     "without echo. --force spends a token's final PIN try"},
+     "without echo, or read from FILE (yours, mode 0600, one\n      line; - "
+     "for standard input). --force spends a token's final PIN try"},
     {"lock", cmd_lock,
      "lock [TOKEN]\n      log the agent out of one token, "
      "or of all"},

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Stable error codes carried in ERROR replies; never renumber. */
+/*
+ * Stable error codes carried in ERROR replies (never renumber them), and the
+ * status every layer that can fail fills in: a code and a sentence.
+ */
 #ifndef TESSERA_ERRORS_H
 #define TESSERA_ERRORS_H
+
+#include <stdbool.h>
 
 enum tessera_error {
     TESSERA_OK = 0,
@@ -26,9 +31,20 @@ enum tessera_error {
     TESSERA_ERR_CA_TIMEOUT = 19,     /* still pending when time ran out */
     TESSERA_ERR_CA_RESPONSE = 20,    /* the CA's answer is unusable */
     TESSERA_ERR_UNREACHABLE = 100,   /* client side: no agent to talk to */
+    TESSERA_ERR_UNTRUSTED = 101,     /* client side: the socket is not ours */
 };
 
 /* A short, stable English name for a code, for logs and --json output. */
 const char *tessera_error_name(int code);
+
+/* An error code and the sentence a user reads. */
+struct tessera_status {
+    int code;       /* enum tessera_error */
+    bool io_failed; /* the connection broke: a retry on a new one may work */
+    char message[512];
+};
+
+void tessera_status_set(struct tessera_status *st, int code, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 
 #endif

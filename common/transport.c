@@ -16,16 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void
-tessera_status_set(struct tessera_status *st, int code, const char *fmt, ...)
-{
-    va_list ap;
-    st->code = code;
-    va_start(ap, fmt);
-    vsnprintf(st->message, sizeof(st->message), fmt, ap);
-    va_end(ap);
-}
-
 static int
 read_full(int fd, void *buf, size_t n)
 {

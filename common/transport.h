@@ -3,19 +3,10 @@
 #ifndef TESSERA_TRANSPORT_H
 #define TESSERA_TRANSPORT_H
 
+#include "errors.h"
 #include "messages.h"
 
 #include <stdarg.h>
-
-/* An error code and the sentence a user reads. */
-struct tessera_status {
-    int code;       /* enum tessera_error */
-    bool io_failed; /* the connection broke: a retry on a new one may work */
-    char message[512];
-};
-
-void tessera_status_set(struct tessera_status *st, int code, const char *fmt,
-                        ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Reads one frame body into a fresh allocation. Returns 0; or -1 with errno

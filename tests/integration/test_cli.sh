@@ -38,6 +38,18 @@ else
     fail "the terminal prompt unlocks without echoing the PIN"
 fi
 "$TESSERA" lock "Spare Token"
+check_output "unlock --pin-file - reads the PIN from standard input" \
+    "unlocked Spare Token" \
+    bash -c "printf '%s\n' '$PIN' | '$TESSERA' unlock 'Spare Token' --pin-file -"
+"$TESSERA" lock "Spare Token"
+install -m 644 "$T/pin" "$T/open.pin"
+check_fails "unlock refuses a PIN file others can read, as the agent does" \
+    "pin-file $T/open.pin is readable by others \(mode 0644\)" \
+    "$TESSERA" unlock "Spare Token" --pin-file "$T/open.pin"
+printf '%s\n%s\n' "$PIN" "$PIN" >"$T/two.pin"
+chmod 600 "$T/two.pin"
+check_fails "and one of two lines" "holds more than one line" \
+    "$TESSERA" unlock "Spare Token" --pin-file "$T/two.pin"
 
 for spec in ec-p256 ec-p384 rsa2048; do
     check "enroll a $spec identity" enroll "cli-$spec" "$spec"
@@ -113,6 +125,13 @@ issue "$T/ca" "$T/chained.csr" "$T/chained.pem" client.ext
 check "import with --chain" "$TESSERA" import chained --cert "$T/chained.pem" --chain "$T/ca/ca.pem"
 check_output "the provider returns leaf and chain" "2 certificates" \
     bash -c "openssl storeutl -provider default -provider tessera -certs tessera:chained | grep -c BEGIN | sed 's/$/ certificates/'"
+mkdir -m 770 "$T/team"
+check_fails "export into a directory its group can write is refused, saying why" \
+    "refusing to write $T/team/chained.crt: the directory $T/team is writable by its group" \
+    "$TESSERA" export chained --cert "$T/team/chained.crt"
+check "and nothing is left there" test -z "$(ls -A "$T/team")"
+check_output "export into a private directory writes the files" "BEGIN CERTIFICATE" \
+    bash -c "'$TESSERA' export chained --cert '$T/chained.crt' --key-ref '$T/chained.ref' && cat '$T/chained.crt'"
 
 # A headless unlock through pin-file in the config.
 stop_agent

@@ -21,6 +21,10 @@ printf '[identity laptop]\ncert-file=%s\nchain-file=%s\npost-renew-command=%s\n'
 printf '[identity legacy]\ncert-file=%s\npost-renew-command=%s\n' \
     "$T/published/laptop.pem/legacy.pem" "touch $T/published/legacy-hook-ran" \
     >>"$XDG_CONFIG_HOME/tessera/agent.conf"
+# stranger's cert-file is in a directory its group can write: refused.
+mkdir -m 775 "$T/shared"
+printf '[identity stranger]\ncert-file=%s\n' "$T/shared/stranger.pem" \
+    >>"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
 "$TESSERA" keygen laptop --token "Test Token" --subject "CN=laptop,O=Tessera Test" \
@@ -41,6 +45,10 @@ make_ca "$T/other-ca" "Someone Else's CA"
 "$TESSERA" keygen stranger --token "Test Token" --subject CN=stranger --out "$T/stranger.csr"
 issue "$T/other-ca" "$T/stranger.csr" "$T/stranger.pem" client.ext
 "$TESSERA" import stranger --cert "$T/stranger.pem"
+check_output "a cert-file in a directory its group can write is refused, saying why" \
+    "identity stranger: refusing to write $T/shared/stranger.pem: the directory $T/shared is writable by its group \(mode 0775\)" \
+    cat "$T/agent.log"
+check "and nothing is written there" test ! -e "$T/shared/stranger.pem"
 
 for name in laptop legacy stranger; do
     check "tessera export $name writes a key reference and its certificate" \
