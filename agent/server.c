@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #define MAX_CONNECTIONS 128
-#define LIST_PAGE_BUDGET (TESSERA_FRAME_MAX - 16384)
 
 struct agent_server {
     struct agent *agent;
@@ -37,6 +36,9 @@ struct connection {
     int fd; /* -1 once the thread has finished; under server->lock */
     GThread *thread;
     gboolean greeted;
+    /* The registry snapshots a LIST and a TOKENS are paging through (only
+     * this connection's thread touches them). */
+    struct agent_registry *listing, *token_listing;
 };
 
 /* What the dispatcher tells the connection loop. */
@@ -68,7 +70,7 @@ static void
 reply_done(struct tessera_writer *out, int rc, const struct tessera_status *st)
 {
     if (rc == 0)
-        tessera_put_type(out, TESSERA_MSG_OK);
+        tessera_encode_ok(out);
     else
         reply_status(out, st);
 }
@@ -90,7 +92,7 @@ handle_hello(struct connection *c, struct tessera_reader *r,
              struct tessera_writer *out)
 {
     uint32_t version;
-    if (!tessera_decode_u32_body(r, &version)) {
+    if (!tessera_decode_hello(r, &version)) {
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed HELLO");
         return CLOSE;
     }
@@ -105,35 +107,80 @@ handle_hello(struct connection *c, struct tessera_reader *r,
     return KEEP_OPEN;
 }
 
+/*
+ * The snapshot a page of LIST or TOKENS is read from. Start 0 takes the
+ * current registry and keeps it for the pages that follow on this
+ * connection, so that a list in pages is one consistent picture however
+ * tokens come and go meanwhile; NULL (a protocol error) for a later page
+ * without a first.
+ */
+static struct agent_registry *
+page_source(struct agent *agent, struct agent_registry **pinned,
+            uint32_t start)
+{
+    if (start == 0) {
+        if (*pinned != NULL)
+            agent_registry_unref(*pinned);
+        *pinned = agent_registry_get(agent);
+    }
+    return *pinned;
+}
+
+/* After a page up to end of total: the last one lets the snapshot go. */
 static void
-handle_list(struct agent *agent, struct tessera_reader *r,
+page_sent(struct agent_registry **pinned, uint32_t end, guint total)
+{
+    if (end >= total) {
+        agent_registry_unref(*pinned);
+        *pinned = NULL;
+    }
+}
+
+/* Whether start names a page of a list of total; else the reply says. */
+static gboolean
+page_start_valid(const char *what, uint32_t start, guint total,
+                 struct tessera_writer *out)
+{
+    if (start <= total)
+        return TRUE;
+    reply_error(out, TESSERA_ERR_INVALID,
+                "%s from %u, but there are only %u entries", what, start,
+                total);
+    return FALSE;
+}
+
+static void
+handle_list(struct connection *c, struct tessera_reader *r,
             struct tessera_writer *out)
 {
+    struct agent *agent = c->server->agent;
     uint32_t start;
-    if (!tessera_decode_u32_body(r, &start)) {
+    if (!tessera_decode_list(r, &start)) {
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LIST request");
         return;
     }
-    struct agent_registry *reg = agent_registry_get(agent);
-    guint total = reg->identities->len;
-    tessera_put_type(out, TESSERA_MSG_LIST_REPLY);
-    tessera_put_u32(out, total);
-    size_t count_at = out->len;
-    tessera_put_u32(out, 0);
-    uint32_t count = 0;
-    /* A page ends before a summary could overflow the frame. */
-    for (guint i = start; i < total && out->len < LIST_PAGE_BUDGET; i++) {
-        struct tessera_identity_summary s;
-        agent_identity_summary(g_ptr_array_index(reg->identities, i), &s);
-        agent_renewal_describe(agent, g_ptr_array_index(reg->identities, i),
-                               &s);
-        tessera_put_identity_summary(out, &s);
-        tessera_identity_summary_clear(&s);
-        count++;
+    struct agent_registry *reg = page_source(agent, &c->listing, start);
+    if (reg == NULL) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "LIST from %u without a LIST from 0 on this connection",
+                    start);
+        return;
     }
-    if (!out->failed)
-        tessera_store_be32(out->data + count_at, count);
-    agent_registry_unref(reg);
+    guint total = reg->identities->len;
+    if (!page_start_valid("LIST", start, total, out))
+        return;
+    struct tessera_page page;
+    tessera_begin_list_reply(out, total, &page);
+    gboolean room = TRUE;
+    for (guint i = start; i < total && room; i++) {
+        struct agent_identity *id = g_ptr_array_index(reg->identities, i);
+        struct tessera_identity_summary s;
+        agent_identity_summary(id, &s);
+        agent_renewal_describe(agent, id, &s);
+        room = tessera_add_list_entry(out, &page, &s);
+        tessera_identity_summary_clear(&s);
+    }
+    page_sent(&c->listing, start + page.count, total);
 }
 
 static void
@@ -180,23 +227,36 @@ handle_sign(struct agent *agent, struct tessera_reader *r,
 }
 
 static void
-handle_tokens(struct agent *agent, struct tessera_reader *r,
+handle_tokens(struct connection *c, struct tessera_reader *r,
               struct tessera_writer *out)
 {
-    if (!tessera_reader_done(r)) {
+    uint32_t start;
+    if (!tessera_decode_tokens(r, &start)) {
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed TOKENS request");
         return;
     }
-    struct agent_registry *reg = agent_registry_get(agent);
-    tessera_put_type(out, TESSERA_MSG_TOKENS_REPLY);
-    tessera_put_u32(out, reg->tokens->len);
-    for (guint i = 0; i < reg->tokens->len; i++) {
+    struct agent_registry *reg =
+        page_source(c->server->agent, &c->token_listing, start);
+    if (reg == NULL) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "TOKENS from %u without a TOKENS from 0 on this "
+                    "connection",
+                    start);
+        return;
+    }
+    guint total = reg->tokens->len;
+    if (!page_start_valid("TOKENS", start, total, out))
+        return;
+    struct tessera_page page;
+    tessera_begin_tokens_reply(out, total, &page);
+    gboolean room = TRUE;
+    for (guint i = start; i < total && room; i++) {
         struct tessera_token_info info;
         agent_token_info(g_ptr_array_index(reg->tokens, i), &info);
-        tessera_put_token_info(out, &info);
+        room = tessera_add_tokens_entry(out, &page, &info);
         tessera_token_info_clear(&info);
     }
-    agent_registry_unref(reg);
+    page_sent(&c->token_listing, start + page.count, total);
 }
 
 static void
@@ -329,7 +389,7 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
     }
     switch (type) {
     case TESSERA_MSG_LIST:
-        handle_list(agent, &r, out);
+        handle_list(c, &r, out);
         break;
     case TESSERA_MSG_GET_IDENTITY:
         handle_get_identity(agent, &r, out);
@@ -338,7 +398,7 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         handle_sign(agent, &r, out);
         break;
     case TESSERA_MSG_TOKENS:
-        handle_tokens(agent, &r, out);
+        handle_tokens(c, &r, out);
         break;
     case TESSERA_MSG_UNLOCK:
         handle_unlock(agent, &r, out);
@@ -380,6 +440,8 @@ send_refusal(int fd, int code, const char *message)
 static void
 finish_connection(struct connection *c)
 {
+    g_clear_pointer(&c->listing, agent_registry_unref);
+    g_clear_pointer(&c->token_listing, agent_registry_unref);
     g_mutex_lock(&c->server->lock);
     close(c->fd);
     c->fd = -1;

@@ -132,8 +132,7 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     char key[32];
     format_time(s->not_after, when, sizeof(when));
     format_time(s->next_renewal, next, sizeof(next));
-    snprintf(key, sizeof(key), "%s-%u", tessera_key_type_name(s->key_type),
-             s->key_bits);
+    tessera_key_describe(s->key_type, s->key_bits, key, sizeof(key));
     const char *renewal = tessera_renewal_state_name(s->renewal_state);
     char token[TESSERA_STRING_MAX + 16];
     snprintf(token, sizeof(token), "%s%s", s->token_label,
@@ -213,16 +212,14 @@ cmd_list(int argc, char **argv)
             rc = fail(&st);
             total = 0;
         } else {
-            total = tessera_get_u32(&reply.reader);
-            uint32_t count = tessera_get_u32(&reply.reader);
-            for (uint32_t i = 0; i < count; i++) {
-                struct tessera_identity_summary s;
-                if (!tessera_get_identity_summary(&reply.reader, &s))
-                    break;
-                print_identity(&s, json, start + i == 0);
-                tessera_identity_summary_clear(&s);
-            }
-            if (!tessera_reader_done(&reply.reader) || count == 0) {
+            struct tessera_identity_list page;
+            bool ok = tessera_decode_list_reply(&reply.reader, &total, &page) &&
+                      start + page.n <= total && (page.n > 0 || start == total);
+            for (size_t i = 0; ok && i < page.n; i++)
+                print_identity(&page.items[i], json, start + i == 0);
+            uint32_t count = (uint32_t)page.n;
+            tessera_identity_list_clear(&page);
+            if (!ok) {
                 fprintf(stderr, "tessera: the agent sent a malformed list\n");
                 rc = EXIT_FAILED;
                 total = 0;
@@ -238,24 +235,6 @@ cmd_list(int argc, char **argv)
     return rc;
 }
 
-static void
-describe_token_flags(uint32_t flags, char *buf, size_t size)
-{
-    if (!(flags & TESSERA_TOKEN_PRESENT)) {
-        snprintf(buf, size, "absent");
-        return;
-    }
-    snprintf(buf, size, "%s%s%s%s",
-             (flags & TESSERA_TOKEN_LOGGED_IN)        ? "unlocked"
-             : (flags & TESSERA_TOKEN_LOGIN_REQUIRED) ? "locked"
-                                                      : "no login",
-             (flags & TESSERA_TOKEN_PIN_LOCKED) ? ",pin-blocked" : "",
-             (flags & TESSERA_TOKEN_PIN_FINAL_TRY)   ? ",pin-final-try"
-             : (flags & TESSERA_TOKEN_PIN_COUNT_LOW) ? ",pin-count-low"
-                                                     : "",
-             (flags & TESSERA_TOKEN_WRITE_PROTECTED) ? ",read-only" : "");
-}
-
 static int
 cmd_tokens(int argc, char **argv)
 {
@@ -266,25 +245,25 @@ cmd_tokens(int argc, char **argv)
     struct tessera_reply reply;
     struct tessera_status st = {0};
     tessera_writer_init(&w);
-    tessera_put_type(&w, TESSERA_MSG_TOKENS);
+    tessera_encode_tokens(&w, 0);
     int rc = EXIT_OK;
     if (request(&w, TESSERA_MSG_TOKENS_REPLY, &reply, &st) < 0) {
         rc = fail(&st);
     } else {
-        uint32_t count = tessera_get_u32(&reply.reader);
+        uint32_t total;
+        struct tessera_token_list list;
         printf("%-20s %-20s %-16s %-18s %-24s %s\n", "LABEL", "MANUFACTURER",
                "MODEL", "SERIAL", "STATE", "MODULE");
-        for (uint32_t i = 0; i < count; i++) {
-            struct tessera_token_info t;
-            char state[96];
-            if (!tessera_get_token_info(&reply.reader, &t))
-                break;
-            describe_token_flags(t.flags, state, sizeof(state));
-            printf("%-20s %-20s %-16s %-18s %-24s %s\n", t.label,
-                   t.manufacturer, t.model, t.serial, state, t.module);
-            tessera_token_info_clear(&t);
-        }
-        if (!tessera_reader_done(&reply.reader)) {
+        if (tessera_decode_tokens_reply(&reply.reader, &total, &list)) {
+            for (size_t i = 0; i < list.n; i++) {
+                struct tessera_token_info *t = &list.items[i];
+                char state[96];
+                tessera_token_state_describe(t->flags, state, sizeof(state));
+                printf("%-20s %-20s %-16s %-18s %-24s %s\n", t->label,
+                       t->manufacturer, t->model, t->serial, state, t->module);
+            }
+            tessera_token_list_clear(&list);
+        } else {
             fprintf(stderr, "tessera: the agent sent a malformed token list\n");
             rc = EXIT_FAILED;
         }
@@ -360,17 +339,19 @@ has_pin_pad(const char *token)
     struct tessera_status st = {0};
     bool pad = false;
     tessera_writer_init(&w);
-    tessera_put_type(&w, TESSERA_MSG_TOKENS);
+    tessera_encode_tokens(&w, 0);
     if (request(&w, TESSERA_MSG_TOKENS_REPLY, &reply, &st) == 0) {
-        uint32_t count = tessera_get_u32(&reply.reader);
-        for (uint32_t i = 0; i < count; i++) {
-            struct tessera_token_info t;
-            if (!tessera_get_token_info(&reply.reader, &t))
-                break;
-            if ((token[0] == '\0' ? count == 1 : strcmp(t.label, token) == 0) &&
-                (t.flags & TESSERA_TOKEN_PROTECTED_PATH))
-                pad = true;
-            tessera_token_info_clear(&t);
+        uint32_t total;
+        struct tessera_token_list list;
+        if (tessera_decode_tokens_reply(&reply.reader, &total, &list)) {
+            for (size_t i = 0; i < list.n; i++) {
+                const struct tessera_token_info *t = &list.items[i];
+                if ((token[0] == '\0' ? list.n == 1
+                                      : strcmp(t->label, token) == 0) &&
+                    (t->flags & TESSERA_TOKEN_PROTECTED_PATH))
+                    pad = true;
+            }
+            tessera_token_list_clear(&list);
         }
     }
     tessera_reply_clear(&reply);

@@ -64,11 +64,17 @@ tessera_encode_hello(struct tessera_writer *w, uint32_t version)
     tessera_put_u32(w, version);
 }
 
-bool
-tessera_decode_u32_body(struct tessera_reader *r, uint32_t *out)
+static bool
+decode_u32_body(struct tessera_reader *r, uint32_t *out)
 {
     *out = tessera_get_u32(r);
     return tessera_reader_done(r);
+}
+
+bool
+tessera_decode_hello(struct tessera_reader *r, uint32_t *version)
+{
+    return decode_u32_body(r, version);
 }
 
 void
@@ -94,14 +100,45 @@ tessera_decode_hello_reply(struct tessera_reader *r, uint32_t *version,
 }
 
 void
+tessera_encode_ok(struct tessera_writer *w)
+{
+    tessera_put_type(w, TESSERA_MSG_OK);
+}
+
+bool
+tessera_decode_ok(struct tessera_reader *r)
+{
+    return tessera_reader_done(r);
+}
+
+void
 tessera_encode_list(struct tessera_writer *w, uint32_t start)
 {
     tessera_put_type(w, TESSERA_MSG_LIST);
     tessera_put_u32(w, start);
 }
 
+bool
+tessera_decode_list(struct tessera_reader *r, uint32_t *start)
+{
+    return decode_u32_body(r, start);
+}
+
 void
-tessera_put_identity_summary(struct tessera_writer *w,
+tessera_encode_tokens(struct tessera_writer *w, uint32_t start)
+{
+    tessera_put_type(w, TESSERA_MSG_TOKENS);
+    tessera_put_u32(w, start);
+}
+
+bool
+tessera_decode_tokens(struct tessera_reader *r, uint32_t *start)
+{
+    return decode_u32_body(r, start);
+}
+
+static void
+put_identity_summary(struct tessera_writer *w,
                              const struct tessera_identity_summary *s)
 {
     tessera_put_string(w, s->name);
@@ -121,9 +158,9 @@ tessera_put_identity_summary(struct tessera_writer *w,
     tessera_put_string(w, s->renewal_error);
 }
 
-bool
-tessera_get_identity_summary(struct tessera_reader *r,
-                             struct tessera_identity_summary *s)
+static bool
+get_identity_summary(struct tessera_reader *r,
+                     struct tessera_identity_summary *s)
 {
     memset(s, 0, sizeof(*s));
     s->name = tessera_get_string(r);
@@ -217,7 +254,7 @@ tessera_encode_identity(struct tessera_writer *w,
                         const struct tessera_identity *id)
 {
     tessera_put_type(w, TESSERA_MSG_IDENTITY_REPLY);
-    tessera_put_identity_summary(w, &id->summary);
+    put_identity_summary(w, &id->summary);
     tessera_put_bytes(w, id->spki.data, id->spki.len);
     put_chain(w, id->n_certs, id->certs);
 }
@@ -226,7 +263,7 @@ bool
 tessera_decode_identity(struct tessera_reader *r, struct tessera_identity *id)
 {
     memset(id, 0, sizeof(*id));
-    if (tessera_get_identity_summary(r, &id->summary) &&
+    if (get_identity_summary(r, &id->summary) &&
         get_blob(r, TESSERA_DER_MAX, &id->spki) &&
         get_chain(r, &id->n_certs, id->certs) && tessera_reader_done(r))
         return true;
@@ -285,9 +322,8 @@ tessera_sign_request_clear(struct tessera_sign_request *req)
     memset(req, 0, sizeof(*req));
 }
 
-void
-tessera_put_token_info(struct tessera_writer *w,
-                       const struct tessera_token_info *t)
+static void
+put_token_info(struct tessera_writer *w, const struct tessera_token_info *t)
 {
     tessera_put_string(w, t->label);
     tessera_put_string(w, t->manufacturer);
@@ -297,9 +333,10 @@ tessera_put_token_info(struct tessera_writer *w,
     tessera_put_u32(w, t->flags);
 }
 
-bool
-tessera_get_token_info(struct tessera_reader *r, struct tessera_token_info *t)
+static bool
+get_token_info(struct tessera_reader *r, struct tessera_token_info *t)
 {
+    memset(t, 0, sizeof(*t));
     t->label = tessera_get_string(r);
     t->manufacturer = tessera_get_string(r);
     t->model = tessera_get_string(r);
@@ -321,6 +358,192 @@ tessera_token_info_clear(struct tessera_token_info *t)
     free(t->serial);
     free(t->module);
     memset(t, 0, sizeof(*t));
+}
+
+/*
+ * LIST_REPLY and TOKENS_REPLY: total, count, then count entries. An entry is
+ * added whole while the frame has room; the count is kept current, so the
+ * page is complete after each addition.
+ */
+static void
+begin_page(struct tessera_writer *w, enum tessera_msg type, uint32_t total,
+           struct tessera_page *page)
+{
+    tessera_put_type(w, type);
+    tessera_put_u32(w, total);
+    page->count_at = w->len;
+    page->count = 0;
+    tessera_put_u32(w, 0);
+}
+
+static bool
+add_to_page(struct tessera_writer *w, struct tessera_page *page,
+            const struct tessera_writer *entry)
+{
+    if (entry->failed || w->failed) {
+        w->failed = true;
+        return false;
+    }
+    if (entry->len > TESSERA_FRAME_MAX - w->len) {
+        /* An entry that fits no page could never be sent. */
+        if (page->count == 0)
+            w->failed = true;
+        return false;
+    }
+    tessera_put_raw(w, entry->data, entry->len);
+    if (w->failed)
+        return false;
+    page->count++;
+    tessera_store_be32(w->data + page->count_at, page->count);
+    return true;
+}
+
+void
+tessera_begin_list_reply(struct tessera_writer *w, uint32_t total,
+                         struct tessera_page *page)
+{
+    begin_page(w, TESSERA_MSG_LIST_REPLY, total, page);
+}
+
+bool
+tessera_add_list_entry(struct tessera_writer *w, struct tessera_page *page,
+                       const struct tessera_identity_summary *s)
+{
+    struct tessera_writer entry;
+    tessera_writer_init(&entry);
+    put_identity_summary(&entry, s);
+    bool added = add_to_page(w, page, &entry);
+    tessera_writer_clear(&entry);
+    return added;
+}
+
+void
+tessera_begin_tokens_reply(struct tessera_writer *w, uint32_t total,
+                           struct tessera_page *page)
+{
+    begin_page(w, TESSERA_MSG_TOKENS_REPLY, total, page);
+}
+
+bool
+tessera_add_tokens_entry(struct tessera_writer *w, struct tessera_page *page,
+                         const struct tessera_token_info *t)
+{
+    struct tessera_writer entry;
+    tessera_writer_init(&entry);
+    put_token_info(&entry, t);
+    bool added = add_to_page(w, page, &entry);
+    tessera_writer_clear(&entry);
+    return added;
+}
+
+/* How to decode one kind of page entry. */
+struct page_kind {
+    size_t size;    /* of the decoded struct */
+    size_t min_len; /* of the shortest encoding */
+    bool (*get)(struct tessera_reader *r, void *entry);
+    void (*clear)(void *entry);
+};
+
+/*
+ * The count is checked against the bytes left before anything is
+ * allocated, so a hostile count costs nothing. On failure nothing stays
+ * allocated.
+ */
+static bool
+decode_page(struct tessera_reader *r, const struct page_kind *kind,
+            uint32_t *total, void **items, size_t *n)
+{
+    *total = tessera_get_u32(r);
+    uint32_t count = tessera_get_u32(r);
+    bool ok = !r->failed && count <= *total &&
+              count <= (r->len - r->pos) / kind->min_len;
+    uint8_t *array = ok && count > 0 ? calloc(count, kind->size) : NULL;
+    size_t got = 0;
+    ok = ok && (count == 0 || array != NULL);
+    while (ok && got < count && kind->get(r, array + got * kind->size))
+        got++;
+    ok = ok && got == count && tessera_reader_done(r);
+    if (!ok) {
+        for (size_t i = 0; i < got; i++)
+            kind->clear(array + i * kind->size);
+        free(array);
+        array = NULL;
+        got = 0;
+        r->failed = true;
+    }
+    *items = array;
+    *n = got;
+    return ok;
+}
+
+static bool
+get_summary_entry(struct tessera_reader *r, void *entry)
+{
+    return get_identity_summary(r, entry);
+}
+
+static void
+clear_summary_entry(void *entry)
+{
+    tessera_identity_summary_clear(entry);
+}
+
+static bool
+get_token_entry(struct tessera_reader *r, void *entry)
+{
+    return get_token_info(r, entry);
+}
+
+static void
+clear_token_entry(void *entry)
+{
+    tessera_token_info_clear(entry);
+}
+
+bool
+tessera_decode_list_reply(struct tessera_reader *r, uint32_t *total,
+                          struct tessera_identity_list *page)
+{
+    static const struct page_kind kind = {
+        sizeof(struct tessera_identity_summary), TESSERA_SUMMARY_MIN_LEN,
+        get_summary_entry, clear_summary_entry};
+    void *items;
+    bool ok = decode_page(r, &kind, total, &items, &page->n);
+    page->items = items;
+    return ok;
+}
+
+bool
+tessera_decode_tokens_reply(struct tessera_reader *r, uint32_t *total,
+                            struct tessera_token_list *page)
+{
+    static const struct page_kind kind = {sizeof(struct tessera_token_info),
+                                          TESSERA_TOKEN_INFO_MIN_LEN,
+                                          get_token_entry, clear_token_entry};
+    void *items;
+    bool ok = decode_page(r, &kind, total, &items, &page->n);
+    page->items = items;
+    return ok;
+}
+
+void
+tessera_identity_list_clear(struct tessera_identity_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tessera_identity_summary_clear(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void
+tessera_token_list_clear(struct tessera_token_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tessera_token_info_clear(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
 }
 
 void
@@ -519,33 +742,4 @@ tessera_decode_error(struct tessera_reader *r, struct tessera_error_reply *e)
     free(e->message);
     e->message = NULL;
     return false;
-}
-
-const char *
-tessera_identity_state(const struct tessera_identity_summary *s, uint64_t now)
-{
-    if (!(s->flags & TESSERA_ID_TOKEN_PRESENT))
-        return "token absent";
-    if (!(s->flags & TESSERA_ID_HAS_CERT))
-        return "no certificate";
-    if (s->not_after != 0 && s->not_after < now)
-        return "expired";
-    if (!(s->flags & TESSERA_ID_LOGGED_IN))
-        return "locked";
-    return "ready";
-}
-
-const char *
-tessera_renewal_state_name(uint8_t state)
-{
-    static const char *const names[] = {
-        [TESSERA_RENEWAL_NONE] = "not enrolled",
-        [TESSERA_RENEWAL_SCHEDULED] = "valid",
-        [TESSERA_RENEWAL_RENEWING] = "renewing",
-        [TESSERA_RENEWAL_PENDING] = "pending at CA",
-        [TESSERA_RENEWAL_FAILING] = "failing",
-        [TESSERA_RENEWAL_WAITING_TOKEN] = "waiting for token",
-        [TESSERA_RENEWAL_WAITING_PIN] = "waiting for PIN",
-    };
-    return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Typed messages of the agent wire protocol. Encoders append a whole frame
- * body to a writer; decoders take a body whose type byte was already read
- * and fail on any short, oversized or trailing field.
+ * Typed messages of the agent wire protocol: an encoder and a decoder for
+ * every frame of docs/protocol.md. Encoders append a whole frame body to a
+ * writer; decoders take a body whose type byte was already read, fail on
+ * any short, oversized or trailing field or oversized count, and leave
+ * nothing allocated when they fail.
  */
 #ifndef TESSERA_MESSAGES_H
 #define TESSERA_MESSAGES_H
@@ -117,33 +119,95 @@ struct tessera_error_reply {
     char *message;
 };
 
+/* LIST and TOKENS answers, gathered from their pages. */
+struct tessera_identity_list {
+    size_t n;
+    struct tessera_identity_summary *items;
+};
+
+struct tessera_token_list {
+    size_t n;
+    struct tessera_token_info *items;
+};
+
+/* The shortest encodings of a list entry: bounds for a page's count. */
+#define TESSERA_SUMMARY_MIN_LEN 63u   /* a one-byte name, all else empty */
+#define TESSERA_TOKEN_INFO_MIN_LEN 24u /* five empty strings, flags */
+
+/* A LIST_REPLY or TOKENS_REPLY page being built. */
+struct tessera_page {
+    size_t count_at; /* where its count is, in the writer */
+    uint32_t count;  /* entries added */
+};
+
 void tessera_put_u64(struct tessera_writer *w, uint64_t v);
 uint64_t tessera_get_u64(struct tessera_reader *r);
 
+/* HELLO and HELLO_REPLY. */
 void tessera_encode_hello(struct tessera_writer *w, uint32_t version);
-bool tessera_decode_u32_body(struct tessera_reader *r, uint32_t *out);
+bool tessera_decode_hello(struct tessera_reader *r, uint32_t *version);
 void tessera_encode_hello_reply(struct tessera_writer *w, uint32_t version,
                                 const char *agent_version);
 bool tessera_decode_hello_reply(struct tessera_reader *r, uint32_t *version,
                                 char **agent_version);
 
+/* OK: the reply of UNLOCK, LOCK and IMPORT; no fields. */
+void tessera_encode_ok(struct tessera_writer *w);
+bool tessera_decode_ok(struct tessera_reader *r);
+
+/*
+ * LIST and TOKENS ask for a page from `start`; LIST_REPLY and
+ * TOKENS_REPLY answer with the total and the entries that fit one frame
+ * (docs/protocol.md, "Pages"). A reply is built with begin, then add for
+ * each entry until add returns false: the entry did not fit and belongs on
+ * the next page (or, if the page is still empty, fits no page, and the
+ * writer has failed). Decoded pages are fresh lists; count > total, or a
+ * count the remaining bytes cannot hold, is malformed.
+ */
 void tessera_encode_list(struct tessera_writer *w, uint32_t start);
-void tessera_put_identity_summary(struct tessera_writer *w,
-                                  const struct tessera_identity_summary *s);
-bool tessera_get_identity_summary(struct tessera_reader *r,
-                                  struct tessera_identity_summary *s);
+bool tessera_decode_list(struct tessera_reader *r, uint32_t *start);
+void tessera_begin_list_reply(struct tessera_writer *w, uint32_t total,
+                              struct tessera_page *page);
+bool tessera_add_list_entry(struct tessera_writer *w,
+                            struct tessera_page *page,
+                            const struct tessera_identity_summary *s);
+bool tessera_decode_list_reply(struct tessera_reader *r, uint32_t *total,
+                               struct tessera_identity_list *page);
+void tessera_identity_list_clear(struct tessera_identity_list *l);
+
+void tessera_encode_tokens(struct tessera_writer *w, uint32_t start);
+bool tessera_decode_tokens(struct tessera_reader *r, uint32_t *start);
+void tessera_begin_tokens_reply(struct tessera_writer *w, uint32_t total,
+                                struct tessera_page *page);
+bool tessera_add_tokens_entry(struct tessera_writer *w,
+                              struct tessera_page *page,
+                              const struct tessera_token_info *t);
+bool tessera_decode_tokens_reply(struct tessera_reader *r, uint32_t *total,
+                                 struct tessera_token_list *page);
+void tessera_token_list_clear(struct tessera_token_list *l);
+
 void tessera_identity_summary_clear(struct tessera_identity_summary *s);
+void tessera_token_info_clear(struct tessera_token_info *t);
+
+/* names.c: what people read. */
 /* "ready", "locked", "no certificate", "expired" or "token absent" at NOW
  * (seconds since the epoch): what tessera list and D-Bus call the state. */
 const char *tessera_identity_state(const struct tessera_identity_summary *s,
                                    uint64_t now);
 /* "valid", "renewing", "pending at CA", ... for lists and D-Bus. */
 const char *tessera_renewal_state_name(uint8_t state);
+/* "unlocked", "locked,pin-final-try", "absent", ...: TESSERA_TOKEN_* flags
+ * as tessera tokens shows them. */
+void tessera_token_state_describe(uint32_t flags, char *buf, size_t size);
+/* "EC-256", "RSA-3072". */
+void tessera_key_describe(uint8_t type, uint32_t bits, char *buf, size_t size);
 
+/* GET_IDENTITY, LOCK and RENEW: one name (LOCK: a token, or empty). */
 void tessera_encode_name_request(struct tessera_writer *w,
                                  enum tessera_msg type, const char *name);
 bool tessera_decode_name_request(struct tessera_reader *r, char **name);
 
+/* IDENTITY_REPLY. */
 void tessera_encode_identity(struct tessera_writer *w,
                              const struct tessera_identity *id);
 bool tessera_decode_identity(struct tessera_reader *r,
@@ -155,12 +219,6 @@ void tessera_encode_sign(struct tessera_writer *w,
 bool tessera_decode_sign(struct tessera_reader *r,
                          struct tessera_sign_request *req);
 void tessera_sign_request_clear(struct tessera_sign_request *req);
-
-void tessera_put_token_info(struct tessera_writer *w,
-                            const struct tessera_token_info *t);
-bool tessera_get_token_info(struct tessera_reader *r,
-                            struct tessera_token_info *t);
-void tessera_token_info_clear(struct tessera_token_info *t);
 
 void tessera_encode_unlock(struct tessera_writer *w,
                            const struct tessera_unlock_request *req);
@@ -186,12 +244,15 @@ bool tessera_decode_import(struct tessera_reader *r,
                            struct tessera_import_request *req);
 void tessera_import_request_clear(struct tessera_import_request *req);
 
-/* A reply that carries one byte string: SIGN_REPLY, KEYGEN_REPLY. */
+/* A reply that carries one byte string: SIGN_REPLY (the signature),
+ * KEYGEN_REPLY (a CSR), ENROLL_REPLY and RENEW_REPLY (a leaf), each with
+ * its own bound. */
 void tessera_encode_blob_reply(struct tessera_writer *w, enum tessera_msg type,
                                const void *p, size_t n);
 bool tessera_decode_blob_reply(struct tessera_reader *r, size_t max,
                                struct tessera_blob *out);
 
+/* ERROR: code 0 is not an error, and malformed. */
 void tessera_encode_error(struct tessera_writer *w, uint32_t code,
                           const char *message);
 bool tessera_decode_error(struct tessera_reader *r,

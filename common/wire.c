@@ -70,6 +70,15 @@ tessera_put_u32(struct tessera_writer *w, uint32_t v)
 }
 
 void
+tessera_put_raw(struct tessera_writer *w, const void *p, size_t n)
+{
+    if (n > 0 && writer_reserve(w, n)) {
+        memcpy(w->data + w->len, p, n);
+        w->len += n;
+    }
+}
+
+void
 tessera_put_bytes(struct tessera_writer *w, const void *p, size_t n)
 {
     if (n > TESSERA_FRAME_MAX) {
@@ -77,10 +86,7 @@ tessera_put_bytes(struct tessera_writer *w, const void *p, size_t n)
         return;
     }
     tessera_put_u32(w, (uint32_t)n);
-    if (n > 0 && writer_reserve(w, n)) {
-        memcpy(w->data + w->len, p, n);
-        w->len += n;
-    }
+    tessera_put_raw(w, p, n);
 }
 
 void

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TESSERA_PROTOCOL_VERSION 2u
+#define TESSERA_PROTOCOL_VERSION 3u
 /* A frame body (type byte + fields) is never longer than this. */
 #define TESSERA_FRAME_MAX 65536u
 /* Strings are names, labels and sentences; anything longer is an error. */
@@ -108,6 +108,8 @@ void tessera_put_u8(struct tessera_writer *w, uint8_t v);
 void tessera_put_u32(struct tessera_writer *w, uint32_t v);
 void tessera_put_bytes(struct tessera_writer *w, const void *p, size_t n);
 void tessera_put_string(struct tessera_writer *w, const char *s);
+/* Appends bytes as they are, without a length: an entry encoded apart. */
+void tessera_put_raw(struct tessera_writer *w, const void *p, size_t n);
 /* Starts a frame body: the type byte. */
 void tessera_put_type(struct tessera_writer *w, enum tessera_msg type);
 

@@ -214,16 +214,16 @@ socket_list(void *backend,
             tessera_reply_clear(&reply);
             return -1;
         }
-        uint32_t total = tessera_get_u32(&reply.reader);
-        uint32_t count = tessera_get_u32(&reply.reader);
-        for (uint32_t i = 0; i < count && rc == 0; i++) {
-            struct tessera_identity_summary s;
-            if (!tessera_get_identity_summary(&reply.reader, &s))
-                break;
-            rc = found(&s, arg);
-            tessera_identity_summary_clear(&s);
-        }
-        bool malformed = !tessera_reader_done(&reply.reader) && rc == 0;
+        uint32_t total;
+        struct tessera_identity_list page;
+        bool malformed = !tessera_decode_list_reply(&reply.reader, &total,
+                                                    &page) ||
+                         start + page.n > total ||
+                         (page.n == 0 && start < total);
+        for (size_t i = 0; i < page.n && rc == 0; i++)
+            rc = found(&page.items[i], arg);
+        uint32_t count = (uint32_t)page.n;
+        tessera_identity_list_clear(&page);
         tessera_reply_clear(&reply);
         if (malformed) {
             tessera_status_set(st, TESSERA_ERR_PROTOCOL,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every decoder of the wire protocol, fed arbitrary frame bodies: the
- * requests the agent reads and the replies the provider and CLI read.
+ * requests the agent reads and the replies the provider, the CLI and the
+ * client library read. Each decoder sees every input.
  */
 #include "../../common/messages.h"
 
@@ -20,8 +21,12 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_enroll_request enroll;
 
     tessera_reader_init(&r, data, size);
-    if (tessera_decode_u32_body(&r, &u32))
-        (void)u32;
+    (void)tessera_decode_hello(&r, &u32);
+    tessera_reader_init(&r, data, size);
+    (void)tessera_decode_list(&r, &u32);
+    tessera_reader_init(&r, data, size);
+    (void)tessera_decode_tokens(&r, &u32);
+    /* GET_IDENTITY, LOCK, RENEW */
     tessera_reader_init(&r, data, size);
     if (tessera_decode_name_request(&r, &name))
         free(name);
@@ -47,34 +52,37 @@ decode_replies(const uint8_t *data, size_t size)
 {
     struct tessera_reader r;
     struct tessera_identity id;
-    struct tessera_identity_summary s;
-    struct tessera_token_info t = {0};
+    struct tessera_identity_list ids;
+    struct tessera_token_list tokens;
     struct tessera_blob blob;
     struct tessera_error_reply e;
-    uint32_t version;
+    uint32_t version, total;
     char *agent_version;
 
+    tessera_reader_init(&r, data, size);
+    (void)tessera_decode_ok(&r);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_hello_reply(&r, &version, &agent_version))
+        free(agent_version);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_list_reply(&r, &total, &ids))
+        tessera_identity_list_clear(&ids);
     tessera_reader_init(&r, data, size);
     if (tessera_decode_identity(&r, &id))
         tessera_identity_clear(&id);
     tessera_reader_init(&r, data, size);
-    tessera_get_u32(&r);
-    uint32_t n = tessera_get_u32(&r);
-    for (uint32_t i = 0; i < n && tessera_get_identity_summary(&r, &s); i++)
-        tessera_identity_summary_clear(&s);
-    tessera_reader_init(&r, data, size);
-    n = tessera_get_u32(&r);
-    for (uint32_t i = 0; i < n && tessera_get_token_info(&r, &t); i++)
-        tessera_token_info_clear(&t);
+    if (tessera_decode_tokens_reply(&r, &total, &tokens))
+        tessera_token_list_clear(&tokens);
+    /* SIGN_REPLY; KEYGEN_REPLY, ENROLL_REPLY and RENEW_REPLY */
     tessera_reader_init(&r, data, size);
     if (tessera_decode_blob_reply(&r, TESSERA_SIGNATURE_MAX, &blob))
         tessera_blob_clear(&blob);
     tessera_reader_init(&r, data, size);
+    if (tessera_decode_blob_reply(&r, TESSERA_DER_MAX, &blob))
+        tessera_blob_clear(&blob);
+    tessera_reader_init(&r, data, size);
     if (tessera_decode_error(&r, &e))
         free(e.message);
-    tessera_reader_init(&r, data, size);
-    if (tessera_decode_hello_reply(&r, &version, &agent_version))
-        free(agent_version);
 }
 
 int

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,6 +372,674 @@ test_error_reply(void **state)
                         "token-locked");
 }
 
+/* --- every frame: one sample each, encoded, decoded, cut and padded */
+
+static uint8_t sample_bytes[] = {0x30, 0x03, 1, 2, 3};
+
+static struct tessera_identity_summary
+sample_summary(const char *name)
+{
+    return (struct tessera_identity_summary){
+        .name = (char *)name,
+        .token_label = "Work Card",
+        .token_manufacturer = "SoftHSM project",
+        .token_model = "SoftHSM v2",
+        .token_serial = "6f1f2c",
+        .key_id = {sample_bytes, sizeof(sample_bytes)},
+        .key_label = (char *)name,
+        .key_type = TESSERA_KEY_RSA,
+        .key_bits = 3072,
+        .flags = TESSERA_ID_HAS_CERT | TESSERA_ID_TOKEN_PRESENT,
+        .subject = "CN=alice,O=Corp",
+        .not_after = 1900000000,
+        .renewal_state = TESSERA_RENEWAL_SCHEDULED,
+        .next_renewal = 1890000000,
+        .renewal_error = "",
+    };
+}
+
+static struct tessera_token_info
+sample_token(const char *label)
+{
+    return (struct tessera_token_info){
+        .label = (char *)label,
+        .manufacturer = "SoftHSM project",
+        .model = "SoftHSM v2",
+        .serial = "6f1f2c",
+        .module = "/usr/lib/softhsm/libsofthsm2.so",
+        .flags = TESSERA_TOKEN_PRESENT | TESSERA_TOKEN_PIN_COUNT_LOW,
+    };
+}
+
+static void
+encode_hello(struct tessera_writer *w)
+{
+    tessera_encode_hello(w, TESSERA_PROTOCOL_VERSION);
+}
+
+static bool
+decode_hello(struct tessera_reader *r)
+{
+    uint32_t version;
+    return tessera_decode_hello(r, &version);
+}
+
+static void
+encode_hello_reply(struct tessera_writer *w)
+{
+    tessera_encode_hello_reply(w, TESSERA_PROTOCOL_VERSION, "0.1.0");
+}
+
+static bool
+decode_hello_reply(struct tessera_reader *r)
+{
+    uint32_t version;
+    char *agent_version;
+    bool ok = tessera_decode_hello_reply(r, &version, &agent_version);
+    free(agent_version);
+    return ok;
+}
+
+static void
+encode_ok(struct tessera_writer *w)
+{
+    tessera_encode_ok(w);
+}
+
+static bool
+decode_ok(struct tessera_reader *r)
+{
+    return tessera_decode_ok(r);
+}
+
+static void
+encode_list(struct tessera_writer *w)
+{
+    tessera_encode_list(w, 7);
+}
+
+static bool
+decode_list(struct tessera_reader *r)
+{
+    uint32_t start;
+    return tessera_decode_list(r, &start);
+}
+
+static void
+encode_tokens(struct tessera_writer *w)
+{
+    tessera_encode_tokens(w, 7);
+}
+
+static bool
+decode_tokens(struct tessera_reader *r)
+{
+    uint32_t start;
+    return tessera_decode_tokens(r, &start);
+}
+
+static void
+encode_list_reply(struct tessera_writer *w)
+{
+    struct tessera_page page;
+    struct tessera_identity_summary a = sample_summary("corp-wifi"),
+                                    b = sample_summary("vpn");
+    tessera_begin_list_reply(w, 5, &page);
+    assert_true(tessera_add_list_entry(w, &page, &a));
+    assert_true(tessera_add_list_entry(w, &page, &b));
+}
+
+static bool
+decode_list_reply(struct tessera_reader *r)
+{
+    uint32_t total;
+    struct tessera_identity_list page;
+    bool ok = tessera_decode_list_reply(r, &total, &page);
+    tessera_identity_list_clear(&page);
+    return ok;
+}
+
+static void
+encode_tokens_reply(struct tessera_writer *w)
+{
+    struct tessera_page page;
+    struct tessera_token_info a = sample_token("Work Card"),
+                              b = sample_token("Spare");
+    tessera_begin_tokens_reply(w, 2, &page);
+    assert_true(tessera_add_tokens_entry(w, &page, &a));
+    assert_true(tessera_add_tokens_entry(w, &page, &b));
+}
+
+static bool
+decode_tokens_reply(struct tessera_reader *r)
+{
+    uint32_t total;
+    struct tessera_token_list page;
+    bool ok = tessera_decode_tokens_reply(r, &total, &page);
+    tessera_token_list_clear(&page);
+    return ok;
+}
+
+static void
+encode_get_identity(struct tessera_writer *w)
+{
+    tessera_encode_name_request(w, TESSERA_MSG_GET_IDENTITY, "corp-wifi");
+}
+
+static void
+encode_lock(struct tessera_writer *w)
+{
+    tessera_encode_name_request(w, TESSERA_MSG_LOCK, "Work Card");
+}
+
+static void
+encode_renew(struct tessera_writer *w)
+{
+    tessera_encode_name_request(w, TESSERA_MSG_RENEW, "corp-wifi");
+}
+
+static bool
+decode_name(struct tessera_reader *r)
+{
+    char *name;
+    bool ok = tessera_decode_name_request(r, &name);
+    free(name);
+    return ok;
+}
+
+static void
+encode_identity_reply(struct tessera_writer *w)
+{
+    struct tessera_identity id = {
+        .summary = sample_summary("corp-wifi"),
+        .spki = {sample_bytes, sizeof(sample_bytes)},
+        .n_certs = 2,
+        .certs = {{sample_bytes, sizeof(sample_bytes)},
+                  {sample_bytes, sizeof(sample_bytes)}},
+    };
+    tessera_encode_identity(w, &id);
+}
+
+static bool
+decode_identity_reply(struct tessera_reader *r)
+{
+    struct tessera_identity id;
+    bool ok = tessera_decode_identity(r, &id);
+    if (ok)
+        tessera_identity_clear(&id);
+    return ok;
+}
+
+static void
+encode_sign(struct tessera_writer *w)
+{
+    uint8_t digest[32] = {1}, key_hash[TESSERA_KEY_HASH_LEN] = {2};
+    struct tessera_sign_request req = {
+        .name = "corp-wifi",
+        .key_hash = {key_hash, sizeof(key_hash)},
+        .scheme = TESSERA_SIGN_RSA_PSS,
+        .digest = TESSERA_DIGEST_SHA256,
+        .mgf1_digest = TESSERA_DIGEST_SHA256,
+        .salt_len = 32,
+        .input = {digest, sizeof(digest)},
+    };
+    tessera_encode_sign(w, &req);
+}
+
+static bool
+decode_sign(struct tessera_reader *r)
+{
+    struct tessera_sign_request req;
+    bool ok = tessera_decode_sign(r, &req);
+    if (ok)
+        tessera_sign_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_unlock(struct tessera_writer *w)
+{
+    uint8_t pin[] = "583917";
+    struct tessera_unlock_request req = {"Work Card", {pin, 6}, 1};
+    tessera_encode_unlock(w, &req);
+}
+
+static bool
+decode_unlock(struct tessera_reader *r)
+{
+    struct tessera_unlock_request req;
+    bool ok = tessera_decode_unlock(r, &req);
+    if (ok)
+        tessera_unlock_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_keygen(struct tessera_writer *w)
+{
+    struct tessera_keygen_request req = {"laptop", "Work Card", "ec-p256",
+                                         "CN=laptop"};
+    tessera_encode_keygen(w, &req);
+}
+
+static bool
+decode_keygen(struct tessera_reader *r)
+{
+    struct tessera_keygen_request req = {0};
+    bool ok = tessera_decode_keygen(r, &req);
+    if (ok)
+        tessera_keygen_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_import(struct tessera_writer *w)
+{
+    struct tessera_import_request req = {
+        .name = "laptop",
+        .n_certs = 2,
+        .certs = {{sample_bytes, sizeof(sample_bytes)},
+                  {sample_bytes, sizeof(sample_bytes)}},
+    };
+    tessera_encode_import(w, &req);
+}
+
+static bool
+decode_import(struct tessera_reader *r)
+{
+    struct tessera_import_request req;
+    bool ok = tessera_decode_import(r, &req);
+    if (ok)
+        tessera_import_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_enroll(struct tessera_writer *w)
+{
+    struct tessera_enroll_request req = sample_enroll();
+    tessera_encode_enroll(w, &req);
+}
+
+static bool
+decode_enroll(struct tessera_reader *r)
+{
+    struct tessera_enroll_request req;
+    bool ok = tessera_decode_enroll(r, &req);
+    if (ok)
+        tessera_enroll_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_sign_reply(struct tessera_writer *w)
+{
+    tessera_encode_blob_reply(w, TESSERA_MSG_SIGN_REPLY, sample_bytes,
+                              sizeof(sample_bytes));
+}
+
+static void
+encode_keygen_reply(struct tessera_writer *w)
+{
+    tessera_encode_blob_reply(w, TESSERA_MSG_KEYGEN_REPLY, sample_bytes,
+                              sizeof(sample_bytes));
+}
+
+static void
+encode_enroll_reply(struct tessera_writer *w)
+{
+    tessera_encode_blob_reply(w, TESSERA_MSG_ENROLL_REPLY, sample_bytes,
+                              sizeof(sample_bytes));
+}
+
+static void
+encode_renew_reply(struct tessera_writer *w)
+{
+    tessera_encode_blob_reply(w, TESSERA_MSG_RENEW_REPLY, sample_bytes,
+                              sizeof(sample_bytes));
+}
+
+static bool
+decode_blob_reply(struct tessera_reader *r)
+{
+    struct tessera_blob blob;
+    bool ok = tessera_decode_blob_reply(r, TESSERA_DER_MAX, &blob);
+    tessera_blob_clear(&blob);
+    return ok;
+}
+
+static void
+encode_error(struct tessera_writer *w)
+{
+    tessera_encode_error(w, TESSERA_ERR_TOKEN_LOCKED, "run tessera unlock");
+}
+
+static bool
+decode_error(struct tessera_reader *r)
+{
+    struct tessera_error_reply e;
+    bool ok = tessera_decode_error(r, &e);
+    free(e.message);
+    return ok;
+}
+
+static const struct frame {
+    enum tessera_msg type;
+    void (*encode)(struct tessera_writer *w);
+    bool (*decode)(struct tessera_reader *r); /* frees what it decoded */
+} frames[] = {
+    {TESSERA_MSG_HELLO, encode_hello, decode_hello},
+    {TESSERA_MSG_LIST, encode_list, decode_list},
+    {TESSERA_MSG_GET_IDENTITY, encode_get_identity, decode_name},
+    {TESSERA_MSG_SIGN, encode_sign, decode_sign},
+    {TESSERA_MSG_TOKENS, encode_tokens, decode_tokens},
+    {TESSERA_MSG_UNLOCK, encode_unlock, decode_unlock},
+    {TESSERA_MSG_LOCK, encode_lock, decode_name},
+    {TESSERA_MSG_KEYGEN, encode_keygen, decode_keygen},
+    {TESSERA_MSG_IMPORT, encode_import, decode_import},
+    {TESSERA_MSG_ENROLL, encode_enroll, decode_enroll},
+    {TESSERA_MSG_RENEW, encode_renew, decode_name},
+    {TESSERA_MSG_OK, encode_ok, decode_ok},
+    {TESSERA_MSG_HELLO_REPLY, encode_hello_reply, decode_hello_reply},
+    {TESSERA_MSG_LIST_REPLY, encode_list_reply, decode_list_reply},
+    {TESSERA_MSG_IDENTITY_REPLY, encode_identity_reply, decode_identity_reply},
+    {TESSERA_MSG_SIGN_REPLY, encode_sign_reply, decode_blob_reply},
+    {TESSERA_MSG_TOKENS_REPLY, encode_tokens_reply, decode_tokens_reply},
+    {TESSERA_MSG_KEYGEN_REPLY, encode_keygen_reply, decode_blob_reply},
+    {TESSERA_MSG_ENROLL_REPLY, encode_enroll_reply, decode_blob_reply},
+    {TESSERA_MSG_RENEW_REPLY, encode_renew_reply, decode_blob_reply},
+    {TESSERA_MSG_ERROR, encode_error, decode_error},
+};
+
+static bool
+decodes(const struct frame *f, const uint8_t *body, size_t len)
+{
+    struct tessera_reader r;
+    tessera_reader_init(&r, body, len);
+    assert_int_equal(tessera_get_u8(&r), f->type);
+    return f->decode(&r);
+}
+
+static void
+test_every_frame_round_trips_and_refuses_cuts_and_padding(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        const struct frame *f = &frames[i];
+        struct tessera_writer w;
+        tessera_writer_init(&w);
+        f->encode(&w);
+        assert_false(w.failed);
+        if (!decodes(f, w.data, w.len))
+            fail_msg("frame 0x%02x does not decode what it encodes", f->type);
+        /* Truncated at every byte after the type. */
+        for (size_t len = 1; len < w.len; len++) {
+            if (decodes(f, w.data, len))
+                fail_msg("frame 0x%02x accepted %zu of %zu bytes", f->type, len,
+                         w.len);
+        }
+        /* One byte too many. */
+        tessera_put_u8(&w, 0);
+        if (decodes(f, w.data, w.len))
+            fail_msg("frame 0x%02x accepted a trailing byte", f->type);
+        tessera_writer_clear(&w);
+    }
+}
+
+static void
+test_hello_list_tokens_round_trip(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    uint32_t v;
+    tessera_writer_init(&w);
+    tessera_encode_hello(&w, 3);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_HELLO);
+    assert_true(tessera_decode_hello(&r, &v));
+    assert_int_equal(v, 3);
+    tessera_writer_clear(&w);
+    tessera_writer_init(&w);
+    tessera_encode_tokens(&w, 41);
+    r = reader_after_type(&w, TESSERA_MSG_TOKENS);
+    assert_true(tessera_decode_tokens(&r, &v));
+    assert_int_equal(v, 41);
+    tessera_writer_clear(&w);
+    tessera_writer_init(&w);
+    tessera_encode_list(&w, 42);
+    r = reader_after_type(&w, TESSERA_MSG_LIST);
+    assert_true(tessera_decode_list(&r, &v));
+    assert_int_equal(v, 42);
+    tessera_writer_clear(&w);
+}
+
+static void
+test_list_and_tokens_replies_round_trip(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    uint32_t total;
+    tessera_writer_init(&w);
+    encode_list_reply(&w);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+    struct tessera_identity_list ids;
+    assert_true(tessera_decode_list_reply(&r, &total, &ids));
+    assert_int_equal(total, 5);
+    assert_int_equal(ids.n, 2);
+    assert_string_equal(ids.items[1].name, "vpn");
+    assert_string_equal(ids.items[0].token_serial, "6f1f2c");
+    assert_memory_equal(ids.items[0].key_id.data, sample_bytes,
+                        sizeof(sample_bytes));
+    assert_int_equal(ids.items[0].key_bits, 3072);
+    assert_true(ids.items[0].next_renewal == 1890000000);
+    tessera_identity_list_clear(&ids);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_tokens_reply(&w);
+    r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
+    struct tessera_token_list tokens;
+    assert_true(tessera_decode_tokens_reply(&r, &total, &tokens));
+    assert_int_equal(total, 2);
+    assert_int_equal(tokens.n, 2);
+    assert_string_equal(tokens.items[1].label, "Spare");
+    assert_string_equal(tokens.items[0].module,
+                        "/usr/lib/softhsm/libsofthsm2.so");
+    assert_int_equal(tokens.items[0].flags,
+                     TESSERA_TOKEN_PRESENT | TESSERA_TOKEN_PIN_COUNT_LOW);
+    tessera_token_list_clear(&tokens);
+    tessera_writer_clear(&w);
+}
+
+/* Nothing listed is a valid answer: total 0, count 0. */
+static void
+test_empty_lists_are_valid(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    struct tessera_page page;
+    uint32_t total = 99;
+    tessera_writer_init(&w);
+    tessera_begin_list_reply(&w, 0, &page);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+    struct tessera_identity_list ids;
+    assert_true(tessera_decode_list_reply(&r, &total, &ids));
+    assert_int_equal(total, 0);
+    assert_int_equal(ids.n, 0);
+    tessera_identity_list_clear(&ids);
+    tessera_writer_clear(&w);
+    tessera_writer_init(&w);
+    tessera_begin_tokens_reply(&w, 0, &page);
+    r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
+    struct tessera_token_list tokens;
+    assert_true(tessera_decode_tokens_reply(&r, &total, &tokens));
+    assert_int_equal(tokens.n, 0);
+    tessera_writer_clear(&w);
+}
+
+/* A count above the total, or above what the bytes left could hold, is
+ * refused before anything is allocated for it. */
+static void
+test_oversized_page_counts_fail(void **state)
+{
+    (void)state;
+    /* More on the page than in the whole list. */
+    struct tessera_writer w;
+    struct tessera_page page;
+    struct tessera_identity_summary a = sample_summary("a"),
+                                    b = sample_summary("b");
+    tessera_writer_init(&w);
+    tessera_begin_list_reply(&w, 1, &page);
+    assert_true(tessera_add_list_entry(&w, &page, &a));
+    assert_true(tessera_add_list_entry(&w, &page, &b));
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+    struct tessera_identity_list ids;
+    uint32_t total;
+    assert_false(tessera_decode_list_reply(&r, &total, &ids));
+    assert_null(ids.items);
+    tessera_writer_clear(&w);
+
+    const uint32_t counts[][2] = {
+        {UINT32_MAX, UINT32_MAX},
+        {UINT32_MAX, 3}, /* three entries promised, none there */
+    };
+    for (size_t i = 0; i < 2; i++) {
+        tessera_writer_init(&w);
+        tessera_put_type(&w, TESSERA_MSG_LIST_REPLY);
+        tessera_put_u32(&w, counts[i][0]);
+        tessera_put_u32(&w, counts[i][1]);
+        r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+        assert_false(tessera_decode_list_reply(&r, &total, &ids));
+        assert_int_equal(ids.n, 0);
+        assert_null(ids.items);
+        w.data[0] = TESSERA_MSG_TOKENS_REPLY;
+        r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
+        struct tessera_token_list tokens;
+        assert_false(tessera_decode_tokens_reply(&r, &total, &tokens));
+        assert_null(tokens.items);
+        tessera_writer_clear(&w);
+    }
+}
+
+/* The bounds a page's count is checked against are the real minimums. */
+static void
+test_minimum_entry_lengths(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    struct tessera_page page;
+    struct tessera_identity_summary s = {.name = "x"};
+    struct tessera_token_info t = {0};
+    tessera_writer_init(&w);
+    tessera_begin_list_reply(&w, 1, &page);
+    size_t header = w.len;
+    assert_true(tessera_add_list_entry(&w, &page, &s));
+    assert_int_equal(w.len - header, TESSERA_SUMMARY_MIN_LEN);
+    tessera_writer_clear(&w);
+    tessera_writer_init(&w);
+    tessera_begin_tokens_reply(&w, 1, &page);
+    header = w.len;
+    assert_true(tessera_add_tokens_entry(&w, &page, &t));
+    assert_int_equal(w.len - header, TESSERA_TOKEN_INFO_MIN_LEN);
+    tessera_writer_clear(&w);
+}
+
+/*
+ * A list far longer than one frame, paged as the agent does (entries while
+ * they fit, the next page from where this one stopped): every entry arrives
+ * once, in order, and every page stays within the frame bound.
+ */
+static void
+test_long_list_pages_within_frames(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    char subject[TESSERA_STRING_MAX + 1];
+    memset(subject, 's', TESSERA_STRING_MAX);
+    subject[TESSERA_STRING_MAX] = '\0';
+    uint32_t start = 0, pages = 0;
+    while (start < N) {
+        struct tessera_writer w;
+        struct tessera_page page;
+        tessera_writer_init(&w);
+        tessera_begin_list_reply(&w, N, &page);
+        for (uint32_t i = start; i < N; i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "id-%u", i);
+            struct tessera_identity_summary s = sample_summary(name);
+            s.subject = subject;
+            if (!tessera_add_list_entry(&w, &page, &s))
+                break;
+        }
+        assert_false(w.failed);
+        assert_true(w.len <= TESSERA_FRAME_MAX);
+        assert_true(page.count > 0);
+        struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+        struct tessera_identity_list ids;
+        uint32_t total;
+        assert_true(tessera_decode_list_reply(&r, &total, &ids));
+        assert_int_equal(total, N);
+        assert_int_equal(ids.n, page.count);
+        for (size_t i = 0; i < ids.n; i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "id-%zu", start + i);
+            assert_string_equal(ids.items[i].name, name);
+        }
+        tessera_identity_list_clear(&ids);
+        tessera_writer_clear(&w);
+        start += page.count;
+        pages++;
+    }
+    assert_true(pages > 5);
+}
+
+/* An entry that cannot fit even an empty page fails the reply. */
+static void
+test_entry_fitting_no_page_fails_the_writer(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    struct tessera_page page;
+    uint8_t *filler = calloc(1, TESSERA_FRAME_MAX - 100);
+    assert_non_null(filler);
+    tessera_writer_init(&w);
+    tessera_put_raw(&w, filler, TESSERA_FRAME_MAX - 100);
+    tessera_begin_tokens_reply(&w, 1, &page);
+    struct tessera_token_info t = sample_token("Work Card");
+    assert_false(tessera_add_tokens_entry(&w, &page, &t));
+    assert_true(w.failed);
+    free(filler);
+    tessera_writer_clear(&w);
+}
+
+static void
+test_display_names(void **state)
+{
+    (void)state;
+    char buf[96];
+    tessera_token_state_describe(TESSERA_TOKEN_PRESENT |
+                                     TESSERA_TOKEN_LOGIN_REQUIRED |
+                                     TESSERA_TOKEN_PIN_FINAL_TRY,
+                                 buf, sizeof(buf));
+    assert_string_equal(buf, "locked,pin-final-try");
+    tessera_token_state_describe(TESSERA_TOKEN_PRESENT |
+                                     TESSERA_TOKEN_LOGGED_IN |
+                                     TESSERA_TOKEN_WRITE_PROTECTED,
+                                 buf, sizeof(buf));
+    assert_string_equal(buf, "unlocked,read-only");
+    tessera_token_state_describe(TESSERA_TOKEN_LOGGED_IN, buf, sizeof(buf));
+    assert_string_equal(buf, "absent");
+    tessera_key_describe(TESSERA_KEY_EC, 384, buf, sizeof(buf));
+    assert_string_equal(buf, "EC-384");
+    assert_string_equal(tessera_renewal_state_name(TESSERA_RENEWAL_PENDING),
+                        "pending at CA");
+    assert_string_equal(tessera_renewal_state_name(200), "unknown");
+    struct tessera_identity_summary s = sample_summary("x");
+    assert_string_equal(tessera_identity_state(&s, 1), "locked");
+    assert_string_equal(tessera_identity_state(&s, 2000000000), "expired");
+    assert_string_equal(tessera_error_name(TESSERA_ERR_UNTRUSTED), "untrusted");
+    assert_string_equal(tessera_error_name(12345), "unknown");
+}
+
 int
 main(void)
 {
@@ -390,6 +1059,16 @@ main(void)
         cmocka_unit_test(test_truncated_enroll_fails),
         cmocka_unit_test(test_too_many_sans_fail),
         cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(
+            test_every_frame_round_trips_and_refuses_cuts_and_padding),
+        cmocka_unit_test(test_hello_list_tokens_round_trip),
+        cmocka_unit_test(test_list_and_tokens_replies_round_trip),
+        cmocka_unit_test(test_empty_lists_are_valid),
+        cmocka_unit_test(test_oversized_page_counts_fail),
+        cmocka_unit_test(test_minimum_entry_lengths),
+        cmocka_unit_test(test_long_list_pages_within_frames),
+        cmocka_unit_test(test_entry_fitting_no_page_fails_the_writer),
+        cmocka_unit_test(test_display_names),
     };
     return cmocka_run_group_tests_name("wire codec", tests, NULL, NULL);
 }
