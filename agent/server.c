@@ -115,8 +115,7 @@ handle_hello(struct connection *c, struct tessera_reader *r,
  * without a first.
  */
 static struct agent_registry *
-page_source(struct agent *agent, struct agent_registry **pinned,
-            uint32_t start)
+page_source(struct agent *agent, struct agent_registry **pinned, uint32_t start)
 {
     if (start == 0) {
         if (*pinned != NULL)
@@ -590,7 +589,7 @@ clear_stale_socket(const char *path, GError **error)
         return FALSE;
     }
     struct tessera_status st = {0};
-    int fd = tessera_connect(path, &st);
+    int fd = tessera_socket_connect(path, &st);
     if (fd >= 0) {
         close(fd);
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,

@@ -6,8 +6,6 @@
 #ifndef TESSERA_ERRORS_H
 #define TESSERA_ERRORS_H
 
-#include <stdbool.h>
-
 enum tessera_error {
     TESSERA_OK = 0,
     TESSERA_ERR_PROTOCOL = 1,        /* malformed or unexpected message */
@@ -39,8 +37,7 @@ const char *tessera_error_name(int code);
 
 /* An error code and the sentence a user reads. */
 struct tessera_status {
-    int code;       /* enum tessera_error */
-    bool io_failed; /* the connection broke: a retry on a new one may work */
+    int code; /* enum tessera_error */
     char message[512];
 };
 

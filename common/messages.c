@@ -139,7 +139,7 @@ tessera_decode_tokens(struct tessera_reader *r, uint32_t *start)
 
 static void
 put_identity_summary(struct tessera_writer *w,
-                             const struct tessera_identity_summary *s)
+                     const struct tessera_identity_summary *s)
 {
     tessera_put_string(w, s->name);
     tessera_put_string(w, s->token_label);

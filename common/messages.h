@@ -131,7 +131,7 @@ struct tessera_token_list {
 };
 
 /* The shortest encodings of a list entry: bounds for a page's count. */
-#define TESSERA_SUMMARY_MIN_LEN 63u   /* a one-byte name, all else empty */
+#define TESSERA_SUMMARY_MIN_LEN 63u    /* a one-byte name, all else empty */
 #define TESSERA_TOKEN_INFO_MIN_LEN 24u /* five empty strings, flags */
 
 /* A LIST_REPLY or TOKENS_REPLY page being built. */
@@ -168,8 +168,7 @@ void tessera_encode_list(struct tessera_writer *w, uint32_t start);
 bool tessera_decode_list(struct tessera_reader *r, uint32_t *start);
 void tessera_begin_list_reply(struct tessera_writer *w, uint32_t total,
                               struct tessera_page *page);
-bool tessera_add_list_entry(struct tessera_writer *w,
-                            struct tessera_page *page,
+bool tessera_add_list_entry(struct tessera_writer *w, struct tessera_page *page,
                             const struct tessera_identity_summary *s);
 bool tessera_decode_list_reply(struct tessera_reader *r, uint32_t *total,
                                struct tessera_identity_list *page);

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,37 +176,8 @@ tessera_socket_path(char *buf, size_t size, struct tessera_status *st)
     return true;
 }
 
-static int
-hello(int fd, struct tessera_status *st)
-{
-    struct tessera_writer w;
-    struct tessera_reply reply;
-    uint32_t version = 0;
-    char *agent_version = NULL;
-    int rc = -1;
-
-    tessera_writer_init(&w);
-    tessera_encode_hello(&w, TESSERA_PROTOCOL_VERSION);
-    if (tessera_call(fd, &w, TESSERA_MSG_HELLO_REPLY, 0, &reply, st) == 0) {
-        if (!tessera_decode_hello_reply(&reply.reader, &version,
-                                        &agent_version))
-            tessera_status_set(st, TESSERA_ERR_PROTOCOL,
-                               "the agent sent a malformed hello");
-        else if (version != TESSERA_PROTOCOL_VERSION)
-            tessera_status_set(st, TESSERA_ERR_VERSION,
-                               "the agent speaks protocol %u, this client %u",
-                               version, TESSERA_PROTOCOL_VERSION);
-        else
-            rc = 0;
-    }
-    free(agent_version);
-    tessera_reply_clear(&reply);
-    tessera_writer_clear(&w);
-    return rc;
-}
-
 int
-tessera_connect(const char *path, struct tessera_status *st)
+tessera_socket_connect(const char *path, struct tessera_status *st)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -222,75 +192,19 @@ tessera_connect(const char *path, struct tessera_status *st)
                            "cannot create a socket: %s", strerror(errno));
         return -1;
     }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int err = errno;
-        close(fd);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+        return fd;
+    int err = errno;
+    close(fd);
+    if (err == ENOENT || err == ECONNREFUSED)
         tessera_status_set(
             st, TESSERA_ERR_UNREACHABLE,
-            "the Tessera agent is not running (cannot connect to %s: %s); "
-            "start it with `tessera-agent` or `systemctl --user start "
-            "tessera-agent.socket`",
-            path, strerror(err));
-        return -1;
-    }
-    if (hello(fd, st) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-void
-tessera_reply_clear(struct tessera_reply *reply)
-{
-    if (reply->body != NULL)
-        OPENSSL_cleanse(reply->body, reply->len);
-    free(reply->body);
-    memset(reply, 0, sizeof(*reply));
-}
-
-int
-tessera_call(int fd, const struct tessera_writer *req, enum tessera_msg expect,
-             unsigned poll_us, struct tessera_reply *reply,
-             struct tessera_status *st)
-{
-    memset(reply, 0, sizeof(*reply));
-    st->io_failed = false;
-    if (req->failed) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "the request does not fit in one frame");
-        return -1;
-    }
-    /*
-     * A refused peer (wrong uid, too many clients) finds the agent's reason
-     * waiting even when its own write already failed: read it regardless.
-     */
-    int write_rc = tessera_write_frame(fd, req->data, req->len);
-    int write_errno = errno;
-    if (write_rc == 0)
-        tessera_poll_readable(fd, poll_us);
-    if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
-        if (write_rc < 0)
-            errno = write_errno;
-        st->io_failed = true;
+            "the Tessera agent is not running (%s at %s); start it with "
+            "`tessera-agent` or `systemctl --user start tessera-agent.socket`",
+            err == ENOENT ? "no socket" : "nobody listens", path);
+    else
         tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                           "lost the connection to the Tessera agent: %s",
-                           strerror(errno));
-        return -1;
-    }
-    tessera_reader_init(&reply->reader, reply->body, reply->len);
-    uint8_t type = tessera_get_u8(&reply->reader);
-    if (type == expect)
-        return 0;
-    struct tessera_error_reply err = {0};
-    if (type == TESSERA_MSG_ERROR &&
-        tessera_decode_error(&reply->reader, &err)) {
-        tessera_status_set(st, (int)err.code, "%s", err.message);
-        free(err.message);
-    } else {
-        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
-                           "the agent sent an unexpected reply (type 0x%02x)",
-                           type);
-    }
+                           "cannot connect to the Tessera agent at %s: %s",
+                           path, strerror(err));
     return -1;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Frames over a stream UNIX socket, and the client side of a call. */
+/* Frames over a stream UNIX socket; common/client.h speaks them to the agent.
+ */
 #ifndef TESSERA_TRANSPORT_H
 #define TESSERA_TRANSPORT_H
 
@@ -38,25 +39,11 @@ int tessera_write_frame(int fd, const uint8_t *body, size_t len);
  */
 bool tessera_socket_path(char *buf, size_t size, struct tessera_status *st);
 
-/* Connects and exchanges HELLO. Returns the fd, or -1 with st filled in. */
-int tessera_connect(const char *path, struct tessera_status *st);
-
-struct tessera_reply {
-    uint8_t *body;
-    size_t len;
-    struct tessera_reader reader; /* positioned after the type byte */
-};
-
 /*
- * Sends a request and reads its reply, polling for it for up to poll_us
- * first (see tessera_poll_readable). Returns 0 when the reply has the
- * expected type; otherwise -1 with st holding the agent's error or the I/O
- * failure (st->io_failed). The caller frees the reply with
- * tessera_reply_clear in both cases.
+ * Connects to the socket at path, no more: nothing is checked or sent.
+ * Returns the descriptor, or -1 with st saying whether an agent runs there
+ * (TESSERA_ERR_UNREACHABLE either way).
  */
-int tessera_call(int fd, const struct tessera_writer *req,
-                 enum tessera_msg expect, unsigned poll_us,
-                 struct tessera_reply *reply, struct tessera_status *st);
-void tessera_reply_clear(struct tessera_reply *reply);
+int tessera_socket_connect(const char *path, struct tessera_status *st);
 
 #endif

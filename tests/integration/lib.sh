@@ -38,6 +38,7 @@ chmod 600 "$T/pin"
 
 AGENT_PID=
 SERVER_PIDS=()
+SCRATCH_DIRS=() # outside $T (e.g. on tmpfs), removed at exit too
 tests_run=0
 tests_failed=0
 
@@ -49,7 +50,7 @@ cleanup() {
         echo "# agent log:"
         sed 's/^/#   /' "$T/agent.log" 2>/dev/null | tail -n 40 || true
     fi
-    rm -rf "$T"
+    rm -rf "$T" "${SCRATCH_DIRS[@]}"
 }
 trap cleanup EXIT
 

@@ -10,6 +10,13 @@ make_ca "$T/ca" "Tessera Test CA"
 start_agent
 unlock "Test Token"
 
+check_output "tessera list with no identity yet exits 0, its header alone" \
+    '^NAME +TOKEN +KEY' "$TESSERA" list
+check_output "and --json prints []" '^\[\]$' "$TESSERA" list --json
+check_output "tessera tokens --json lists both tokens, Spare Token locked" \
+    '^2 locked false$' \
+    bash -o pipefail -c "'$TESSERA' tokens --json | jq -r '\"\\(length) \\(.[] | select(.label == \"Spare Token\") | \"\\(.state) \\(.logged_in)\")\"'"
+
 check_output "tessera --help lists the commands" \
     "keygen NAME --token URI --subject DN" "$TESSERA" --help
 check_output "tessera tokens shows both tokens and their state" \
@@ -161,5 +168,25 @@ check_fails "a bad config value stops the agent with a clear message" \
 printf '[agent]\npoll-us=20000\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 check_fails "so does a poll time above the bound" \
     "poll-us must be 0 to 10000" "$AGENT" --foreground --module "$SOFTHSM_MODULE"
+
+# More identities than one 64 KiB frame holds (about 150 bytes each): LIST
+# pages, and every one arrives once. token_fill makes each key, public key
+# and certificate; the token lives on tmpfs, where SoftHSM2's file per
+# object costs no disk wait.
+rm -f "$XDG_CONFIG_HOME/tessera/agent.conf"
+BULK=$(mktemp -d /dev/shm/tessera-bulk.XXXXXX)
+SCRATCH_DIRS+=("$BULK")
+sed "s|$T/tokens|$BULK|" "$SOFTHSM2_CONF" >"$T/bulk-softhsm2.conf"
+export SOFTHSM2_CONF=$T/bulk-softhsm2.conf
+make_token "Bulk"
+"$TESSERA_BUILD/bench/token_fill" "$SOFTHSM_MODULE" Bulk "$PIN" 500 >/dev/null
+start_agent
+check_output "500 identities on one token are all listed, each once" \
+    '^500 500$' \
+    bash -o pipefail -c "'$TESSERA' list --json | jq -r '[.[] | select(.token == \"Bulk\")] | \"\\(length) \\(map(.name) | unique | length)\"'"
+check_output "in more than one page (HELLO and two LIST or more)" '^([3-9]|[1-9][0-9]+)$' \
+    bash -o pipefail -c "strace -f -e trace=sendmsg -o '$T/list.strace' '$TESSERA' list >/dev/null && grep -c sendmsg '$T/list.strace'"
+check_output "and the table has them all" '^500$' \
+    bash -o pipefail -c "'$TESSERA' list | grep -c ' Bulk '"
 
 finish

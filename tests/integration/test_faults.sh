@@ -71,6 +71,12 @@ check_output "RSA-PSS through the provider" "20 of 20 signed and verified" \
     "$HELPERS/sign_load" -p -n 20 tessera:rsa
 check_output "a forked child reconnects and signs beside its parent" \
     "child: 20 signed and verified" "$HELPERS/sign_load" -f -n 20 tessera:ec
+check_output "children forked while 8 threads sign start with no connection or held lock" \
+    "^20 of 20 children forked" timeout 60 "$HELPERS/client_pool" fork ec
+check_output "a process's idle connections are closed: one left after 2 s idle" \
+    "^1 sockets open after 2 s idle" timeout 60 "$HELPERS/client_pool" idle ec
+check_output "16 signing threads share a process's 2 connections" \
+    "^at most [12] sockets open while 16 threads signed" timeout 60 "$HELPERS/client_pool" cap ec
 
 # A client holding a connection survives an agent restart.
 "$HELPERS/sign_load" -w "$T/go" -n 5 tessera:ec >"$T/restart.out" 2>&1 &
@@ -129,13 +135,60 @@ as_nobody "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
     --socket "$N/run/agent.sock" >"$T/nobody-agent.log" 2>&1 &
 nobody_agent=$!
 for _ in $(seq 1 100); do [ -S "$N/run/agent.sock" ] && break; sleep 0.05; done
-check_fails "an agent refuses a peer whose uid is not its own" \
-    "serves only its own user" env TESSERA_SOCKET="$N/run/agent.sock" "$TESSERA" tokens
+check_exit "a client refuses the agent of another user before sending anything" 3 \
+    "the socket $N/run/agent.sock is in a directory others control \(the directory $N/run belongs to uid 65534 \(nobody\)\)" \
+    env TESSERA_SOCKET="$N/run/agent.sock" "$TESSERA" tokens
+check_output "and the agent refuses a peer whose uid is not its own" \
+    "^ok - an agent refuses a peer of another uid" \
+    env TESSERA_SOCKET="$N/run/agent.sock" "$HELPERS/wire_abuse" --denied
 check_output "and logs the refusal" "refused a connection from uid 0" cat "$T/nobody-agent.log"
 kill "$nobody_agent"
 status=0
 wait "$nobody_agent" || status=$?
 check "the other user's agent stops on SIGTERM" test "$status" -eq 0
+
+# A squatter: another user got to the socket's path first where the runtime
+# directory is shared, and swallows whatever comes (socat into a file). The
+# PIN must never reach it, and the client must say who it found. (A client
+# that did send would wait for a reply that never comes: timeout.)
+S=$T/shared-run
+mkdir -m 1777 "$S"
+mkdir "$T/squat"
+chown nobody:nogroup "$T/squat"
+squat() { # SOCKET: listen as nobody, appending what arrives to squat.log
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        socat -u "UNIX-LISTEN:$1,fork" "OPEN:$T/squat/squat.log,creat,append" &
+    SERVER_PIDS+=($!)
+    for _ in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+    return 1
+}
+setpriv --reuid=nobody --regid=nogroup --clear-groups mkdir -m 755 "$S/tessera"
+squat "$S/tessera/agent.sock"
+check_exit "unlock against a squatter's socket refuses, naming the owner" 3 \
+    "the socket $S/tessera/agent.sock is in a directory others control \(the directory $S/tessera belongs to uid 65534 \(nobody\)\), not yours alone: refusing to send anything" \
+    timeout 10 env -u TESSERA_SOCKET XDG_RUNTIME_DIR="$S" "$TESSERA" unlock --pin-file "$T/pin"
+check_fails "and the provider refuses too" "belongs to uid 65534 \(nobody\)" \
+    timeout 10 env -u TESSERA_SOCKET XDG_RUNTIME_DIR="$S" "$HELPERS/sign_load" tessera:ec
+# The same socket moved into a directory of ours: only who serves it is
+# left to tell, and SO_PEERCRED does.
+mkdir -m 700 "$T/ours"
+mv "$S/tessera/agent.sock" "$T/ours/agent.sock"
+check_exit "a socket in our own directory served by another uid is refused" 3 \
+    "the socket $T/ours/agent.sock is served by uid 65534 \(nobody\), not by you: refusing to send anything" \
+    timeout 10 env TESSERA_SOCKET="$T/ours/agent.sock" "$TESSERA" unlock --pin-file "$T/pin"
+check_fails "and by the provider" "is served by uid 65534 \(nobody\), not by you" \
+    timeout 10 env TESSERA_SOCKET="$T/ours/agent.sock" "$HELPERS/sign_load" tessera:ec
+check "the squatter was reached (the test is real)" \
+    bash -c "socat -u OPEN:/dev/null UNIX-CONNECT:'$T/ours/agent.sock' && sleep 0.2 && test -e '$T/squat/squat.log'"
+check "and received not one byte from Tessera: no PIN, no HELLO" \
+    test ! -s "$T/squat/squat.log"
+check_fails "with no agent at all, the sentence says so instead" \
+    "the Tessera agent is not running \(no socket at $T/ours/none.sock\)" \
+    env TESSERA_SOCKET="$T/ours/none.sock" "$TESSERA" tokens
+chmod 770 "$T/ours"
+check_exit "a socket directory its group can write is refused" 3 \
+    "the directory $T/ours is writable by its group \(mode 0770\)" \
+    env TESSERA_SOCKET="$T/ours/agent.sock" "$TESSERA" tokens
 
 # SIGTERM stops the agent cleanly and removes its socket.
 kill -TERM "$AGENT_PID"

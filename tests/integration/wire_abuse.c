@@ -3,9 +3,10 @@
  * Hostile input to a running agent over its socket ($TESSERA_SOCKET). Each
  * case says what the agent must answer; the shell test then checks that
  * the agent still signs. Prints TAP-like lines; exits 1 on any deviation.
+ * With --denied, only checks that the agent refuses this process's uid.
  */
 #include "../../common/errors.h"
-#include "../../common/transport.h"
+#include "../../common/client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ static int
 greeted_connection(void)
 {
     struct tessera_status st = {0};
-    int fd = tessera_connect(getenv("TESSERA_SOCKET"), &st);
+    int fd = tessera_agent_connect(getenv("TESSERA_SOCKET"), NULL, 0, &st);
     if (fd < 0)
         fprintf(stderr, "wire_abuse: %s\n", st.message);
     return fd;
@@ -110,11 +111,27 @@ still_serves(int fd)
     return next_reply(fd, &code) == TESSERA_MSG_LIST_REPLY;
 }
 
+/* Speaking to an agent of another uid (which this client's own checks
+ * would refuse to do): the agent refuses first. */
+static int
+expect_denied(void)
+{
+    int fd = raw_connect();
+    report(fd >= 0 && expect_error(fd, TESSERA_ERR_DENIED) && closed(fd),
+           "an agent refuses a peer of another uid with `denied` and closes");
+    if (fd >= 0)
+        close(fd);
+    return failures ? 1 : 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     int fd;
     struct tessera_writer w;
+
+    if (argc > 1 && strcmp(argv[1], "--denied") == 0)
+        return expect_denied();
 
     fd = raw_connect();
     tessera_writer_init(&w);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "files.h"
+#include "../common/atomicwrite.h"
+#include "../common/keyref.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+
+/* PEM made by fill, written by the one atomic write. */
+static bool
+write_pem(const char *path, bool (*fill)(BIO *out, const void *arg),
+          const void *arg)
+{
+    struct tessera_status st = {0};
+    BIO *pem = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    bool ok = pem != NULL && fill(pem, arg);
+    long len = ok ? BIO_get_mem_data(pem, &data) : 0;
+    if (!ok)
+        tessera_status_set(&st, TESSERA_ERR_INTERNAL,
+                           "cannot encode the contents of %s", path);
+    else
+        ok = tessera_write_file_atomic(path, data, (size_t)len, 0644, &st);
+    if (!ok)
+        fprintf(stderr, "tessera: %s\n", st.message);
+    BIO_free(pem);
+    return ok;
+}
+
+static bool
+fill_key_reference(BIO *out, const void *arg)
+{
+    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    size_t len;
+    return tessera_keyref_encode(arg, der, sizeof(der), &len) &&
+           PEM_write_bio(out, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
+}
+
+bool
+files_write_key_reference(const char *path, const char *name)
+{
+    return write_pem(path, fill_key_reference, name);
+}
+
+struct certificates {
+    const struct tessera_blob *certs;
+    size_t n;
+};
+
+static bool
+fill_certificates(BIO *out, const void *arg)
+{
+    const struct certificates *c = arg;
+    bool ok = true;
+    for (size_t i = 0; ok && i < c->n; i++) {
+        const unsigned char *p = c->certs[i].data;
+        X509 *x = d2i_X509(NULL, &p, (long)c->certs[i].len);
+        ok = x != NULL && PEM_write_bio_X509(out, x);
+        X509_free(x);
+    }
+    return ok;
+}
+
+bool
+files_write_certificates(const char *path, const struct tessera_blob *certs,
+                         size_t n)
+{
+    struct certificates c = {certs, n};
+    return write_pem(path, fill_certificates, &c);
+}
+
+static bool
+fill_csr(BIO *out, const void *arg)
+{
+    const struct tessera_blob *der = arg;
+    const unsigned char *p = der->data;
+    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
+    bool ok = req != NULL && PEM_write_bio_X509_REQ(out, req);
+    X509_REQ_free(req);
+    return ok;
+}
+
+bool
+files_write_csr(const char *path, const struct tessera_blob *der)
+{
+    if (path != NULL)
+        return write_pem(path, fill_csr, der);
+    BIO *out = BIO_new_fp(stdout, BIO_NOCLOSE);
+    bool ok = out != NULL && fill_csr(out, der);
+    BIO_free(out);
+    if (!ok)
+        fprintf(stderr, "tessera: cannot write the CSR\n");
+    return ok;
+}
+
+bool
+files_read_certificates(const char *path, struct tessera_import_request *req)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    X509 *x;
+    size_t before = req->n_certs;
+    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        X509_free(x);
+        if (req->n_certs == TESSERA_CHAIN_MAX || len <= 0) {
+            OPENSSL_free(der);
+            fprintf(stderr, "tessera: %s: more than %u certificates\n", path,
+                    TESSERA_CHAIN_MAX);
+            fclose(f);
+            return false;
+        }
+        tessera_blob_copy(&req->certs[req->n_certs++],
+                          (struct tessera_bytes){der, (size_t)len});
+        OPENSSL_free(der);
+    }
+    ERR_clear_error();
+    fclose(f);
+    if (req->n_certs == before) {
+        fprintf(stderr, "tessera: %s holds no PEM certificate\n", path);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The files the tessera command reads (certificates to import) and writes
+ * (key references, certificates, CSRs): every one written whole or not at
+ * all, by common/atomicwrite.h. Each says what went wrong on stderr.
+ */
+#ifndef TESSERA_CLI_FILES_H
+#define TESSERA_CLI_FILES_H
+
+#include "../common/messages.h"
+
+bool files_write_key_reference(const char *path, const char *name);
+/* certs[0..n) as PEM. */
+bool files_write_certificates(const char *path,
+                              const struct tessera_blob *certs, size_t n);
+/* The CSR as PEM into path, or on standard output for NULL. */
+bool files_write_csr(const char *path, const struct tessera_blob *der);
+
+/* Appends every certificate of a PEM file, as DER, to the request. */
+bool files_read_certificates(const char *path,
+                             struct tessera_import_request *req);
+
+#endif

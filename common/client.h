@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client side of the agent wire protocol, for every program that talks
+ * to the agent: the CLI, the OpenSSL provider, the PKCS#11 module. Plain C,
+ * libcrypto and pthreads; safe in multi-threaded hosts, and in their
+ * children after fork.
+ *
+ * Nothing is sent to an agent before it is checked: the socket's directory
+ * must belong to a trusted uid and be writable by no one else, and the peer
+ * (SO_PEERCRED) must be a trusted uid; only then HELLO and requests. A PIN
+ * therefore never reaches another user who got to the socket's path first.
+ */
+#ifndef TESSERA_CLIENT_H
+#define TESSERA_CLIENT_H
+
+#include "transport.h"
+
+#include <sys/types.h>
+
+struct tessera_client_options {
+    /* The agent's socket; NULL: $TESSERA_SOCKET, else
+     * $XDG_RUNTIME_DIR/tessera/agent.sock, looked up at each connection. */
+    const char *socket_path;
+    /* Who may serve it (and own its directory); NULL: this process's
+     * effective uid, and root (a system agent). */
+    const uid_t *agent_uids;
+    size_t n_agent_uids;
+    /* Connections open at once, idle or in use; more callers wait for one.
+     * 0 counts as 1. */
+    unsigned max_connections;
+    /* An idle connection is closed when a caller finds it older than this
+     * (0: after every call), so a process holds none for its life. */
+    unsigned idle_seconds;
+    /* A reply slower than this fails the call; 0: wait as long as the agent
+     * takes (an enrolment waits for its CA). */
+    unsigned reply_timeout_seconds;
+    /* How long a SIGN may poll for its reply before sleeping
+     * (tessera_poll_readable); the client adapts it per identity to the
+     * signatures it has timed. 0: never poll. */
+    unsigned sign_poll_us;
+    /* A GET_IDENTITY answer is reused this long for the same name (a
+     * program loads a certificate and then its key); 0: never. */
+    unsigned identity_cache_ms;
+};
+
+struct tessera_client;
+
+/* NULL when out of memory; no connection is made yet. */
+struct tessera_client *
+tessera_client_new(const struct tessera_client_options *options);
+void tessera_client_free(struct tessera_client *c);
+
+/*
+ * One call per request. Each returns 0 with its answer decoded (the caller
+ * clears it), or -1 with st saying why: the agent's error and sentence, or
+ * TESSERA_ERR_UNREACHABLE (no agent), TESSERA_ERR_UNTRUSTED (the socket is
+ * another user's), TESSERA_ERR_PROTOCOL (a malformed answer). A pooled
+ * connection the agent had closed (a restart, an idle timeout) is replaced
+ * once; a request that acts (UNLOCK, KEYGEN, IMPORT, ENROLL, RENEW) is sent
+ * again only if it never left, so a PIN is never tried twice.
+ */
+int tessera_client_list(struct tessera_client *c,
+                        struct tessera_identity_list *out,
+                        struct tessera_status *st);
+int tessera_client_tokens(struct tessera_client *c,
+                          struct tessera_token_list *out,
+                          struct tessera_status *st);
+int tessera_client_get_identity(struct tessera_client *c, const char *name,
+                                struct tessera_identity *out,
+                                struct tessera_status *st);
+int tessera_client_sign(struct tessera_client *c,
+                        const struct tessera_sign_request *req,
+                        struct tessera_blob *signature,
+                        struct tessera_status *st);
+int tessera_client_unlock(struct tessera_client *c,
+                          const struct tessera_unlock_request *req,
+                          struct tessera_status *st);
+/* token: a label or pkcs11: URI; "" for every token. */
+int tessera_client_lock(struct tessera_client *c, const char *token,
+                        struct tessera_status *st);
+int tessera_client_keygen(struct tessera_client *c,
+                          const struct tessera_keygen_request *req,
+                          struct tessera_blob *csr_der,
+                          struct tessera_status *st);
+int tessera_client_import(struct tessera_client *c,
+                          const struct tessera_import_request *req,
+                          struct tessera_status *st);
+/* ENROLL and RENEW: the new leaf's DER. Hanging up cancels (the agent
+ * removes the new key), so a caller interrupted may just exit. */
+int tessera_client_enroll(struct tessera_client *c,
+                          const struct tessera_enroll_request *req,
+                          struct tessera_blob *leaf, struct tessera_status *st);
+int tessera_client_renew(struct tessera_client *c, const char *name,
+                         struct tessera_blob *leaf, struct tessera_status *st);
+
+/*
+ * One connection outside any pool: the checks above, then HELLO. Returns
+ * the descriptor, or -1 with st. agent_uids as in the options.
+ */
+int tessera_agent_connect(const char *path, const uid_t *agent_uids,
+                          size_t n_agent_uids, struct tessera_status *st);
+
+#endif
