@@ -136,6 +136,7 @@ check_fails "Enroll against an unknown profile" "Error.Invalid: no CA profile" \
 check_output "the agent still serves" "<'Test Token'>" prop "$TOKEN" .Token Label
 
 check "Unlock again" call "$TOKEN" org.tessera.Agent1.Token.Unlock "'$PIN'"
+check_output "before Forget tessera list shows the identity" "^laptop " "$TESSERA" list
 check "Forget, deleting the key and certificate" \
     call "$ID" org.tessera.Agent1.Identity.Forget true
 check_fails "the identity's object is gone" "Object does not exist" \
@@ -143,7 +144,7 @@ check_fails "the identity's object is gone" "Object does not exist" \
 check "and so is its [identity] group in agent.conf" \
     bash -c "! grep -qF '[identity laptop]' '$XDG_CONFIG_HOME/tessera/agent.conf'"
 check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"
-check "tessera list no longer shows it" bash -c "! '$TESSERA' list | grep -q '^laptop '"
+check_output "tessera list, exiting 0, has no identity left" '^\[\]$' "$TESSERA" list --json
 check "Reload rescans the tokens" call "$AGENT" org.tessera.Agent1.Reload
 stop_bus
 BUS_PID=

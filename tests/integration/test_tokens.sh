@@ -131,7 +131,9 @@ check "a due renewal with the token out waits for the token" \
     wait_until_listed soon "waiting for token"
 check_output "and says so in the log, not as a failure" \
     "identity soon is due for renewal: waiting for token" cat "$T/agent.log"
-check "without counting a failure" bash -c "! '$TESSERA' list | grep -q '^soon .*failing'"
+check_output "without counting a failure: its renewal waits for the token" \
+    '^waiting for token$' \
+    bash -o pipefail -c "'$TESSERA' list --json | jq -r '.[] | select(.name == \"soon\") | .renewal'"
 back=$(log_count 'is back; unlock it again')
 fault
 wait_log 'is back; unlock it again' "$back"
@@ -143,8 +145,11 @@ check "back and unlocked, it renews" wait_log "renewed soon with CA short"
 stop_agent
 fault removed=1
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
-check "an agent started with the token out sees no token" \
-    bash -c "! '$TESSERA' tokens | grep -q 'Test Token'"
+check_output "an agent started with the token out lists no token, and exits 0" \
+    '^\[\]$' "$TESSERA" tokens --json
+check_output "and the table is its header alone" '^1$' \
+    bash -o pipefail -c "'$TESSERA' tokens | wc -l"
+check_output "and no identity" '^\[\]$' "$TESSERA" list --json
 fault
 check "plugged in, the token is found by the poller" wait_log 'token "Test Token" appeared'
 check_output "and listed, locked" "Test Token .* locked" "$TESSERA" tokens
