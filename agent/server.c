@@ -107,20 +107,49 @@ handle_hello(struct connection *c, struct tessera_reader *r,
     return KEEP_OPEN;
 }
 
+static GPtrArray *
+identities_of(struct agent_registry *reg)
+{
+    return reg->identities;
+}
+
+static GPtrArray *
+tokens_of(struct agent_registry *reg)
+{
+    return reg->tokens;
+}
+
 /*
- * The snapshot a page of LIST or TOKENS is read from. Start 0 takes the
- * current registry and keeps it for the pages that follow on this
- * connection, so that a list in pages is one consistent picture however
- * tokens come and go meanwhile; NULL (a protocol error) for a later page
- * without a first.
+ * The snapshot a page of LIST or TOKENS (what) is read from, and the
+ * length of its list (entries_of) in *total. Start 0 takes the current
+ * registry and keeps it for the pages that follow on this connection, so
+ * that a list in pages is one consistent picture however tokens come and
+ * go meanwhile. NULL, with the error replied, for a later page without a
+ * first or a start beyond the end.
  */
 static struct agent_registry *
-page_source(struct agent *agent, struct agent_registry **pinned, uint32_t start)
+page_snapshot(struct agent *agent, const char *what,
+              struct agent_registry **pinned,
+              GPtrArray *(*entries_of)(struct agent_registry *reg),
+              uint32_t start, guint *total, struct tessera_writer *out)
 {
     if (start == 0) {
         if (*pinned != NULL)
             agent_registry_unref(*pinned);
         *pinned = agent_registry_get(agent);
+    }
+    if (*pinned == NULL) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "%s from %u without a %s from 0 on this connection", what,
+                    start, what);
+        return NULL;
+    }
+    *total = entries_of(*pinned)->len;
+    if (start > *total) {
+        reply_error(out, TESSERA_ERR_INVALID,
+                    "%s from %u, but there are only %u entries", what, start,
+                    *total);
+        return NULL;
     }
     return *pinned;
 }
@@ -135,19 +164,6 @@ page_sent(struct agent_registry **pinned, uint32_t end, guint total)
     }
 }
 
-/* Whether start names a page of a list of total; else the reply says. */
-static gboolean
-page_start_valid(const char *what, uint32_t start, guint total,
-                 struct tessera_writer *out)
-{
-    if (start <= total)
-        return TRUE;
-    reply_error(out, TESSERA_ERR_INVALID,
-                "%s from %u, but there are only %u entries", what, start,
-                total);
-    return FALSE;
-}
-
 static void
 handle_list(struct connection *c, struct tessera_reader *r,
             struct tessera_writer *out)
@@ -158,15 +174,10 @@ handle_list(struct connection *c, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LIST request");
         return;
     }
-    struct agent_registry *reg = page_source(agent, &c->listing, start);
-    if (reg == NULL) {
-        reply_error(out, TESSERA_ERR_PROTOCOL,
-                    "LIST from %u without a LIST from 0 on this connection",
-                    start);
-        return;
-    }
-    guint total = reg->identities->len;
-    if (!page_start_valid("LIST", start, total, out))
+    guint total;
+    struct agent_registry *reg = page_snapshot(
+        agent, "LIST", &c->listing, identities_of, start, &total, out);
+    if (reg == NULL)
         return;
     struct tessera_page page;
     tessera_begin_list_reply(out, total, &page);
@@ -234,17 +245,11 @@ handle_tokens(struct connection *c, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed TOKENS request");
         return;
     }
+    guint total;
     struct agent_registry *reg =
-        page_source(c->server->agent, &c->token_listing, start);
-    if (reg == NULL) {
-        reply_error(out, TESSERA_ERR_PROTOCOL,
-                    "TOKENS from %u without a TOKENS from 0 on this "
-                    "connection",
-                    start);
-        return;
-    }
-    guint total = reg->tokens->len;
-    if (!page_start_valid("TOKENS", start, total, out))
+        page_snapshot(c->server->agent, "TOKENS", &c->token_listing, tokens_of,
+                      start, &total, out);
+    if (reg == NULL)
         return;
     struct tessera_page page;
     tessera_begin_tokens_reply(out, total, &page);

@@ -597,7 +597,7 @@ struct list_kind {
     const char *what; /* "identities" */
     enum tessera_msg expect;
     void (*encode)(struct tessera_writer *w, uint32_t start);
-    /* Decodes a page and moves its entries to the end of the list. */
+    /* Decodes a page, appending its entries to the list. */
     bool (*take_page)(struct tessera_reader *r, uint32_t *total, void *list);
     size_t (*length)(const void *list);
     void (*clear)(void *list);
@@ -646,54 +646,16 @@ fetch_pages(int fd, void *arg, struct tessera_status *st)
     return o;
 }
 
-/* Moves n entries of size bytes from page to the end of a list of *len. */
-static bool
-append_entries(void **items, size_t *len, void *page_items, size_t n,
-               size_t size)
-{
-    if (n == 0)
-        return true;
-    uint8_t *grown = realloc(*items, (*len + n) * size);
-    if (grown == NULL)
-        return false;
-    memcpy(grown + *len * size, page_items, n * size);
-    *items = grown;
-    *len += n;
-    return true;
-}
-
 static bool
 take_identity_page(struct tessera_reader *r, uint32_t *total, void *list)
 {
-    struct tessera_identity_list *ids = list, page;
-    if (!tessera_decode_list_reply(r, total, &page))
-        return false;
-    void *items = ids->items;
-    bool ok = append_entries(&items, &ids->n, page.items, page.n,
-                             sizeof(*page.items));
-    ids->items = items;
-    if (ok)
-        free(page.items);
-    else
-        tessera_identity_list_clear(&page);
-    return ok;
+    return tessera_decode_list_reply(r, total, list);
 }
 
 static bool
 take_token_page(struct tessera_reader *r, uint32_t *total, void *list)
 {
-    struct tessera_token_list *tokens = list, page;
-    if (!tessera_decode_tokens_reply(r, total, &page))
-        return false;
-    void *items = tokens->items;
-    bool ok = append_entries(&items, &tokens->n, page.items, page.n,
-                             sizeof(*page.items));
-    tokens->items = items;
-    if (ok)
-        free(page.items);
-    else
-        tessera_token_list_clear(&page);
-    return ok;
+    return tessera_decode_tokens_reply(r, total, list);
 }
 
 static size_t

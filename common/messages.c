@@ -445,9 +445,9 @@ struct page_kind {
 };
 
 /*
- * The count is checked against the bytes left before anything is
- * allocated, so a hostile count costs nothing. On failure nothing stays
- * allocated.
+ * Appends a page's entries to a list of *n. The count is checked against
+ * the bytes left before anything is allocated, so a hostile count costs
+ * nothing; on failure the list keeps its *n entries and nothing else.
  */
 static bool
 decode_page(struct tessera_reader *r, const struct page_kind *kind,
@@ -457,23 +457,27 @@ decode_page(struct tessera_reader *r, const struct page_kind *kind,
     uint32_t count = tessera_get_u32(r);
     bool ok = !r->failed && count <= *total &&
               count <= (r->len - r->pos) / kind->min_len;
-    uint8_t *array = ok && count > 0 ? calloc(count, kind->size) : NULL;
+    uint8_t *tail = NULL;
     size_t got = 0;
-    ok = ok && (count == 0 || array != NULL);
-    while (ok && got < count && kind->get(r, array + got * kind->size))
+    if (ok && count > 0) {
+        uint8_t *grown = realloc(*items, (*n + count) * kind->size);
+        ok = grown != NULL;
+        if (ok) {
+            *items = grown;
+            tail = grown + *n * kind->size;
+        }
+    }
+    while (ok && got < count && kind->get(r, tail + got * kind->size))
         got++;
     ok = ok && got == count && tessera_reader_done(r);
-    if (!ok) {
-        for (size_t i = 0; i < got; i++)
-            kind->clear(array + i * kind->size);
-        free(array);
-        array = NULL;
-        got = 0;
-        r->failed = true;
+    if (ok) {
+        *n += count;
+        return true;
     }
-    *items = array;
-    *n = got;
-    return ok;
+    for (size_t i = 0; i < got; i++)
+        kind->clear(tail + i * kind->size);
+    r->failed = true;
+    return false;
 }
 
 static bool
@@ -502,27 +506,27 @@ clear_token_entry(void *entry)
 
 bool
 tessera_decode_list_reply(struct tessera_reader *r, uint32_t *total,
-                          struct tessera_identity_list *page)
+                          struct tessera_identity_list *list)
 {
     static const struct page_kind kind = {
         sizeof(struct tessera_identity_summary), TESSERA_SUMMARY_MIN_LEN,
         get_summary_entry, clear_summary_entry};
-    void *items;
-    bool ok = decode_page(r, &kind, total, &items, &page->n);
-    page->items = items;
+    void *items = list->items;
+    bool ok = decode_page(r, &kind, total, &items, &list->n);
+    list->items = items;
     return ok;
 }
 
 bool
 tessera_decode_tokens_reply(struct tessera_reader *r, uint32_t *total,
-                            struct tessera_token_list *page)
+                            struct tessera_token_list *list)
 {
     static const struct page_kind kind = {sizeof(struct tessera_token_info),
                                           TESSERA_TOKEN_INFO_MIN_LEN,
                                           get_token_entry, clear_token_entry};
-    void *items;
-    bool ok = decode_page(r, &kind, total, &items, &page->n);
-    page->items = items;
+    void *items = list->items;
+    bool ok = decode_page(r, &kind, total, &items, &list->n);
+    list->items = items;
     return ok;
 }
 

@@ -161,8 +161,9 @@ bool tessera_decode_ok(struct tessera_reader *r);
  * (docs/protocol.md, "Pages"). A reply is built with begin, then add for
  * each entry until add returns false: the entry did not fit and belongs on
  * the next page (or, if the page is still empty, fits no page, and the
- * writer has failed). Decoded pages are fresh lists; count > total, or a
- * count the remaining bytes cannot hold, is malformed.
+ * writer has failed). A decoded page's entries are appended to a list
+ * (start from a zeroed one); count > total, or a count the remaining bytes
+ * cannot hold, is malformed, and a failed decode leaves the list as it was.
  */
 void tessera_encode_list(struct tessera_writer *w, uint32_t start);
 bool tessera_decode_list(struct tessera_reader *r, uint32_t *start);
@@ -171,7 +172,7 @@ void tessera_begin_list_reply(struct tessera_writer *w, uint32_t total,
 bool tessera_add_list_entry(struct tessera_writer *w, struct tessera_page *page,
                             const struct tessera_identity_summary *s);
 bool tessera_decode_list_reply(struct tessera_reader *r, uint32_t *total,
-                               struct tessera_identity_list *page);
+                               struct tessera_identity_list *list);
 void tessera_identity_list_clear(struct tessera_identity_list *l);
 
 void tessera_encode_tokens(struct tessera_writer *w, uint32_t start);
@@ -182,7 +183,7 @@ bool tessera_add_tokens_entry(struct tessera_writer *w,
                               struct tessera_page *page,
                               const struct tessera_token_info *t);
 bool tessera_decode_tokens_reply(struct tessera_reader *r, uint32_t *total,
-                                 struct tessera_token_list *page);
+                                 struct tessera_token_list *list);
 void tessera_token_list_clear(struct tessera_token_list *l);
 
 void tessera_identity_summary_clear(struct tessera_identity_summary *s);

@@ -52,8 +52,8 @@ decode_replies(const uint8_t *data, size_t size)
 {
     struct tessera_reader r;
     struct tessera_identity id;
-    struct tessera_identity_list ids;
-    struct tessera_token_list tokens;
+    struct tessera_identity_list ids = {0};
+    struct tessera_token_list tokens = {0};
     struct tessera_blob blob;
     struct tessera_error_reply e;
     uint32_t version, total;
@@ -64,15 +64,16 @@ decode_replies(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_hello_reply(&r, &version, &agent_version))
         free(agent_version);
+    /* A list decoder appends: its list is cleared whatever it says. */
     tessera_reader_init(&r, data, size);
-    if (tessera_decode_list_reply(&r, &total, &ids))
-        tessera_identity_list_clear(&ids);
+    (void)tessera_decode_list_reply(&r, &total, &ids);
+    tessera_identity_list_clear(&ids);
     tessera_reader_init(&r, data, size);
     if (tessera_decode_identity(&r, &id))
         tessera_identity_clear(&id);
     tessera_reader_init(&r, data, size);
-    if (tessera_decode_tokens_reply(&r, &total, &tokens))
-        tessera_token_list_clear(&tokens);
+    (void)tessera_decode_tokens_reply(&r, &total, &tokens);
+    tessera_token_list_clear(&tokens);
     /* SIGN_REPLY; KEYGEN_REPLY, ENROLL_REPLY and RENEW_REPLY */
     tessera_reader_init(&r, data, size);
     if (tessera_decode_blob_reply(&r, TESSERA_SIGNATURE_MAX, &blob))

@@ -493,7 +493,7 @@ static bool
 decode_list_reply(struct tessera_reader *r)
 {
     uint32_t total;
-    struct tessera_identity_list page;
+    struct tessera_identity_list page = {0};
     bool ok = tessera_decode_list_reply(r, &total, &page);
     tessera_identity_list_clear(&page);
     return ok;
@@ -514,7 +514,7 @@ static bool
 decode_tokens_reply(struct tessera_reader *r)
 {
     uint32_t total;
-    struct tessera_token_list page;
+    struct tessera_token_list page = {0};
     bool ok = tessera_decode_tokens_reply(r, &total, &page);
     tessera_token_list_clear(&page);
     return ok;
@@ -821,7 +821,7 @@ test_list_and_tokens_replies_round_trip(void **state)
     tessera_writer_init(&w);
     encode_list_reply(&w);
     struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
-    struct tessera_identity_list ids;
+    struct tessera_identity_list ids = {0};
     assert_true(tessera_decode_list_reply(&r, &total, &ids));
     assert_int_equal(total, 5);
     assert_int_equal(ids.n, 2);
@@ -837,7 +837,7 @@ test_list_and_tokens_replies_round_trip(void **state)
     tessera_writer_init(&w);
     encode_tokens_reply(&w);
     r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
-    struct tessera_token_list tokens;
+    struct tessera_token_list tokens = {0};
     assert_true(tessera_decode_tokens_reply(&r, &total, &tokens));
     assert_int_equal(total, 2);
     assert_int_equal(tokens.n, 2);
@@ -861,7 +861,7 @@ test_empty_lists_are_valid(void **state)
     tessera_writer_init(&w);
     tessera_begin_list_reply(&w, 0, &page);
     struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
-    struct tessera_identity_list ids;
+    struct tessera_identity_list ids = {0};
     assert_true(tessera_decode_list_reply(&r, &total, &ids));
     assert_int_equal(total, 0);
     assert_int_equal(ids.n, 0);
@@ -870,7 +870,7 @@ test_empty_lists_are_valid(void **state)
     tessera_writer_init(&w);
     tessera_begin_tokens_reply(&w, 0, &page);
     r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
-    struct tessera_token_list tokens;
+    struct tessera_token_list tokens = {0};
     assert_true(tessera_decode_tokens_reply(&r, &total, &tokens));
     assert_int_equal(tokens.n, 0);
     tessera_writer_clear(&w);
@@ -892,7 +892,7 @@ test_oversized_page_counts_fail(void **state)
     assert_true(tessera_add_list_entry(&w, &page, &a));
     assert_true(tessera_add_list_entry(&w, &page, &b));
     struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
-    struct tessera_identity_list ids;
+    struct tessera_identity_list ids = {0};
     uint32_t total;
     assert_false(tessera_decode_list_reply(&r, &total, &ids));
     assert_null(ids.items);
@@ -913,11 +913,38 @@ test_oversized_page_counts_fail(void **state)
         assert_null(ids.items);
         w.data[0] = TESSERA_MSG_TOKENS_REPLY;
         r = reader_after_type(&w, TESSERA_MSG_TOKENS_REPLY);
-        struct tessera_token_list tokens;
+        struct tessera_token_list tokens = {0};
         assert_false(tessera_decode_tokens_reply(&r, &total, &tokens));
         assert_null(tokens.items);
         tessera_writer_clear(&w);
     }
+}
+
+/* Pages append to one list; a bad page leaves it as it was. */
+static void
+test_pages_append_and_a_bad_page_changes_nothing(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    struct tessera_identity_list ids = {0};
+    uint32_t total;
+    tessera_writer_init(&w);
+    encode_list_reply(&w); /* corp-wifi, vpn */
+    for (int page = 0; page < 2; page++) {
+        struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
+        assert_true(tessera_decode_list_reply(&r, &total, &ids));
+    }
+    assert_int_equal(ids.n, 4);
+    assert_string_equal(ids.items[2].name, "corp-wifi");
+    /* The same page cut short: no entry added, none lost. */
+    struct tessera_reader r;
+    tessera_reader_init(&r, w.data, w.len - 1);
+    tessera_get_u8(&r);
+    assert_false(tessera_decode_list_reply(&r, &total, &ids));
+    assert_int_equal(ids.n, 4);
+    assert_string_equal(ids.items[3].name, "vpn");
+    tessera_identity_list_clear(&ids);
+    tessera_writer_clear(&w);
 }
 
 /* The bounds a page's count is checked against are the real minimums. */
@@ -974,7 +1001,7 @@ test_long_list_pages_within_frames(void **state)
         assert_true(w.len <= TESSERA_FRAME_MAX);
         assert_true(page.count > 0);
         struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_LIST_REPLY);
-        struct tessera_identity_list ids;
+        struct tessera_identity_list ids = {0};
         uint32_t total;
         assert_true(tessera_decode_list_reply(&r, &total, &ids));
         assert_int_equal(total, N);
@@ -1065,6 +1092,7 @@ main(void)
         cmocka_unit_test(test_list_and_tokens_replies_round_trip),
         cmocka_unit_test(test_empty_lists_are_valid),
         cmocka_unit_test(test_oversized_page_counts_fail),
+        cmocka_unit_test(test_pages_append_and_a_bad_page_changes_nothing),
         cmocka_unit_test(test_minimum_entry_lengths),
         cmocka_unit_test(test_long_list_pages_within_frames),
         cmocka_unit_test(test_entry_fitting_no_page_fails_the_writer),
