@@ -393,29 +393,38 @@ still_open(int fd)
            (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+static void
+close_slot(struct slot *s)
+{
+    close(s->fd);
+    s->fd = -1;
+}
+
 /*
- * Closes the idle connections that are too old or that the agent closed;
- * returns the most recently used of the others (warm in the agent's
- * caches), or -1. Called with the lock held.
+ * Closes the idle connections that are too old, and returns the most
+ * recently used of the others (warm in the agent's caches) that the agent
+ * has not closed meanwhile (one look per call, mostly), or -1. Called with
+ * the lock held.
  */
 static int
 freshest_idle(struct tessera_client *c, uint64_t now_us)
 {
-    int best = -1;
-    for (size_t i = 0; i < c->n_slots; i++) {
-        struct slot *s = &c->slots[i];
-        if (s->busy || s->fd < 0)
-            continue;
-        if (now_us - s->idle_since_us > c->idle_seconds * 1000000ull ||
-            !still_open(s->fd)) {
-            close(s->fd);
-            s->fd = -1;
-        } else if (best < 0 ||
-                   s->idle_since_us > c->slots[best].idle_since_us) {
-            best = (int)i;
+    for (;;) {
+        int best = -1;
+        for (size_t i = 0; i < c->n_slots; i++) {
+            struct slot *s = &c->slots[i];
+            if (s->busy || s->fd < 0)
+                continue;
+            if (now_us - s->idle_since_us > c->idle_seconds * 1000000ull)
+                close_slot(s);
+            else if (best < 0 ||
+                     s->idle_since_us > c->slots[best].idle_since_us)
+                best = (int)i;
         }
+        if (best < 0 || still_open(c->slots[best].fd))
+            return best;
+        close_slot(&c->slots[best]);
     }
-    return best;
 }
 
 static int
@@ -467,12 +476,10 @@ release(struct tessera_client *c, int i, bool keep)
 {
     pthread_mutex_lock(&c->lock);
     struct slot *s = &c->slots[i];
-    if (keep && c->idle_seconds > 0) {
+    if (keep && c->idle_seconds > 0)
         s->idle_since_us = tessera_monotonic_us();
-    } else {
-        close(s->fd);
-        s->fd = -1;
-    }
+    else
+        close_slot(s);
     s->busy = false;
     pthread_cond_signal(&c->slot_freed);
     pthread_mutex_unlock(&c->lock);
