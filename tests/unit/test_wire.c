@@ -850,6 +850,91 @@ test_list_and_tokens_replies_round_trip(void **state)
     tessera_writer_clear(&w);
 }
 
+/* The frames without a round trip of their own above: every field back. */
+static void
+test_control_frames_round_trip(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    struct tessera_reader r;
+
+    tessera_writer_init(&w);
+    encode_unlock(&w);
+    r = reader_after_type(&w, TESSERA_MSG_UNLOCK);
+    struct tessera_unlock_request unlock;
+    assert_true(tessera_decode_unlock(&r, &unlock));
+    assert_string_equal(unlock.token, "Work Card");
+    assert_int_equal(unlock.pin.len, 6);
+    assert_memory_equal(unlock.pin.data, "583917", 6);
+    assert_int_equal(unlock.force, 1);
+    tessera_unlock_request_clear(&unlock);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_keygen(&w);
+    r = reader_after_type(&w, TESSERA_MSG_KEYGEN);
+    struct tessera_keygen_request keygen = {0};
+    assert_true(tessera_decode_keygen(&r, &keygen));
+    assert_string_equal(keygen.name, "laptop");
+    assert_string_equal(keygen.token, "Work Card");
+    assert_string_equal(keygen.key_spec, "ec-p256");
+    assert_string_equal(keygen.subject, "CN=laptop");
+    tessera_keygen_request_clear(&keygen);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_import(&w);
+    r = reader_after_type(&w, TESSERA_MSG_IMPORT);
+    struct tessera_import_request import;
+    assert_true(tessera_decode_import(&r, &import));
+    assert_string_equal(import.name, "laptop");
+    assert_int_equal(import.n_certs, 2);
+    assert_memory_equal(import.certs[1].data, sample_bytes,
+                        sizeof(sample_bytes));
+    tessera_import_request_clear(&import);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_lock(&w);
+    r = reader_after_type(&w, TESSERA_MSG_LOCK);
+    char *name;
+    assert_true(tessera_decode_name_request(&r, &name));
+    assert_string_equal(name, "Work Card");
+    free(name);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_hello_reply(&w);
+    r = reader_after_type(&w, TESSERA_MSG_HELLO_REPLY);
+    uint32_t version;
+    char *agent_version;
+    assert_true(tessera_decode_hello_reply(&r, &version, &agent_version));
+    assert_int_equal(version, TESSERA_PROTOCOL_VERSION);
+    assert_string_equal(agent_version, "0.1.0");
+    free(agent_version);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_keygen_reply(&w);
+    r = reader_after_type(&w, TESSERA_MSG_KEYGEN_REPLY);
+    struct tessera_blob csr;
+    assert_true(tessera_decode_blob_reply(&r, TESSERA_DER_MAX, &csr));
+    assert_int_equal(csr.len, sizeof(sample_bytes));
+    assert_memory_equal(csr.data, sample_bytes, sizeof(sample_bytes));
+    tessera_blob_clear(&csr);
+    /* A blob above the reply's bound is refused. */
+    r = reader_after_type(&w, TESSERA_MSG_KEYGEN_REPLY);
+    assert_false(tessera_decode_blob_reply(&r, sizeof(sample_bytes) - 1, &csr));
+    assert_null(csr.data);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_ok(&w);
+    r = reader_after_type(&w, TESSERA_MSG_OK);
+    assert_true(tessera_decode_ok(&r));
+    tessera_writer_clear(&w);
+}
+
 /* Nothing listed is a valid answer: total 0, count 0. */
 static void
 test_empty_lists_are_valid(void **state)
@@ -1090,6 +1175,7 @@ main(void)
             test_every_frame_round_trips_and_refuses_cuts_and_padding),
         cmocka_unit_test(test_hello_list_tokens_round_trip),
         cmocka_unit_test(test_list_and_tokens_replies_round_trip),
+        cmocka_unit_test(test_control_frames_round_trip),
         cmocka_unit_test(test_empty_lists_are_valid),
         cmocka_unit_test(test_oversized_page_counts_fail),
         cmocka_unit_test(test_pages_append_and_a_bad_page_changes_nothing),
