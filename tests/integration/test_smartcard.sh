@@ -34,6 +34,7 @@ make_server_cert "$T/ca"
 make_ca "$T/card-ca" "Tessera Card CA"
 mkdir -p "$T/card"
 printf '%s\n' "$CARD_PIN" >"$T/card-pin"
+chmod 600 "$T/card-pin" # a pin-file must be private, for the CLI as for the agent
 no_sanitizer certutil -N -d "sql:$T/card" -f "$T/card-pin"
 for n in 1 2 3; do
     openssl req -newkey rsa:2048 -nodes -keyout "$T/card$n.key" -out "$T/card$n.csr" \
@@ -101,6 +102,7 @@ check_output "its three RSA-2048 identities are listed, the token marked read-on
 check_output "tessera list marks the read-only token" "^$ID +$CARD \(read-only\)" \
     "$TESSERA" list
 printf '12345678\n' >"$T/wrong-pin"
+chmod 600 "$T/wrong-pin"
 # The emulated CAC answers a wrong PIN with CKR_GENERAL_ERROR, not
 # CKR_PIN_INCORRECT: the sentence says the login failed, not why.
 check_fails "a wrong card PIN is refused" "failed to log in" \
