@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "client.h"
 #include "errors.h"
-#include "ownership.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -100,198 +97,6 @@ static void
 install_fork_handlers(void)
 {
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
-}
-
-/* --- checking and greeting the agent */
-
-static size_t
-default_agent_uids(uid_t uids[2])
-{
-    uids[0] = geteuid();
-    uids[1] = 0;
-    return uids[0] == 0 ? 1 : 2;
-}
-
-/* The socket's directory decides who could have put the socket there. */
-static bool
-socket_directory_trusted(const char *path, const uid_t *uids, size_t n_uids,
-                         struct tessera_status *st)
-{
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    const char *slash = strrchr(path, '/');
-    struct stat sb;
-    struct tessera_status why = {0};
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        snprintf(dir, sizeof(dir), "%.*s",
-                 slash == path ? 1 : (int)(slash - path), path);
-    if (stat(dir, &sb) != 0) {
-        if (errno == ENOENT)
-            tessera_status_set(
-                st, TESSERA_ERR_UNREACHABLE,
-                "the Tessera agent is not running (there is no %s); start "
-                "it with `tessera-agent` or `systemctl --user start "
-                "tessera-agent.socket`",
-                dir);
-        else
-            tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                               "cannot reach the agent's socket directory "
-                               "%s: %s",
-                               dir, strerror(errno));
-        return false;
-    }
-    if (tessera_directory_trusted(&sb, dir, uids, n_uids, &why))
-        return true;
-    tessera_status_set(st, TESSERA_ERR_UNTRUSTED,
-                       "the socket %s is in a directory others control (%s), "
-                       "not yours alone: refusing to send anything",
-                       path, why.message);
-    return false;
-}
-
-/* Who listens on the socket, as the kernel saw them call listen(). */
-static bool
-peer_trusted(int fd, const char *path, const uid_t *uids, size_t n_uids,
-             struct tessera_status *st)
-{
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    char owner[128];
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        tessera_status_set(st, TESSERA_ERR_UNTRUSTED,
-                           "cannot tell who serves the socket %s (%s): "
-                           "refusing to send anything",
-                           path, strerror(errno));
-        return false;
-    }
-    if (tessera_uid_in(cred.uid, uids, n_uids))
-        return true;
-    tessera_describe_uid(cred.uid, owner, sizeof(owner));
-    tessera_status_set(st, TESSERA_ERR_UNTRUSTED,
-                       "the socket %s is served by uid %s, not by you: "
-                       "refusing to send anything",
-                       path, owner);
-    return false;
-}
-
-struct reply {
-    uint8_t *body;
-    size_t len;
-    struct tessera_reader reader; /* positioned after the type byte */
-};
-
-static void
-reply_clear(struct reply *reply)
-{
-    if (reply->body != NULL)
-        OPENSSL_cleanse(reply->body, reply->len);
-    free(reply->body);
-    memset(reply, 0, sizeof(*reply));
-}
-
-/* How one request on one connection ended. */
-enum outcome {
-    ANSWERED,    /* with the expected reply */
-    FAILED,      /* an ERROR, or a reply that makes no sense: st says */
-    LOST_UNSENT, /* the connection broke before the request left */
-    LOST_SENT,   /* it broke after: the agent may have acted on it */
-};
-
-/*
- * Sends a request and reads its reply, polling for it for up to poll_us
- * first (see tessera_poll_readable). ANSWERED leaves the reply positioned
- * after its type byte; otherwise it is empty.
- */
-static enum outcome
-exchange(int fd, const struct tessera_writer *req, enum tessera_msg expect,
-         unsigned poll_us, struct reply *reply, struct tessera_status *st)
-{
-    memset(reply, 0, sizeof(*reply));
-    if (req->failed) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "the request does not fit in one frame");
-        return FAILED;
-    }
-    /* A refused peer (too many clients) finds the agent's reason waiting
-     * even when its own write already failed: read it regardless. */
-    bool sent = tessera_write_frame(fd, req->data, req->len) == 0;
-    int write_errno = errno;
-    if (sent)
-        tessera_poll_readable(fd, poll_us);
-    if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
-        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                           "lost the connection to the Tessera agent: %s",
-                           strerror(sent ? errno : write_errno));
-        return sent ? LOST_SENT : LOST_UNSENT;
-    }
-    tessera_reader_init(&reply->reader, reply->body, reply->len);
-    uint8_t type = tessera_get_u8(&reply->reader);
-    if (type == expect)
-        return ANSWERED;
-    struct tessera_error_reply err = {0};
-    if (type == TESSERA_MSG_ERROR &&
-        tessera_decode_error(&reply->reader, &err)) {
-        tessera_status_set(st, (int)err.code, "%s", err.message);
-        free(err.message);
-    } else {
-        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
-                           "the agent sent an unexpected reply (type 0x%02x)",
-                           type);
-    }
-    reply_clear(reply);
-    return FAILED;
-}
-
-static bool
-hello(int fd, struct tessera_status *st)
-{
-    struct tessera_writer w;
-    struct reply reply;
-    uint32_t version = 0;
-    char *agent_version = NULL;
-    bool ok = false;
-    tessera_writer_init(&w);
-    tessera_encode_hello(&w, TESSERA_PROTOCOL_VERSION);
-    if (exchange(fd, &w, TESSERA_MSG_HELLO_REPLY, 0, &reply, st) != ANSWERED)
-        ;
-    else if (!tessera_decode_hello_reply(&reply.reader, &version,
-                                         &agent_version))
-        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
-                           "the agent sent a malformed hello");
-    else if (version != TESSERA_PROTOCOL_VERSION)
-        tessera_status_set(st, TESSERA_ERR_VERSION,
-                           "the agent (%s) speaks protocol %u, this client "
-                           "%u: restart the agent after an upgrade",
-                           agent_version, version, TESSERA_PROTOCOL_VERSION);
-    else
-        ok = true;
-    free(agent_version);
-    reply_clear(&reply);
-    tessera_writer_clear(&w);
-    return ok;
-}
-
-int
-tessera_agent_connect(const char *path, const uid_t *agent_uids,
-                      size_t n_agent_uids, struct tessera_status *st)
-{
-    uid_t defaults[2];
-    if (agent_uids == NULL) {
-        n_agent_uids = default_agent_uids(defaults);
-        agent_uids = defaults;
-    }
-    if (!socket_directory_trusted(path, agent_uids, n_agent_uids, st))
-        return -1;
-    int fd = tessera_socket_connect(path, st);
-    if (fd < 0)
-        return -1;
-    if (!peer_trusted(fd, path, agent_uids, n_agent_uids, st) ||
-        !hello(fd, st)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* --- the pool */
@@ -486,8 +291,8 @@ release(struct tessera_client *c, int i, bool keep)
 }
 
 /* A run of exchanges on one connection. */
-typedef enum outcome (*session_fn)(int fd, void *arg,
-                                   struct tessera_status *st);
+typedef enum tessera_outcome (*session_fn)(int fd, void *arg,
+                                           struct tessera_status *st);
 
 /*
  * Runs a session on a pooled connection. A connection that was idle in the
@@ -505,12 +310,12 @@ run(struct tessera_client *c, bool resendable, session_fn session, void *arg,
         if (i < 0)
             return -1;
         /* The descriptor is this caller's while the slot is busy. */
-        enum outcome o = session(c->slots[i].fd, arg, st);
-        release(c, i, o == ANSWERED || o == FAILED);
-        if (o == ANSWERED)
+        enum tessera_outcome o = session(c->slots[i].fd, arg, st);
+        release(c, i, o == TESSERA_ANSWERED || o == TESSERA_FAILED);
+        if (o == TESSERA_ANSWERED)
             return 0;
-        if (o == FAILED || attempt > 0 || !reused ||
-            (o == LOST_SENT && !resendable))
+        if (o == TESSERA_FAILED || attempt > 0 || !reused ||
+            (o == TESSERA_LOST_SENT && !resendable))
             return -1;
     }
 }
@@ -536,14 +341,14 @@ struct single_request {
     const struct tessera_writer *req;
     enum tessera_msg expect;
     unsigned poll_us;
-    struct reply *reply;
+    struct tessera_reply *reply;
 };
 
-static enum outcome
+static enum tessera_outcome
 single_exchange(int fd, void *arg, struct tessera_status *st)
 {
     struct single_request *r = arg;
-    return exchange(fd, r->req, r->expect, r->poll_us, r->reply, st);
+    return tessera_exchange(fd, r->req, r->expect, r->poll_us, r->reply, st);
 }
 
 /*
@@ -552,7 +357,7 @@ single_exchange(int fd, void *arg, struct tessera_status *st)
  */
 static int
 call(struct tessera_client *c, const struct tessera_writer *req,
-     enum tessera_msg expect, unsigned poll_us, struct reply *reply,
+     enum tessera_msg expect, unsigned poll_us, struct tessera_reply *reply,
      struct tessera_status *st)
 {
     struct single_request r = {req, expect, poll_us, reply};
@@ -568,7 +373,7 @@ call_for_blob(struct tessera_client *c, struct tessera_writer *req,
               const char *what, struct tessera_blob *out,
               struct tessera_status *st)
 {
-    struct reply reply;
+    struct tessera_reply reply;
     int rc = call(c, req, expect, poll_us, &reply, st);
     memset(out, 0, sizeof(*out));
     if (rc == 0 && !tessera_decode_blob_reply(&reply.reader, max, out)) {
@@ -576,7 +381,7 @@ call_for_blob(struct tessera_client *c, struct tessera_writer *req,
                            "the agent sent a malformed %s", what);
         rc = -1;
     }
-    reply_clear(&reply);
+    tessera_reply_clear(&reply);
     tessera_writer_clear(req);
     return rc;
 }
@@ -585,14 +390,14 @@ static int
 call_for_ok(struct tessera_client *c, struct tessera_writer *req,
             struct tessera_status *st)
 {
-    struct reply reply;
+    struct tessera_reply reply;
     int rc = call(c, req, TESSERA_MSG_OK, 0, &reply, st);
     if (rc == 0 && !tessera_decode_ok(&reply.reader)) {
         tessera_status_set(st, TESSERA_ERR_PROTOCOL,
                            "the agent sent a malformed OK");
         rc = -1;
     }
-    reply_clear(&reply);
+    tessera_reply_clear(&reply);
     tessera_writer_clear(req);
     return rc;
 }
@@ -620,22 +425,22 @@ struct list_session {
  * in the agent (docs/protocol.md), so the total is the same on each and
  * every page but the last of an empty list holds something.
  */
-static enum outcome
+static enum tessera_outcome
 fetch_pages(int fd, void *arg, struct tessera_status *st)
 {
     struct list_session *ls = arg;
     const struct list_kind *kind = ls->kind;
     uint32_t total = 0;
-    enum outcome o = ANSWERED;
+    enum tessera_outcome o = TESSERA_ANSWERED;
     do {
         struct tessera_writer w;
-        struct reply reply;
+        struct tessera_reply reply;
         uint32_t start = (uint32_t)kind->length(ls->list), page_total = 0;
         tessera_writer_init(&w);
         kind->encode(&w, start);
-        o = exchange(fd, &w, kind->expect, 0, &reply, st);
+        o = tessera_exchange(fd, &w, kind->expect, 0, &reply, st);
         tessera_writer_clear(&w);
-        if (o == ANSWERED &&
+        if (o == TESSERA_ANSWERED &&
             (!kind->take_page(&reply.reader, &page_total, ls->list) ||
              (start > 0 && page_total != total) ||
              kind->length(ls->list) > page_total ||
@@ -643,12 +448,12 @@ fetch_pages(int fd, void *arg, struct tessera_status *st)
             tessera_status_set(st, TESSERA_ERR_PROTOCOL,
                                "the agent sent a malformed list of %s",
                                kind->what);
-            o = FAILED;
+            o = TESSERA_FAILED;
         }
         total = page_total;
-        reply_clear(&reply);
-    } while (o == ANSWERED && kind->length(ls->list) < total);
-    if (o != ANSWERED)
+        tessera_reply_clear(&reply);
+    } while (o == TESSERA_ANSWERED && kind->length(ls->list) < total);
+    if (o != TESSERA_ANSWERED)
         kind->clear(ls->list);
     return o;
 }
@@ -768,7 +573,7 @@ tessera_client_get_identity(struct tessera_client *c, const char *name,
                             struct tessera_status *st)
 {
     struct tessera_writer w;
-    struct reply reply;
+    struct tessera_reply reply;
     memset(out, 0, sizeof(*out));
     if (c->identity_cache_ms > 0 && cached_identity(c, name, out))
         return 0;
@@ -781,7 +586,7 @@ tessera_client_get_identity(struct tessera_client *c, const char *name,
                            "the agent sent a malformed identity");
         rc = -1;
     }
-    reply_clear(&reply);
+    tessera_reply_clear(&reply);
     if (rc == 0 && c->identity_cache_ms > 0)
         remember_identity(c, name, out);
     return rc;

@@ -5,17 +5,13 @@
  * libcrypto and pthreads; safe in multi-threaded hosts, and in their
  * children after fork.
  *
- * Nothing is sent to an agent before it is checked: the socket's directory
- * must belong to a trusted uid and be writable by no one else, and the peer
- * (SO_PEERCRED) must be a trusted uid; only then HELLO and requests. A PIN
- * therefore never reaches another user who got to the socket's path first.
+ * Every connection is made by tessera_agent_connect (connect.h): nothing
+ * reaches an agent that is not this user's (or root's).
  */
 #ifndef TESSERA_CLIENT_H
 #define TESSERA_CLIENT_H
 
-#include "transport.h"
-
-#include <sys/types.h>
+#include "connect.h"
 
 struct tessera_client_options {
     /* The agent's socket; NULL: $TESSERA_SOCKET, else
@@ -92,12 +88,5 @@ int tessera_client_enroll(struct tessera_client *c,
                           struct tessera_blob *leaf, struct tessera_status *st);
 int tessera_client_renew(struct tessera_client *c, const char *name,
                          struct tessera_blob *leaf, struct tessera_status *st);
-
-/*
- * One connection outside any pool: the checks above, then HELLO. Returns
- * the descriptor, or -1 with st. agent_uids as in the options.
- */
-int tessera_agent_connect(const char *path, const uid_t *agent_uids,
-                          size_t n_agent_uids, struct tessera_status *st);
 
 #endif

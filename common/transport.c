@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -207,4 +208,54 @@ tessera_socket_connect(const char *path, struct tessera_status *st)
                            "cannot connect to the Tessera agent at %s: %s",
                            path, strerror(err));
     return -1;
+}
+
+void
+tessera_reply_clear(struct tessera_reply *reply)
+{
+    if (reply->body != NULL)
+        OPENSSL_cleanse(reply->body, reply->len);
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+enum tessera_outcome
+tessera_exchange(int fd, const struct tessera_writer *req,
+                 enum tessera_msg expect, unsigned poll_us,
+                 struct tessera_reply *reply, struct tessera_status *st)
+{
+    memset(reply, 0, sizeof(*reply));
+    if (req->failed) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the request does not fit in one frame");
+        return TESSERA_FAILED;
+    }
+    /* A refused peer (too many clients) finds the agent's reason waiting
+     * even when its own write already failed: read it regardless. */
+    bool sent = tessera_write_frame(fd, req->data, req->len) == 0;
+    int write_errno = errno;
+    if (sent)
+        tessera_poll_readable(fd, poll_us);
+    if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "lost the connection to the Tessera agent: %s",
+                           strerror(sent ? errno : write_errno));
+        return sent ? TESSERA_LOST_SENT : TESSERA_LOST_UNSENT;
+    }
+    tessera_reader_init(&reply->reader, reply->body, reply->len);
+    uint8_t type = tessera_get_u8(&reply->reader);
+    if (type == expect)
+        return TESSERA_ANSWERED;
+    struct tessera_error_reply err = {0};
+    if (type == TESSERA_MSG_ERROR &&
+        tessera_decode_error(&reply->reader, &err)) {
+        tessera_status_set(st, (int)err.code, "%s", err.message);
+        free(err.message);
+    } else {
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent an unexpected reply (type 0x%02x)",
+                           type);
+    }
+    tessera_reply_clear(reply);
+    return TESSERA_FAILED;
 }

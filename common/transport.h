@@ -46,4 +46,31 @@ bool tessera_socket_path(char *buf, size_t size, struct tessera_status *st);
  */
 int tessera_socket_connect(const char *path, struct tessera_status *st);
 
+struct tessera_reply {
+    uint8_t *body;
+    size_t len;
+    struct tessera_reader reader; /* positioned after the type byte */
+};
+
+/* Wipes (a reply may carry a CSR or a key id; cheap) and frees. */
+void tessera_reply_clear(struct tessera_reply *reply);
+
+/* How one request on one connection ended. */
+enum tessera_outcome {
+    TESSERA_ANSWERED,    /* with the expected reply */
+    TESSERA_FAILED,      /* an ERROR, or an unexpected reply: st says */
+    TESSERA_LOST_UNSENT, /* the connection broke before the request left */
+    TESSERA_LOST_SENT,   /* it broke after: the agent may have acted on it */
+};
+
+/*
+ * Sends a request and reads its reply, polling for it for up to poll_us
+ * first (see tessera_poll_readable). TESSERA_ANSWERED leaves the reply
+ * positioned after its type byte; otherwise it is empty and st says why.
+ */
+enum tessera_outcome tessera_exchange(int fd, const struct tessera_writer *req,
+                                      enum tessera_msg expect, unsigned poll_us,
+                                      struct tessera_reply *reply,
+                                      struct tessera_status *st);
+
 #endif

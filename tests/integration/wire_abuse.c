@@ -6,7 +6,7 @@
  * With --denied, only checks that the agent refuses this process's uid.
  */
 #include "../../common/errors.h"
-#include "../../common/client.h"
+#include "../../common/connect.h"
 
 #include <errno.h>
 #include <stdio.h>
