@@ -13,6 +13,7 @@
 
 #include "../common/keyspec.h"
 #include "../common/transport.h"
+#include "files.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -267,8 +268,6 @@ gboolean agent_delete_identity(struct agent *agent, const char *name);
 /* publish.c: files others read, kept current by the agent */
 /* Certificates [first, end) as PEM; NULL if one is not valid DER. */
 char *agent_certificates_pem(GPtrArray *certs, guint first, guint end);
-gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
-                                 mode_t mode, GError **error);
 void agent_publish_certificate(struct agent *agent, const char *name);
 
 /* server.c */

@@ -7,47 +7,8 @@
  */
 #include "agent.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <unistd.h>
-
-/* Write, fsync, rename: a crash leaves the old file or the new one. */
-/* The rename itself survives a crash only once its directory is synced. */
-static gboolean
-sync_directory(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    gboolean ok = fd >= 0 && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-gboolean
-agent_write_file_atomic(const char *path, const void *data, size_t len,
-                        mode_t mode, GError **error)
-{
-    char *dir = g_path_get_dirname(path);
-    char *tmp = g_strdup_printf("%s.tessera-tmp", path);
-    gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
-    int fd =
-        ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) : -1;
-    ok = fd >= 0 && fchmod(fd, mode) == 0 &&
-         write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0 && sync_directory(dir);
-    if (!ok) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot write %s: %s", path, g_strerror(errno));
-        unlink(tmp);
-    }
-    g_free(tmp);
-    g_free(dir);
-    return ok;
-}
 
 char *
 agent_certificates_pem(GPtrArray *certs, guint first, guint end)
