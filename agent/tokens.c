@@ -372,6 +372,8 @@ refresh_flags(struct agent_token *token, CK_FLAGS *flags)
     return rv;
 }
 
+#define PRESENCE_RECHECK_US (100 * 1000)
+
 /*
  * Asks the token whether it is in its reader. One that comes back after
  * being pulled out has lost its sessions and its login: ours are closed,
@@ -382,6 +384,15 @@ agent_token_check_presence(struct agent_token *token)
 {
     CK_FLAGS flags;
     gboolean present = refresh_flags(token, &flags) == CKR_OK;
+    /*
+     * SoftHSM2 rewrites a token's file when another process logs in, and a
+     * C_GetTokenInfo meanwhile fails: ask once more before calling the
+     * token gone, which costs it its login.
+     */
+    if (!present && g_atomic_int_get(&token->present)) {
+        g_usleep(PRESENCE_RECHECK_US);
+        present = refresh_flags(token, &flags) == CKR_OK;
+    }
     if (present == (gboolean)g_atomic_int_get(&token->present))
         return FALSE;
     if (!present) {

@@ -280,6 +280,24 @@ out:
     return rc;
 }
 
+/* Whether any object still has key_id, whatever its label. */
+static gboolean
+key_id_in_use(struct agent_token *token, CK_SESSION_HANDLE session,
+              GBytes *key_id)
+{
+    CK_OBJECT_HANDLE found;
+    gsize id_len;
+    const void *id = g_bytes_get_data(key_id, &id_len);
+    CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, id_len};
+    CK_ULONG n = 0;
+    if (token->module->C_FindObjectsInit(session, &tmpl, 1) != CKR_OK)
+        return TRUE;
+    if (token->module->C_FindObjects(session, &found, 1, &n) != CKR_OK)
+        n = 1;
+    token->module->C_FindObjectsFinal(session);
+    return n > 0;
+}
+
 static gboolean
 discard(struct agent *agent, struct agent_token *token, GBytes *key_id,
         const char *label)
@@ -289,10 +307,12 @@ discard(struct agent *agent, struct agent_token *token, GBytes *key_id,
         return FALSE;
     begin(agent, token);
     gboolean ok = destroy(token, session, key_id, label, (CK_OBJECT_CLASS)-1);
+    /* The kept chain goes with the last object of its key, never before. */
+    gboolean orphan = ok && !key_id_in_use(token, session, key_id);
     end(agent, token, key_id, NULL);
     token->module->C_CloseSession(session);
     char *chain = agent_chain_path(agent, token, key_id);
-    if (ok)
+    if (orphan)
         unlink(chain);
     g_free(chain);
     return ok;
