@@ -28,9 +28,8 @@
 /* How long a worked-out schedule holds before the records are read again
  * (a Forget, an edited record). */
 #define RECHECK_SECONDS 60
-/* A journal that recovery could not bring further is tried again after
- * this long, not at every look. */
-#define RECOVERY_RETRY_SECONDS 60
+/* A journal that recovery could not bring further is tried again after a
+ * second, then after twice as long each time, up to 64 s. */
 
 /* In memory, per identity: where its renewal stands. */
 struct renewal {
@@ -42,12 +41,14 @@ struct renewal {
      * due_for: the once-a-second look reads no file while it holds. */
     gint64 due, looked_at;
     guint64 due_for;
-    gint64 recover_after; /* its journal's last recovery failed */
+    gint64 recover_after; /* its journal's recovery failed: not before */
+    guint recover_failures;
 };
 
 struct agent_renewals {
     GMutex lock;
-    GHashTable *by_name; /* name -> struct renewal * */
+    GHashTable *by_name;   /* name -> struct renewal * */
+    char *journal_problem; /* said once, not at every look; the look's */
 };
 
 static gint64
@@ -319,24 +320,29 @@ recover_all(struct agent *agent)
     GError *error = NULL;
     GPtrArray *names = journal_names(dir, &error);
     gint64 now = now_seconds();
-    if (error != NULL) {
+    if (error != NULL && g_strcmp0(error->message, r->journal_problem) != 0)
         g_warning("journals are not read: %s", error->message);
-        g_error_free(error);
-    }
+    g_free(r->journal_problem);
+    r->journal_problem = error ? g_strdup(error->message) : NULL;
+    g_clear_error(&error);
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
         struct tessera_status st = {0};
         g_mutex_lock(&r->lock);
         gboolean wait = now < renewal_of(r, name)->recover_after;
         g_mutex_unlock(&r->lock);
-        if (wait || !agent_name_valid(name) ||
-            agent_recover(agent, name, &st) == 0)
+        if (wait || !agent_name_valid(name))
             continue;
-        g_warning("identity %s: %s; trying again in %d s", name, st.message,
-                  RECOVERY_RETRY_SECONDS);
+        gboolean failed = agent_recover(agent, name, &st) < 0;
         g_mutex_lock(&r->lock);
-        renewal_of(r, name)->recover_after = now + RECOVERY_RETRY_SECONDS;
+        struct renewal *state = renewal_of(r, name);
+        state->recover_failures = failed ? state->recover_failures + 1 : 0;
+        gint64 delay = (gint64)1 << MIN(MAX(state->recover_failures, 1) - 1, 6);
+        state->recover_after = failed ? now + delay : 0;
         g_mutex_unlock(&r->lock);
+        if (failed)
+            g_warning("identity %s: %s; trying again in %" G_GINT64_FORMAT " s",
+                      name, st.message, delay);
     }
     g_ptr_array_unref(names);
     g_free(dir);
@@ -403,6 +409,7 @@ agent_renewals_finish(struct agent *agent)
     if (r == NULL)
         return;
     g_hash_table_unref(r->by_name);
+    g_free(r->journal_problem);
     g_mutex_clear(&r->lock);
     g_free(r);
     agent->renewals = NULL;

@@ -143,10 +143,15 @@ holds_certificate(struct agent_token *token, CK_SESSION_HANDLE session,
     return held;
 }
 
-/* Whether the leaf certifies the key key_id labelled label. */
-static gboolean
+/*
+ * Whether the leaf certifies the key key_id labelled label: 0 it does, -1
+ * with ca-response it does not, -1 with token-failed when the key cannot
+ * be read now (which a later try may do: nothing is rolled back for it).
+ */
+static int
 leaf_fits_key(struct agent_token *token, CK_SESSION_HANDLE session,
-              GBytes *key_id, const char *label, GBytes *leaf)
+              const char *name, GBytes *key_id, const char *label, GBytes *leaf,
+              struct tessera_status *st)
 {
     CK_OBJECT_HANDLE found[MAX_FOUND];
     CK_ULONG n =
@@ -156,13 +161,23 @@ leaf_fits_key(struct agent_token *token, CK_SESSION_HANDLE session,
                           found);
     GBytes *spki = n > 0 ? agent_spki_from_key(token, session, found[0]) : NULL;
     X509 *x = enroll_x509_of(leaf);
-    gboolean fits =
-        spki != NULL && x != NULL && agent_certificate_matches_key(x, spki);
+    int rc = -1;
+    if (spki == NULL)
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "the key %s cannot be read on token \"%s\"", label,
+                           token->label);
+    else if (x == NULL || !agent_certificate_matches_key(x, spki))
+        tessera_status_set(st, TESSERA_ERR_CA_RESPONSE,
+                           "the issued certificate's public key is not the "
+                           "key of identity %s",
+                           name);
+    else
+        rc = 0;
     X509_free(x);
     if (spki != NULL)
         g_bytes_unref(spki);
     ERR_clear_error();
-    return fits;
+    return rc;
 }
 
 static int
@@ -193,15 +208,10 @@ store(struct agent *agent, struct agent_token *token, CK_SESSION_HANDLE session,
     /* Stored before a crash, and maybe switched too. */
     gboolean stored = holds_certificate(token, session, key_id, label, leaf) ||
                       holds_certificate(token, session, key_id, name, leaf);
-    if (!stored && !leaf_fits_key(token, session, key_id, label, leaf)) {
-        tessera_status_set(st, TESSERA_ERR_CA_RESPONSE,
-                           "the issued certificate's public key is not the "
-                           "key of identity %s",
-                           name);
-        rc = -1;
-    } else if (!stored) {
+    if (!stored)
+        rc = leaf_fits_key(token, session, name, key_id, label, leaf, st);
+    if (!stored && rc == 0)
         rc = store_leaf(agent, token, key_id, label, chain, st);
-    }
     agent_test_point(name, "stored");
     if (rc == 0 && same_key) {
         /* The key stays; its other certificates go, never before the new
@@ -270,6 +280,13 @@ transition_switch(struct agent *agent, struct agent_token *token,
         rv = relabel(token, session, next_id, next, name);
     if (rv != CKR_OK)
         agent_token_fail(token, rv, "relabel the renewed keys", st);
+    else if (certified && find_labelled(token, session, next_id, name,
+                                        CKO_PRIVATE_KEY, found) == 0)
+        /* Some tokens (SoftHSM2 with another process at work) miss objects
+         * now and then: the next try does the same again. */
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "the key %s did not become %s on token \"%s\"", next,
+                           name, token->label);
     else if (certified)
         rc = 0;
     end(agent, token, next_id, old_id);
