@@ -632,6 +632,32 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
         }
 }
 
+/* The identities on token as the token has them now: all, or those of
+ * key_ids (GBytes). NULL when the token cannot be read. */
+static GPtrArray *
+read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
+{
+    CK_SESSION_HANDLE session;
+    CK_RV rv = agent_token_session_acquire(token, &session);
+    if (rv != CKR_OK) {
+        g_warning("token \"%s\": cannot open a session: %s", token->label,
+                  p11_kit_strerror(rv));
+        return NULL;
+    }
+    GPtrArray *fresh =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
+    GPtrArray *entries = collect_keys(token, session, key_ids);
+    for (guint i = 0; i < entries->len; i++) {
+        struct agent_identity *id = identity_from_entry(
+            agent, token, session, g_ptr_array_index(entries, i));
+        if (id != NULL)
+            g_ptr_array_add(fresh, id);
+    }
+    g_ptr_array_unref(entries);
+    agent_token_session_release(token, session, FALSE);
+    return fresh;
+}
+
 static void
 scan_token(struct agent *agent, struct agent_registry *reg,
            const struct agent_registry *old, struct agent_token *token)
@@ -644,22 +670,11 @@ scan_token(struct agent *agent, struct agent_registry *reg,
         keep_identities(reg, old, token);
         return;
     }
-    CK_SESSION_HANDLE session;
-    CK_RV rv = agent_token_session_acquire(token, &session);
-    if (rv != CKR_OK) {
-        g_warning("token \"%s\": cannot open a session: %s", token->label,
-                  p11_kit_strerror(rv));
-        return;
-    }
-    GPtrArray *entries = collect_keys(token, session, NULL);
-    for (guint i = 0; i < entries->len; i++) {
-        struct agent_identity *id = identity_from_entry(
-            agent, token, session, g_ptr_array_index(entries, i));
-        if (id != NULL)
-            add_identity(reg, id);
-    }
-    g_ptr_array_unref(entries);
-    agent_token_session_release(token, session, FALSE);
+    GPtrArray *found = read_keys(agent, token, NULL);
+    for (guint i = 0; found != NULL && i < found->len; i++)
+        add_identity(reg, agent_identity_ref(g_ptr_array_index(found, i)));
+    if (found != NULL)
+        g_ptr_array_unref(found);
 }
 
 /* Under rescan_lock: reg becomes the agent's registry. */
@@ -681,31 +696,6 @@ refreshed(const struct agent_identity *id, const struct agent_token *token,
         if (g_bytes_equal(id->key_id, g_ptr_array_index(key_ids, i)))
             return TRUE;
     return FALSE;
-}
-
-/* The identities of key_ids on token as the token has them now. */
-static GPtrArray *
-read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
-{
-    GPtrArray *fresh =
-        g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
-    CK_SESSION_HANDLE session;
-    CK_RV rv = agent_token_session_acquire(token, &session);
-    if (rv != CKR_OK) {
-        g_warning("token \"%s\": cannot open a session: %s", token->label,
-                  p11_kit_strerror(rv));
-        return NULL;
-    }
-    GPtrArray *entries = collect_keys(token, session, key_ids);
-    for (guint i = 0; i < entries->len; i++) {
-        struct agent_identity *id = identity_from_entry(
-            agent, token, session, g_ptr_array_index(entries, i));
-        if (id != NULL)
-            g_ptr_array_add(fresh, id);
-    }
-    g_ptr_array_unref(entries);
-    agent_token_session_release(token, session, FALSE);
-    return fresh;
 }
 
 void

@@ -18,7 +18,10 @@ label_of(const char *name, const char *suffix)
     return g_strconcat(name, suffix, NULL);
 }
 
-/* The objects with key_id and label (of class cls, unless cls is -1). */
+#define ANY_CLASS ((CK_OBJECT_CLASS)-1)
+
+/* The objects with key_id, and label unless it is NULL, and class cls
+ * unless it is ANY_CLASS. */
 static CK_ULONG
 find_labelled(struct agent_token *token, CK_SESSION_HANDLE session,
               GBytes *key_id, const char *label, CK_OBJECT_CLASS cls,
@@ -26,13 +29,13 @@ find_labelled(struct agent_token *token, CK_SESSION_HANDLE session,
 {
     gsize id_len;
     const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_ID, (void *)id, id_len},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_CLASS, &cls, sizeof(cls)},
-    };
-    CK_ULONG n = 0;
-    CK_ULONG n_tmpl = cls == (CK_OBJECT_CLASS)-1 ? 2 : 3;
+    CK_ATTRIBUTE tmpl[3] = {{CKA_ID, (void *)id, id_len}};
+    CK_ULONG n = 0, n_tmpl = 1;
+    if (label != NULL)
+        tmpl[n_tmpl++] =
+            (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    if (cls != ANY_CLASS)
+        tmpl[n_tmpl++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
     if (token->module->C_FindObjectsInit(session, tmpl, n_tmpl) != CKR_OK)
         return 0;
     if (token->module->C_FindObjects(session, found, MAX_FOUND, &n) != CKR_OK)
@@ -46,8 +49,7 @@ relabel(struct agent_token *token, CK_SESSION_HANDLE session, GBytes *key_id,
         const char *from, const char *to)
 {
     CK_OBJECT_HANDLE found[MAX_FOUND];
-    CK_ULONG n =
-        find_labelled(token, session, key_id, from, (CK_OBJECT_CLASS)-1, found);
+    CK_ULONG n = find_labelled(token, session, key_id, from, ANY_CLASS, found);
     CK_ATTRIBUTE value = {CKA_LABEL, (void *)to, strlen(to)};
     CK_RV rv = CKR_OK;
     for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
@@ -113,7 +115,7 @@ transition_make_next(struct agent *agent, struct agent_token *token,
     agent_token_objects_changing(token);
     if (find_labelled(token, session, next_id, label, CKO_PRIVATE_KEY, found) ==
         0) {
-        destroy(token, session, next_id, label, (CK_OBJECT_CLASS)-1);
+        destroy(token, session, next_id, label, ANY_CLASS);
         rv = agent_generate_key(token, label, spec, next_id);
     }
     token->module->C_CloseSession(session);
@@ -297,41 +299,28 @@ out:
     return rc;
 }
 
-/* Whether any object still has key_id, whatever its label. */
+/* key_id's objects labelled NAME and suffix go, and the key's kept chain
+ * with the last of them. */
 static gboolean
-key_id_in_use(struct agent_token *token, CK_SESSION_HANDLE session,
-              GBytes *key_id)
+discard(struct agent *agent, struct agent_token *token, const char *name,
+        const char *suffix, GBytes *key_id)
 {
-    CK_OBJECT_HANDLE found;
-    gsize id_len;
-    const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, id_len};
-    CK_ULONG n = 0;
-    if (token->module->C_FindObjectsInit(session, &tmpl, 1) != CKR_OK)
-        return TRUE;
-    if (token->module->C_FindObjects(session, &found, 1, &n) != CKR_OK)
-        n = 1;
-    token->module->C_FindObjectsFinal(session);
-    return n > 0;
-}
-
-static gboolean
-discard(struct agent *agent, struct agent_token *token, GBytes *key_id,
-        const char *label)
-{
+    CK_OBJECT_HANDLE found[MAX_FOUND];
     CK_SESSION_HANDLE session;
     if (agent_open_rw_session(token, &session) != CKR_OK)
         return FALSE;
+    char *label = label_of(name, suffix);
     begin(agent, token);
-    gboolean ok = destroy(token, session, key_id, label, (CK_OBJECT_CLASS)-1);
-    /* The kept chain goes with the last object of its key, never before. */
-    gboolean orphan = ok && !key_id_in_use(token, session, key_id);
+    gboolean ok = destroy(token, session, key_id, label, ANY_CLASS);
+    gboolean last = ok && find_labelled(token, session, key_id, NULL, ANY_CLASS,
+                                        found) == 0;
     end(agent, token, key_id, NULL);
     token->module->C_CloseSession(session);
     char *chain = agent_chain_path(agent, token, key_id);
-    if (orphan)
+    if (last)
         unlink(chain);
     g_free(chain);
+    g_free(label);
     return ok;
 }
 
@@ -339,18 +328,12 @@ gboolean
 transition_discard_next(struct agent *agent, struct agent_token *token,
                         const char *name, GBytes *next_id)
 {
-    char *label = label_of(name, AGENT_NEXT_SUFFIX);
-    gboolean ok = discard(agent, token, next_id, label);
-    g_free(label);
-    return ok;
+    return discard(agent, token, name, AGENT_NEXT_SUFFIX, next_id);
 }
 
 gboolean
 transition_retire_old(struct agent *agent, struct agent_token *token,
                       const char *name, GBytes *old_id)
 {
-    char *label = label_of(name, AGENT_OLD_SUFFIX);
-    gboolean ok = discard(agent, token, old_id, label);
-    g_free(label);
-    return ok;
+    return discard(agent, token, name, AGENT_OLD_SUFFIX, old_id);
 }

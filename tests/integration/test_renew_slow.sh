@@ -12,14 +12,7 @@
 # status that tells the truth.
 . "$(dirname "$0")/lib.sh"
 
-BUS_PID=
-stop_bus() { [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null || true; }
-trap 'stop_bus; cleanup' EXIT
-dbus-daemon --session --fork --address="unix:path=$T/bus" \
-    --print-address=3 --print-pid=4 3>"$T/bus.address" 4>"$T/bus.pid"
-BUS_PID=$(cat "$T/bus.pid")
-export DBUS_SESSION_BUS_ADDRESS
-DBUS_SESSION_BUS_ADDRESS=$(cat "$T/bus.address")
+start_session_bus
 
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
