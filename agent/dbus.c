@@ -228,6 +228,12 @@ static void
 reply_after_sync(struct agent_dbus *d, GDBusMethodInvocation *inv,
                  GVariant *value)
 {
+    /* A renewal the stop let finish: the main loop runs no more. */
+    if (g_cancellable_is_cancelled(
+            agent_claims_cancellable(d->agent->claims))) {
+        g_dbus_method_invocation_return_value(inv, value);
+        return;
+    }
     struct deferred_reply *r = g_new0(struct deferred_reply, 1);
     r->dbus = d;
     r->inv = g_object_ref(inv);

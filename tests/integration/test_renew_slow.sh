@@ -281,7 +281,19 @@ check_output "SIGTERM during D-Bus Renew: the caller gets the reason" \
     "the agent is stopping" bash -c "[ $status -ne 0 ] && cat '$T/stopped.out'"
 start_agent
 check_identity "after a restart, one working identity" wifi
+key=$(key_id_of wifi)
+stop_agent
+export TESSERA_TEST_STOP_AT=wifi:issued
+start_agent
+unset TESSERA_TEST_STOP_AT
+check "SIGTERM once the CA has answered: D-Bus Renew still succeeds" dbus_renew wifi
+wait "$AGENT_PID" 2>/dev/null || true
+AGENT_PID=
+start_agent
+check_identity "after a restart, one working identity" wifi
+if [ "$(key_id_of wifi)" != "$key" ]; then pass "renewed"; else fail "the key did not change"; fi
 
+key=$(key_id_of wifi)
 asked=$(ca_requests)
 "$TESSERA" renew wifi >"$T/killed.out" 2>&1 &
 renew_pid=$!
