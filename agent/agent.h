@@ -13,6 +13,7 @@
 
 #include "../common/keyspec.h"
 #include "../common/transport.h"
+#include "files.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -56,6 +57,10 @@ struct agent_token {
     gboolean logged_in;
     gboolean present;
     gint64 last_used; /* monotonic us of the last signature or login; atomic */
+    /* A renewal is changing objects (see agent_token_objects_settle). */
+    unsigned objects_changing;
+    unsigned objects_generation; /* changes that ended; atomic */
+    GCond objects_settled;
 };
 
 struct agent_identity {
@@ -110,7 +115,9 @@ struct agent {
     struct agent_dbus *dbus;         /* NULL without a session bus */
     struct agent_watch *watch;       /* watch.c */
     struct agent_suspend *suspend;   /* suspend.c; NULL when not wanted */
-    struct agent_renewals *renewals; /* renew.c */
+    struct agent_renewals *renewals; /* renewals.c */
+    struct agent_claims *claims;     /* claims.c: one owner per identity */
+    GThreadPool *ca_pool;            /* tasks.c */
 };
 
 /* config.c */
@@ -163,6 +170,19 @@ gboolean agent_token_check_presence(struct agent_token *token);
 /* One login from the token's pin-file; TRUE if it worked. */
 gboolean agent_token_login_from_file(struct agent *agent,
                                      struct agent_token *token);
+gboolean agent_token_logged_in(struct agent_token *token);
+/*
+ * A renewal's steps bracket their object changes with these. While another
+ * session relabels a key, SoftHSM2 can report the key's handle invalid and
+ * find nothing by its id; a signature that meets that waits for the change
+ * to end (agent_token_objects_settle: TRUE when a change ended after
+ * generation was read) and tries the same key again.
+ */
+void agent_token_objects_changing(struct agent_token *token);
+void agent_token_objects_changed(struct agent_token *token);
+unsigned agent_token_objects_generation(struct agent_token *token);
+gboolean agent_token_objects_settle(struct agent_token *token,
+                                    unsigned generation);
 /* Asks the token (PKCS#11) and describes it. */
 void agent_token_info(struct agent_token *token,
                       struct tessera_token_info *out);
@@ -193,6 +213,18 @@ GBytes *agent_spki_from_key(struct agent_token *token,
 char *agent_hex(GBytes *bytes);
 char *agent_chain_path(const struct agent *agent,
                        const struct agent_token *token, GBytes *key_id);
+/* Re-reads the objects of key_ids (GBytes) on token and publishes a
+ * registry in which only their identities changed; under rescan_lock. */
+void agent_registry_refresh_keys(struct agent *agent, struct agent_token *token,
+                                 GPtrArray *key_ids);
+/* The DER of NAME's certificate, or NULL; or copied into out. */
+GBytes *agent_leaf_of(struct agent *agent, const char *name);
+void agent_leaf_copy(struct agent *agent, const char *name,
+                     struct tessera_blob *out);
+/* An attribute's value, or NULL. */
+GBytes *agent_object_attribute(struct agent_token *token,
+                               CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
+                               CK_ATTRIBUTE_TYPE type);
 CK_RV agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
                         CK_OBJECT_CLASS cls, GBytes *key_id,
                         CK_OBJECT_HANDLE *out);
@@ -216,10 +248,15 @@ int agent_decrypt_rsa(struct agent *agent, const char *name,
 /* provision.c: keygen and import */
 X509_EXTENSION *agent_san_extension(char *const *sans, size_t n_sans,
                                     struct tessera_status *st);
-/* san: NULL, or a subjectAltName for the CSR (stays the caller's). */
+/* The token a new key named req->name may be made on, after every check
+ * (name free and usable, key type, subject, token writable and unlocked);
+ * NULL with st otherwise. */
+struct agent_token *agent_keygen_token(struct agent *agent,
+                                       const struct tessera_keygen_request *req,
+                                       struct tessera_keyspec *spec,
+                                       struct tessera_status *st);
 int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-                 X509_EXTENSION *san, struct tessera_blob *csr_der,
-                 struct tessera_status *st);
+                 struct tessera_blob *csr_der, struct tessera_status *st);
 int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
 /* The pieces renewal puts together differently. */
@@ -235,8 +272,8 @@ int agent_store_certificates(struct agent *agent, struct agent_token *token,
                              GBytes *key_id, const char *label,
                              const struct tessera_blob *certs, size_t n_certs,
                              struct tessera_status *st);
-CK_RV agent_relabel_key_objects(struct agent_token *token, GBytes *key_id,
-                                const char *label);
+CK_RV agent_open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out);
+gboolean agent_certificate_matches_key(X509 *x, GBytes *spki);
 gboolean agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
                                    gboolean certificates_only);
 gboolean agent_name_valid(const char *name);
@@ -253,7 +290,8 @@ struct agent_certify_request {
     const char *renewing; /* the identity being renewed, or NULL */
     struct tessera_bytes csr;
     long timeout_seconds;
-    int client_fd; /* hung up: cancel while pending; -1 for none */
+    int client_fd;        /* hung up: cancel while pending; -1 for none */
+    GCancellable *cancel; /* the agent stops: the CA is not waited for */
 };
 int agent_certify(struct agent *agent, const struct agent_certify_request *req,
                   struct enroll_result *result, struct tessera_status *st);
@@ -267,10 +305,6 @@ gboolean agent_delete_identity(struct agent *agent, const char *name);
 /* publish.c: files others read, kept current by the agent */
 /* Certificates [first, end) as PEM; NULL if one is not valid DER. */
 char *agent_certificates_pem(GPtrArray *certs, guint first, guint end);
-/* tessera_write_file_atomic (common/atomicwrite.h), its directory made
- * first (0700) if missing. */
-gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
-                                 mode_t mode, GError **error);
 void agent_publish_certificate(struct agent *agent, const char *name);
 
 /* server.c */
@@ -292,25 +326,6 @@ void agent_dbus_identity_failed(struct agent *agent, const char *name,
 void agent_dbus_renewal_done(struct agent *agent, const char *name,
                              const char *reason);
 
-/* renew.c: identities renew themselves before they expire. */
-void agent_renewals_init(struct agent *agent);
-/* Waits for renewals in flight to end. */
-void agent_renewals_finish(struct agent *agent);
-/* Once a second, off the main loop: recovery of interrupted renewals, the
- * end of grace periods, and the renewals that are due. */
-void agent_renewal_tick(struct agent *agent);
-/* Renews NAME now; on success the new leaf's DER. client_fd: a client
- * whose hang-up cancels while the CA says pending, or -1. */
-int agent_renew(struct agent *agent, const char *name, int client_fd,
-                struct tessera_blob *leaf, struct tessera_status *st);
-/* NAME's enrolment record was written or removed: work its schedule out
- * again. */
-void agent_renewal_reschedule(struct agent *agent, const char *name);
-/* Fills the summary's renewal fields. */
-void agent_renewal_describe(struct agent *agent,
-                            const struct agent_identity *id,
-                            struct tessera_identity_summary *s);
-
 /* watch.c: tokens that appear, leave and return; idle locking. */
 void agent_watch_start(struct agent *agent);
 /* Stops polling and the slot-event threads that can stop;
@@ -327,5 +342,18 @@ void agent_suspend_stop(struct agent *agent);
 /* tasks.c: work that may block on a token, off the main loop. */
 void agent_run_in_thread(void (*func)(gpointer data), gpointer data,
                          GDestroyNotify free_data);
+/* Work that waits on a CA (renewals, D-Bus Enroll and Renew), up to its
+ * profile's timeout, on a pool of its own: it never holds up the shared
+ * pool that the look, token calls and D-Bus use. */
+void agent_ca_pool_start(struct agent *agent);
+/* Runs what is queued, then ends the pool's threads. */
+void agent_ca_pool_stop(struct agent *agent);
+void agent_run_ca_job(struct agent *agent, void (*func)(gpointer data),
+                      gpointer data, GDestroyNotify free_data);
+
+/* Renewal and enrolment, each module with its own header. */
+#include "claims.h"
+#include "renew.h"
+#include "renewals.h"
 
 #endif

@@ -6,8 +6,9 @@
  *
  * Everything here runs on the main loop. Other threads (connections,
  * rescans) only ask for a sync or report a failed signature; both hop to
- * the main context. Work that touches a token (Unlock, Lock, Enroll,
- * Forget) runs on a GTask thread so the bus never waits on a token.
+ * the main context. Work that touches a token (Unlock, Lock, Forget) runs
+ * on a GTask thread so the bus never waits on a token; Enroll and Renew,
+ * which wait on a CA, run on the CA pool.
  */
 #include "agent.h"
 #include "../common/errors.h"
@@ -227,6 +228,12 @@ static void
 reply_after_sync(struct agent_dbus *d, GDBusMethodInvocation *inv,
                  GVariant *value)
 {
+    /* A renewal the stop let finish: the main loop runs no more. */
+    if (g_cancellable_is_cancelled(
+            agent_claims_cancellable(d->agent->claims))) {
+        g_dbus_method_invocation_return_value(inv, value);
+        return;
+    }
     struct deferred_reply *r = g_new0(struct deferred_reply, 1);
     r->dbus = d;
     r->inv = g_object_ref(inv);
@@ -395,19 +402,35 @@ run_renew(gpointer data)
     struct identity_call *c = data;
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};
-    if (agent_renew(c->dbus->agent, c->name, -1, &leaf, &st) == 0)
+    struct agent *agent = c->dbus->agent;
+    int rc = agent_renew_claimed(agent, c->name, -1, &leaf, &st);
+    agent_claim_release(agent->claims, c->name);
+    agent_dbus_changed(agent);
+    if (rc == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
         return_status(c->inv, &st);
     tessera_blob_clear(&leaf);
 }
 
+/* The identity is claimed here, on the main loop, so that a second Renew
+ * is refused at once rather than after a place on the CA pool. */
 static gboolean
 on_renew(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
          gpointer data)
 {
-    agent_run_in_thread(run_renew, identity_call_new(data, inv, iface),
-                        (GDestroyNotify)identity_call_free);
+    struct agent_dbus *d = data;
+    struct identity_call *c = identity_call_new(d, inv, iface);
+    struct tessera_status st = {0};
+    if (!agent_claim_take(d->agent->claims, c->name, CLAIM_RENEWAL, &st)) {
+        g_message("renewal of %s refused: %s", c->name, st.message);
+        return_status(inv, &st);
+        identity_call_free(c);
+        return TRUE;
+    }
+    agent_dbus_changed(d->agent);
+    agent_run_ca_job(d->agent, run_renew, c,
+                     (GDestroyNotify)identity_call_free);
     return TRUE;
 }
 
@@ -516,7 +539,8 @@ on_enroll(TesseraAgent1 *iface, GDBusMethodInvocation *inv, const char *name,
         enroll_call_free(c);
         return TRUE;
     }
-    agent_run_in_thread(run_enroll, c, (GDestroyNotify)enroll_call_free);
+    agent_run_ca_job(c->dbus->agent, run_enroll, c,
+                     (GDestroyNotify)enroll_call_free);
     return TRUE;
 }
 

@@ -106,13 +106,14 @@ agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
-/* Every object the session can see (without a login: the public ones). */
-static GArray *
-find_all(struct agent_token *token, CK_SESSION_HANDLE session)
+/* The objects the session can see (without a login: the public ones) that
+ * match the template, appended to handles. */
+static void
+find_objects(struct agent_token *token, CK_SESSION_HANDLE session,
+             CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl, GArray *handles)
 {
-    GArray *handles = g_array_new(FALSE, FALSE, sizeof(CK_OBJECT_HANDLE));
-    if (token->module->C_FindObjectsInit(session, NULL, 0) != CKR_OK)
-        return handles;
+    if (token->module->C_FindObjectsInit(session, tmpl, n_tmpl) != CKR_OK)
+        return;
     CK_OBJECT_HANDLE batch[64];
     CK_ULONG n = 0;
     while (handles->len < MAX_OBJECTS &&
@@ -121,12 +122,11 @@ find_all(struct agent_token *token, CK_SESSION_HANDLE session)
            n > 0)
         g_array_append_vals(handles, batch, (guint)n);
     token->module->C_FindObjectsFinal(session);
-    return handles;
 }
 
-static GBytes *
-get_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
-              CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+GBytes *
+agent_object_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
+                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
 {
     uint8_t guess[4096];
     CK_ATTRIBUTE attr = {type, guess, sizeof(guess)};
@@ -152,7 +152,7 @@ static char *
 get_string_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
 {
-    GBytes *b = get_attribute(token, session, obj, type);
+    GBytes *b = agent_object_attribute(token, session, obj, type);
     if (b == NULL)
         return NULL;
     gsize len;
@@ -260,13 +260,13 @@ agent_spki_from_key(struct agent_token *token, CK_SESSION_HANDLE session,
     GBytes *a = NULL, *b = NULL;
     EVP_PKEY *pkey = NULL;
     if (type == CKK_EC) {
-        a = get_attribute(token, session, key, CKA_EC_PARAMS);
-        b = get_attribute(token, session, key, CKA_EC_POINT);
+        a = agent_object_attribute(token, session, key, CKA_EC_PARAMS);
+        b = agent_object_attribute(token, session, key, CKA_EC_POINT);
         if (a && b)
             pkey = ec_public_key(a, b);
     } else if (type == CKK_RSA) {
-        a = get_attribute(token, session, key, CKA_MODULUS);
-        b = get_attribute(token, session, key, CKA_PUBLIC_EXPONENT);
+        a = agent_object_attribute(token, session, key, CKA_MODULUS);
+        b = agent_object_attribute(token, session, key, CKA_PUBLIC_EXPONENT);
         if (a && b)
             pkey = rsa_public_key(a, b);
     }
@@ -454,7 +454,7 @@ summarize_object(struct agent_token *token, CK_SESSION_HANDLE session,
         out->cls = (CK_OBJECT_CLASS)-1;
     out->id = t[1].ulValueLen != CK_UNAVAILABLE_INFORMATION
                   ? g_bytes_new(id, t[1].ulValueLen)
-                  : get_attribute(token, session, h, CKA_ID);
+                  : agent_object_attribute(token, session, h, CKA_ID);
     out->label = t[2].ulValueLen != CK_UNAVAILABLE_INFORMATION
                      ? g_strndup(label, t[2].ulValueLen)
                      : get_string_attribute(token, session, h, CKA_LABEL);
@@ -495,14 +495,24 @@ add_to_entry(GHashTable *by_id, GPtrArray *entries, struct object_summary *o)
     }
 }
 
-/* Groups a token's keys and certificates by CKA_ID. */
+/* Groups a token's keys and certificates by CKA_ID: all of them, or those
+ * of key_ids (GBytes) only. */
 static GPtrArray *
-collect_keys(struct agent_token *token, CK_SESSION_HANDLE session)
+collect_keys(struct agent_token *token, CK_SESSION_HANDLE session,
+             GPtrArray *key_ids)
 {
     /* Keys first, so that certificates find the entry of their key. */
     static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
                                               CKO_CERTIFICATE};
-    GArray *handles = find_all(token, session);
+    GArray *handles = g_array_new(FALSE, FALSE, sizeof(CK_OBJECT_HANDLE));
+    if (key_ids == NULL)
+        find_objects(token, session, NULL, 0, handles);
+    for (guint i = 0; key_ids != NULL && i < key_ids->len; i++) {
+        gsize len;
+        const void *id = g_bytes_get_data(g_ptr_array_index(key_ids, i), &len);
+        CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, len};
+        find_objects(token, session, &tmpl, 1, handles);
+    }
     struct object_summary *objects =
         g_new0(struct object_summary, handles->len);
     for (guint i = 0; i < handles->len; i++)
@@ -538,8 +548,8 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     id->key_handle =
         e->private_key != CK_INVALID_HANDLE ? (gint64)e->private_key : -1;
     if (e->private_key != CK_INVALID_HANDLE) {
-        GBytes *always = get_attribute(token, session, e->private_key,
-                                       CKA_ALWAYS_AUTHENTICATE);
+        GBytes *always = agent_object_attribute(token, session, e->private_key,
+                                                CKA_ALWAYS_AUTHENTICATE);
         gsize n = 0;
         const CK_BBOOL *b = always ? g_bytes_get_data(always, &n) : NULL;
         id->always_authenticate = n == sizeof(CK_BBOOL) && *b == CK_TRUE;
@@ -548,9 +558,10 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     }
     id->name = sanitized_name(e->label, e->id);
     gboolean ok;
-    GBytes *cert = e->cert != CK_INVALID_HANDLE
-                       ? get_attribute(token, session, e->cert, CKA_VALUE)
-                       : NULL;
+    GBytes *cert =
+        e->cert != CK_INVALID_HANDLE
+            ? agent_object_attribute(token, session, e->cert, CKA_VALUE)
+            : NULL;
     if (cert != NULL) {
         ok = describe_certificate(id, cert);
         g_bytes_unref(cert);
@@ -621,6 +632,32 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
         }
 }
 
+/* The identities on token as the token has them now: all, or those of
+ * key_ids (GBytes). NULL when the token cannot be read. */
+static GPtrArray *
+read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
+{
+    CK_SESSION_HANDLE session;
+    CK_RV rv = agent_token_session_acquire(token, &session);
+    if (rv != CKR_OK) {
+        g_warning("token \"%s\": cannot open a session: %s", token->label,
+                  p11_kit_strerror(rv));
+        return NULL;
+    }
+    GPtrArray *fresh =
+        g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
+    GPtrArray *entries = collect_keys(token, session, key_ids);
+    for (guint i = 0; i < entries->len; i++) {
+        struct agent_identity *id = identity_from_entry(
+            agent, token, session, g_ptr_array_index(entries, i));
+        if (id != NULL)
+            g_ptr_array_add(fresh, id);
+    }
+    g_ptr_array_unref(entries);
+    agent_token_session_release(token, session, FALSE);
+    return fresh;
+}
+
 static void
 scan_token(struct agent *agent, struct agent_registry *reg,
            const struct agent_registry *old, struct agent_token *token)
@@ -633,22 +670,66 @@ scan_token(struct agent *agent, struct agent_registry *reg,
         keep_identities(reg, old, token);
         return;
     }
-    CK_SESSION_HANDLE session;
-    CK_RV rv = agent_token_session_acquire(token, &session);
-    if (rv != CKR_OK) {
-        g_warning("token \"%s\": cannot open a session: %s", token->label,
-                  p11_kit_strerror(rv));
+    GPtrArray *found = read_keys(agent, token, NULL);
+    for (guint i = 0; found != NULL && i < found->len; i++)
+        add_identity(reg, agent_identity_ref(g_ptr_array_index(found, i)));
+    if (found != NULL)
+        g_ptr_array_unref(found);
+}
+
+/* Under rescan_lock: reg becomes the agent's registry. */
+static void
+publish(struct agent *agent, struct agent_registry *reg)
+{
+    g_mutex_lock(&agent->registry_lock);
+    struct agent_registry *old = agent->registry;
+    agent->registry = reg;
+    g_mutex_unlock(&agent->registry_lock);
+    agent_registry_unref(old);
+}
+
+static gboolean
+refreshed(const struct agent_identity *id, const struct agent_token *token,
+          GPtrArray *key_ids)
+{
+    for (guint i = 0; id->token == token && i < key_ids->len; i++)
+        if (g_bytes_equal(id->key_id, g_ptr_array_index(key_ids, i)))
+            return TRUE;
+    return FALSE;
+}
+
+void
+agent_registry_refresh_keys(struct agent *agent, struct agent_token *token,
+                            GPtrArray *key_ids)
+{
+    GPtrArray *fresh = read_keys(agent, token, key_ids);
+    if (fresh == NULL)
         return;
-    }
-    GPtrArray *entries = collect_keys(token, session);
-    for (guint i = 0; i < entries->len; i++) {
-        struct agent_identity *id = identity_from_entry(
-            agent, token, session, g_ptr_array_index(entries, i));
-        if (id != NULL)
-            add_identity(reg, id);
-    }
-    g_ptr_array_unref(entries);
-    agent_token_session_release(token, session, FALSE);
+    struct agent_registry *old = agent->registry;
+    struct agent_registry *reg = registry_new(g_ptr_array_ref(old->tokens));
+    GPtrArray *kinds[] = {old->identities, old->renewal_keys};
+    /* The list keeps its order: a name read again takes its old place (a
+     * renewed NAME, now another key), the names that are new go last. */
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++)
+        for (guint i = 0; i < kinds[k]->len; i++) {
+            struct agent_identity *id = g_ptr_array_index(kinds[k], i);
+            if (!refreshed(id, token, key_ids)) {
+                add_identity(reg, agent_identity_ref(id));
+                continue;
+            }
+            for (guint f = 0; f < fresh->len; f++) {
+                struct agent_identity *now = g_ptr_array_index(fresh, f);
+                if (strcmp(now->name, id->name) == 0) {
+                    add_identity(reg, g_ptr_array_steal_index(fresh, f));
+                    break;
+                }
+            }
+        }
+    for (guint i = 0; i < fresh->len; i++)
+        add_identity(reg, agent_identity_ref(g_ptr_array_index(fresh, i)));
+    g_ptr_array_unref(fresh);
+    publish(agent, reg);
+    agent_dbus_changed(agent);
 }
 
 void
@@ -666,13 +747,34 @@ agent_rescan(struct agent *agent)
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, old, g_ptr_array_index(tokens, i));
 
-    g_mutex_lock(&agent->registry_lock);
-    agent->registry = reg;
-    g_mutex_unlock(&agent->registry_lock);
-    g_mutex_unlock(&agent->rescan_lock);
     g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
-    agent_registry_unref(old);
+    publish(agent, reg);
+    g_mutex_unlock(&agent->rescan_lock);
     agent_dbus_changed(agent);
+}
+
+GBytes *
+agent_leaf_of(struct agent *agent, const char *name)
+{
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    GBytes *leaf = id != NULL && id->certs->len > 0
+                       ? g_bytes_ref(g_ptr_array_index(id->certs, 0))
+                       : NULL;
+    agent_registry_unref(reg);
+    return leaf;
+}
+
+void
+agent_leaf_copy(struct agent *agent, const char *name, struct tessera_blob *out)
+{
+    GBytes *leaf = agent_leaf_of(agent, name);
+    if (leaf == NULL)
+        return;
+    gsize len;
+    const void *der = g_bytes_get_data(leaf, &len);
+    tessera_blob_copy(out, (struct tessera_bytes){der, len});
+    g_bytes_unref(leaf);
 }
 
 static char *

@@ -173,6 +173,8 @@ main(int argc, char **argv)
     g_mutex_init(&agent.registry_lock);
     g_mutex_init(&agent.rescan_lock);
     agent_renewals_init(&agent);
+    agent.claims = agent_claims_new();
+    agent_ca_pool_start(&agent);
     if (!agent_builtin_provider_load(&agent, &error) ||
         !agent_modules_load(&agent, &error)) {
         g_critical("%s", error->message);
@@ -204,14 +206,22 @@ main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    /* Renewals and enrolments that wait on a CA give up now and roll back;
+     * those the CA has answered finish. No new ones start. */
+    if (agent.claims != NULL)
+        agent_claims_stop(agent.claims);
     agent_suspend_stop(&agent);
     agent_watch_stop(&agent);
+    agent_ca_pool_stop(&agent);
     agent_dbus_stop(&agent);
     agent_server_stop(server);
+    if (agent.claims != NULL)
+        agent_claims_wait(agent.claims);
     /* Threads still waiting for slot events may not rescan from now on. */
     g_mutex_lock(&agent.rescan_lock);
     g_atomic_int_set(&agent.stopping, 1);
     g_mutex_unlock(&agent.rescan_lock);
+    agent_claims_free(agent.claims);
     agent_renewals_finish(&agent);
     agent_registry_unref(agent.registry);
     agent_modules_finalize(&agent);

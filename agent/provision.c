@@ -91,8 +91,8 @@ curve_params(const char *curve)
     return b;
 }
 
-static CK_RV
-open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out)
+CK_RV
+agent_open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out)
 {
     return token->module->C_OpenSession(
         token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out);
@@ -159,7 +159,7 @@ agent_generate_key(struct agent_token *token, const char *label,
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE pub, priv;
     CK_RV rv = g_bytes_get_size(key_id) == KEY_ID_LEN
-                   ? open_rw_session(token, &session)
+                   ? agent_open_rw_session(token, &session)
                    : CKR_ARGUMENTS_BAD;
     if (rv != CKR_OK)
         return rv;
@@ -325,25 +325,24 @@ token_usable(struct agent_token *token, struct tessera_status *st)
     return TRUE;
 }
 
-int
-agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-             X509_EXTENSION *san, struct tessera_blob *csr_der,
-             struct tessera_status *st)
+struct agent_token *
+agent_keygen_token(struct agent *agent,
+                   const struct tessera_keygen_request *req,
+                   struct tessera_keyspec *spec, struct tessera_status *st)
 {
-    struct tessera_keyspec spec;
     if (!agent_name_valid(req->name)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "\"%s\" is not a usable identity name: use up to "
                            "64 letters, digits and . _ @ + -",
                            req->name);
-        return -1;
+        return NULL;
     }
-    if (!tessera_keyspec_parse(req->key_spec, &spec)) {
+    if (!tessera_keyspec_parse(req->key_spec, spec)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "unknown key type \"%s\": use ec-p256, ec-p384, "
                            "rsa2048, rsa3072 or rsa4096",
                            req->key_spec);
-        return -1;
+        return NULL;
     }
     X509_NAME *subject = parse_subject(req->subject);
     if (subject == NULL) {
@@ -351,11 +350,11 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                            "cannot parse subject \"%s\": write it as "
                            "CN=alice,O=Example",
                            req->subject);
-        return -1;
+        return NULL;
     }
+    X509_NAME_free(subject);
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_token *token = NULL;
-    int rc = -1;
     if (g_hash_table_contains(reg->by_name, req->name))
         tessera_status_set(st, TESSERA_ERR_EXISTS,
                            "an identity named %s exists already", req->name);
@@ -368,15 +367,27 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                            "keys (a card whose keys were made elsewhere); "
                            "enrol on another token",
                            token->label);
-        goto out;
+        g_clear_pointer(&token, agent_token_unref);
     }
-    if (token == NULL || !token_usable(token, st))
-        goto out;
+    if (token != NULL && !token_usable(token, st))
+        g_clear_pointer(&token, agent_token_unref);
+    return token;
+}
 
+int
+agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
+             struct tessera_blob *csr_der, struct tessera_status *st)
+{
+    struct tessera_keyspec spec;
+    struct agent_token *token = agent_keygen_token(agent, req, &spec, st);
+    if (token == NULL)
+        return -1;
+    X509_NAME *subject = parse_subject(req->subject);
     uint8_t id[KEY_ID_LEN];
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE pub, priv;
-    CK_RV rv = open_rw_session(token, &session);
+    int rc = -1;
+    CK_RV rv = agent_open_rw_session(token, &session);
     if (rv == CKR_OK && RAND_bytes(id, sizeof(id)) != 1)
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK) {
@@ -392,7 +403,7 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     g_message("generated %s key %s on token \"%s\"", req->key_spec, req->name,
               token->label);
     agent_rescan(agent);
-    rc = build_csr(agent, req->name, subject, san, csr_der, st);
+    rc = build_csr(agent, req->name, subject, NULL, csr_der, st);
     if (rc < 0) {
         /* Nothing half-made stays behind on the token. */
         token->module->C_DestroyObject(session, priv);
@@ -401,8 +412,7 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     }
     token->module->C_CloseSession(session);
 out:
-    if (token != NULL)
-        agent_token_unref(token);
+    agent_token_unref(token);
     X509_NAME_free(subject);
     return rc;
 }
@@ -466,7 +476,7 @@ store_certificate(struct agent_token *token, const char *name, GBytes *key_id,
         };
         CK_SESSION_HANDLE session;
         CK_OBJECT_HANDLE obj;
-        rv = open_rw_session(token, &session);
+        rv = agent_open_rw_session(token, &session);
         if (rv == CKR_OK) {
             rv = token->module->C_CreateObject(session, tmpl,
                                                G_N_ELEMENTS(tmpl), &obj);
@@ -479,8 +489,8 @@ store_certificate(struct agent_token *token, const char *name, GBytes *key_id,
     return rv;
 }
 
-static gboolean
-certificate_matches_key(X509 *x, GBytes *spki)
+gboolean
+agent_certificate_matches_key(X509 *x, GBytes *spki)
 {
     gsize len;
     const unsigned char *p = g_bytes_get_data(spki, &len);
@@ -543,7 +553,7 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate for %s is not valid DER X.509",
                            req->name);
-    } else if (!certificate_matches_key(leaf, id->spki)) {
+    } else if (!agent_certificate_matches_key(leaf, id->spki)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate's public key is not the key of "
                            "identity %s",
@@ -589,7 +599,7 @@ agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
     static const CK_OBJECT_CLASS classes[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY,
                                               CKO_PUBLIC_KEY};
     CK_SESSION_HANDLE session;
-    if (open_rw_session(token, &session) != CKR_OK)
+    if (agent_open_rw_session(token, &session) != CKR_OK)
         return FALSE;
     gboolean ok = TRUE;
     for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
@@ -597,31 +607,6 @@ agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
             ok = destroy_objects(token, session, classes[c], key_id) && ok;
     token->module->C_CloseSession(session);
     return ok;
-}
-
-CK_RV
-agent_relabel_key_objects(struct agent_token *token, GBytes *key_id,
-                          const char *label)
-{
-    gsize id_len;
-    const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_ATTRIBUTE match = {CKA_ID, (void *)id, id_len};
-    CK_ATTRIBUTE value = {CKA_LABEL, (void *)label, strlen(label)};
-    CK_OBJECT_HANDLE found[8];
-    CK_ULONG n = 0;
-    CK_SESSION_HANDLE session;
-    CK_RV rv = open_rw_session(token, &session);
-    if (rv != CKR_OK)
-        return rv;
-    rv = token->module->C_FindObjectsInit(session, &match, 1);
-    if (rv == CKR_OK) {
-        rv = token->module->C_FindObjects(session, found, 8, &n);
-        token->module->C_FindObjectsFinal(session);
-    }
-    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
-        rv = token->module->C_SetAttributeValue(session, found[i], &value, 1);
-    token->module->C_CloseSession(session);
-    return rv;
 }
 
 gboolean
@@ -663,9 +648,9 @@ drop_identity_config(struct agent *agent, const char *name, GError **error)
     return ok;
 }
 
-int
-agent_forget_identity(struct agent *agent, const char *name,
-                      gboolean delete_objects, struct tessera_status *st)
+static int
+forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
+               struct tessera_status *st)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     gboolean known = g_hash_table_contains(reg->by_name, name);
@@ -701,5 +686,17 @@ agent_forget_identity(struct agent *agent, const char *name,
                   delete_objects ? " and deleted its key and certificate" : "");
     g_free(record);
     g_free(file);
+    return rc;
+}
+
+/* Not in the middle of a renewal, which would put the identity back. */
+int
+agent_forget_identity(struct agent *agent, const char *name,
+                      gboolean delete_objects, struct tessera_status *st)
+{
+    if (!agent_claim_take(agent->claims, name, CLAIM_FORGET, st))
+        return -1;
+    int rc = forget_claimed(agent, name, delete_objects, st);
+    agent_claim_release(agent->claims, name);
     return rc;
 }

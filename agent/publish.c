@@ -6,32 +6,9 @@
  * post-renew-command is run.
  */
 #include "agent.h"
-#include "../common/atomicwrite.h"
 
-#include <errno.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-
-/*
- * The common atomic write (common/atomicwrite.h), after making the missing
- * parents of path (0700), for the agent's GError callers.
- */
-gboolean
-agent_write_file_atomic(const char *path, const void *data, size_t len,
-                        mode_t mode, GError **error)
-{
-    char *dir = g_path_get_dirname(path);
-    struct tessera_status st = {0};
-    gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
-    if (!ok)
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot write %s: %s", path, g_strerror(errno));
-    else if (!(ok = tessera_write_file_atomic(path, data, len, mode, &st)))
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s",
-                    st.message);
-    g_free(dir);
-    return ok;
-}
 
 char *
 agent_certificates_pem(GPtrArray *certs, guint first, guint end)

@@ -324,7 +324,7 @@ handle_keygen(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
         return;
     }
-    int rc = agent_keygen(agent, &req, NULL, &csr, &st);
+    int rc = agent_keygen(agent, &req, &csr, &st);
     reply_blob(out, TESSERA_MSG_KEYGEN_REPLY, rc, &csr, &st);
     tessera_keygen_request_clear(&req);
 }
@@ -710,12 +710,16 @@ agent_server_stop(struct agent_server *server)
     close(server->listen_fd);
     if (server->path != NULL)
         unlink(server->path);
-    /* No new connections now; wake every thread and wait for it. */
+    /*
+     * No new connections now; wake every thread waiting for a request and
+     * wait for it. Only reading is shut: a renewal or enrolment that the
+     * stop ended (rolled back, or finished) still tells its client how.
+     */
     g_mutex_lock(&server->lock);
     for (guint i = 0; i < server->connections->len; i++) {
         struct connection *c = g_ptr_array_index(server->connections, i);
         if (c->fd >= 0)
-            shutdown(c->fd, SHUT_RDWR);
+            shutdown(c->fd, SHUT_RD);
     }
     g_mutex_unlock(&server->lock);
     for (guint i = 0; i < server->connections->len; i++) {

@@ -306,6 +306,32 @@ lookup_key(struct agent *agent, const struct tessera_sign_request *req,
     return NULL;
 }
 
+/*
+ * One try with the key the client holds. TRUE when it failed on the token
+ * while a renewal step was changing the token's objects: then the same key
+ * is looked up again once the step is over.
+ */
+static gboolean
+sign_once(const struct tessera_sign_request *req,
+          struct tessera_blob *signature, struct agent_identity *id, int *rc,
+          struct tessera_status *st)
+{
+    struct sign_operation op;
+    unsigned generation = agent_token_objects_generation(id->token);
+    *rc = -1;
+    if (!g_atomic_int_get(&id->token->present)) {
+        tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
+                           "token \"%s\" is not present: insert it and try "
+                           "again (identity %s)",
+                           id->token->label, id->name);
+        return FALSE;
+    }
+    if (prepare(id, req, &op, st) < 0)
+        return FALSE;
+    *rc = sign_on_token(id, &op, signature, st);
+    return *rc < 0 && agent_token_objects_settle(id->token, generation);
+}
+
 int
 agent_sign(struct agent *agent, const struct tessera_sign_request *req,
            struct tessera_blob *signature, struct tessera_status *st)
@@ -313,15 +339,14 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
     struct agent_identity *id = lookup_key(agent, req, st);
     if (id == NULL)
         return -1;
-    struct sign_operation op;
-    int rc = -1;
-    if (!g_atomic_int_get(&id->token->present))
-        tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
-                           "token \"%s\" is not present: insert it and try "
-                           "again (identity %s)",
-                           id->token->label, id->name);
-    else if (prepare(id, req, &op, st) == 0)
-        rc = sign_on_token(id, &op, signature, st);
+    int rc;
+    if (sign_once(req, signature, id, &rc, st)) {
+        agent_identity_unref(id);
+        *st = (struct tessera_status){0};
+        if ((id = lookup_key(agent, req, st)) == NULL)
+            return -1;
+        sign_once(req, signature, id, &rc, st);
+    }
     if (rc < 0) {
         g_message("identity %s on token \"%s\": %s", id->name, id->token->label,
                   st->message);

@@ -156,6 +156,7 @@ token_new(struct agent *agent, CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
     t->read_only = !can_generate_keys(module, slot, info);
     g_mutex_init(&t->lock);
     g_cond_init(&t->session_returned);
+    g_cond_init(&t->objects_settled);
     t->idle_sessions = g_array_new(FALSE, FALSE, sizeof(CK_SESSION_HANDLE));
     t->login_session = CK_INVALID_HANDLE;
     t->present = TRUE;
@@ -262,6 +263,7 @@ agent_token_unref(struct agent_token *token)
     g_array_unref(token->idle_sessions);
     g_mutex_clear(&token->lock);
     g_cond_clear(&token->session_returned);
+    g_cond_clear(&token->objects_settled);
     g_free(token->module_name);
     g_free(token->label);
     g_free(token->manufacturer);
@@ -313,6 +315,51 @@ agent_token_session_release(struct agent_token *token,
     g_mutex_unlock(&token->lock);
 }
 
+gboolean
+agent_token_logged_in(struct agent_token *token)
+{
+    g_mutex_lock(&token->lock);
+    gboolean logged_in = token->logged_in;
+    g_mutex_unlock(&token->lock);
+    return logged_in;
+}
+
+void
+agent_token_objects_changing(struct agent_token *token)
+{
+    g_mutex_lock(&token->lock);
+    token->objects_changing++;
+    g_mutex_unlock(&token->lock);
+}
+
+void
+agent_token_objects_changed(struct agent_token *token)
+{
+    g_mutex_lock(&token->lock);
+    token->objects_changing--;
+    __atomic_add_fetch(&token->objects_generation, 1, __ATOMIC_RELEASE);
+    g_cond_broadcast(&token->objects_settled);
+    g_mutex_unlock(&token->lock);
+}
+
+unsigned
+agent_token_objects_generation(struct agent_token *token)
+{
+    /* Read per signature: no lock. */
+    return __atomic_load_n(&token->objects_generation, __ATOMIC_ACQUIRE);
+}
+
+gboolean
+agent_token_objects_settle(struct agent_token *token, unsigned generation)
+{
+    g_mutex_lock(&token->lock);
+    while (token->objects_changing > 0)
+        g_cond_wait(&token->objects_settled, &token->lock);
+    gboolean changed = token->objects_generation != generation;
+    g_mutex_unlock(&token->lock);
+    return changed;
+}
+
 /* Asks the token for its flags and keeps them for agent_token_state. */
 static CK_RV
 refresh_flags(struct agent_token *token, CK_FLAGS *flags)
@@ -326,6 +373,8 @@ refresh_flags(struct agent_token *token, CK_FLAGS *flags)
     return rv;
 }
 
+#define PRESENCE_RECHECK_US (100 * 1000)
+
 /*
  * Asks the token whether it is in its reader. One that comes back after
  * being pulled out has lost its sessions and its login: ours are closed,
@@ -336,6 +385,15 @@ agent_token_check_presence(struct agent_token *token)
 {
     CK_FLAGS flags;
     gboolean present = refresh_flags(token, &flags) == CKR_OK;
+    /*
+     * SoftHSM2 rewrites a token's file when another process logs in, and a
+     * C_GetTokenInfo meanwhile fails: ask once more before calling the
+     * token gone, which costs it its login.
+     */
+    if (!present && g_atomic_int_get(&token->present)) {
+        g_usleep(PRESENCE_RECHECK_US);
+        present = refresh_flags(token, &flags) == CKR_OK;
+    }
     if (present == (gboolean)g_atomic_int_get(&token->present))
         return FALSE;
     if (!present) {

@@ -21,6 +21,8 @@ enum exit_code {
     EXIT_CA_UNREACHABLE = 5, /* the CA could not be asked */
     EXIT_CA_TIMEOUT = 6,     /* still pending when --timeout ran out */
     EXIT_CA_RESPONSE = 7,    /* the CA's answer was unusable */
+    /* enroll, renew: another renewal or enrolment of NAME is running */
+    EXIT_RENEWAL_RUNNING = 8,
 };
 
 /* main.c: says why on stderr and returns the exit status for it. */

@@ -25,6 +25,8 @@ cli_fail(const struct tessera_status *st)
         return EXIT_CA_TIMEOUT;
     case TESSERA_ERR_CA_RESPONSE:
         return EXIT_CA_RESPONSE;
+    case TESSERA_ERR_RENEWAL_RUNNING:
+        return EXIT_RENEWAL_RUNNING;
     default:
         return EXIT_FAILED;
     }
@@ -66,11 +68,12 @@ static const struct command {
      "      certificate; KIND: dns, email, uri, ip, upn. SPEC defaults to\n"
      "      the profile's key= (ec-p256; rsa2048 for scep). Exit 4\n"
      "      rejected, 5 CA unreachable, 6 still pending at the timeout,\n"
-     "      7 unusable answer"},
+     "      7 unusable answer, 8 NAME is being renewed or enrolled"},
     {"renew", cmd_renew,
      "renew NAME\n      renew an enrolled identity now, through the CA it was\n"
      "      enrolled with (a new key unless rekey=false); the agent renews\n"
-     "      on its own before expiry. Exit status as for enroll"},
+     "      on its own before expiry. Exit status as for enroll; 8 at once\n"
+     "      when a renewal of NAME is running already"},
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"

@@ -60,6 +60,8 @@ tessera_error_name(int code)
         return "ca-timeout";
     case TESSERA_ERR_CA_RESPONSE:
         return "ca-response";
+    case TESSERA_ERR_RENEWAL_RUNNING:
+        return "renewal-running";
     case TESSERA_ERR_UNREACHABLE:
         return "unreachable";
     case TESSERA_ERR_UNTRUSTED:

@@ -28,8 +28,10 @@ enum tessera_error {
     TESSERA_ERR_CA_UNREACHABLE = 18, /* the CA could not be asked */
     TESSERA_ERR_CA_TIMEOUT = 19,     /* still pending when time ran out */
     TESSERA_ERR_CA_RESPONSE = 20,    /* the CA's answer is unusable */
-    TESSERA_ERR_UNREACHABLE = 100,   /* client side: no agent to talk to */
-    TESSERA_ERR_UNTRUSTED = 101,     /* client side: the socket is not ours */
+    /* a renewal or enrolment of the identity is running */
+    TESSERA_ERR_RENEWAL_RUNNING = 21,
+    TESSERA_ERR_UNREACHABLE = 100, /* client side: no agent to talk to */
+    TESSERA_ERR_UNTRUSTED = 101,   /* client side: the socket is not ours */
 };
 
 /* A short, stable English name for a code, for logs and --json output. */

@@ -129,7 +129,7 @@ token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
         struct tessera_keygen_request req = {name, (char *)ca->token,
                                              ACCOUNT_KEY_SPEC, subject};
         struct tessera_blob csr = {0};
-        if (agent_keygen(ca->agent, &req, NULL, &csr, &st) == 0) {
+        if (agent_keygen(ca->agent, &req, &csr, &st) == 0) {
             g_message("CA %s: made the ACME account key %s on the token",
                       ca->name, name);
             *pub = identity_public_key(ca->agent, name);
@@ -343,11 +343,13 @@ past_deadline(struct acme_session *s, long wait, char **reason)
     return TRUE;
 }
 
-static void
-wait_before_polling(const struct http_reply *reply)
+/* TRUE when the wait was cut short: the agent stops. */
+static gboolean
+wait_before_polling(const struct enroll_profile *ca,
+                    const struct http_reply *reply)
 {
     long seconds = reply->retry_after > 0 ? reply->retry_after : 1;
-    g_usleep((gulong)MIN(seconds, POLL_SECONDS_MAX) * G_USEC_PER_SEC);
+    return enroll_wait(ca, MIN(seconds, POLL_SECONDS_MAX));
 }
 
 /* ---- the flow ---- */
@@ -534,8 +536,9 @@ authorize(struct acme_session *s, const char *url, char **reason)
                 asked = TRUE;
             } else if (past_deadline(s, 1, reason)) {
                 outcome = ENROLL_PENDING;
-            } else {
-                wait_before_polling(&reply);
+            } else if (wait_before_polling(s->ca, &reply)) {
+                *reason = g_strdup("interrupted while the CA decided");
+                outcome = ENROLL_CANCELLED;
             }
             if (outcome == ENROLL_ISSUED) {
                 acme_authz_clear(&authz);
@@ -562,10 +565,12 @@ await_order(struct acme_session *s, const char *url, enum acme_status until,
         gboolean waiting = outcome == ENROLL_ISSUED && order->status != until &&
                            order->status != ACME_STATUS_VALID &&
                            order->status != ACME_STATUS_INVALID;
-        if (waiting && past_deadline(s, 1, reason))
+        if (waiting && past_deadline(s, 1, reason)) {
             outcome = ENROLL_PENDING;
-        else if (waiting)
-            wait_before_polling(&reply);
+        } else if (waiting && wait_before_polling(s->ca, &reply)) {
+            *reason = g_strdup("interrupted while the CA decided");
+            outcome = ENROLL_CANCELLED;
+        }
         http_reply_clear(&reply);
         if (outcome != ENROLL_ISSUED || !waiting)
             return outcome;

@@ -3,12 +3,16 @@
  * `tessera enroll`, inside the agent: a key generated on the token, a CSR
  * signed by it, a CA profile's protocol to get it signed (waiting while the
  * CA says pending, up to the request's timeout), the answer verified
- * against the profile's trust anchors, stored as with `tessera import`, and
- * the enrolment recorded for renewal. Whatever fails, the new key goes.
+ * against the profile's trust anchors, stored beside the key, and the
+ * enrolment recorded for renewal. Journaled as a renewal is (steps.h):
+ * the key is NAME~next until it has its certificate, and a crash leaves
+ * either nothing or, after recovery, the whole identity.
  */
 #include "enroll.h"
 #include "../../common/errors.h"
 #include "../agent.h"
+#include "../recover.h"
+#include "../steps.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -33,15 +37,7 @@ enroll_profile_string(const struct enroll_profile *ca, const char *key)
 GBytes *
 enroll_current_leaf(const struct enroll_profile *ca)
 {
-    if (ca->renewing == NULL)
-        return NULL;
-    struct agent_registry *reg = agent_registry_get(ca->agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, ca->renewing);
-    GBytes *leaf = id != NULL && id->certs->len > 0
-                       ? g_bytes_ref(g_ptr_array_index(id->certs, 0))
-                       : NULL;
-    agent_registry_unref(reg);
-    return leaf;
+    return ca->renewing != NULL ? agent_leaf_of(ca->agent, ca->renewing) : NULL;
 }
 
 EVP_PKEY *
@@ -134,27 +130,30 @@ enroll_profile_number(const struct enroll_profile *ca, const char *key,
     return (long)g_key_file_get_int64(ca->keyfile, ca->group, key, NULL);
 }
 
-/*
- * Sleeps up to `seconds`, or until the client that asked for the enrolment
- * hangs up (Ctrl-C on `tessera enroll`): TRUE if it did.
- */
-static gboolean
-client_left(int client_fd, long seconds)
+gboolean
+enroll_wait(const struct enroll_profile *ca, long seconds)
 {
-    struct pollfd p = {.fd = client_fd, .events = POLLIN | POLLRDHUP};
+    struct pollfd p[2] = {
+        {.fd = ca->client_fd, .events = POLLIN | POLLRDHUP},
+        {.fd = ca->cancel ? g_cancellable_get_fd(ca->cancel) : -1,
+         .events = POLLIN},
+    };
     int n;
     do
-        n = poll(&p, 1, (int)(seconds * 1000));
+        n = poll(p, 2, (int)(seconds * 1000));
     while (n < 0 && errno == EINTR);
-    return n > 0; /* a client sends nothing while it waits: EOF or error */
+    if (ca->cancel != NULL)
+        g_cancellable_release_fd(ca->cancel);
+    /* A client sends nothing while it waits: readable means EOF or error. */
+    return n > 0 || g_cancellable_is_cancelled(ca->cancel);
 }
 
-/* Asks until the CA answers for good, the deadline passes or the client
- * leaves. */
+/* Asks until the CA answers for good, the deadline passes, the client
+ * leaves or the agent stops. */
 static enum enroll_outcome
 submit_until(const struct enroll_protocol *proto,
              const struct enroll_profile *ca, GBytes *csr, gint64 deadline,
-             int client_fd, struct enroll_result *result, char **reason)
+             struct enroll_result *result, char **reason)
 {
     long retry =
         enroll_profile_number(ca, "retry-seconds", DEFAULT_RETRY_SECONDS);
@@ -169,7 +168,7 @@ submit_until(const struct enroll_protocol *proto,
         }
         g_message("CA %s: request pending, asking again in %ld s", ca->name,
                   retry);
-        if (client_left(client_fd, retry)) {
+        if (enroll_wait(ca, retry)) {
             *reason = g_strdup("the enrolment was interrupted while pending");
             return ENROLL_CANCELLED;
         }
@@ -192,37 +191,6 @@ error_code(enum enroll_outcome outcome)
     default:
         return TESSERA_ERR_CA_UNREACHABLE;
     }
-}
-
-/* $XDG_STATE_HOME/tessera/enrolled/NAME.conf: what renewal needs. */
-static void
-record_enrolment(struct agent *agent, const struct tessera_enroll_request *req,
-                 const char *key_spec, gint64 renew_after)
-{
-    GKeyFile *kf = g_key_file_new();
-    g_key_file_set_string(kf, "enrolment", "ca", req->ca);
-    g_key_file_set_string(kf, "enrolment", "key", key_spec);
-    g_key_file_set_string(kf, "enrolment", "subject", req->key.subject);
-    g_key_file_set_string_list(kf, "enrolment", "san",
-                               (const char *const *)req->sans, req->n_sans);
-    if (renew_after > 0) /* the CA's advice (RFC 9773) */
-        g_key_file_set_int64(kf, "enrolment", "renew-after", renew_after);
-    gsize len;
-    char *data = g_key_file_to_data(kf, &len, NULL);
-    char *file = g_strdup_printf("%s.conf", req->key.name);
-    char *path =
-        g_build_filename(agent->config.state_dir, "enrolled", file, NULL);
-    GError *error = NULL;
-    if (!agent_write_file_atomic(path, data, len, 0600, &error)) {
-        g_warning("identity %s: cannot record its enrolment: %s", req->key.name,
-                  error->message);
-        g_error_free(error);
-    }
-    agent_renewal_reschedule(agent, req->key.name);
-    g_free(path);
-    g_free(file);
-    g_free(data);
-    g_key_file_free(kf);
 }
 
 /* The profile's numbers, checked before a key is made for it, so that
@@ -307,15 +275,20 @@ key_fits(const struct enroll_protocol *proto, const struct enroll_profile *ca,
  */
 static int
 certify(const struct enroll_profile *ca, const struct enroll_protocol *proto,
-        GBytes *csr, long timeout, int client_fd, struct enroll_result *result,
+        GBytes *csr, long timeout, struct enroll_result *result,
         struct tessera_status *st)
 {
     char *reason = NULL;
     int rc = -1;
     enum enroll_outcome outcome = submit_until(
         proto, ca, csr, g_get_monotonic_time() + timeout * G_USEC_PER_SEC,
-        client_fd, result, &reason);
-    if (outcome != ENROLL_ISSUED)
+        result, &reason);
+    /* Whatever the protocol made of it, the CA was not waited for. */
+    if (outcome != ENROLL_ISSUED && g_cancellable_is_cancelled(ca->cancel))
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "the agent is stopping: CA %s was not waited for",
+                           ca->name);
+    else if (outcome != ENROLL_ISSUED)
         tessera_status_set(st, error_code(outcome), "CA %s: %s", ca->name,
                            reason);
     else if (!chain_trusted(ca, result->chain, &reason))
@@ -333,40 +306,81 @@ agent_certify(struct agent *agent, const struct agent_certify_request *req,
 {
     char *group = g_strdup_printf("ca %s", req->ca);
     struct enroll_profile ca = {
-        req->ca,    agent->config.keyfile, group,        agent,
-        req->token, req->key_name,         req->renewing};
+        .name = req->ca,
+        .keyfile = agent->config.keyfile,
+        .group = group,
+        .agent = agent,
+        .token = req->token,
+        .identity = req->key_name,
+        .renewing = req->renewing,
+        .cancel = req->cancel,
+        .client_fd = req->client_fd,
+    };
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     GBytes *csr = g_bytes_new(req->csr.data, req->csr.len);
-    int rc = proto != NULL ? certify(&ca, proto, csr, req->timeout_seconds,
-                                     req->client_fd, result, st)
-                           : -1;
+    int rc = proto != NULL
+                 ? certify(&ca, proto, csr, req->timeout_seconds, result, st)
+                 : -1;
     g_bytes_unref(csr);
     g_free(group);
     return rc;
 }
 
-/* Stores what the CA issued beside the new key; on success the leaf's DER. */
+/* After every check, with NAME claimed: the steps of steps.h. */
 static int
-accept_chain(struct agent *agent, const struct tessera_enroll_request *req,
-             GPtrArray *chain, struct tessera_blob *leaf,
-             struct tessera_status *st)
+enrol_claimed(struct agent *agent, const struct tessera_enroll_request *req,
+              const char *key_spec, struct agent_token *token, int client_fd,
+              struct tessera_blob *leaf, struct tessera_status *st)
 {
-    struct tessera_import_request import = {.name = req->key.name};
-    for (guint i = 0; i < chain->len; i++) {
-        gsize len;
-        const void *der = g_bytes_get_data(g_ptr_array_index(chain, i), &len);
-        import.certs[import.n_certs++] =
-            (struct tessera_blob){(void *)der, len};
-    }
-    if (agent_import(agent, &import, st) < 0) {
-        if (st->code == TESSERA_ERR_INVALID)
-            st->code = TESSERA_ERR_CA_RESPONSE; /* e.g. not our key */
+    const char *name = req->key.name;
+    enum recovery_action done;
+    /* What an interrupted enrolment of the name left goes first. */
+    if (agent_recover_first(agent, name, &done, st) < 0)
+        return -1;
+    GBytes *taken = agent_leaf_of(agent, name);
+    if (taken != NULL || done == RECOVERY_FINISH) {
+        tessera_status_set(st, TESSERA_ERR_EXISTS,
+                           "an identity named %s exists already", name);
+        if (taken != NULL)
+            g_bytes_unref(taken);
         return -1;
     }
-    gsize len;
-    const void *der = g_bytes_get_data(g_ptr_array_index(chain, 0), &len);
-    tessera_blob_copy(leaf, (struct tessera_bytes){der, len});
-    return 0;
+    if (!agent_journal_ready(agent, st))
+        return -1;
+    char **sans = g_new0(char *, req->n_sans + 1);
+    for (size_t i = 0; i < req->n_sans; i++)
+        sans[i] = g_strdup(req->sans[i]);
+    struct journal j = {
+        .kind = JOURNAL_ENROLMENT,
+        .ca = g_strdup(req->ca),
+        .token_serial = g_strdup(token->serial),
+        .token_label = g_strdup(token->label),
+        .new_id = agent_new_key_id(),
+        .rekey = TRUE,
+        .key_spec = g_strdup(key_spec),
+        .subject = g_strdup(req->key.subject),
+        .sans = sans,
+    };
+    struct journal_request ask = {
+        .subject = req->key.subject,
+        .sans = sans,
+        .timeout_seconds = req->timeout_seconds ? (long)req->timeout_seconds
+                                                : DEFAULT_TIMEOUT_SECONDS,
+        .client_fd = client_fd,
+    };
+    int rc = agent_journal_request(agent, token, name, &j, &ask, st);
+    if (rc < 0) {
+        g_message("enrolment of %s failed: %s; removing its new key", name,
+                  st->message);
+        agent_journal_roll_back(agent, token, name, &j);
+    } else if ((rc = agent_journal_finish(agent, token, name, &j, st)) < 0) {
+        g_message("enrolment of %s failed: %s", name, st->message);
+    } else {
+        agent_leaf_copy(agent, name, leaf);
+        g_message("enrolled %s with CA %s", name, req->ca);
+    }
+    journal_clear(&j);
+    return rc;
 }
 
 int
@@ -375,46 +389,36 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca, agent->config.keyfile, group,
-                                agent,   req->key.token,        req->key.name,
-                                NULL};
+    struct enroll_profile ca = {.name = req->ca,
+                                .keyfile = agent->config.keyfile,
+                                .group = group,
+                                .agent = agent,
+                                .client_fd = -1};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     struct tessera_keygen_request key = req->key;
     char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;
+    struct tessera_keyspec spec;
+    struct agent_token *token = NULL;
     X509_EXTENSION *san = NULL;
-    struct tessera_blob csr = {0};
-    GPtrArray *chain =
-        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-    struct enroll_result result = {.chain = chain};
     int rc = -1;
     if (proto != NULL && key.key_spec[0] == '\0')
         key.key_spec = profile_key ? profile_key : (char *)proto->default_key;
+    /* Everything is checked before a key is made. */
     if (proto == NULL || !key_fits(proto, &ca, key.key_spec, st) ||
         (req->n_sans > 0 &&
          (san = agent_san_extension(req->sans, req->n_sans, st)) == NULL) ||
-        agent_keygen(agent, &key, san, &csr, st) < 0)
+        (token = agent_keygen_token(agent, &key, &spec, st)) == NULL)
         goto out;
-
-    g_message("enrolling %s with CA %s (%s)", req->key.name, req->ca,
-              proto->name);
-    long timeout = req->timeout_seconds ? (long)req->timeout_seconds
-                                        : DEFAULT_TIMEOUT_SECONDS;
-    GBytes *csr_bytes = g_bytes_new(csr.data, csr.len);
-    rc = certify(&ca, proto, csr_bytes, timeout, client_fd, &result, st);
-    g_bytes_unref(csr_bytes);
-    if (rc == 0)
-        rc = accept_chain(agent, req, chain, leaf, st);
-    if (rc == 0) {
-        record_enrolment(agent, req, key.key_spec, result.renew_after);
-        g_message("enrolled %s with CA %s", req->key.name, req->ca);
-    } else {
-        g_message("enrolment of %s failed: %s; removing its new key",
-                  req->key.name, st->message);
-        agent_delete_identity(agent, req->key.name);
+    if (agent_claim_take(agent->claims, key.name, CLAIM_ENROLMENT, st)) {
+        g_message("enrolling %s with CA %s (%s)", key.name, req->ca,
+                  proto->name);
+        rc =
+            enrol_claimed(agent, req, key.key_spec, token, client_fd, leaf, st);
+        agent_claim_release(agent->claims, key.name);
     }
 out:
-    g_ptr_array_unref(chain);
-    tessera_blob_clear(&csr);
+    if (token != NULL)
+        agent_token_unref(token);
     X509_EXTENSION_free(san);
     g_free(profile_key);
     g_free(group);

@@ -7,7 +7,7 @@
 #ifndef TESSERA_ENROLL_H
 #define TESSERA_ENROLL_H
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -34,6 +34,8 @@ struct enroll_profile {
     const char *token;    /* the token URI of the enrolment */
     const char *identity; /* the name of the new key */
     const char *renewing; /* a renewal: the identity being renewed, or NULL */
+    GCancellable *cancel; /* the agent is stopping: stop waiting */
+    int client_fd;        /* hung up while pending: stop asking; or -1 */
 };
 
 struct enroll_result {
@@ -63,6 +65,9 @@ char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
 /* A number of the profile (range-checked before submit), or fallback. */
 long enroll_profile_number(const struct enroll_profile *ca, const char *key,
                            long fallback);
+/* Sleeps up to seconds; TRUE, at once, if the agent stops or the client
+ * hangs up meanwhile. */
+gboolean enroll_wait(const struct enroll_profile *ca, long seconds);
 /* A DER certificate decoded, or NULL. */
 X509 *enroll_x509_of(GBytes *der);
 /* Renewing: the DER of the certificate being replaced; else NULL. */

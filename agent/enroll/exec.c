@@ -18,6 +18,7 @@
 #include <gio/gio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <signal.h>
 
 #define MAX_OUTPUT (256 * 1024)
 #define EXIT_ISSUED 0
@@ -86,12 +87,17 @@ spawn(const struct enroll_profile *ca, const char *command, GError **error)
  * write then fails with EPIPE, and its exit status is still the answer.
  */
 static gboolean
-run_to_end(GSubprocess *proc, GBytes *csr, GBytes **out, GBytes **err,
-           GError **error)
+run_to_end(GSubprocess *proc, GBytes *csr, GCancellable *cancel, GBytes **out,
+           GBytes **err, GError **error)
 {
     GError *local = NULL;
-    if (g_subprocess_communicate(proc, csr, NULL, out, err, &local))
+    if (g_subprocess_communicate(proc, csr, cancel, out, err, &local))
         return TRUE;
+    if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        /* The agent stops: timeout(1) passes the signal on to the helper. */
+        g_subprocess_send_signal(proc, SIGTERM);
+        g_subprocess_wait(proc, NULL, NULL);
+    }
     if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
         g_propagate_error(error, local);
         return FALSE;
@@ -114,7 +120,7 @@ exec_submit(const struct enroll_profile *ca, GBytes *csr,
         goto done;
     }
     if (pem == NULL || (proc = spawn(ca, command, &error)) == NULL ||
-        !run_to_end(proc, pem, &out, &err, &error)) {
+        !run_to_end(proc, pem, ca->cancel, &out, &err, &error)) {
         *reason = g_strdup_printf("cannot run %s: %s", command,
                                   error ? error->message : "no CSR");
         goto done;

@@ -68,9 +68,26 @@ on_header(char *line, size_t size, size_t n, void *user)
     return len;
 }
 
+/* libcurl asks this while it waits: a stopping agent ends the exchange. */
+static int
+on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow,
+            curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return g_cancellable_is_cancelled(data);
+}
+
 static void
 apply_profile(CURL *curl, const struct enroll_profile *ca)
 {
+    if (ca->cancel != NULL) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, ca->cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     char *tls_ca = enroll_profile_string(ca, "tls-ca");
     long timeout = enroll_profile_number(ca, "command-timeout",
                                          ENROLL_DEFAULT_COMMAND_TIMEOUT);

@@ -207,6 +207,17 @@ enroll() {
         "$TESSERA" import "$name" --cert "$T/$name.pem"
 }
 
+# start_session_bus: a private D-Bus session bus for this test, stopped with
+# it; DBUS_SESSION_BUS_ADDRESS names it.
+start_session_bus() {
+    dbus-daemon --session --fork --address="unix:path=$T/bus" \
+        --print-address=3 --print-pid=4 3>"$T/bus.address" 4>"$T/bus.pid"
+    SERVER_PIDS+=("$(cat "$T/bus.pid")")
+    export DBUS_SESSION_BUS_ADDRESS
+    DBUS_SESSION_BUS_ADDRESS=$(cat "$T/bus.address")
+}
+stop_session_bus() { kill "$(cat "$T/bus.pid")" 2>/dev/null || true; }
+
 # on_free_port NAME START READY: runs `START PORT` in the background on
 # random 127.0.0.1 ports until `READY PORT` succeeds (START must exec the
 # server, so that the pid is the server's). Sets PORT; the test's cleanup

@@ -7,14 +7,7 @@
 # agent serving.
 . "$(dirname "$0")/lib.sh"
 
-BUS_PID=
-stop_bus() { [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null || true; }
-trap 'stop_bus; cleanup' EXIT
-dbus-daemon --session --fork --address="unix:path=$T/bus" \
-    --print-address=3 --print-pid=4 3>"$T/bus.address" 4>"$T/bus.pid"
-BUS_PID=$(cat "$T/bus.pid")
-export DBUS_SESSION_BUS_ADDRESS
-DBUS_SESSION_BUS_ADDRESS=$(cat "$T/bus.address")
+start_session_bus
 
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
@@ -146,8 +139,7 @@ check "and so is its [identity] group in agent.conf" \
 check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"
 check_output "tessera list, exiting 0, has no identity left" '^\[\]$' "$TESSERA" list --json
 check "Reload rescans the tokens" call "$AGENT" org.tessera.Agent1.Reload
-stop_bus
-BUS_PID=
+stop_session_bus
 sleep 0.2
 check "the agent outlives its session bus" agent_alive
 check_output "and its socket still serves" "Test Token" "$TESSERA" tokens

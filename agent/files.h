@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Files the agent keeps: written so that a crash leaves the old content or
+ * the new, and read back only when nobody else could have written them.
+ */
+#ifndef TESSERA_AGENT_FILES_H
+#define TESSERA_AGENT_FILES_H
+
+#include <glib.h>
+#include <sys/types.h>
+
+/* tessera_write_file_atomic (common/atomicwrite.h), after making the
+ * missing parent directories (0700). */
+gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
+                                 mode_t mode, GError **error);
+
+/*
+ * Whether path (not followed if a symbolic link) is a directory (directory
+ * TRUE) or a regular file owned by this process's user that nobody else
+ * may write. FALSE with error saying why.
+ */
+gboolean agent_path_private(const char *path, gboolean directory,
+                            GError **error);
+
+#endif

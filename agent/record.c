@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "record.h"
+#include "files.h"
+
+#define GROUP "enrolment"
+
+static char *
+record_path(const char *state_dir, const char *name)
+{
+    char *file = g_strconcat(name, ".conf", NULL);
+    char *path = g_build_filename(state_dir, "enrolled", file, NULL);
+    g_free(file);
+    return path;
+}
+
+void
+record_clear(struct enrolment_record *r)
+{
+    g_free(r->ca);
+    g_free(r->key_spec);
+    g_free(r->subject);
+    g_strfreev(r->sans);
+    *r = (struct enrolment_record){0};
+}
+
+gboolean
+record_read(const char *state_dir, const char *name,
+            struct enrolment_record *out)
+{
+    char *path = record_path(state_dir, name);
+    GKeyFile *kf = g_key_file_new();
+    *out = (struct enrolment_record){0};
+    gboolean ok = g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL);
+    if (ok) {
+        out->ca = g_key_file_get_string(kf, GROUP, "ca", NULL);
+        out->key_spec = g_key_file_get_string(kf, GROUP, "key", NULL);
+        out->subject = g_key_file_get_string(kf, GROUP, "subject", NULL);
+        out->sans = g_key_file_get_string_list(kf, GROUP, "san", NULL, NULL);
+        out->renew_after = g_key_file_get_int64(kf, GROUP, "renew-after", NULL);
+        ok = out->ca != NULL && out->key_spec != NULL && out->subject != NULL;
+    }
+    if (!ok)
+        record_clear(out);
+    g_key_file_free(kf);
+    g_free(path);
+    return ok;
+}
+
+static gboolean
+save(const char *path, GKeyFile *kf, GError **error)
+{
+    gsize len;
+    char *data = g_key_file_to_data(kf, &len, NULL);
+    gboolean ok = agent_write_file_atomic(path, data, len, 0600, error);
+    g_free(data);
+    return ok;
+}
+
+gboolean
+record_write(const char *state_dir, const char *name,
+             const struct enrolment_record *r, GError **error)
+{
+    GKeyFile *kf = g_key_file_new();
+    g_key_file_set_string(kf, GROUP, "ca", r->ca);
+    g_key_file_set_string(kf, GROUP, "key", r->key_spec);
+    g_key_file_set_string(kf, GROUP, "subject", r->subject);
+    g_key_file_set_string_list(kf, GROUP, "san", (const char *const *)r->sans,
+                               r->sans ? g_strv_length(r->sans) : 0);
+    if (r->renew_after > 0)
+        g_key_file_set_int64(kf, GROUP, "renew-after", r->renew_after);
+    char *path = record_path(state_dir, name);
+    gboolean ok = save(path, kf, error);
+    g_free(path);
+    g_key_file_free(kf);
+    return ok;
+}
+
+void
+record_renewed(const char *state_dir, const char *name, gint64 renew_after,
+               gint64 now)
+{
+    char *path = record_path(state_dir, name);
+    GKeyFile *kf = g_key_file_new();
+    GError *error = NULL;
+    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL)) {
+        if (renew_after > 0)
+            g_key_file_set_int64(kf, GROUP, "renew-after", renew_after);
+        else
+            g_key_file_remove_key(kf, GROUP, "renew-after", NULL);
+        g_key_file_set_int64(kf, GROUP, "renewed-at", now);
+        if (!save(path, kf, &error)) {
+            g_warning("identity %s: %s", name, error->message);
+            g_error_free(error);
+        }
+    }
+    g_key_file_free(kf);
+    g_free(path);
+}
