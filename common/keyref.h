@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define TESSERA_KEYREF_PEM_NAME "TESSERA KEY"
+/* What the provider's PEM decoder calls the DER it passes on. */
+#define TESSERA_KEYREF_STRUCTURE "TesseraKeyReference"
 #define TESSERA_KEYREF_VERSION 1
 /* Identity names are far shorter; this bounds what a decoder accepts. */
 #define TESSERA_KEYREF_NAME_MAX 255

@@ -35,6 +35,7 @@ struct tessera_provctx {
     const OSSL_CORE_HANDLE *handle;
     /* A child of the caller's library context, for digests and public keys. */
     OSSL_LIB_CTX *libctx;
+    OSSL_LIB_CTX *core_libctx;
     const struct tessera_backend_ops *backend_ops;
     void *backend;
     OSSL_FUNC_core_new_error_fn *core_new_error;
@@ -106,6 +107,7 @@ extern const OSSL_DISPATCH tessera_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH tessera_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH tessera_rsa_signature_functions[];
 extern const OSSL_DISPATCH tessera_store_functions[];
+extern const OSSL_DISPATCH tessera_pem_decoder_functions[];
 extern const OSSL_DISPATCH tessera_ec_decoder_functions[];
 extern const OSSL_DISPATCH tessera_rsa_decoder_functions[];
 
