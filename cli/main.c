@@ -759,9 +759,11 @@ write_atomically(const char *path, bool (*fill)(FILE *f, const void *arg),
 static bool
 fill_keyref(FILE *f, const void *arg)
 {
-    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    const struct tessera_identity *id = arg;
+    uint8_t der[TESSERA_KEYREF_DER_MAX];
     size_t len;
-    return tessera_keyref_encode(arg, der, sizeof(der), &len) &&
+    return tessera_keyref_encode(id->summary.name, id->spki.data, id->spki.len,
+                                 der, sizeof(der), &len) &&
            PEM_write(f, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
 }
 
@@ -797,7 +799,7 @@ export_files(const struct tessera_identity *id, const char *key_ref,
         return EXIT_FAILED;
     }
     struct cert_range leaf = {id, 0, 1}, rest = {id, 1, id->n_certs};
-    if ((key_ref != NULL && !write_atomically(key_ref, fill_keyref, name)) ||
+    if ((key_ref != NULL && !write_atomically(key_ref, fill_keyref, id)) ||
         (cert != NULL && !write_atomically(cert, fill_certs, &leaf)) ||
         (chain != NULL && !write_atomically(chain, fill_certs, &rest)))
         return EXIT_FAILED;

@@ -92,13 +92,13 @@ pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     (void)selection;
     (void)pw_cb;
     (void)pw_cbarg;
-    char name[TESSERA_KEYREF_NAME_MAX + 1];
+    struct tessera_keyref ref;
     ERR_set_mark();
     bool ours = in != NULL &&
                 PEM_read_bio(in, &pem_name, &header, &der, &len) &&
                 strcmp(pem_name, TESSERA_KEYREF_PEM_NAME) == 0;
     ERR_pop_to_mark();
-    if (ours && !tessera_keyref_decode(der, (size_t)len, name)) {
+    if (ours && !tessera_keyref_decode(der, (size_t)len, &ref)) {
         tessera_raise(ctx->provctx, TESSERA_ERR_INVALID,
                       "the TESSERA KEY block is malformed; write it again "
                       "with `tessera export`");
@@ -122,25 +122,60 @@ pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
 }
 
 /*
- * Reads the whole input; true with the identity name when it is the DER of
- * a key reference. Anything else (another structure, more bytes than a
- * reference can have) is not ours.
+ * Reads the whole input into der; true when it is the DER of a key
+ * reference (ref then points into der). Anything else (another structure,
+ * more bytes than a reference can have) is not ours.
  */
 static bool
 read_reference(struct decoder_ctx *ctx, OSSL_CORE_BIO *cin,
-               char name[TESSERA_KEYREF_NAME_MAX + 1])
+               uint8_t der[TESSERA_KEYREF_DER_MAX], struct tessera_keyref *ref)
 {
     BIO *in = BIO_new_from_core_bio(ctx->provctx->libctx, cin);
-    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
     size_t len = 0;
     int n = 0;
-    while (in != NULL && len < sizeof(der) &&
-           (n = BIO_read(in, der + len, (int)(sizeof(der) - len))) > 0)
+    while (in != NULL && len < TESSERA_KEYREF_DER_MAX &&
+           (n = BIO_read(in, der + len, (int)(TESSERA_KEYREF_DER_MAX - len))) >
+               0)
         len += (size_t)n;
-    bool ours = in != NULL && len < sizeof(der) &&
-                tessera_keyref_decode(der, len, name);
+    bool ours = in != NULL && len < TESSERA_KEYREF_DER_MAX &&
+                tessera_keyref_decode(der, len, ref);
     BIO_free(in);
     return ours;
+}
+
+/*
+ * The identity's public key: the agent's answer, or while the agent cannot
+ * be reached the one the file was written with. A key made from the
+ * latter loads, so the program runs on and hears at its first signature
+ * why that cannot be made (or signs, if the agent has come up by then and
+ * the identity still has that key); a stale one simply does not match the
+ * program's certificate.
+ */
+static EVP_PKEY *
+public_key(struct tessera_provctx *pctx, const struct tessera_keyref *ref,
+           struct tessera_status *st)
+{
+    struct tessera_identity id;
+    EVP_PKEY *pub = NULL;
+    if (pctx->backend_ops->get_identity(pctx->backend, ref->name, &id, st) ==
+        0) {
+        pub = tessera_decode_spki(pctx, id.spki.data, id.spki.len);
+        tessera_identity_clear(&id);
+        if (pub == NULL)
+            tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                               "the public key of identity '%s' cannot be "
+                               "read",
+                               ref->name);
+    } else if (st->code == TESSERA_ERR_UNREACHABLE && ref->spki != NULL) {
+        pub = tessera_decode_spki(pctx, ref->spki, ref->spki_len);
+        if (pub == NULL)
+            tessera_status_set(st, TESSERA_ERR_INVALID,
+                               "the public key in the key-reference file of "
+                               "'%s' cannot be read; write it again with "
+                               "`tessera export`",
+                               ref->name);
+    }
+    return pub;
 }
 
 static int
@@ -149,28 +184,27 @@ decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
 {
     struct decoder_ctx *ctx = vctx;
     struct tessera_provctx *pctx = ctx->provctx;
-    char name[TESSERA_KEYREF_NAME_MAX + 1];
+    uint8_t der[TESSERA_KEYREF_DER_MAX];
+    struct tessera_keyref ref;
+    struct tessera_status st = {0};
     (void)selection;
     (void)pw_cb;
     (void)pw_cbarg;
-    if (!read_reference(ctx, cin, name))
+    if (!read_reference(ctx, cin, der, &ref))
         return 1; /* not a key reference: let other decoders try */
-    struct tessera_identity id;
-    struct tessera_status st = {0};
-    if (pctx->backend_ops->get_identity(pctx->backend, name, &id, &st) < 0) {
+    EVP_PKEY *pub = public_key(pctx, &ref, &st);
+    if (pub == NULL) {
         tessera_raise_status(pctx, &st);
         return 0;
     }
     int ok = 1;
-    if (id.summary.key_type == ctx->type) {
-        EVP_PKEY *pub = tessera_decode_spki(pctx, id.spki.data, id.spki.len);
+    if (tessera_key_type_of(pub) == ctx->type) {
         struct tessera_key *key =
-            pub ? tessera_key_new(pctx, name, ctx->type, pub) : NULL;
+            tessera_key_new(pctx, ref.name, ctx->type, pub);
         ok = key != NULL && tessera_emit_key(key, object_cb, object_cbarg);
         tessera_key_free(key);
-        EVP_PKEY_free(pub);
     }
-    tessera_identity_clear(&id);
+    EVP_PKEY_free(pub);
     return ok;
 }
 

@@ -90,6 +90,16 @@ tessera_decode_spki(const struct tessera_provctx *ctx, const uint8_t *der,
     return pkey;
 }
 
+enum tessera_key_type
+tessera_key_type_of(const EVP_PKEY *pkey)
+{
+    if (EVP_PKEY_is_a(pkey, "EC"))
+        return TESSERA_KEY_EC;
+    if (EVP_PKEY_is_a(pkey, "RSA"))
+        return TESSERA_KEY_RSA;
+    return TESSERA_KEY_NONE;
+}
+
 static const char *
 type_name(enum tessera_key_type type)
 {

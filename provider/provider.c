@@ -54,24 +54,35 @@ static const OSSL_ALGORITHM decoder_algorithms[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/*
+ * Reason strings are what programs that print one line per error show
+ * (curl prints the first error's, Python the last one's; neither prints
+ * the sentence each error carries), so each says what to do.
+ */
 static const OSSL_ITEM reason_strings[] = {
-    {TESSERA_ERR_PROTOCOL, "agent protocol error"},
-    {TESSERA_ERR_VERSION, "agent protocol version mismatch"},
-    {TESSERA_ERR_NO_IDENTITY, "no such identity"},
-    {TESSERA_ERR_TOKEN_ABSENT, "token not present"},
-    {TESSERA_ERR_TOKEN_LOCKED, "token locked"},
-    {TESSERA_ERR_MECHANISM, "mechanism not supported"},
+    {TESSERA_ERR_PROTOCOL, "the Tessera agent's answer cannot be read"},
+    {TESSERA_ERR_VERSION,
+     "the Tessera agent and provider differ in version: restart the agent"},
+    {TESSERA_ERR_NO_IDENTITY,
+     "no such Tessera identity: `tessera list` shows them"},
+    {TESSERA_ERR_TOKEN_ABSENT,
+     "the identity's token is not present: insert it"},
+    {TESSERA_ERR_TOKEN_LOCKED, "the token is locked: run `tessera unlock`"},
+    {TESSERA_ERR_MECHANISM, "the token cannot make this signature"},
     {TESSERA_ERR_PIN_INCORRECT, "PIN incorrect"},
-    {TESSERA_ERR_PIN_LOCKED, "PIN locked"},
+    {TESSERA_ERR_PIN_LOCKED, "the token has blocked its PIN"},
     {TESSERA_ERR_PIN_FINAL_TRY, "PIN final try"},
     {TESSERA_ERR_NO_TOKEN, "no such token"},
-    {TESSERA_ERR_TOKEN_FAILED, "token error"},
+    {TESSERA_ERR_TOKEN_FAILED,
+     "the token reported an error: the agent's log says which"},
     {TESSERA_ERR_INVALID, "invalid argument"},
     {TESSERA_ERR_EXISTS, "already exists"},
     {TESSERA_ERR_INTERNAL, "internal error"},
-    {TESSERA_ERR_BUSY, "agent busy"},
-    {TESSERA_ERR_DENIED, "permission denied"},
-    {TESSERA_ERR_UNREACHABLE, "agent not reachable"},
+    {TESSERA_ERR_BUSY, "the Tessera agent is busy"},
+    {TESSERA_ERR_DENIED, "the Tessera agent serves another user"},
+    {TESSERA_ERR_UNREACHABLE,
+     "cannot reach the Tessera agent: start it with `systemctl --user start "
+     "tessera-agent.socket` or `tessera-agent`"},
     {0, NULL},
 };
 

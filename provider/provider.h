@@ -98,6 +98,8 @@ struct tessera_key *tessera_key_new(struct tessera_provctx *ctx,
 /* A copy, hash included (computed once, at load). */
 struct tessera_key *tessera_key_dup(const struct tessera_key *src);
 void tessera_key_free(struct tessera_key *key);
+/* EC, RSA, or NONE for a key Tessera cannot hold. */
+enum tessera_key_type tessera_key_type_of(const EVP_PKEY *pkey);
 /* Decodes an SPKI into a public key held by another provider. */
 EVP_PKEY *tessera_decode_spki(const struct tessera_provctx *ctx,
                               const uint8_t *der, size_t len);

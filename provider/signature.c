@@ -9,6 +9,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
@@ -47,6 +48,10 @@ struct sigctx {
     int salt_len; /* >= 0, or RSA_PSS_SALTLEN_DIGEST / _AUTO / _MAX */
     EVP_MD *md;   /* set by digest_sign_init: we hash */
     EVP_MD_CTX *mdctx;
+    /* The agent's refusal of this operation's signature, and the error it
+     * became in the caller's queue (see report_failure_again). */
+    struct tessera_status failed;
+    unsigned long failure;
 };
 
 static const struct digest_entry *
@@ -90,12 +95,29 @@ rsa_newctx(void *provctx, const char *propq)
     return newctx(provctx, true);
 }
 
+/*
+ * libssl answers a failed CertificateVerify signature with an error of its
+ * own ("EVP lib") after ours, and Python shows only the last error of the
+ * queue. When the operation is freed while our error still opens the
+ * queue and something came after it (nobody has read or cleared it yet),
+ * the sentence goes in once more at the end, so both the first and the
+ * last error say what to do.
+ */
+static void
+report_failure_again(const struct sigctx *ctx)
+{
+    if (ctx->failure != 0 && ERR_peek_error() == ctx->failure &&
+        ERR_peek_last_error() != ctx->failure)
+        tessera_raise_status(ctx->provctx, &ctx->failed);
+}
+
 static void
 freectx(void *vctx)
 {
     struct sigctx *ctx = vctx;
     if (ctx == NULL)
         return;
+    report_failure_again(ctx);
     tessera_key_free(ctx->key);
     EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->md);
@@ -113,6 +135,7 @@ dupctx(void *vctx)
     ctx->key = NULL;
     ctx->md = NULL;
     ctx->mdctx = NULL;
+    ctx->failure = 0;
     if (src->key != NULL && (ctx->key = tessera_key_dup(src->key)) == NULL)
         goto fail;
     if (src->md != NULL) {
@@ -136,6 +159,10 @@ sign_init(void *vctx, void *provkey, const OSSL_PARAM params[])
 {
     struct sigctx *ctx = vctx;
     const struct tessera_key *key = provkey;
+    /* Initialising again without a key (a BIO_reset of openssl dgst's
+     * signing BIO) keeps the key. */
+    if (key == NULL && ctx->key != NULL)
+        return set_ctx_params(ctx, params);
     if (key == NULL || key->name == NULL || key->public_key == NULL) {
         tessera_raise(ctx->provctx, TESSERA_ERR_INVALID,
                       "this key has no private half on a token");
@@ -245,6 +272,8 @@ sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
     struct tessera_status st = {0};
     if (pctx->backend_ops->sign(pctx->backend, &req, &raw, &st) < 0) {
         tessera_raise_status(pctx, &st);
+        ctx->failed = st;
+        ctx->failure = ERR_peek_last_error();
         return 0;
     }
     int ok;
@@ -318,6 +347,25 @@ digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen,
         return 1;
     }
     if (EVP_DigestFinal_ex(ctx->mdctx, digest, &len) != 1)
+        return 0;
+    return sign(vctx, sig, siglen, sigsize, digest, len);
+}
+
+/* EVP_DigestSign's one-shot: libssl signs CertificateVerify this way. */
+static int
+digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+            const unsigned char *tbs, size_t tbslen)
+{
+    struct sigctx *ctx = vctx;
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (ctx->md == NULL || ctx->key == NULL)
+        return 0;
+    if (sig == NULL) {
+        *siglen = signature_size(ctx);
+        return 1;
+    }
+    if (EVP_Digest(tbs, tbslen, digest, &len, ctx->md, NULL) != 1)
         return 0;
     return sign(vctx, sig, siglen, sigsize, digest, len);
 }
@@ -486,6 +534,7 @@ gettable_ctx_params(void *vctx, void *provctx)
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE,                                   \
      (void (*)(void))digest_sign_update},                                      \
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))digest_sign_final}, \
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))digest_sign},            \
     {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))get_ctx_params},      \
     {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                                  \
      (void (*)(void))gettable_ctx_params},                                     \
