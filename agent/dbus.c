@@ -96,8 +96,8 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
                 const struct agent_identity *id)
 {
     char *tpath = token_path(id->token);
-    char *key_type = g_strdup_printf(
-        "%s-%u", tessera_key_type_name(id->key_type), id->key_bits);
+    char key_type[32];
+    tessera_key_label(id->key_type, id->key_bits, key_type, sizeof(key_type));
     char *reference = g_strdup_printf("tessera:%s", id->name);
     char *chain = agent_certificates_pem(id->certs, 0, id->certs->len);
     struct tessera_identity_summary summary = {0};
@@ -122,7 +122,6 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
     tessera_agent1_identity_set_certificate_chain(iface, chain ? chain : "");
     tessera_identity_summary_clear(&summary);
     g_free(tpath);
-    g_free(key_type);
     g_free(reference);
     g_free(chain);
 }

@@ -130,8 +130,7 @@ print_identity(const struct tessera_identity_summary *s, bool json, bool first)
     char key[32];
     format_time(s->not_after, when, sizeof(when));
     format_time(s->next_renewal, next, sizeof(next));
-    snprintf(key, sizeof(key), "%s-%u", tessera_key_type_name(s->key_type),
-             s->key_bits);
+    tessera_key_label(s->key_type, s->key_bits, key, sizeof(key));
     const char *renewal = tessera_renewal_state_name(s->renewal_state);
     char token[TESSERA_STRING_MAX + 16];
     snprintf(token, sizeof(token), "%s%s", s->token_label,
@@ -497,7 +496,7 @@ cmd_keygen(int argc, char **argv)
     struct tessera_keyspec spec;
     if (!tessera_keyspec_parse(req.key_spec, &spec))
         return usage_error("unknown key type %s: use ec-p256, ec-p384, "
-                           "rsa2048, rsa3072 or rsa4096",
+                           "rsa2048, rsa3072, rsa4096 or ed25519",
                            req.key_spec);
     req.name = argv[optind];
     struct tessera_writer w;
@@ -890,7 +889,8 @@ static const struct command {
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"
-     "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096"},
+     "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096,\n"
+     "      ed25519 (where the token offers CKM_EDDSA)"},
     {"import", cmd_import,
      "import NAME --cert FILE [--chain FILE]\n      store "
      "the issued certificate beside the key NAME"},

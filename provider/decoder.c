@@ -49,6 +49,12 @@ rsa_newctx(void *provctx)
 }
 
 static void *
+ed25519_newctx(void *provctx)
+{
+    return newctx(provctx, TESSERA_KEY_ED25519);
+}
+
+static void *
 pem_newctx(void *provctx)
 {
     return newctx(provctx, TESSERA_KEY_NONE);
@@ -225,3 +231,5 @@ const OSSL_DISPATCH tessera_pem_decoder_functions[] = {
 };
 const OSSL_DISPATCH tessera_ec_decoder_functions[] = {DECODER_FUNCTIONS(ec)};
 const OSSL_DISPATCH tessera_rsa_decoder_functions[] = {DECODER_FUNCTIONS(rsa)};
+const OSSL_DISPATCH tessera_ed25519_decoder_functions[] = {
+    DECODER_FUNCTIONS(ed25519)};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * KEYMGMT for EC and RSA keys on a token. The public half is an ordinary
- * public key held by the default provider, and every public question
+ * KEYMGMT for EC, RSA and Ed25519 keys on a token. The public half is an
+ * ordinary public key held by the default provider, and every public question
  * (bits, group, max signature size, export for a certificate match) is
  * answered by it. The private half is only a name; it cannot be exported.
  */
@@ -97,13 +97,25 @@ tessera_key_type_of(const EVP_PKEY *pkey)
         return TESSERA_KEY_EC;
     if (EVP_PKEY_is_a(pkey, "RSA"))
         return TESSERA_KEY_RSA;
+    if (EVP_PKEY_is_a(pkey, "ED25519"))
+        return TESSERA_KEY_ED25519;
     return TESSERA_KEY_NONE;
 }
 
 static const char *
 type_name(enum tessera_key_type type)
 {
-    return type == TESSERA_KEY_EC ? "EC" : "RSA";
+    switch (type) {
+    case TESSERA_KEY_EC:
+        return "EC";
+    case TESSERA_KEY_RSA:
+        return "RSA";
+    case TESSERA_KEY_ED25519:
+        return "ED25519";
+    case TESSERA_KEY_NONE:
+        break;
+    }
+    return "";
 }
 
 static void *
@@ -116,6 +128,12 @@ static void *
 rsa_new(void *provctx)
 {
     return tessera_key_new(provctx, NULL, TESSERA_KEY_RSA, NULL);
+}
+
+static void *
+ed25519_new(void *provctx)
+{
+    return tessera_key_new(provctx, NULL, TESSERA_KEY_ED25519, NULL);
 }
 
 static void
@@ -233,6 +251,11 @@ static const OSSL_PARAM rsa_public_types[] = {
     OSSL_PARAM_END,
 };
 
+static const OSSL_PARAM ed25519_public_types[] = {
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+    OSSL_PARAM_END,
+};
+
 static const OSSL_PARAM *
 ec_types(int selection)
 {
@@ -245,6 +268,13 @@ rsa_types(int selection)
 {
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
                                                          : rsa_public_types;
+}
+
+static const OSSL_PARAM *
+ed25519_types(int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
+                                                         : ed25519_public_types;
 }
 
 static int
@@ -279,6 +309,12 @@ rsa_gettable_params(void *provctx)
     return gettable_for(provctx, "RSA");
 }
 
+static const OSSL_PARAM *
+ed25519_gettable_params(void *provctx)
+{
+    return gettable_for(provctx, "ED25519");
+}
+
 static const char *
 ec_operation_name(int operation_id)
 {
@@ -289,6 +325,12 @@ static const char *
 rsa_operation_name(int operation_id)
 {
     return operation_id == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+}
+
+static const char *
+ed25519_operation_name(int operation_id)
+{
+    return operation_id == OSSL_OP_SIGNATURE ? "ED25519" : NULL;
 }
 
 /* clang-format off */
@@ -313,3 +355,5 @@ rsa_operation_name(int operation_id)
 
 const OSSL_DISPATCH tessera_ec_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(ec)};
 const OSSL_DISPATCH tessera_rsa_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(rsa)};
+const OSSL_DISPATCH tessera_ed25519_keymgmt_functions[] = {
+    KEYMGMT_FUNCTIONS(ed25519)};

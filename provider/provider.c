@@ -14,12 +14,15 @@
 
 #define EC_NAMES "EC:id-ecPublicKey:1.2.840.10045.2.1"
 #define RSA_NAMES "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define ED25519_NAMES "ED25519:1.3.101.112"
 
 static const OSSL_ALGORITHM keymgmt_algorithms[] = {
     {EC_NAMES, TESSERA_PROPERTIES, tessera_ec_keymgmt_functions,
      "Tessera EC keys held on a token"},
     {RSA_NAMES, TESSERA_PROPERTIES, tessera_rsa_keymgmt_functions,
      "Tessera RSA keys held on a token"},
+    {ED25519_NAMES, TESSERA_PROPERTIES, tessera_ed25519_keymgmt_functions,
+     "Tessera Ed25519 keys held on a token"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -28,6 +31,8 @@ static const OSSL_ALGORITHM signature_algorithms[] = {
      "ECDSA on a token through the Tessera agent"},
     {RSA_NAMES, TESSERA_PROPERTIES, tessera_rsa_signature_functions,
      "RSA PKCS#1 v1.5 and PSS on a token through the Tessera agent"},
+    {ED25519_NAMES, TESSERA_PROPERTIES, tessera_ed25519_signature_functions,
+     "Ed25519 on a token through the Tessera agent"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -51,6 +56,10 @@ static const OSSL_ALGORITHM decoder_algorithms[] = {
      TESSERA_PROPERTIES ",input=der,structure=" TESSERA_KEYREF_STRUCTURE,
      tessera_rsa_decoder_functions,
      "Tessera key-reference file naming an RSA identity"},
+    {ED25519_NAMES,
+     TESSERA_PROPERTIES ",input=der,structure=" TESSERA_KEYREF_STRUCTURE,
+     tessera_ed25519_decoder_functions,
+     "Tessera key-reference file naming an Ed25519 identity"},
     {NULL, NULL, NULL, NULL},
 };
 

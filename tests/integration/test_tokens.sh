@@ -52,6 +52,18 @@ fault count_low=1
 check_output "a low PIN counter is shown" "unlocked,pin-count-low" "$TESSERA" tokens
 fault
 
+# --- a token without EdDSA, as TPMs and most cards
+fault no_eddsa=1
+check_fails "an Ed25519 key on a token without CKM_EDDSA is refused up front" \
+    'token "Test Token" cannot make Ed25519 keys \(it offers no CKM_EC_EDWARDS_KEY_PAIR_GEN\): choose ec-p256' \
+    "$TESSERA" keygen noed --token "Test Token" --key ed25519 --subject CN=noed
+check_output "before any key generation was tried" "^0$" calls "hidden mechanism"
+check "and nothing named noed is left" bash -c "! '$TESSERA' list | grep -q '^noed '"
+fault
+check "with the mechanisms offered, the same request makes the key" \
+    "$TESSERA" keygen noed --token "Test Token" --key ed25519 --subject CN=noed \
+    --out "$T/noed.csr"
+
 enroll ec ec-p256
 sign() { "$HELPERS/sign_load" -n "${1:-5}" tessera:ec; }
 check_output "signing works through the faulty module" "5 of 5 signed" sign
