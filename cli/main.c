@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tessera: the command line for the Tessera agent. */
+#include "doctor.h"
 #include "../common/errors.h"
 #include "../common/keyref.h"
 #include "../common/keyspec.h"
@@ -894,6 +895,12 @@ static const struct command {
     {"import", cmd_import,
      "import NAME --cert FILE [--chain FILE]\n      store "
      "the issued certificate beside the key NAME"},
+    {"doctor", cmd_doctor,
+     "doctor [NAME] [--cert FILE --key FILE]\n"
+     "      check what OpenSSL programs need, one line each with the fix:\n"
+     "      OPENSSL_CONF, the provider and its order, the agent, each\n"
+     "      identity's token, certificate and chain, and a key-reference\n"
+     "      file with its certificate file. Exit 0 only when all is well"},
     {"export", cmd_export,
      "export NAME [--key-ref FILE] [--cert FILE] [--chain FILE]\n"
      "      write a key-reference file (a PEM block naming the identity, for\n"
