@@ -684,11 +684,13 @@ agent_rescan(struct agent *agent)
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, old, g_ptr_array_index(tokens, i));
 
+    /* Counted while ours: once rescan_lock is released, the next rescan
+     * may replace reg and free it. */
+    g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
     g_mutex_lock(&agent->registry_lock);
     agent->registry = reg;
     g_mutex_unlock(&agent->registry_lock);
     g_mutex_unlock(&agent->rescan_lock);
-    g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
     agent_registry_unref(old);
     agent_dbus_changed(agent);
 }
