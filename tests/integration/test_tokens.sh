@@ -159,7 +159,17 @@ check "an agent started with the token out sees no token" \
     bash -c "! '$TESSERA' tokens | grep -q 'Test Token'"
 fault
 check "plugged in, the token is found by the poller" wait_log 'token "Test Token" appeared'
-check_output "and listed, locked" "Test Token .* locked" "$TESSERA" tokens
+# The log line comes when the token is found, the listing once its keys
+# are read too.
+listed_locked() {
+    for _ in $(seq 1 100); do
+        "$TESSERA" tokens | grep -q "Test Token .* locked" && return 0
+        sleep 0.05
+    done
+    "$TESSERA" tokens
+    return 1
+}
+check "and listed, locked" listed_locked
 unlock
 check_output "and its identity signs" "5 of 5 signed" sign
 # A token that allows two sessions: one keeps the login, one signs.
