@@ -159,10 +159,8 @@ make_server_cert() { # CA_DIR
 # AGENT_MODULE picks the PKCS#11 module; AGENT_ASAN_OPTIONS adds to the
 # sanitizer's options for the agent.
 start_agent() { # [EXTRA ARGS]
-    # Under sanitizers, leaks are checked in the agent itself, with whole
-    # stacks (the fast unwinder stops in libcrypto, which has no frame
-    # pointers, before the module frames lsan.supp names).
-    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1:fast_unwind_on_malloc=0${AGENT_ASAN_OPTIONS:+:$AGENT_ASAN_OPTIONS}} \
+    # Under sanitizers, leaks are checked in the agent itself.
+    ASAN_OPTIONS=${TESSERA_SANITIZED:+detect_leaks=1${AGENT_ASAN_OPTIONS:+:$AGENT_ASAN_OPTIONS}} \
         LSAN_OPTIONS=suppressions=$(dirname "${BASH_SOURCE[0]}")/lsan.supp \
         "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
