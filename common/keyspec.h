@@ -13,7 +13,8 @@ struct tessera_keyspec {
 
 /* False for anything but the documented spellings. */
 bool tessera_keyspec_parse(const char *text, struct tessera_keyspec *out);
-/* "EC", "RSA", "Ed25519". */
+/* "EC", "RSA", "Ed25519": also OpenSSL's names of these key types, which
+ * it compares without regard to case. */
 const char *tessera_key_type_name(enum tessera_key_type type);
 /* "EC-256", "RSA-3072", "Ed25519": for listings. */
 void tessera_key_label(enum tessera_key_type type, unsigned bits, char *buf,

@@ -6,6 +6,7 @@
  * answered by it. The private half is only a name; it cannot be exported.
  */
 #include "provider.h"
+#include "../common/keyspec.h"
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
@@ -102,22 +103,6 @@ tessera_key_type_of(const EVP_PKEY *pkey)
     return TESSERA_KEY_NONE;
 }
 
-static const char *
-type_name(enum tessera_key_type type)
-{
-    switch (type) {
-    case TESSERA_KEY_EC:
-        return "EC";
-    case TESSERA_KEY_RSA:
-        return "RSA";
-    case TESSERA_KEY_ED25519:
-        return "ED25519";
-    case TESSERA_KEY_NONE:
-        break;
-    }
-    return "";
-}
-
 static void *
 ec_new(void *provctx)
 {
@@ -151,8 +136,9 @@ tessera_emit_key(struct tessera_key *key, OSSL_CALLBACK *object_cb,
     /* construct_utf8_string measures the string; the initializer does not. */
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
-        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                                         (char *)type_name(key->type), 0),
+        OSSL_PARAM_construct_utf8_string(
+            OSSL_OBJECT_PARAM_DATA_TYPE,
+            (char *)tessera_key_type_name(key->type), 0),
         OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref,
                                           sizeof(ref)),
         OSSL_PARAM_construct_end(),
@@ -213,7 +199,7 @@ km_import(void *keydata, int selection, const OSSL_PARAM params[])
         key->public_key != NULL)
         return 0;
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(
-        key->provctx->libctx, type_name(key->type), TESSERA_NOT_US);
+        key->provctx->libctx, tessera_key_type_name(key->type), TESSERA_NOT_US);
     int ok = pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
              EVP_PKEY_fromdata(pctx, &key->public_key, EVP_PKEY_PUBLIC_KEY,
                                (OSSL_PARAM *)params) == 1;

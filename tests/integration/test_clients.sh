@@ -134,19 +134,7 @@ check_refused "curl with a certificate from another CA is refused" \
 
 # Python's ssl module: load_cert_chain(certfile, keyfile).
 py_get() { # CERT KEY
-    "$PY" - "$T/ca/ca.pem" "$1" "$2" "$PORT" <<'EOF'
-import socket, ssl, sys
-ca, cert, key, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
-    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        page = b""
-        while chunk := tls.recv(65536):
-            page += chunk
-print(page.decode(errors="replace"))
-EOF
+    "$PY" "$(dirname "$0")/https_get.py" "$T/ca/ca.pem" "$PORT" any "$1" "$2"
 }
 check_output "Python ssl.load_cert_chain with a key-reference file" \
     "Subject: CN=laptop, O=Tessera Test" py_get "$T/laptop.crt" "$T/laptop.ref"

@@ -72,22 +72,8 @@ curl_get() { # ORDER VERSION PORT [CERT KEY]
         "--tlsv$2" --tls-max "$2" ${4:+--cert "$4" --key "$5"} "https://127.0.0.1:$3/"
 }
 py_get() { # ORDER VERSION PORT [CERT KEY]
-    OPENSSL_CONF=${CONF[$1]} python3 - "$T/ca/ca.pem" "$2" "$3" ${4:+"$4" "$5"} <<'EOF'
-import socket, ssl, sys
-ca, version, port, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.minimum_version = ctx.maximum_version = {
-    "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[version]
-if files:
-    ctx.load_cert_chain(*files)
-with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
-    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        page = b""
-        while chunk := tls.recv(65536):
-            page += chunk
-print(page.decode(errors="replace"))
-EOF
+    OPENSSL_CONF=${CONF[$1]} python3 "$(dirname "$0")/https_get.py" "$T/ca/ca.pem" "$3" "$2" \
+        ${4:+"$4" "$5"}
 }
 
 # expect DESCRIPTION SIGNS PATTERN... -- COMMAND...: the command's page shows
