@@ -97,10 +97,9 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
     }
     if (id->key_type != needs) {
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
-                           "identity %s holds a%s %s key, which cannot make "
+                           "identity %s holds an %s key, which cannot make "
                            "this kind of signature",
-                           id->name, id->key_type == TESSERA_KEY_RSA ? "n" : "",
-                           tessera_key_type_name(id->key_type));
+                           id->name, tessera_key_type_name(id->key_type));
         return -1;
     }
     /* EdDSA signs the message itself, never a digest of it. */

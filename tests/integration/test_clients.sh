@@ -115,6 +115,15 @@ check_output "SSL_CTX_use_PrivateKey_file takes it with its certificate" "^ssl: 
     "$HELPERS/key_where" ssl "$T/laptop.crt" "$T/laptop.ref"
 check_output "OSSL_STORE_open(\"file:...\") gives Tessera's key, which signs" "^store: tessera$" \
     "$HELPERS/key_where" store "file:$T/laptop.ref"
+# Broken key-reference files: a clear error, nothing else loaded.
+printf -- '-----BEGIN TESSERA KEY-----\nMAUCAQIMAA==\n-----END TESSERA KEY-----\n' >"$T/broken.ref"
+check_fails "a malformed key-reference file is named as such" \
+    "the TESSERA KEY block is malformed; write it again with .tessera export." \
+    openssl dgst -sha256 -sign "$T/broken.ref" "$T/msg"
+printf '\x30\x10\x02\x01\x02\x0c\x06laptop\x30\x03\x02\x01\x07' | base64 |
+    sed '1i -----BEGIN TESSERA KEY-----' | sed '$a -----END TESSERA KEY-----' >"$T/badkey.ref"
+check_output "a reference whose public key is not a key still loads while the agent runs" \
+    "^pem: tessera$" "$HELPERS/key_where" pem "$T/badkey.ref"
 check_refused "openssl s_client with a certificate from another CA is refused" \
     "Subject: CN=stranger" bash -c \
     "printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$PORT \
@@ -187,6 +196,9 @@ check_fails "Python without the agent says how to start it" \
     "ssl.SSLError: $DOWN" py_get "$T/laptop.crt" "$T/laptop.ref"
 check_fails "socat without the agent prints the provider's error" \
     "$DOWN" socat_get "$T/laptop.crt" "$T/laptop.ref"
+check_fails "without the agent, a reference whose public key is not a key says so" \
+    "the public key in the key-reference file of 'laptop' cannot be read; write it again" \
+    "$HELPERS/key_where" pem "$T/badkey.ref"
 check_fails "openssl s_client without the agent says how to start it" \
     "Tessera agent is not running .*start it with" bash -c \
     "openssl s_client -connect 127.0.0.1:$PORT -CAfile '$T/ca/ca.pem' \

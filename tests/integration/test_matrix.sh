@@ -175,4 +175,19 @@ expect "openssl verify of a chain never reaches the agent" 0 ": OK$" -- \
 expect "a key-reference file is Tessera's, and signs once" 1 "^pem: tessera$" -- \
     "$WHERE" pem "$T/ec384.ref"
 
+# Ed25519 signs the message itself, which crosses whole up to the bound;
+# a longer one is refused in the provider, before anything is sent.
+head -c 16384 /dev/urandom >"$T/16k"
+head -c 16385 /dev/urandom >"$T/16k+1"
+expect "an Ed25519 key-reference file signs a 16 KiB message whole, once" 1 \
+    "Signature Verified Successfully" -- \
+    bash -c "openssl pkeyutl -sign -rawin -inkey '$T/ed.ref' -in '$T/16k' -out '$T/16k.sig' &&
+             openssl pkeyutl -verify -rawin -certin -inkey '$T/ed.crt' -in '$T/16k' \
+                 -sigfile '$T/16k.sig'"
+: >"$COUNTER_LOG"
+check_fails "one byte more is refused with the bound" \
+    "the message to sign is 16385 bytes; the agent takes at most 16384" \
+    openssl pkeyutl -sign -rawin -inkey "$T/ed.ref" -in "$T/16k+1" -out "$T/16k+1.sig"
+check_output "and sends no signature request" "^0$" frames 04
+
 finish

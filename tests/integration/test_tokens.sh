@@ -68,6 +68,8 @@ check "with the mechanisms offered, the same request makes the key" \
     --out "$T/noed.csr"
 
 enroll ec ec-p256
+check_output "SIGN requests whose scheme, key or input do not fit get errors" \
+    "0 cases failed" "$HELPERS/wire_abuse" ec noed
 sign() { "$HELPERS/sign_load" -n "${1:-5}" tessera:ec; }
 check_output "signing works through the faulty module" "5 of 5 signed" sign
 
