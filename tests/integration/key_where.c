@@ -45,10 +45,10 @@ signs(EVP_PKEY *pkey)
     size_t len = sizeof(sig);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     const char *md = EVP_PKEY_is_a(pkey, "ED25519") ? NULL : "SHA256";
-    bool ok = ctx != NULL &&
-              EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL) ==
-                  1 &&
-              EVP_DigestSign(ctx, sig, &len, msg, sizeof(msg)) == 1;
+    bool ok =
+        ctx != NULL &&
+        EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL) == 1 &&
+        EVP_DigestSign(ctx, sig, &len, msg, sizeof(msg)) == 1;
     EVP_MD_CTX_free(ctx);
     return ok;
 }
