@@ -340,18 +340,24 @@ on_lock(TesseraAgent1Token *iface, GDBusMethodInvocation *inv, gpointer data)
 
 /* What `tessera export --key-ref` writes to a file. */
 static char *
-key_reference_pem(const char *name)
+key_reference_pem(struct agent *agent, const char *name)
 {
-    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    struct agent_registry *reg = agent_registry_get(agent);
+    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    uint8_t der[TESSERA_KEYREF_DER_MAX];
     size_t len;
+    gsize spki_len = 0;
+    const uint8_t *spki = id ? g_bytes_get_data(id->spki, &spki_len) : NULL;
     BIO *bio = BIO_new(BIO_s_mem());
     char *data, *pem = NULL;
-    if (bio != NULL && tessera_keyref_encode(name, der, sizeof(der), &len) &&
+    if (bio != NULL && spki != NULL &&
+        tessera_keyref_encode(name, spki, spki_len, der, sizeof(der), &len) &&
         PEM_write_bio(bio, TESSERA_KEYREF_PEM_NAME, "", der, (long)len)) {
         long n = BIO_get_mem_data(bio, &data);
         pem = g_strndup(data, n);
     }
     BIO_free(bio);
+    agent_registry_unref(reg);
     return pem;
 }
 
@@ -359,8 +365,9 @@ static gboolean
 on_export_key_reference(TesseraAgent1Identity *iface,
                         GDBusMethodInvocation *inv, gpointer data)
 {
-    (void)data;
-    char *pem = key_reference_pem(tessera_agent1_identity_get_name(iface));
+    struct agent_dbus *d = data;
+    char *pem =
+        key_reference_pem(d->agent, tessera_agent1_identity_get_name(iface));
     if (pem == NULL)
         return_invalid(inv, "cannot encode a key reference for that name");
     else

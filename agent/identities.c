@@ -237,6 +237,18 @@ rsa_public_key(GBytes *modulus, GBytes *exponent)
     return pkey;
 }
 
+static EVP_PKEY *
+ed25519_public_key(GBytes *point_value)
+{
+    GBytes *point = unwrap_ec_point(point_value);
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(point, &len);
+    EVP_PKEY *pkey =
+        EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, p, len);
+    g_bytes_unref(point);
+    return pkey;
+}
+
 static GBytes *
 spki_of(EVP_PKEY *pkey)
 {
@@ -264,6 +276,10 @@ agent_spki_from_key(struct agent_token *token, CK_SESSION_HANDLE session,
         b = agent_object_attribute(token, session, key, CKA_EC_POINT);
         if (a && b)
             pkey = ec_public_key(a, b);
+    } else if (type == CKK_EC_EDWARDS) {
+        a = agent_object_attribute(token, session, key, CKA_EC_POINT);
+        if (a)
+            pkey = ed25519_public_key(a);
     } else if (type == CKK_RSA) {
         a = agent_object_attribute(token, session, key, CKA_MODULUS);
         b = agent_object_attribute(token, session, key, CKA_PUBLIC_EXPONENT);
@@ -408,6 +424,8 @@ describe_key_type(struct agent_identity *id)
         id->key_type = TESSERA_KEY_EC;
     else if (EVP_PKEY_is_a(pkey, "RSA"))
         id->key_type = TESSERA_KEY_RSA;
+    else if (EVP_PKEY_is_a(pkey, "ED25519"))
+        id->key_type = TESSERA_KEY_ED25519;
     id->key_bits = (unsigned)EVP_PKEY_get_bits(pkey);
     EVP_PKEY_free(pkey);
     return id->key_type != TESSERA_KEY_NONE;

@@ -78,10 +78,13 @@ parse_subject(const char *text)
     return name;
 }
 
+/* CKA_EC_PARAMS: the curve's OID (RFC 8410's for Ed25519). */
 static GBytes *
-curve_params(const char *curve)
+curve_params(const struct tessera_keyspec *spec)
 {
-    int nid = EC_curve_nist2nid(curve);
+    int nid = spec->type == TESSERA_KEY_ED25519
+                  ? NID_ED25519
+                  : EC_curve_nist2nid(spec->curve);
     unsigned char *der = NULL;
     int len = nid != NID_undef ? i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der) : -1;
     if (len <= 0)
@@ -129,14 +132,17 @@ generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
     };
     CK_ULONG n_priv = G_N_ELEMENTS(priv_tmpl);
     CK_MECHANISM mech;
-    if (spec->type == TESSERA_KEY_EC) {
-        ec_params = curve_params(spec->curve);
+    if (spec->type != TESSERA_KEY_RSA) {
+        ec_params = curve_params(spec);
         if (ec_params == NULL)
             return CKR_CURVE_NOT_SUPPORTED;
         gsize len;
         const void *der = g_bytes_get_data(ec_params, &len);
         pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)der, len};
-        mech = (CK_MECHANISM){CKM_EC_KEY_PAIR_GEN, NULL, 0};
+        mech = (CK_MECHANISM){spec->type == TESSERA_KEY_EC
+                                  ? CKM_EC_KEY_PAIR_GEN
+                                  : CKM_EC_EDWARDS_KEY_PAIR_GEN,
+                              NULL, 0};
         n_priv--;
     } else {
         pub_tmpl[n_pub++] =
@@ -272,8 +278,9 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
         X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
         X509_REQ_set_subject_name(req, subject) &&
         X509_REQ_set_pubkey(req, pub) && add_extensions(req, san) &&
-        EVP_DigestSignInit_ex(mctx, NULL, "SHA256", agent->libctx, NULL, priv,
-                              NULL) == 1 &&
+        EVP_DigestSignInit_ex(
+            mctx, NULL, id->key_type == TESSERA_KEY_ED25519 ? NULL : "SHA256",
+            agent->libctx, NULL, priv, NULL) == 1 &&
         X509_REQ_sign_ctx(req, mctx) > 0)
         len = i2d_X509_REQ(req, &der);
     if (len > 0) {
@@ -310,6 +317,39 @@ agent_make_csr(struct agent *agent, const char *key_name, const char *subject,
     return rc;
 }
 
+/*
+ * Ed25519 needs both mechanisms, which many tokens lack (tpm2-pkcs11, most
+ * smartcards): refused before anything is made, with the reason.
+ */
+static gboolean
+token_makes(struct agent_token *token, const struct tessera_keyspec *spec,
+            struct tessera_status *st)
+{
+    static const struct {
+        CK_MECHANISM_TYPE type;
+        CK_FLAGS flag;
+        const char *name;
+    } eddsa[] = {{CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR,
+                  "CKM_EC_EDWARDS_KEY_PAIR_GEN"},
+                 {CKM_EDDSA, CKF_SIGN, "CKM_EDDSA"}};
+    if (spec->type != TESSERA_KEY_ED25519)
+        return TRUE;
+    for (size_t i = 0; i < G_N_ELEMENTS(eddsa); i++) {
+        CK_MECHANISM_INFO info;
+        if (token->module->C_GetMechanismInfo(token->slot, eddsa[i].type,
+                                              &info) != CKR_OK ||
+            !(info.flags & eddsa[i].flag)) {
+            tessera_status_set(st, TESSERA_ERR_MECHANISM,
+                               "token \"%s\" cannot make Ed25519 keys (it "
+                               "offers no %s): choose ec-p256 or another "
+                               "token",
+                               token->label, eddsa[i].name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 token_usable(struct agent_token *token, struct tessera_status *st)
 {
@@ -340,7 +380,7 @@ agent_keygen_token(struct agent *agent,
     if (!tessera_keyspec_parse(req->key_spec, spec)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "unknown key type \"%s\": use ec-p256, ec-p384, "
-                           "rsa2048, rsa3072 or rsa4096",
+                           "rsa2048, rsa3072, rsa4096 or ed25519",
                            req->key_spec);
         return NULL;
     }
@@ -369,7 +409,8 @@ agent_keygen_token(struct agent *agent,
                            token->label);
         g_clear_pointer(&token, agent_token_unref);
     }
-    if (token != NULL && !token_usable(token, st))
+    if (token != NULL &&
+        (!token_makes(token, spec, st) || !token_usable(token, st)))
         g_clear_pointer(&token, agent_token_unref);
     return token;
 }

@@ -7,6 +7,7 @@
  */
 #include "agent.h"
 #include "../common/errors.h"
+#include "../common/keyspec.h"
 
 #include <string.h>
 
@@ -67,26 +68,45 @@ struct sign_operation {
     size_t input_len;
 };
 
+static enum tessera_key_type
+scheme_key_type(uint8_t scheme)
+{
+    switch (scheme) {
+    case TESSERA_SIGN_ECDSA:
+        return TESSERA_KEY_EC;
+    case TESSERA_SIGN_RSA_PKCS1:
+    case TESSERA_SIGN_RSA_PSS:
+        return TESSERA_KEY_RSA;
+    case TESSERA_SIGN_EDDSA:
+        return TESSERA_KEY_ED25519;
+    }
+    return TESSERA_KEY_NONE;
+}
+
 static int
 prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
         struct sign_operation *op, struct tessera_status *st)
 {
     const struct digest_params *d = digest_params(req->digest);
     op->decrypt = FALSE;
-    gboolean rsa_scheme = req->scheme == TESSERA_SIGN_RSA_PKCS1 ||
-                          req->scheme == TESSERA_SIGN_RSA_PSS;
-    if (req->scheme != TESSERA_SIGN_ECDSA && !rsa_scheme) {
+    enum tessera_key_type needs = scheme_key_type(req->scheme);
+    if (needs == TESSERA_KEY_NONE) {
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
                            "unknown signature scheme %u", req->scheme);
         return -1;
     }
-    if ((rsa_scheme && id->key_type != TESSERA_KEY_RSA) ||
-        (!rsa_scheme && id->key_type != TESSERA_KEY_EC)) {
+    if (id->key_type != needs) {
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
-                           "identity %s holds a %s key, which cannot make "
+                           "identity %s holds an %s key, which cannot make "
                            "this kind of signature",
-                           id->name,
-                           id->key_type == TESSERA_KEY_EC ? "EC" : "RSA");
+                           id->name, tessera_key_type_name(id->key_type));
+        return -1;
+    }
+    /* EdDSA signs the message itself, never a digest of it. */
+    if (req->scheme == TESSERA_SIGN_EDDSA &&
+        req->digest != TESSERA_DIGEST_NONE) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "EdDSA signs the whole message, not a digest");
         return -1;
     }
     if (req->digest != TESSERA_DIGEST_NONE &&
@@ -100,6 +120,9 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
     switch (req->scheme) {
     case TESSERA_SIGN_ECDSA:
         op->mechanism = (CK_MECHANISM){CKM_ECDSA, NULL, 0};
+        return 0;
+    case TESSERA_SIGN_EDDSA:
+        op->mechanism = (CK_MECHANISM){CKM_EDDSA, NULL, 0};
         return 0;
     case TESSERA_SIGN_RSA_PKCS1:
         op->mechanism = (CK_MECHANISM){CKM_RSA_PKCS, NULL, 0};

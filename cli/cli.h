@@ -43,5 +43,8 @@ int cli_json_option(int argc, char **argv, bool *json);
 cli_command cmd_list, cmd_keygen, cmd_import, cmd_export;
 /* cmd_enroll.c */
 cli_command cmd_enroll, cmd_renew;
+/* doctor.c: tessera doctor [NAME] [--cert FILE --key FILE]; EXIT_OK only
+ * when all is well. */
+cli_command cmd_doctor;
 
 #endif

@@ -60,7 +60,7 @@ cmd_keygen(struct tessera_client *agent, int argc, char **argv)
     struct tessera_keyspec spec;
     if (!tessera_keyspec_parse(req.key_spec, &spec))
         return cli_usage_error("unknown key type %s: use ec-p256, ec-p384, "
-                               "rsa2048, rsa3072 or rsa4096",
+                               "rsa2048, rsa3072, rsa4096 or ed25519",
                                req.key_spec);
     req.name = argv[optind];
     struct tessera_status st = {0};
@@ -115,7 +115,7 @@ export_files(const struct tessera_identity *id, const char *key_ref,
                 name);
         return EXIT_FAILED;
     }
-    if ((key_ref != NULL && !files_write_key_reference(key_ref, name)) ||
+    if ((key_ref != NULL && !files_write_key_reference(key_ref, id)) ||
         (cert != NULL && !files_write_certificates(cert, id->certs, 1)) ||
         (chain != NULL &&
          !files_write_certificates(chain, id->certs + 1, id->n_certs - 1)))

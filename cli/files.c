@@ -71,16 +71,18 @@ write_pem(const char *path, bool (*fill)(BIO *out, const void *arg),
 static bool
 fill_key_reference(BIO *out, const void *arg)
 {
-    uint8_t der[TESSERA_KEYREF_NAME_MAX + 16];
+    const struct tessera_identity *id = arg;
+    uint8_t der[TESSERA_KEYREF_DER_MAX];
     size_t len;
-    return tessera_keyref_encode(arg, der, sizeof(der), &len) &&
+    return tessera_keyref_encode(id->summary.name, id->spki.data, id->spki.len,
+                                 der, sizeof(der), &len) &&
            PEM_write_bio(out, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
 }
 
 bool
-files_write_key_reference(const char *path, const char *name)
+files_write_key_reference(const char *path, const struct tessera_identity *id)
 {
-    return write_pem(path, fill_key_reference, name);
+    return write_pem(path, fill_key_reference, id);
 }
 
 struct certificates {

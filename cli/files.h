@@ -9,7 +9,9 @@
 
 #include "../common/messages.h"
 
-bool files_write_key_reference(const char *path, const char *name);
+/* A key-reference file naming the identity and carrying its public key. */
+bool files_write_key_reference(const char *path,
+                               const struct tessera_identity *id);
 /* certs[0..n) as PEM. */
 bool files_write_certificates(const char *path,
                               const struct tessera_blob *certs, size_t n);

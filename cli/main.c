@@ -77,10 +77,17 @@ static const struct command {
     {"keygen", cmd_keygen,
      "keygen NAME --token URI --subject DN [--key SPEC] [--out FILE]\n"
      "      generate a non-extractable key on a token and print its CSR;\n"
-     "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096"},
+     "      SPEC: ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096,\n"
+     "      ed25519 (where the token offers CKM_EDDSA)"},
     {"import", cmd_import,
      "import NAME --cert FILE [--chain FILE]\n      store "
      "the issued certificate beside the key NAME"},
+    {"doctor", cmd_doctor,
+     "doctor [NAME] [--cert FILE --key FILE]\n"
+     "      check what OpenSSL programs need, one line each with the fix:\n"
+     "      OPENSSL_CONF, the provider and its order, the agent, each\n"
+     "      identity's token, certificate and chain, and a key-reference\n"
+     "      file with its certificate file. Exit 0 only when all is well"},
     {"export", cmd_export,
      "export NAME [--key-ref FILE] [--cert FILE] [--chain FILE]\n"
      "      write a key-reference file (a PEM block naming the identity, for\n"

@@ -32,29 +32,6 @@ length_size(size_t n)
     return n < 0x80 ? 1 : n <= 0xff ? 2 : 3;
 }
 
-bool
-tessera_keyref_encode(const char *name, uint8_t *out, size_t size, size_t *len)
-{
-    size_t name_len = strlen(name);
-    if (name_len == 0 || name_len > TESSERA_KEYREF_NAME_MAX)
-        return false;
-    size_t content = 3 + 1 + length_size(name_len) + name_len;
-    size_t total = 1 + length_size(content) + content;
-    if (total > size)
-        return false;
-    uint8_t *p = out;
-    *p++ = DER_SEQUENCE;
-    p += put_length(p, content);
-    *p++ = DER_INTEGER;
-    *p++ = 1;
-    *p++ = TESSERA_KEYREF_VERSION;
-    *p++ = DER_UTF8STRING;
-    p += put_length(p, name_len);
-    memcpy(p, name, name_len);
-    *len = total;
-    return true;
-}
-
 struct cursor {
     const uint8_t *p;
     size_t left;
@@ -89,24 +66,69 @@ take_header(struct cursor *c, uint8_t tag, size_t *value_len)
     return true;
 }
 
+/* True when der is exactly one SEQUENCE of acceptable size. */
+static bool
+one_sequence(const uint8_t *der, size_t len)
+{
+    struct cursor c = {der, len};
+    size_t value_len;
+    return len <= TESSERA_KEYREF_SPKI_MAX &&
+           take_header(&c, DER_SEQUENCE, &value_len) && value_len == c.left;
+}
+
+bool
+tessera_keyref_encode(const char *name, const uint8_t *spki, size_t spki_len,
+                      uint8_t *out, size_t size, size_t *len)
+{
+    size_t name_len = strlen(name);
+    if (name_len == 0 || name_len > TESSERA_KEYREF_NAME_MAX ||
+        (spki != NULL && !one_sequence(spki, spki_len)))
+        return false;
+    if (spki == NULL)
+        spki_len = 0;
+    size_t content = 3 + 1 + length_size(name_len) + name_len + spki_len;
+    size_t total = 1 + length_size(content) + content;
+    if (total > size)
+        return false;
+    uint8_t *p = out;
+    *p++ = DER_SEQUENCE;
+    p += put_length(p, content);
+    *p++ = DER_INTEGER;
+    *p++ = 1;
+    *p++ = spki != NULL ? 2 : 1;
+    *p++ = DER_UTF8STRING;
+    p += put_length(p, name_len);
+    memcpy(p, name, name_len);
+    p += name_len;
+    if (spki_len > 0)
+        memcpy(p, spki, spki_len);
+    *len = total;
+    return true;
+}
+
 bool
 tessera_keyref_decode(const uint8_t *der, size_t len,
-                      char name[TESSERA_KEYREF_NAME_MAX + 1])
+                      struct tessera_keyref *out)
 {
     struct cursor c = {der, len};
     size_t seq_len, int_len, name_len;
     if (!take_header(&c, DER_SEQUENCE, &seq_len) || seq_len != c.left)
         return false;
     if (!take_header(&c, DER_INTEGER, &int_len) || int_len != 1 ||
-        c.p[0] != TESSERA_KEYREF_VERSION)
+        (c.p[0] != 1 && c.p[0] != 2))
         return false;
+    bool with_key = c.p[0] == 2;
     c.p++;
     c.left--;
-    if (!take_header(&c, DER_UTF8STRING, &name_len) || name_len != c.left ||
-        name_len == 0 || name_len > TESSERA_KEYREF_NAME_MAX ||
+    if (!take_header(&c, DER_UTF8STRING, &name_len) || name_len == 0 ||
+        name_len > TESSERA_KEYREF_NAME_MAX ||
         memchr(c.p, '\0', name_len) != NULL)
         return false;
-    memcpy(name, c.p, name_len);
-    name[name_len] = '\0';
-    return true;
+    memcpy(out->name, c.p, name_len);
+    out->name[name_len] = '\0';
+    c.p += name_len;
+    c.left -= name_len;
+    out->spki = with_key ? c.p : NULL;
+    out->spki_len = with_key ? c.left : 0;
+    return with_key ? one_sequence(c.p, c.left) : c.left == 0;
 }

@@ -4,10 +4,18 @@
  * only take a key *file* reach a token key through the provider's decoder.
  *
  *   -----BEGIN TESSERA KEY-----
- *   base64 of DER: SEQUENCE { version INTEGER (1), identity UTF8String }
+ *   base64 of DER: SEQUENCE {
+ *       version   INTEGER (1 or 2),
+ *       identity  UTF8String,
+ *       publicKey SubjectPublicKeyInfo   -- version 2 only
+ *   }
  *   -----END TESSERA KEY-----
  *
- * It names the identity, not a key, so it stays valid across renewals.
+ * It names the identity, not a key, so it stays valid across renewals: the
+ * agent's answer for the name is what counts. Version 2 also carries the
+ * public key the identity had when the file was written, which the
+ * provider uses only while the agent cannot be asked, so that a program
+ * still loads its key and hears why at its first signature.
  */
 #ifndef TESSERA_KEYREF_H
 #define TESSERA_KEYREF_H
@@ -17,19 +25,34 @@
 #include <stdint.h>
 
 #define TESSERA_KEYREF_PEM_NAME "TESSERA KEY"
-#define TESSERA_KEYREF_VERSION 1
+/* What the provider's PEM decoder calls the DER it passes on. */
+#define TESSERA_KEYREF_STRUCTURE "TesseraKeyReference"
 /* Identity names are far shorter; this bounds what a decoder accepts. */
 #define TESSERA_KEYREF_NAME_MAX 255
+/* An RSA-4096 SubjectPublicKeyInfo is 550 bytes. */
+#define TESSERA_KEYREF_SPKI_MAX 1024
+#define TESSERA_KEYREF_DER_MAX                                                 \
+    (TESSERA_KEYREF_NAME_MAX + TESSERA_KEYREF_SPKI_MAX + 16)
 
-/* The DER body for NAME; false if NAME is empty or too long. */
-bool tessera_keyref_encode(const char *name, uint8_t *out, size_t size,
+struct tessera_keyref {
+    char name[TESSERA_KEYREF_NAME_MAX + 1];
+    const uint8_t *spki; /* into the decoded DER; NULL in version 1 */
+    size_t spki_len;
+};
+
+/*
+ * The DER body for NAME and, unless spki is NULL, the DER of its public key
+ * (one SEQUENCE, at most TESSERA_KEYREF_SPKI_MAX bytes). False if the name
+ * is empty or too long, the key is not one DER SEQUENCE, or out is small.
+ */
+bool tessera_keyref_encode(const char *name, const uint8_t *spki,
+                           size_t spki_len, uint8_t *out, size_t size,
                            size_t *len);
 /*
- * Parses a DER body into a NUL-terminated name. False for anything but
- * exactly one well-formed version-1 reference (no trailing bytes, no NUL in
- * the name).
+ * Parses a DER body. False for anything but exactly one well-formed
+ * reference (no trailing bytes, no NUL in the name, minimal lengths).
  */
 bool tessera_keyref_decode(const uint8_t *der, size_t len,
-                           char name[TESSERA_KEYREF_NAME_MAX + 1]);
+                           struct tessera_keyref *out);
 
 #endif

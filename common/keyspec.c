@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "keyspec.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -12,6 +13,7 @@ static const struct {
     {"rsa2048", {TESSERA_KEY_RSA, 2048, NULL}},
     {"rsa3072", {TESSERA_KEY_RSA, 3072, NULL}},
     {"rsa4096", {TESSERA_KEY_RSA, 4096, NULL}},
+    {"ed25519", {TESSERA_KEY_ED25519, 256, NULL}},
 };
 
 bool
@@ -34,6 +36,8 @@ tessera_key_type_name(enum tessera_key_type type)
         return "EC";
     case TESSERA_KEY_RSA:
         return "RSA";
+    case TESSERA_KEY_ED25519:
+        return "Ed25519";
     case TESSERA_KEY_NONE:
         break;
     }

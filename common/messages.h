@@ -13,7 +13,8 @@
 
 #define TESSERA_CHAIN_MAX 8u
 #define TESSERA_KEY_ID_MAX 255u
-#define TESSERA_SIGN_INPUT_MAX 1024u
+/* A digest, or for EdDSA the whole message: as large as a certificate. */
+#define TESSERA_SIGN_INPUT_MAX 16384u
 #define TESSERA_SIGNATURE_MAX 1024u
 #define TESSERA_PIN_MAX 256u
 #define TESSERA_DER_MAX 16384u

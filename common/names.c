@@ -59,5 +59,8 @@ tessera_token_state_describe(uint32_t flags, char *buf, size_t size)
 void
 tessera_key_describe(uint8_t type, uint32_t bits, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s-%u", tessera_key_type_name(type), bits);
+    if (type == TESSERA_KEY_ED25519)
+        snprintf(buf, size, "%s", tessera_key_type_name(type));
+    else
+        snprintf(buf, size, "%s-%u", tessera_key_type_name(type), bits);
 }

@@ -46,12 +46,14 @@ enum tessera_key_type {
     TESSERA_KEY_NONE = 0,
     TESSERA_KEY_EC = 1,
     TESSERA_KEY_RSA = 2,
+    TESSERA_KEY_ED25519 = 3,
 };
 
 enum tessera_sign_scheme {
     TESSERA_SIGN_ECDSA = 1,     /* input: digest; output: r || s */
     TESSERA_SIGN_RSA_PKCS1 = 2, /* input: digest, DigestInfo added by agent */
     TESSERA_SIGN_RSA_PSS = 3,   /* input: digest */
+    TESSERA_SIGN_EDDSA = 4,     /* input: the whole message (Ed25519) */
 };
 
 enum tessera_digest {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * KEYMGMT for EC and RSA keys on a token. The public half is an ordinary
- * public key held by the default provider, and every public question
+ * KEYMGMT for EC, RSA and Ed25519 keys on a token. The public half is an
+ * ordinary public key held by the default provider, and every public question
  * (bits, group, max signature size, export for a certificate match) is
  * answered by it. The private half is only a name; it cannot be exported.
  */
 #include "provider.h"
+#include "../common/keyspec.h"
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
@@ -90,10 +91,16 @@ tessera_decode_spki(const struct tessera_provctx *ctx, const uint8_t *der,
     return pkey;
 }
 
-static const char *
-type_name(enum tessera_key_type type)
+enum tessera_key_type
+tessera_key_type_of(const EVP_PKEY *pkey)
 {
-    return type == TESSERA_KEY_EC ? "EC" : "RSA";
+    if (EVP_PKEY_is_a(pkey, "EC"))
+        return TESSERA_KEY_EC;
+    if (EVP_PKEY_is_a(pkey, "RSA"))
+        return TESSERA_KEY_RSA;
+    if (EVP_PKEY_is_a(pkey, "ED25519"))
+        return TESSERA_KEY_ED25519;
+    return TESSERA_KEY_NONE;
 }
 
 static void *
@@ -106,6 +113,12 @@ static void *
 rsa_new(void *provctx)
 {
     return tessera_key_new(provctx, NULL, TESSERA_KEY_RSA, NULL);
+}
+
+static void *
+ed25519_new(void *provctx)
+{
+    return tessera_key_new(provctx, NULL, TESSERA_KEY_ED25519, NULL);
 }
 
 static void
@@ -123,8 +136,9 @@ tessera_emit_key(struct tessera_key *key, OSSL_CALLBACK *object_cb,
     /* construct_utf8_string measures the string; the initializer does not. */
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
-        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                                         (char *)type_name(key->type), 0),
+        OSSL_PARAM_construct_utf8_string(
+            OSSL_OBJECT_PARAM_DATA_TYPE,
+            (char *)tessera_key_type_name(key->type), 0),
         OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref,
                                           sizeof(ref)),
         OSSL_PARAM_construct_end(),
@@ -185,7 +199,7 @@ km_import(void *keydata, int selection, const OSSL_PARAM params[])
         key->public_key != NULL)
         return 0;
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(
-        key->provctx->libctx, type_name(key->type), TESSERA_NOT_US);
+        key->provctx->libctx, tessera_key_type_name(key->type), TESSERA_NOT_US);
     int ok = pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
              EVP_PKEY_fromdata(pctx, &key->public_key, EVP_PKEY_PUBLIC_KEY,
                                (OSSL_PARAM *)params) == 1;
@@ -223,6 +237,11 @@ static const OSSL_PARAM rsa_public_types[] = {
     OSSL_PARAM_END,
 };
 
+static const OSSL_PARAM ed25519_public_types[] = {
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+    OSSL_PARAM_END,
+};
+
 static const OSSL_PARAM *
 ec_types(int selection)
 {
@@ -235,6 +254,13 @@ rsa_types(int selection)
 {
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
                                                          : rsa_public_types;
+}
+
+static const OSSL_PARAM *
+ed25519_types(int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL
+                                                         : ed25519_public_types;
 }
 
 static int
@@ -269,6 +295,12 @@ rsa_gettable_params(void *provctx)
     return gettable_for(provctx, "RSA");
 }
 
+static const OSSL_PARAM *
+ed25519_gettable_params(void *provctx)
+{
+    return gettable_for(provctx, "ED25519");
+}
+
 static const char *
 ec_operation_name(int operation_id)
 {
@@ -279,6 +311,12 @@ static const char *
 rsa_operation_name(int operation_id)
 {
     return operation_id == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+}
+
+static const char *
+ed25519_operation_name(int operation_id)
+{
+    return operation_id == OSSL_OP_SIGNATURE ? "ED25519" : NULL;
 }
 
 /* clang-format off */
@@ -303,3 +341,5 @@ rsa_operation_name(int operation_id)
 
 const OSSL_DISPATCH tessera_ec_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(ec)};
 const OSSL_DISPATCH tessera_rsa_keymgmt_functions[] = {KEYMGMT_FUNCTIONS(rsa)};
+const OSSL_DISPATCH tessera_ed25519_keymgmt_functions[] = {
+    KEYMGMT_FUNCTIONS(ed25519)};

@@ -35,6 +35,7 @@ struct tessera_provctx {
     const OSSL_CORE_HANDLE *handle;
     /* A child of the caller's library context, for digests and public keys. */
     OSSL_LIB_CTX *libctx;
+    OSSL_LIB_CTX *core_libctx;
     const struct tessera_backend_ops *backend_ops;
     void *backend;
     OSSL_FUNC_core_new_error_fn *core_new_error;
@@ -97,17 +98,23 @@ struct tessera_key *tessera_key_new(struct tessera_provctx *ctx,
 /* A copy, hash included (computed once, at load). */
 struct tessera_key *tessera_key_dup(const struct tessera_key *src);
 void tessera_key_free(struct tessera_key *key);
+/* EC, RSA, ED25519, or NONE for a key Tessera cannot hold. */
+enum tessera_key_type tessera_key_type_of(const EVP_PKEY *pkey);
 /* Decodes an SPKI into a public key held by another provider. */
 EVP_PKEY *tessera_decode_spki(const struct tessera_provctx *ctx,
                               const uint8_t *der, size_t len);
 
 extern const OSSL_DISPATCH tessera_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH tessera_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH tessera_ed25519_keymgmt_functions[];
 extern const OSSL_DISPATCH tessera_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH tessera_rsa_signature_functions[];
+extern const OSSL_DISPATCH tessera_ed25519_signature_functions[];
 extern const OSSL_DISPATCH tessera_store_functions[];
+extern const OSSL_DISPATCH tessera_pem_decoder_functions[];
 extern const OSSL_DISPATCH tessera_ec_decoder_functions[];
 extern const OSSL_DISPATCH tessera_rsa_decoder_functions[];
+extern const OSSL_DISPATCH tessera_ed25519_decoder_functions[];
 
 /* The backend that talks to the agent over its socket. */
 void *tessera_socket_backend_new(void);

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SIGNATURE for ECDSA and RSA (PKCS#1 v1.5 and PSS). The message is hashed
- * here, in the calling process; only the digest goes to the agent, and one
- * signature is one backend call.
+ * SIGNATURE for ECDSA, RSA (PKCS#1 v1.5 and PSS) and Ed25519. ECDSA and RSA
+ * messages are hashed here, in the calling process, and only the digest
+ * goes to the agent. EdDSA has no pre-hash form a token signs (CKM_EDDSA
+ * takes the message), so an Ed25519 signature sends the whole message, up
+ * to TESSERA_SIGN_INPUT_MAX bytes: TLS 1.3's CertificateVerify is under 200,
+ * a certificate or CSR a few thousand. One signature is one backend call.
  */
 #include "provider.h"
 #include "../common/errors.h"
 
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
@@ -40,13 +44,17 @@ static const struct digest_entry digests[] = {
 struct sigctx {
     struct tessera_provctx *provctx;
     struct tessera_key *key;
-    bool rsa;
-    int padding; /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+    enum tessera_key_type type; /* of the algorithm: EC, RSA or ED25519 */
+    int padding;                /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
     const struct digest_entry *digest;
     const struct digest_entry *mgf1;
     int salt_len; /* >= 0, or RSA_PSS_SALTLEN_DIGEST / _AUTO / _MAX */
     EVP_MD *md;   /* set by digest_sign_init: we hash */
     EVP_MD_CTX *mdctx;
+    /* The agent's refusal of this operation's signature, and the error it
+     * became in the caller's queue (see report_failure_again). */
+    struct tessera_status failed;
+    unsigned long failure;
 };
 
 static const struct digest_entry *
@@ -64,13 +72,13 @@ find_digest(struct tessera_provctx *provctx, const char *name)
 }
 
 static void *
-newctx(void *provctx, bool rsa)
+newctx(void *provctx, enum tessera_key_type type)
 {
     struct sigctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL)
         return NULL;
     ctx->provctx = provctx;
-    ctx->rsa = rsa;
+    ctx->type = type;
     ctx->padding = RSA_PKCS1_PADDING;
     ctx->salt_len = RSA_PSS_SALTLEN_AUTO;
     return ctx;
@@ -80,14 +88,37 @@ static void *
 ecdsa_newctx(void *provctx, const char *propq)
 {
     (void)propq;
-    return newctx(provctx, false);
+    return newctx(provctx, TESSERA_KEY_EC);
 }
 
 static void *
 rsa_newctx(void *provctx, const char *propq)
 {
     (void)propq;
-    return newctx(provctx, true);
+    return newctx(provctx, TESSERA_KEY_RSA);
+}
+
+static void *
+ed25519_newctx(void *provctx, const char *propq)
+{
+    (void)propq;
+    return newctx(provctx, TESSERA_KEY_ED25519);
+}
+
+/*
+ * libssl answers a failed CertificateVerify signature with an error of its
+ * own ("EVP lib") after ours, and Python shows only the last error of the
+ * queue. When the operation is freed while our error still opens the
+ * queue and something came after it (nobody has read or cleared it yet),
+ * the sentence goes in once more at the end, so both the first and the
+ * last error say what to do.
+ */
+static void
+report_failure_again(const struct sigctx *ctx)
+{
+    if (ctx->failure != 0 && ERR_peek_error() == ctx->failure &&
+        ERR_peek_last_error() != ctx->failure)
+        tessera_raise_status(ctx->provctx, &ctx->failed);
 }
 
 static void
@@ -96,6 +127,7 @@ freectx(void *vctx)
     struct sigctx *ctx = vctx;
     if (ctx == NULL)
         return;
+    report_failure_again(ctx);
     tessera_key_free(ctx->key);
     EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->md);
@@ -106,13 +138,14 @@ static void *
 dupctx(void *vctx)
 {
     const struct sigctx *src = vctx;
-    struct sigctx *ctx = newctx(src->provctx, src->rsa);
+    struct sigctx *ctx = newctx(src->provctx, src->type);
     if (ctx == NULL)
         return NULL;
     *ctx = *src;
     ctx->key = NULL;
     ctx->md = NULL;
     ctx->mdctx = NULL;
+    ctx->failure = 0;
     if (src->key != NULL && (ctx->key = tessera_key_dup(src->key)) == NULL)
         goto fail;
     if (src->md != NULL) {
@@ -136,9 +169,18 @@ sign_init(void *vctx, void *provkey, const OSSL_PARAM params[])
 {
     struct sigctx *ctx = vctx;
     const struct tessera_key *key = provkey;
+    /* Initialising again without a key (a BIO_reset of openssl dgst's
+     * signing BIO) keeps the key. */
+    if (key == NULL && ctx->key != NULL)
+        return set_ctx_params(ctx, params);
     if (key == NULL || key->name == NULL || key->public_key == NULL) {
         tessera_raise(ctx->provctx, TESSERA_ERR_INVALID,
                       "this key has no private half on a token");
+        return 0;
+    }
+    if (key->type != ctx->type) {
+        tessera_raise(ctx->provctx, TESSERA_ERR_MECHANISM,
+                      "identity %s holds another kind of key", key->name);
         return 0;
     }
     tessera_key_free(ctx->key);
@@ -209,6 +251,13 @@ sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
         *siglen = signature_size(ctx);
         return 1;
     }
+    if (tbslen > TESSERA_SIGN_INPUT_MAX) {
+        tessera_raise(pctx, TESSERA_ERR_INVALID,
+                      "the message to sign is %zu bytes; the agent takes "
+                      "at most %u",
+                      tbslen, TESSERA_SIGN_INPUT_MAX);
+        return 0;
+    }
     if (ctx->digest != NULL && tbslen != ctx->digest->size) {
         tessera_raise(pctx, TESSERA_ERR_INVALID,
                       "input is %zu bytes, not a %s digest", tbslen,
@@ -222,8 +271,10 @@ sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
         .digest = ctx->digest ? ctx->digest->id : TESSERA_DIGEST_NONE,
         .input = {(uint8_t *)tbs, tbslen},
     };
-    if (!ctx->rsa) {
+    if (ctx->type == TESSERA_KEY_EC) {
         req.scheme = TESSERA_SIGN_ECDSA;
+    } else if (ctx->type == TESSERA_KEY_ED25519) {
+        req.scheme = TESSERA_SIGN_EDDSA;
     } else if (ctx->padding == RSA_PKCS1_PSS_PADDING) {
         req.scheme = TESSERA_SIGN_RSA_PSS;
         if (ctx->digest == NULL) {
@@ -245,10 +296,12 @@ sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
     struct tessera_status st = {0};
     if (pctx->backend_ops->sign(pctx->backend, &req, &raw, &st) < 0) {
         tessera_raise_status(pctx, &st);
+        ctx->failed = st;
+        ctx->failure = ERR_peek_last_error();
         return 0;
     }
     int ok;
-    if (!ctx->rsa) {
+    if (ctx->type == TESSERA_KEY_EC) {
         ok = ecdsa_to_der(&raw, sig, siglen, sigsize);
     } else {
         ok = raw.len <= sigsize;
@@ -284,6 +337,14 @@ digest_sign_init(void *vctx, const char *mdname, void *provkey,
     struct sigctx *ctx = vctx;
     if (!sign_init(vctx, provkey, params))
         return 0;
+    if (ctx->type == TESSERA_KEY_ED25519) {
+        if (mdname == NULL || mdname[0] == '\0')
+            return 1;
+        tessera_raise(ctx->provctx, TESSERA_ERR_MECHANISM,
+                      "Ed25519 signs the message itself, not a %s digest",
+                      mdname);
+        return 0;
+    }
     if (!set_digest(ctx, mdname != NULL ? mdname : "SHA2-256"))
         return 0;
     EVP_MD_free(ctx->md);
@@ -322,18 +383,53 @@ digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen,
     return sign(vctx, sig, siglen, sigsize, digest, len);
 }
 
+/* EVP_DigestSign's one-shot: libssl signs CertificateVerify this way. */
+static int
+digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+            const unsigned char *tbs, size_t tbslen)
+{
+    struct sigctx *ctx = vctx;
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (ctx->type == TESSERA_KEY_ED25519)
+        return sign(vctx, sig, siglen, sigsize, tbs, tbslen);
+    if (ctx->md == NULL || ctx->key == NULL)
+        return 0;
+    if (sig == NULL) {
+        *siglen = signature_size(ctx);
+        return 1;
+    }
+    if (EVP_Digest(tbs, tbslen, digest, &len, ctx->md, NULL) != 1)
+        return 0;
+    return sign(vctx, sig, siglen, sigsize, digest, len);
+}
+
+/* The signature's AlgorithmIdentifier (RFC 3279, 4055, 8410). */
+static int
+algorithm_nid(const struct sigctx *ctx)
+{
+    if (ctx->type == TESSERA_KEY_ED25519)
+        return NID_ED25519;
+    if (ctx->digest == NULL ||
+        (ctx->type == TESSERA_KEY_RSA && ctx->padding != RSA_PKCS1_PADDING))
+        return NID_undef;
+    return ctx->type == TESSERA_KEY_RSA ? ctx->digest->rsa_nid
+                                        : ctx->digest->ecdsa_nid;
+}
+
 static int
 algorithm_id(const struct sigctx *ctx, OSSL_PARAM *p)
 {
-    if (ctx->digest == NULL || (ctx->rsa && ctx->padding != RSA_PKCS1_PADDING))
+    int nid = algorithm_nid(ctx);
+    if (nid == NID_undef)
         return 0;
-    int nid = ctx->rsa ? ctx->digest->rsa_nid : ctx->digest->ecdsa_nid;
     X509_ALGOR *alg = X509_ALGOR_new();
     unsigned char *der = NULL;
     int len = -1;
     if (alg != NULL &&
-        X509_ALGOR_set0(alg, OBJ_nid2obj(nid),
-                        ctx->rsa ? V_ASN1_NULL : V_ASN1_UNDEF, NULL))
+        X509_ALGOR_set0(
+            alg, OBJ_nid2obj(nid),
+            ctx->type == TESSERA_KEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, NULL))
         len = i2d_X509_ALGOR(alg, &der);
     int ok = len > 0 && OSSL_PARAM_set_octet_string(p, der, (size_t)len);
     OPENSSL_free(der);
@@ -353,7 +449,7 @@ get_ctx_params(void *vctx, OSSL_PARAM params[])
     if (p != NULL && ctx->digest != NULL &&
         !OSSL_PARAM_set_utf8_string(p, ctx->digest->name))
         return 0;
-    if (!ctx->rsa)
+    if (ctx->type != TESSERA_KEY_RSA)
         return 1;
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
     if (p != NULL && !OSSL_PARAM_set_int(p, ctx->padding))
@@ -414,7 +510,7 @@ set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if (p != NULL && ctx->md == NULL &&
         (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !set_digest(ctx, name)))
         return 0;
-    if (!ctx->rsa)
+    if (ctx->type != TESSERA_KEY_RSA)
         return 1;
     p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
     if (p != NULL && !set_padding(ctx, p))
@@ -461,6 +557,15 @@ rsa_settable_ctx_params(void *vctx, void *provctx)
 }
 
 static const OSSL_PARAM *
+ed25519_settable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM params[] = {OSSL_PARAM_END};
+    (void)vctx;
+    (void)provctx;
+    return params;
+}
+
+static const OSSL_PARAM *
 gettable_ctx_params(void *vctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
@@ -486,6 +591,7 @@ gettable_ctx_params(void *vctx, void *provctx)
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE,                                   \
      (void (*)(void))digest_sign_update},                                      \
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))digest_sign_final}, \
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))digest_sign},            \
     {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))get_ctx_params},      \
     {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                                  \
      (void (*)(void))gettable_ctx_params},                                     \
@@ -499,3 +605,18 @@ const OSSL_DISPATCH tessera_ecdsa_signature_functions[] = {
     SIGNATURE_FUNCTIONS(ecdsa)};
 const OSSL_DISPATCH tessera_rsa_signature_functions[] = {
     SIGNATURE_FUNCTIONS(rsa)};
+/* EdDSA in OpenSSL 3.0 is one-shot only: no update, no final. */
+const OSSL_DISPATCH tessera_ed25519_signature_functions[] = {
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ed25519_newctx},
+    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))freectx},
+    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))dupctx},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))digest_sign_init},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))digest_sign},
+    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))get_ctx_params},
+    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,
+     (void (*)(void))gettable_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))set_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,
+     (void (*)(void))ed25519_settable_ctx_params},
+    {0, NULL},
+};

@@ -200,7 +200,8 @@ next_identity(struct store_ctx *ctx)
         return 0;
     }
     if (ctx->current.summary.key_type != TESSERA_KEY_EC &&
-        ctx->current.summary.key_type != TESSERA_KEY_RSA) {
+        ctx->current.summary.key_type != TESSERA_KEY_RSA &&
+        ctx->current.summary.key_type != TESSERA_KEY_ED25519) {
         tessera_raise(pctx, TESSERA_ERR_MECHANISM,
                       "identity '%s' has a key type this provider cannot use",
                       name);

@@ -24,8 +24,12 @@
  *     slot_events=1    C_WaitForSlotEvent reports removal and insertion, as
  *                      OpenSC does (otherwise CKR_FUNCTION_NOT_SUPPORTED,
  *                      as SoftHSM2)
+ *     no_eddsa=1       the token offers neither CKM_EC_EDWARDS_KEY_PAIR_GEN
+ *                      nor CKM_EDDSA, as TPMs and most cards; generating
+ *                      such a key anyway fails and is logged
  *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit,
- *                   and "sessions N" whenever N sessions are open
+ *                   "sessions N" whenever N sessions are open, and
+ *                   "hidden mechanism" for each use of one no_eddsa hides
  *
  * Counters are written back as they are used. Tests drive one request at
  * a time, so the file needs no locking.
@@ -298,6 +302,51 @@ faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
     return injected != CKR_OK ? injected : rv;
 }
 
+static int
+hidden(CK_MECHANISM_TYPE type)
+{
+    return (type == CKM_EC_EDWARDS_KEY_PAIR_GEN || type == CKM_EDDSA) &&
+           control("no_eddsa");
+}
+
+static CK_RV
+faulty_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
+                        CK_ULONG_PTR count)
+{
+    CK_RV rv = real->C_GetMechanismList(slot, list, count);
+    CK_ULONG kept = 0;
+    for (CK_ULONG i = 0; rv == CKR_OK && list != NULL && i < *count; i++)
+        if (!hidden(list[i]))
+            list[kept++] = list[i];
+    if (rv == CKR_OK && list != NULL)
+        *count = kept;
+    return rv;
+}
+
+static CK_RV
+faulty_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                        CK_MECHANISM_INFO_PTR info)
+{
+    if (hidden(type))
+        return CKR_MECHANISM_INVALID;
+    return real->C_GetMechanismInfo(slot, type, info);
+}
+
+static CK_RV
+faulty_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech,
+                       CK_ATTRIBUTE_PTR pub, CK_ULONG n_pub,
+                       CK_ATTRIBUTE_PTR priv, CK_ULONG n_priv,
+                       CK_OBJECT_HANDLE_PTR pub_key,
+                       CK_OBJECT_HANDLE_PTR priv_key)
+{
+    if (mech != NULL && hidden(mech->mechanism)) {
+        log_call("hidden mechanism");
+        return CKR_MECHANISM_INVALID;
+    }
+    return real->C_GenerateKeyPair(session, mech, pub, n_pub, priv, n_priv,
+                                   pub_key, priv_key);
+}
+
 static CK_RV
 faulty_Finalize(CK_VOID_PTR reserved)
 {
@@ -352,6 +401,9 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         faulty.C_GetAttributeValue = faulty_GetAttributeValue;
         faulty.C_SignInit = faulty_SignInit;
         faulty.C_Sign = faulty_Sign;
+        faulty.C_GetMechanismList = faulty_GetMechanismList;
+        faulty.C_GetMechanismInfo = faulty_GetMechanismInfo;
+        faulty.C_GenerateKeyPair = faulty_GenerateKeyPair;
     }
     *list = &faulty;
     return CKR_OK;

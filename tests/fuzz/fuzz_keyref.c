@@ -7,12 +7,13 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char name[TESSERA_KEYREF_NAME_MAX + 1];
-    uint8_t again[TESSERA_KEYREF_NAME_MAX + 16];
+    struct tessera_keyref ref;
+    uint8_t again[TESSERA_KEYREF_DER_MAX];
     size_t len;
     /* DER is canonical: whatever decodes must encode to the same bytes. */
-    if (tessera_keyref_decode(data, size, name) &&
-        (!tessera_keyref_encode(name, again, sizeof(again), &len) ||
+    if (tessera_keyref_decode(data, size, &ref) &&
+        (!tessera_keyref_encode(ref.name, ref.spki, ref.spki_len, again,
+                                sizeof(again), &len) ||
          len != size || memcmp(again, data, size) != 0))
         __builtin_trap();
     return 0;

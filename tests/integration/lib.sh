@@ -243,8 +243,8 @@ on_free_port() {
 }
 
 # start_server ARGS...: openssl s_server on a free 127.0.0.1 port, with the
-# test CA's server certificate, requiring a client certificate. Sets PORT
-# and SERVER_LOG.
+# test CA's server certificate, requiring a client certificate (or only
+# asking for one with S_SERVER_VERIFY=-verify). Sets PORT and SERVER_LOG.
 start_server() {
     SERVER_LOG=$T/server.$RANDOM.log
     S_SERVER_ARGS=("$@")
@@ -252,10 +252,28 @@ start_server() {
 }
 s_server_on() {
     exec openssl s_server -accept "127.0.0.1:$1" -cert "$T/server.pem" \
-        -key "$T/server.key" -CAfile "$T/ca/ca.pem" -Verify 1 \
+        -key "$T/server.key" -CAfile "$T/ca/ca.pem" "${S_SERVER_VERIFY:--Verify}" 1 \
         -verify_return_error "${S_SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1
 }
 s_server_ready() { grep -q '^ACCEPT' "$SERVER_LOG"; }
+
+# start_frame_counter: a relay in front of the agent that logs the type of
+# every request a client sends (frame_count.py). Sets COUNTER_SOCKET, the
+# path for clients' TESSERA_SOCKET; `frames [TYPE]` counts what was sent
+# (of that type, e.g. 04 for SIGN) since `: >"$COUNTER_LOG"`.
+start_frame_counter() {
+    COUNTER_SOCKET=$T/run/counter.sock COUNTER_LOG=$T/frames
+    : >"$COUNTER_LOG"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/frame_count.py" "$COUNTER_SOCKET" \
+        "$TESSERA_SOCKET" "$COUNTER_LOG" >"$T/counter.out" 2>&1 &
+    SERVER_PIDS+=($!)
+    for _ in $(seq 1 100); do
+        [ -S "$COUNTER_SOCKET" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+frames() { grep -c "^${1:-}" "$COUNTER_LOG" || true; }
 
 # check_exit DESCRIPTION STATUS PATTERN COMMAND...: exits STATUS, says PATTERN.
 check_exit() {

@@ -3,7 +3,11 @@
  * Hostile input to a running agent over its socket ($TESSERA_SOCKET). Each
  * case says what the agent must answer; the shell test then checks that
  * the agent still signs. Prints TAP-like lines; exits 1 on any deviation.
- * With --denied, only checks that the agent refuses this process's uid.
+ *
+ *   wire_abuse              malformed frames and bodies
+ *   wire_abuse --denied     only that the agent refuses this process's uid
+ *   wire_abuse EC ED25519   SIGN requests whose scheme, key or input do not
+ *                           fit, against an EC and an Ed25519 identity
  */
 #include "../../common/errors.h"
 #include "../../common/connect.h"
@@ -124,11 +128,61 @@ expect_denied(void)
     return failures ? 1 : 0;
 }
 
+static void
+sign_case(int fd, const struct tessera_sign_request *req, uint32_t want,
+          const char *what)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_sign(&w, req);
+    send_frame(fd, &w);
+    tessera_writer_clear(&w);
+    report(expect_error(fd, want) && still_serves(fd), what);
+}
+
+static int
+mismatched_signatures(const char *ec, const char *ed25519)
+{
+    static uint8_t message[TESSERA_SIGN_INPUT_MAX + 1];
+    uint8_t digest[32] = {0};
+    int fd = greeted_connection();
+    struct tessera_sign_request req = {
+        .name = (char *)ed25519,
+        .scheme = TESSERA_SIGN_EDDSA,
+        .digest = TESSERA_DIGEST_SHA256,
+        .input = {digest, sizeof(digest)},
+    };
+    sign_case(fd, &req, TESSERA_ERR_INVALID,
+              "an EdDSA SIGN of a digest is refused");
+    req.name = (char *)ec;
+    req.digest = TESSERA_DIGEST_NONE;
+    sign_case(fd, &req, TESSERA_ERR_MECHANISM,
+              "an EdDSA SIGN for an EC key is refused");
+    req.name = (char *)ed25519;
+    req.scheme = TESSERA_SIGN_ECDSA;
+    req.digest = TESSERA_DIGEST_SHA256;
+    sign_case(fd, &req, TESSERA_ERR_MECHANISM,
+              "an ECDSA SIGN for an Ed25519 key is refused");
+    req.scheme = 9;
+    sign_case(fd, &req, TESSERA_ERR_MECHANISM,
+              "a SIGN with an unknown scheme is refused");
+    req.scheme = TESSERA_SIGN_EDDSA;
+    req.digest = TESSERA_DIGEST_NONE;
+    req.input = (struct tessera_blob){message, sizeof(message)};
+    sign_case(fd, &req, TESSERA_ERR_PROTOCOL,
+              "a message longer than the SIGN bound is refused");
+    close(fd);
+    printf("%d cases failed\n", failures);
+    return failures ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
     int fd;
     struct tessera_writer w;
+    if (argc == 3)
+        return mismatched_signatures(argv[1], argv[2]);
 
     if (argc > 1 && strcmp(argv[1], "--denied") == 0)
         return expect_denied();
