@@ -333,8 +333,8 @@ agent_certify(struct agent *agent, const struct agent_certify_request *req,
 {
     char *group = g_strdup_printf("ca %s", req->ca);
     struct enroll_profile ca = {
-        req->ca,    agent->config.keyfile, group,        agent,
-        req->token, req->key_name,         req->renewing};
+        req->ca,    agent->config.keyfile, group,         agent,
+        req->token, req->key_name,         req->renewing, req->client_fd};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     GBytes *csr = g_bytes_new(req->csr.data, req->csr.len);
     int rc = proto != NULL ? certify(&ca, proto, csr, req->timeout_seconds,
@@ -375,9 +375,9 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              struct tessera_status *st)
 {
     char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {req->ca, agent->config.keyfile, group,
-                                agent,   req->key.token,        req->key.name,
-                                NULL};
+    struct enroll_profile ca = {
+        req->ca,        agent->config.keyfile, group, agent,
+        req->key.token, req->key.name,         NULL,  client_fd};
     const struct enroll_protocol *proto = find_protocol(&ca, st);
     struct tessera_keygen_request key = req->key;
     char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;

@@ -34,6 +34,12 @@ struct enroll_profile {
     const char *token;    /* the token URI of the enrolment */
     const char *identity; /* the name of the new key */
     const char *renewing; /* a renewal: the identity being renewed, or NULL */
+    /*
+     * Readable or hung up: give the exchange up now (the client left, the
+     * agent is stopping: it shuts client sockets down). A client's socket,
+     * g_cancellable_get_fd() of a GCancellable, or -1 for none.
+     */
+    int cancel_fd;
 };
 
 struct enroll_result {
