@@ -448,6 +448,60 @@ agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
                        p11_kit_strerror(rv));
 }
 
+static void
+report_wrong_pin(struct agent_token *token, gboolean still_unlocked,
+                 struct tessera_status *st)
+{
+    CK_FLAGS flags;
+    tessera_status_set(st, TESSERA_ERR_PIN_INCORRECT,
+                       "wrong PIN for token \"%s\"; it was tried once and "
+                       "will not be retried%s",
+                       token->label,
+                       still_unlocked
+                           ? " (the token stays unlocked by its earlier login)"
+                           : "");
+    g_warning("wrong PIN for token \"%s\"", token->label);
+    refresh_flags(token, &flags); /* the PIN counter has moved */
+}
+
+static void
+report_unlocked(struct agent_token *token)
+{
+    token->logged_in = TRUE;
+    __atomic_store_n(&token->last_used, g_get_monotonic_time(),
+                     __ATOMIC_RELAXED);
+    g_message("token \"%s\" unlocked", token->label);
+}
+
+/*
+ * A token that is logged in already answers C_Login without looking at the
+ * PIN, so "unlocked" would confirm any PIN at all. Logging out and in again
+ * to check it (NSS's PK11_CheckUserPassword) drops the login when the PIN
+ * is wrong, and every client with it. C_SetPIN from the PIN to itself
+ * checks it against the token, costs one try only when wrong (as C_Login
+ * would), changes nothing, and leaves the login as it was. Not where it
+ * would count as the PIN change the token asks for, nor on a
+ * write-protected token: CKR_FUNCTION_NOT_SUPPORTED then, as when the
+ * token's answer does not speak of the PIN given ("invalid" or "out of
+ * range" may be its policy for a new PIN).
+ */
+static CK_RV
+check_pin_while_unlocked(struct agent_token *token, CK_FLAGS flags,
+                         const uint8_t *pin, size_t pin_len,
+                         gboolean protected_path)
+{
+    if (protected_path) /* no PIN was given: nothing to check */
+        return CKR_OK;
+    if (flags & (CKF_USER_PIN_TO_BE_CHANGED | CKF_WRITE_PROTECTED))
+        return CKR_FUNCTION_NOT_SUPPORTED;
+    CK_RV rv =
+        token->module->C_SetPIN(token->login_session, (CK_UTF8CHAR_PTR)pin,
+                                pin_len, (CK_UTF8CHAR_PTR)pin, pin_len);
+    return rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE
+               ? CKR_FUNCTION_NOT_SUPPORTED
+               : rv;
+}
+
 /*
  * Logs in once with the given PIN. A wrong PIN is reported, never retried:
  * tokens block themselves after a few. At the final try, only an explicit
@@ -491,34 +545,49 @@ agent_token_login(struct agent_token *token, const uint8_t *pin, size_t pin_len,
     }
     gboolean protected_path =
         (flags & CKF_PROTECTED_AUTHENTICATION_PATH) && pin_len == 0;
-    rv = token->module->C_Login(token->login_session, CKU_USER,
-                                protected_path ? NULL : (CK_UTF8CHAR_PTR)pin,
-                                protected_path ? 0 : pin_len);
+    /* Logged in already: the PIN goes to the check alone, so that no token
+     * that looks at it in C_Login anyway counts it twice. */
+    CK_SESSION_INFO session;
+    rv = token->module->C_GetSessionInfo(token->login_session, &session);
+    if (rv == CKR_OK && session.state == CKS_RW_USER_FUNCTIONS)
+        rv = CKR_USER_ALREADY_LOGGED_IN;
+    else
+        rv =
+            token->module->C_Login(token->login_session, CKU_USER,
+                                   protected_path ? NULL : (CK_UTF8CHAR_PTR)pin,
+                                   protected_path ? 0 : pin_len);
+    gboolean was_unlocked = rv == CKR_USER_ALREADY_LOGGED_IN;
+    if (was_unlocked)
+        rv = check_pin_while_unlocked(token, flags, pin, pin_len,
+                                      protected_path);
     switch (rv) {
     case CKR_OK:
-    case CKR_USER_ALREADY_LOGGED_IN:
-        token->logged_in = TRUE;
-        __atomic_store_n(&token->last_used, g_get_monotonic_time(),
-                         __ATOMIC_RELAXED);
+        report_unlocked(token);
         result = 0;
-        g_message("token \"%s\" unlocked", token->label);
         break;
     case CKR_PIN_INCORRECT:
     case CKR_PIN_INVALID:
     case CKR_PIN_LEN_RANGE:
-        tessera_status_set(st, TESSERA_ERR_PIN_INCORRECT,
-                           "wrong PIN for token \"%s\"; it was tried once "
-                           "and will not be retried",
-                           token->label);
-        g_warning("wrong PIN for token \"%s\"", token->label);
-        refresh_flags(token, &flags); /* the PIN counter has moved */
+        report_wrong_pin(token, was_unlocked, st);
         break;
     case CKR_PIN_LOCKED:
         tessera_status_set(st, TESSERA_ERR_PIN_LOCKED,
                            "the PIN of token \"%s\" is blocked", token->label);
         break;
-    default:
+    case CKR_FUNCTION_NOT_SUPPORTED:
+        if (was_unlocked) {
+            tessera_status_set(st, TESSERA_ERR_MECHANISM,
+                               "token \"%s\" is unlocked already and cannot "
+                               "check a PIN while it is, so the PIN was not "
+                               "checked: `tessera lock` it first",
+                               token->label);
+            break;
+        }
         agent_token_fail(token, rv, "log in", st);
+        break;
+    default:
+        agent_token_fail(token, rv, was_unlocked ? "check the PIN" : "log in",
+                         st);
     }
 out:
     g_mutex_unlock(&token->lock);

@@ -9,6 +9,8 @@ packages=(
     meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
     libssl-dev libp11-kit-dev p11-kit libglib2.0-dev libglib2.0-dev-bin
     libcmocka-dev libjson-glib-dev libcurl4-openssl-dev
+    # fuzz coverage figures (scripts/reliability/fuzz-coverage.sh)
+    llvm-14
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux procps jq valgrind strace systemd
     curl socat python3 freeradius eapoltest

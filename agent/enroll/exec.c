@@ -9,22 +9,65 @@
  *   0  issued: the PEM chain, leaf first, on stdout
  *   1  rejected: the reason on stderr's first line; not asked again
  *   2  pending: asked again later, until the enrolment's timeout
- *   other, or killed after command-timeout: the CA could not be asked
- * TESSERA_CA_PROFILE names the profile for it. Its output is read whole;
- * command-timeout bounds how much it can print.
+ *   other, or stopped after command-timeout: the CA could not be asked
+ * TESSERA_CA_PROFILE names the profile for it.
+ *
+ * A helper is a stranger's program, so the agent bounds it: it runs in a
+ * session (and process group) of its own; its output is read as it comes
+ * and the helper stopped once it passes MAX_OUTPUT; at command-timeout, or
+ * when the enrolment is cancelled (the client hangs up, the agent stops), its
+ * whole group gets SIGTERM and, KILL_GRACE_SECONDS later, SIGKILL. When the
+ * helper exits, whatever it left running in its group is killed: the exit
+ * status is the answer, and nothing it started may keep its output open
+ * and the agent waiting.
  */
 #include "enroll.h"
 
-#include <gio/gio.h>
+#include <errno.h>
+#include <glib-unix.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_OUTPUT (256 * 1024)
+#define MAX_REASON 200 /* bytes of stderr kept: its first line is a reason */
+#define KILL_GRACE_SECONDS 2
+#define PIPE_WORTH (64 * 1024) /* Linux's default pipe capacity */
 #define EXIT_ISSUED 0
 #define EXIT_REJECTED 1
 #define EXIT_PENDING 2
-#define EXIT_TIMED_OUT 124 /* timeout(1) */
+
+/* One of the helper's output pipes: its beginning kept, the rest read
+ * and dropped. */
+struct output {
+    int fd; /* -1 once closed */
+    GByteArray *kept;
+    gsize keep;   /* at most this many bytes in kept */
+    gsize length; /* everything read */
+};
+
+enum ending {
+    RUNNING,
+    TIMED_OUT,
+    TOO_LONG,
+    CANCELLED,
+};
+
+struct helper {
+    pid_t pid; /* also its process group's id */
+    int pidfd; /* readable once it has exited */
+    int in;    /* its stdin, -1 once the CSR is written */
+    GBytes *csr;
+    gsize written;
+    struct output out, err;
+    enum ending ending;
+    gint64 deadline; /* monotonic: stop it, then kill it at kill_at */
+    gint64 kill_at;
+};
 
 static GBytes *
 csr_pem(GBytes *csr)
@@ -46,64 +89,296 @@ csr_pem(GBytes *csr)
 
 /* The first line of a program's stderr, printable and short. */
 static char *
-first_line(GBytes *err)
+first_line(const GByteArray *err)
 {
-    gsize len = 0;
-    const char *text = err ? g_bytes_get_data(err, &len) : NULL;
     gsize end = 0;
-    while (end < len && end < 200 && text[end] != '\n')
+    while (end < err->len && err->data[end] != '\n')
         end++;
-    char *line = g_strndup(text ? text : "", end);
+    char *line = g_strndup(end > 0 ? (const char *)err->data : "", end);
     for (char *p = line; *p; p++)
         if (!g_ascii_isprint(*p))
             *p = '?';
     return line;
 }
 
-static GSubprocess *
-spawn(const struct enroll_profile *ca, const char *command, GError **error)
+/*
+ * In the child, before exec: a session of its own, so that its whole
+ * process group can be signalled; and the signal state of a program
+ * started from a shell, not the agent's (which ignores SIGPIPE).
+ */
+static void
+start_session(gpointer unused)
 {
-    long seconds = enroll_profile_number(ca, "command-timeout",
-                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
-    char secs[16];
-    g_snprintf(secs, sizeof(secs), "%ld", seconds);
-    /* timeout(1) kills a hung helper; its own exit status says so. */
-    const char *argv[] = {"timeout", "--kill-after=2", secs, "/bin/sh",
-                          "-c",      command,          NULL};
-    GSubprocessLauncher *launcher = g_subprocess_launcher_new(
-        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-    g_subprocess_launcher_setenv(launcher, "TESSERA_CA_PROFILE", ca->name,
-                                 TRUE);
-    GSubprocess *proc = g_subprocess_launcher_spawnv(
-        launcher, (const char *const *)argv, error);
-    g_object_unref(launcher);
-    return proc;
+    (void)unused;
+    sigset_t none;
+    setsid();
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static gboolean
+helper_start(struct helper *h, const struct enroll_profile *ca,
+             const char *command, GError **error)
+{
+    const char *argv[] = {"/bin/sh", "-c", command, NULL};
+    char **env =
+        g_environ_setenv(g_get_environ(), "TESSERA_CA_PROFILE", ca->name, TRUE);
+    GPid pid;
+    gboolean ok = g_spawn_async_with_pipes_and_fds(
+        NULL, argv, (const char *const *)env, G_SPAWN_DO_NOT_REAP_CHILD,
+        start_session, NULL, -1, -1, -1, NULL, NULL, 0, &pid, &h->in,
+        &h->out.fd, &h->err.fd, error);
+    g_strfreev(env);
+    if (!ok)
+        return FALSE;
+    h->pid = pid;
+    /* Not reaped until helper_finish: its id cannot go to another group. */
+    h->pidfd = pidfd_open(pid, 0);
+    if (h->pidfd < 0) {
+        g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
+                    "cannot watch it: %s", g_strerror(errno));
+        return FALSE;
+    }
+    return g_unix_set_fd_nonblocking(h->in, TRUE, error) &&
+           g_unix_set_fd_nonblocking(h->out.fd, TRUE, error) &&
+           g_unix_set_fd_nonblocking(h->err.fd, TRUE, error);
+}
+
+/* SIGTERM to the helper's group now, SIGKILL after the grace period. */
+static void
+helper_stop(struct helper *h, enum ending why)
+{
+    if (h->ending != RUNNING)
+        return;
+    h->ending = why;
+    kill(-h->pid, SIGTERM);
+    h->kill_at = g_get_monotonic_time() + KILL_GRACE_SECONDS * G_USEC_PER_SEC;
 }
 
 /*
- * Feeds the CSR and collects the output. A helper may answer without
- * reading its stdin ("still pending", decided from its own state): the
- * write then fails with EPIPE, and its exit status is still the answer.
+ * Reads what the pipe holds, at most a pipe's worth at a time (a writer as
+ * fast as the agent cannot keep it here); FALSE once it has nothing more.
  */
 static gboolean
-run_to_end(GSubprocess *proc, GBytes *csr, GCancellable *cancel, GBytes **out,
-           GBytes **err, GError **error)
+output_read(struct output *o)
 {
-    GError *local = NULL;
-    if (g_subprocess_communicate(proc, csr, cancel, out, err, &local))
-        return TRUE;
-    if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        /* The agent stops: timeout(1) passes the signal on to the helper. */
-        g_subprocess_send_signal(proc, SIGTERM);
-        g_subprocess_wait(proc, NULL, NULL);
+    char chunk[16384];
+    for (gsize got = 0; got < PIPE_WORTH;) {
+        ssize_t n = read(o->fd, chunk, sizeof(chunk));
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR;
+        if (n == 0)
+            return FALSE;
+        g_byte_array_append(o->kept, (guint8 *)chunk,
+                            (guint)MIN((gsize)n, o->keep - o->kept->len));
+        o->length += (gsize)n;
+        got += (gsize)n;
     }
-    if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
-        g_propagate_error(error, local);
-        return FALSE;
+    return TRUE;
+}
+
+static void
+output_serve(struct output *o)
+{
+    if (!output_read(o))
+        close_fd(&o->fd);
+}
+
+/* stdout, cut at MAX_OUTPUT: more than that is no answer. */
+static void
+helper_read_answer(struct helper *h)
+{
+    output_serve(&h->out);
+    if (h->out.length > MAX_OUTPUT) {
+        close_fd(&h->out.fd);
+        helper_stop(h, TOO_LONG);
     }
-    g_error_free(local);
-    return g_subprocess_wait(proc, NULL, error);
+}
+
+/* Feeds the CSR. A helper may answer without reading it ("still pending",
+ * from its own state): EPIPE then, and its exit status is the answer. */
+static void
+helper_feed(struct helper *h)
+{
+    gsize len;
+    const char *pem = g_bytes_get_data(h->csr, &len);
+    ssize_t n = write(h->in, pem + h->written, len - h->written);
+    if (n > 0)
+        h->written += (gsize)n;
+    if (h->written == len || (n < 0 && errno != EAGAIN && errno != EINTR))
+        close_fd(&h->in);
+}
+
+static int
+add_poll(struct pollfd *fds, nfds_t *n, int fd, short events)
+{
+    if (fd < 0)
+        return -1;
+    fds[*n] = (struct pollfd){.fd = fd, .events = events};
+    return (int)(*n)++;
+}
+
+static gboolean
+ready(const struct pollfd *fds, int i)
+{
+    return i >= 0 && fds[i].revents != 0;
+}
+
+/*
+ * Serves the helper's pipes until it exits, stopping it at the deadline,
+ * at too much output, or when the enrolment is cancelled: the client hangs
+ * up (its socket readable: it sends nothing while it waits) or the agent
+ * stops (the profile's GCancellable).
+ */
+static void
+helper_wait(struct helper *h, const struct enroll_profile *ca)
+{
+    int stopping_fd = ca->cancel ? g_cancellable_get_fd(ca->cancel) : -1;
+    for (;;) {
+        struct pollfd fds[6];
+        nfds_t n = 0;
+        int exited = add_poll(fds, &n, h->pidfd, POLLIN);
+        int in = add_poll(fds, &n, h->in, POLLOUT);
+        int out = add_poll(fds, &n, h->out.fd, POLLIN);
+        int err = add_poll(fds, &n, h->err.fd, POLLIN);
+        int hung_up =
+            add_poll(fds, &n, h->ending == RUNNING ? ca->client_fd : -1,
+                     POLLIN | POLLRDHUP);
+        int stopping =
+            add_poll(fds, &n, h->ending == RUNNING ? stopping_fd : -1, POLLIN);
+        gint64 until = h->ending == RUNNING ? h->deadline : h->kill_at;
+        gint64 wait_us = MAX(0, until - g_get_monotonic_time());
+        int wait_ms = until == G_MAXINT64 ? -1 : (int)((wait_us + 999) / 1000);
+        if (poll(fds, n, wait_ms) < 0 && errno != EINTR)
+            break;
+        if (ready(fds, out))
+            helper_read_answer(h);
+        if (ready(fds, err))
+            output_serve(&h->err);
+        if (ready(fds, in))
+            helper_feed(h);
+        if (ready(fds, hung_up) || ready(fds, stopping))
+            helper_stop(h, CANCELLED);
+        if (ready(fds, exited))
+            break;
+        gint64 now = g_get_monotonic_time();
+        if (h->ending == RUNNING && now >= h->deadline)
+            helper_stop(h, TIMED_OUT);
+        else if (h->ending != RUNNING && now >= h->kill_at) {
+            kill(-h->pid, SIGKILL);
+            h->kill_at = G_MAXINT64; /* now only its exit is awaited */
+        }
+    }
+    if (ca->cancel != NULL)
+        g_cancellable_release_fd(ca->cancel);
+}
+
+/*
+ * Kills what the helper left in its group (its pid, unreaped, still names
+ * the group), takes what is already in the pipes, and reaps it. A process
+ * that left the group is not waited for: its pipes are simply closed.
+ */
+static int
+helper_finish(struct helper *h)
+{
+    int status = -1;
+    if (h->pid > 0) {
+        kill(-h->pid, SIGKILL);
+        if (h->out.fd >= 0)
+            helper_read_answer(h);
+        if (h->err.fd >= 0)
+            output_serve(&h->err);
+        while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    close_fd(&h->pidfd);
+    close_fd(&h->in);
+    close_fd(&h->out.fd);
+    close_fd(&h->err.fd);
+    return status;
+}
+
+/* The answer of a helper that ran to its end. */
+static enum enroll_outcome
+exit_outcome(const char *command, int status, const struct helper *h,
+             struct enroll_result *result, char **reason)
+{
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char *line = first_line(h->err.kept);
+    enum enroll_outcome outcome = ENROLL_UNREACHABLE;
+    if (code == EXIT_ISSUED) {
+        outcome = enroll_parse_pem_chain((const char *)h->out.kept->data,
+                                         h->out.kept->len, result->chain) &&
+                          result->chain->len > 0
+                      ? ENROLL_ISSUED
+                      : ENROLL_BAD_RESPONSE;
+        if (outcome != ENROLL_ISSUED)
+            *reason = g_strdup_printf("%s printed no usable PEM certificate",
+                                      command);
+    } else if (code == EXIT_REJECTED) {
+        *reason = g_strdup_printf("rejected: %s", line[0] ? line : "no reason");
+        outcome = ENROLL_REJECTED;
+    } else if (code == EXIT_PENDING) {
+        outcome = ENROLL_PENDING;
+    } else if (WIFSIGNALED(status)) {
+        *reason = g_strdup_printf("%s was killed by signal %d", command,
+                                  WTERMSIG(status));
+    } else {
+        *reason = g_strdup_printf("%s failed (exit status %d)%s%s", command,
+                                  code, line[0] ? ": " : "", line);
+    }
+    g_free(line);
+    return outcome;
+}
+
+static enum enroll_outcome
+run_helper(const struct enroll_profile *ca, const char *command, GBytes *pem,
+           struct enroll_result *result, char **reason)
+{
+    long seconds = enroll_profile_number(ca, "command-timeout",
+                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
+    struct helper h = {
+        .pidfd = -1,
+        .in = -1,
+        .csr = pem,
+        .out = {-1, g_byte_array_new(), MAX_OUTPUT + 1, 0},
+        .err = {-1, g_byte_array_new(), MAX_REASON, 0},
+        .deadline = g_get_monotonic_time() + seconds * G_USEC_PER_SEC,
+    };
+    GError *error = NULL;
+    enum enroll_outcome outcome = ENROLL_UNREACHABLE;
+    gboolean started = helper_start(&h, ca, command, &error);
+    if (started)
+        helper_wait(&h, ca);
+    int status = helper_finish(&h);
+    if (!started)
+        *reason = g_strdup_printf("cannot run %s: %s", command, error->message);
+    else if (h.ending == CANCELLED) {
+        *reason = g_strdup_printf("%s was stopped: the enrolment was "
+                                  "interrupted",
+                                  command);
+        outcome = ENROLL_CANCELLED;
+    } else if (h.ending == TIMED_OUT)
+        *reason = g_strdup_printf("%s did not finish in time", command);
+    else if (h.ending == TOO_LONG) {
+        *reason = g_strdup_printf("%s printed more than %d bytes", command,
+                                  MAX_OUTPUT);
+        outcome = ENROLL_BAD_RESPONSE;
+    } else
+        outcome = exit_outcome(command, status, &h, result, reason);
+    g_clear_error(&error);
+    g_byte_array_unref(h.out.kept);
+    g_byte_array_unref(h.err.kept);
+    return outcome;
 }
 
 static enum enroll_outcome
@@ -111,57 +386,14 @@ exec_submit(const struct enroll_profile *ca, GBytes *csr,
             struct enroll_result *result, char **reason)
 {
     char *command = enroll_profile_string(ca, "command");
-    GBytes *pem = csr_pem(csr), *out = NULL, *err = NULL;
-    GError *error = NULL;
-    GSubprocess *proc = NULL;
+    GBytes *pem = csr_pem(csr);
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
-    if (command == NULL) {
+    if (command == NULL)
         *reason = g_strdup("the profile needs a command");
-        goto done;
-    }
-    if (pem == NULL || (proc = spawn(ca, command, &error)) == NULL ||
-        !run_to_end(proc, pem, ca->cancel, &out, &err, &error)) {
-        *reason = g_strdup_printf("cannot run %s: %s", command,
-                                  error ? error->message : "no CSR");
-        goto done;
-    }
-    int status = g_subprocess_get_if_exited(proc)
-                     ? g_subprocess_get_exit_status(proc)
-                     : -1;
-    char *line = first_line(err);
-    gsize len = out ? g_bytes_get_size(out) : 0;
-    if (status == EXIT_ISSUED && len > MAX_OUTPUT) {
-        *reason = g_strdup_printf("%s printed more than %d bytes", command,
-                                  MAX_OUTPUT);
-        outcome = ENROLL_BAD_RESPONSE;
-    } else if (status == EXIT_ISSUED) {
-        outcome = enroll_parse_pem_chain(g_bytes_get_data(out, NULL), len,
-                                         result->chain) &&
-                          result->chain->len > 0
-                      ? ENROLL_ISSUED
-                      : ENROLL_BAD_RESPONSE;
-        if (outcome != ENROLL_ISSUED)
-            *reason = g_strdup_printf("%s printed no usable PEM certificate",
-                                      command);
-    } else if (status == EXIT_REJECTED) {
-        *reason = g_strdup_printf("rejected: %s", line[0] ? line : "no reason");
-        outcome = ENROLL_REJECTED;
-    } else if (status == EXIT_PENDING) {
-        outcome = ENROLL_PENDING;
-    } else if (status == EXIT_TIMED_OUT) {
-        *reason = g_strdup_printf("%s did not finish in time", command);
-    } else {
-        *reason = g_strdup_printf("%s failed (exit status %d)%s%s", command,
-                                  status, line[0] ? ": " : "", line);
-    }
-    g_free(line);
-done:
-    g_clear_error(&error);
-    g_clear_object(&proc);
-    if (out)
-        g_bytes_unref(out);
-    if (err)
-        g_bytes_unref(err);
+    else if (pem == NULL)
+        *reason = g_strdup_printf("cannot run %s: no CSR", command);
+    else
+        outcome = run_helper(ca, command, pem, result, reason);
     if (pem)
         g_bytes_unref(pem);
     g_free(command);

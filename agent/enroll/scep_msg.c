@@ -255,16 +255,43 @@ nonce_matches(PKCS7_SIGNER_INFO *si, const unsigned char *nonce)
            memcmp(t->value.octet_string->data, nonce, SCEP_NONCE_LEN) == 0;
 }
 
-/* The signature, by one of ca_certs only; the signed content to out. */
-static gboolean
-signed_by_ca(PKCS7 *p7, STACK_OF(X509) * ca_certs, BIO *out)
+PKCS7 *
+scep_decode_reply(const void *der, gsize len, char **reason)
+{
+    const unsigned char *p = der;
+    PKCS7 *p7 = len <= SCEP_REPLY_MAX ? d2i_PKCS7(NULL, &p, (long)len) : NULL;
+    STACK_OF(PKCS7_SIGNER_INFO) *signers =
+        p7 && PKCS7_type_is_signed(p7) ? PKCS7_get_signer_info(p7) : NULL;
+    ERR_clear_error();
+    if (signers == NULL || sk_PKCS7_SIGNER_INFO_num(signers) != 1 ||
+        p != (const unsigned char *)der + len) {
+        *reason = g_strdup("the reply is not a PKCS#7 signed message");
+        PKCS7_free(p7);
+        return NULL;
+    }
+    return p7;
+}
+
+GBytes *
+scep_verify_reply(PKCS7 *reply, STACK_OF(X509) * ca_certs, char **reason)
 {
     /* A reply without content (failure, pending) signs the empty string. */
-    BIO *empty = PKCS7_get_detached(p7) ? BIO_new(BIO_s_mem()) : NULL;
-    int ok = PKCS7_verify(p7, ca_certs, NULL, empty, out,
-                          PKCS7_NOVERIFY | PKCS7_NOINTERN | PKCS7_BINARY);
+    BIO *empty = PKCS7_get_detached(reply) ? BIO_new(BIO_s_mem()) : NULL;
+    BIO *content = BIO_new(BIO_s_mem());
+    GBytes *out = NULL;
+    if (content != NULL &&
+        PKCS7_verify(reply, ca_certs, NULL, empty, content,
+                     PKCS7_NOVERIFY | PKCS7_NOINTERN | PKCS7_BINARY) == 1) {
+        char *data;
+        long n = BIO_get_mem_data(content, &data);
+        out = g_bytes_new(data, (gsize)n);
+    } else {
+        *reason = g_strdup("the reply is not signed by the CA");
+    }
+    ERR_clear_error();
+    BIO_free(content);
     BIO_free(empty);
-    return ok == 1;
+    return out;
 }
 
 static gboolean
@@ -304,41 +331,45 @@ read_attributes(PKCS7_SIGNER_INFO *si, const char *transaction_id,
 }
 
 gboolean
+scep_read_reply(PKCS7 *reply, GBytes *content, const char *transaction_id,
+                const unsigned char nonce[SCEP_NONCE_LEN],
+                struct scep_reply *out, char **reason)
+{
+    scep_oids();
+    *out = (struct scep_reply){.fail_info = -1};
+    if (!read_attributes(
+            sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(reply), 0),
+            transaction_id, nonce, out, reason))
+        return FALSE;
+    if (out->status != SCEP_SUCCESS)
+        return TRUE;
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(content, &len);
+    out->envelope = len > 0 ? d2i_PKCS7(NULL, &p, (long)len) : NULL;
+    ERR_clear_error();
+    if (out->envelope == NULL || !PKCS7_type_is_enveloped(out->envelope)) {
+        *reason = g_strdup("the reply's content is not an envelope");
+        scep_reply_clear(out);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
 scep_parse_reply(const void *der, gsize len, STACK_OF(X509) * ca_certs,
                  const char *transaction_id,
                  const unsigned char nonce[SCEP_NONCE_LEN],
                  struct scep_reply *out, char **reason)
 {
-    scep_oids();
-    const unsigned char *p = der;
-    PKCS7 *p7 = len <= SCEP_REPLY_MAX ? d2i_PKCS7(NULL, &p, (long)len) : NULL;
-    STACK_OF(PKCS7_SIGNER_INFO) *signers =
-        p7 && PKCS7_type_is_signed(p7) ? PKCS7_get_signer_info(p7) : NULL;
-    BIO *content = BIO_new(BIO_s_mem());
-    gboolean ok = FALSE;
     *out = (struct scep_reply){.fail_info = -1};
-    if (signers == NULL || sk_PKCS7_SIGNER_INFO_num(signers) != 1 ||
-        p != (const unsigned char *)der + len)
-        *reason = g_strdup("the reply is not a PKCS#7 signed message");
-    else if (!signed_by_ca(p7, ca_certs, content))
-        *reason = g_strdup("the reply is not signed by the CA");
-    else
-        ok = read_attributes(sk_PKCS7_SIGNER_INFO_value(signers, 0),
-                             transaction_id, nonce, out, reason);
-    if (ok && out->status == SCEP_SUCCESS) {
-        char *data;
-        long n = BIO_get_mem_data(content, &data);
-        const unsigned char *q = (const unsigned char *)data;
-        out->envelope = n > 0 ? d2i_PKCS7(NULL, &q, n) : NULL;
-        if (out->envelope == NULL || !PKCS7_type_is_enveloped(out->envelope)) {
-            *reason = g_strdup("the reply's content is not an envelope");
-            scep_reply_clear(out);
-            ok = FALSE;
-        }
-    }
-    ERR_clear_error();
-    BIO_free(content);
-    PKCS7_free(p7);
+    PKCS7 *reply = scep_decode_reply(der, len, reason);
+    GBytes *content = reply ? scep_verify_reply(reply, ca_certs, reason) : NULL;
+    gboolean ok =
+        content != NULL &&
+        scep_read_reply(reply, content, transaction_id, nonce, out, reason);
+    if (content != NULL)
+        g_bytes_unref(content);
+    PKCS7_free(reply);
     return ok;
 }
 

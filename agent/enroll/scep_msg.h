@@ -80,6 +80,21 @@ gboolean scep_parse_reply(const void *der, gsize len, STACK_OF(X509) * ca_certs,
                           const char *transaction_id,
                           const unsigned char nonce[SCEP_NONCE_LEN],
                           struct scep_reply *out, char **reason);
+
+/*
+ * scep_parse_reply's three steps, apart so that the fuzzer reaches what
+ * follows the signature without a CA's key. Decoding: one PKCS#7 signed
+ * message with one signer. Verifying: signed by one of ca_certs; returns
+ * the signed content. Reading: what a verified reply's signed attributes
+ * and content say; only ever on what scep_verify_reply accepted.
+ */
+PKCS7 *scep_decode_reply(const void *der, gsize len, char **reason);
+GBytes *scep_verify_reply(PKCS7 *reply, STACK_OF(X509) * ca_certs,
+                          char **reason);
+gboolean scep_read_reply(PKCS7 *reply, GBytes *content,
+                         const char *transaction_id,
+                         const unsigned char nonce[SCEP_NONCE_LEN],
+                         struct scep_reply *out, char **reason);
 void scep_reply_clear(struct scep_reply *reply);
 
 /* Opens the envelope to the certificates it carries (DER GBytes). */

@@ -17,6 +17,7 @@
  *     sign_delay_ms=N  every C_Sign takes N ms longer, as a smartcard does
  *     max_sessions=N   ulMaxSessionCount is N and C_OpenSession refuses more
  *     pin_locked=1     the token reports CKF_USER_PIN_LOCKED
+ *     pin_to_be_changed=1 the token reports CKF_USER_PIN_TO_BE_CHANGED
  *     protected_path=1 the token has a PIN pad: C_Login with no PIN uses
  *                      FAULTY_PINPAD_PIN, as if typed there
  *     always_auth=1    private keys have CKA_ALWAYS_AUTHENTICATE: C_Sign
@@ -27,9 +28,9 @@
  *     no_eddsa=1       the token offers neither CKM_EC_EDWARDS_KEY_PAIR_GEN
  *                      nor CKM_EDDSA, as TPMs and most cards; generating
  *                      such a key anyway fails and is logged
- *   FAULTY_LOG      a file that gets one line per C_Login and C_SignInit,
- *                   "sessions N" whenever N sessions are open, and
- *                   "hidden mechanism" for each use of one no_eddsa hides
+ *   FAULTY_LOG      a file that gets one line per C_Login, C_SetPIN and
+ *                   C_SignInit, "sessions N" whenever N sessions are open,
+ *                   and "hidden mechanism" for each use of one no_eddsa hides
  *
  * Counters are written back as they are used. Tests drive one request at
  * a time, so the file needs no locking.
@@ -160,6 +161,8 @@ faulty_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         info->flags |= CKF_USER_PIN_COUNT_LOW;
     if (rv == CKR_OK && control("pin_locked"))
         info->flags |= CKF_USER_PIN_LOCKED;
+    if (rv == CKR_OK && control("pin_to_be_changed"))
+        info->flags |= CKF_USER_PIN_TO_BE_CHANGED;
     if (rv == CKR_OK && control("protected_path"))
         info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
     if (rv == CKR_OK && control("max_sessions"))
@@ -239,6 +242,14 @@ faulty_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
         return real->C_Login(session, user, (CK_UTF8CHAR_PTR)pinpad,
                              strlen(pinpad));
     return real->C_Login(session, user, pin, len);
+}
+
+static CK_RV
+faulty_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old_pin,
+              CK_ULONG old_len, CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len)
+{
+    log_call("C_SetPIN");
+    return real->C_SetPIN(session, old_pin, old_len, new_pin, new_len);
 }
 
 static CK_RV
@@ -396,6 +407,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         faulty.C_OpenSession = faulty_OpenSession;
         faulty.C_CloseSession = faulty_CloseSession;
         faulty.C_Login = faulty_Login;
+        faulty.C_SetPIN = faulty_SetPIN;
         faulty.C_Finalize = faulty_Finalize;
         faulty.C_WaitForSlotEvent = faulty_WaitForSlotEvent;
         faulty.C_GetAttributeValue = faulty_GetAttributeValue;

@@ -32,7 +32,24 @@ cat >"$T/wrong-key" <<EOF
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
     -subj /CN=impostor 2>/dev/null | "$T/sign-with-test-ca"
 EOF
-chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key"
+# Helpers that misbehave, each leaving the pids the test must check.
+cat >"$T/leaves-a-child" <<EOF
+#!/bin/sh
+# Fails at once, but a child it leaves behind keeps stdout open.
+sleep 300 & echo \$! >"$T/leftover.pid"
+exit 3
+EOF
+cat >"$T/hangs-with-children" <<EOF
+#!/bin/sh
+# Hangs; one child in its process group, one in a session of its own,
+# both holding stdout open.
+sleep 300 & echo \$! >"$T/grouped.pid"
+setsid sleep 300 & echo \$! >"$T/escaped.pid"
+echo \$\$ >"$T/helper.pid"
+sleep 300
+EOF
+chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" \
+    "$T/leaves-a-child" "$T/hangs-with-children"
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
 {
@@ -46,6 +63,10 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile impostor protocol=exec "command=$T/wrong-key" "trust=$T/ca/ca.pem"
     profile hung protocol=exec "command=sleep 30" "trust=$T/ca/ca.pem" command-timeout=1
     profile broken protocol=exec "command=exit 3" "trust=$T/ca/ca.pem"
+    profile flood protocol=exec "command=head -c 1073741824 /dev/zero" "trust=$T/ca/ca.pem"
+    profile messy protocol=exec "command=$T/leaves-a-child" "trust=$T/ca/ca.pem"
+    profile tangled protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=1
+    profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
     profile typo protocol=scpe
     profile impatient-ca protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" retry-seconds=soon
@@ -107,6 +128,51 @@ check_exit "a helper that fails: exit 5 with its status" 5 \
     "CA broken: .* failed \(exit status 3\)" enroll crashed broken
 check_exit "a local CA whose key is missing: exit 5" 5 \
     "CA keyless: cannot read the CA key" enroll orphan keyless
+
+# --- helpers are bounded: their output, their time, their children
+peak_rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status"; }
+# gone PIDFILE: that process ends (a zombie counts) within 5 s.
+gone() {
+    local pid state
+    pid=$(cat "$1")
+    for _ in $(seq 1 100); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+        [ -z "$state" ] || [ "$state" = Z ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+# A hang here would be the bug under test: give up long before the
+# helpers' children (300 s) would end by themselves.
+bounded_enroll() { timeout 20 "$TESSERA" enroll "$1" --token "Test Token" --ca "$2" --subject "CN=$1"; }
+wait_for_file() { for _ in $(seq 1 200); do [ -s "$1" ] && return; sleep 0.05; done; }
+rss_before=$(peak_rss_kb)
+check_exit "a helper that prints 1 GiB is cut at 256 KiB: exit 7" 7 \
+    "CA flood: .* printed more than 262144 bytes" enroll flooded flood
+check "and the agent never held it: its peak RSS grew by less than 64 MiB" \
+    test $(($(peak_rss_kb) - rss_before)) -lt 65536
+check_exit "a helper's exit status is its answer, whatever its child holds open" 5 \
+    "CA messy: .* failed \(exit status 3\)" bounded_enroll untidy messy
+check "the child it left is killed" gone "$T/leftover.pid"
+check_exit "a helper that hangs with children holding stdout stops at command-timeout" 5 \
+    "CA tangled: .* did not finish in time" bounded_enroll tangled tangled
+check "the helper is killed" gone "$T/helper.pid"
+check "so is its child in its process group" gone "$T/grouped.pid"
+check "a child in a session of its own is not waited for" alive "$T/escaped.pid"
+kill "$(cat "$T/escaped.pid")"
+rm -f "$T"/*.pid
+"$TESSERA" enroll hasty --token "Test Token" --ca slow --subject CN=hasty \
+    >/dev/null 2>&1 &
+enroll_pid=$!
+wait_for_file "$T/helper.pid"
+kill -INT "$enroll_pid"
+wait "$enroll_pid" || true
+check "Ctrl-C while a helper runs stops the helper" gone "$T/helper.pid"
+check "and its process group" gone "$T/grouped.pid"
+check_output "the agent says why" "enrolment of hasty failed: .* was stopped: the enrolment was interrupted" \
+    cat "$T/agent.log"
+kill "$(cat "$T/escaped.pid")"
 "$TESSERA" enroll impatient --token "Test Token" --ca forever --subject CN=impatient \
     --timeout 60 >"$T/interrupted.out" 2>&1 &
 enroll_pid=$!
@@ -144,5 +210,25 @@ check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
     "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+
+# --- SIGTERM while a helper runs: the agent stops within seconds, the
+# helper's group with it, the enrolment rolled back.
+rm -f "$T"/*.pid
+"$TESSERA" enroll interrupted --token "Test Token" --ca slow \
+    --subject CN=interrupted >/dev/null 2>&1 &
+enroll_pid=$!
+wait_for_file "$T/helper.pid"
+kill -TERM "$AGENT_PID"
+for _ in $(seq 1 200); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+check "SIGTERM while a helper runs stops the agent within 10 s" \
+    bash -c "! kill -0 $AGENT_PID 2>/dev/null"
+kill -KILL "$AGENT_PID" 2>/dev/null || true
+stop_agent
+wait "$enroll_pid" || true
+check "the helper is stopped with the agent" gone "$T/helper.pid"
+check "so is its process group" gone "$T/grouped.pid"
+kill "$(cat "$T/escaped.pid")"
+check_output "the enrolment was rolled back: no new key on the token" \
+    "^$keys_before$" private_keys
 
 finish

@@ -104,6 +104,18 @@ if [ "$logins" -eq 1 ]; then pass "the wrong PIN cost exactly one C_Login"; else
     fail "the wrong PIN cost exactly one C_Login (saw $logins)"; fi
 check_fails "the token stays locked" "is locked" "$HELPERS/sign_load" tessera:ec
 check "the right PIN then unlocks" unlock
+# Unlocked, C_Login would take any PIN: the agent checks it (C_SetPIN to
+# itself) and the login stays.
+check_fails "a wrong PIN while the token is unlocked is reported as wrong" \
+    'wrong PIN for token "Test Token"; it was tried once and will not be retried \(the token stays unlocked' \
+    "$TESSERA" unlock --pin-file "$T/wrong-pin"
+check_output "checked by one C_SetPIN, with no C_Logout" "^1 0$" \
+    bash -c "echo \$(grep -c 'C_SetPIN' '$T/spy.log') \$(grep -c 'C_Logout' '$T/spy.log')"
+check_output "and the login survives it" "1 of 1 signed" "$HELPERS/sign_load" tessera:ec
+check_output "the right PIN while unlocked still succeeds" "^unlocked" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+"$TESSERA" lock >/dev/null
+check "and the PIN on the token is unchanged" unlock
 if grep -q -e 99887766 -e "$PIN" "$T/agent.log"; then fail "no PIN appears in the agent log"; else
     pass "no PIN appears in the agent log"; fi
 unset PKCS11SPY PKCS11SPY_OUTPUT

@@ -51,6 +51,19 @@ check_output "and never called C_Login" "^0$" calls C_Login
 check_output "with --force it spends the try, once" "unlocked" \
     "$TESSERA" unlock --pin-file "$T/pin" --force
 check_output "one C_Login in all" "^1$" calls C_Login
+# A PIN given while unlocked is checked, without logging out (test_faults.sh
+# has the wrong one), except where checking would change the token's state.
+fault
+check_output "a PIN given while unlocked is checked with one C_SetPIN" \
+    "unlocked" "$TESSERA" unlock --pin-file "$T/pin"
+check_output "one C_SetPIN, no second C_Login" "^1 1$" \
+    bash -c "echo \$(grep -c '^C_SetPIN$' '$FAULTY_LOG') \$(grep -c '^C_Login$' '$FAULTY_LOG')"
+fault pin_to_be_changed=1
+check_fails "a token waiting for a new PIN cannot check one while unlocked, and says so" \
+    "is unlocked already and cannot check a PIN while it is, so the PIN was not checked" \
+    "$TESSERA" unlock --pin-file "$T/pin"
+check_output "and was not asked to" "^1$" calls C_SetPIN
+fault
 fault count_low=1
 check_output "a low PIN counter is shown" "unlocked,pin-count-low" "$TESSERA" tokens
 fault

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The SCEP message code on answers recorded from the scep package's server
- * (tests/fuzz/corpus/scep, also the fuzzer's seeds) and on tampered ones.
+ * (tests/fuzz/corpus/scep, also the fuzzer's seeds) and on tampered ones,
+ * and on the fuzzer's own seeds, signed by its test-only CA: they must
+ * pass every check, or the fuzzer would not reach past them.
  */
 #include "../../agent/enroll/scep_msg.h"
+#include "../fuzz/scep_fuzz_ca.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -206,6 +209,90 @@ test_request(void **state)
     sk_X509_pop_free(ca, X509_free);
 }
 
+/* A fuzz seed read by scep_parse_reply as the fuzzer does: status, fail_info,
+ * and the number of certificates its envelope opens to (-1: none). */
+static void
+check_fuzz_seed(const char *name, enum scep_pki_status status, int fail_info,
+                int certs_inside)
+{
+    static const unsigned char zero_nonce[SCEP_NONCE_LEN];
+    EVP_PKEY *key;
+    X509 *cert;
+    assert_true(scep_fuzz_ca_load(&key, &cert));
+    STACK_OF(X509) *ca = sk_X509_new_null();
+    sk_X509_push(ca, cert);
+    GBytes *der = recorded(name);
+    gsize len;
+    const void *data = g_bytes_get_data(der, &len);
+    struct scep_reply reply;
+    char *reason = NULL;
+    assert_true(
+        scep_parse_reply(data, len, ca, "ID", zero_nonce, &reply, &reason));
+    assert_int_equal(reply.status, status);
+    assert_int_equal(reply.fail_info, fail_info);
+    if (certs_inside >= 0) {
+        GPtrArray *certs =
+            g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        assert_true(scep_open_envelope(
+            reply.envelope, cert, scep_fuzz_ca_decrypt, key, certs, &reason));
+        assert_int_equal(certs->len, certs_inside);
+        g_ptr_array_unref(certs);
+    }
+    scep_reply_clear(&reply);
+    g_bytes_unref(der);
+    sk_X509_pop_free(ca, X509_free);
+    EVP_PKEY_free(key);
+}
+
+static void
+test_fuzz_seeds(void **state)
+{
+    (void)state;
+    check_fuzz_seed("fuzz-certrep-success.der", SCEP_SUCCESS, -1, 1);
+    check_fuzz_seed("fuzz-certrep-pending.der", SCEP_PENDING, -1, -1);
+    check_fuzz_seed("fuzz-certrep-failure.der", SCEP_FAILURE, 2, -1);
+    /* The envelopes alone, in every cipher a reply may use. */
+    EVP_PKEY *key;
+    X509 *cert;
+    assert_true(scep_fuzz_ca_load(&key, &cert));
+    static const char *const envelopes[] = {
+        "fuzz-envelope-AES-128-CBC.der", "fuzz-envelope-AES-192-CBC.der",
+        "fuzz-envelope-AES-256-CBC.der", "fuzz-envelope-DES-EDE3-CBC.der",
+        "fuzz-envelope-DES-CBC.der"};
+    for (size_t i = 0; i < G_N_ELEMENTS(envelopes); i++) {
+        GBytes *der = recorded(envelopes[i]);
+        gsize len;
+        const unsigned char *p = g_bytes_get_data(der, &len);
+        PKCS7 *envelope = d2i_PKCS7(NULL, &p, (long)len);
+        GPtrArray *certs =
+            g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        char *reason = NULL;
+        assert_non_null(envelope);
+        if (!scep_open_envelope(envelope, cert, scep_fuzz_ca_decrypt, key,
+                                certs, &reason))
+            fail_msg("%s: %s", envelopes[i], reason);
+        assert_int_equal(certs->len, 1);
+        g_ptr_array_unref(certs);
+        PKCS7_free(envelope);
+        g_bytes_unref(der);
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    /* The CA and an RA: the RA, for key encipherment, is the recipient. */
+    GBytes *bag = recorded("fuzz-getcacert-bag.der");
+    gsize len;
+    const void *data = g_bytes_get_data(bag, &len);
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    X509 *recipient;
+    char *reason = NULL;
+    assert_true(
+        scep_parse_ca_certs(data, len, TRUE, certs, &recipient, &reason));
+    assert_int_equal(sk_X509_num(certs), 2);
+    assert_ptr_equal(recipient, sk_X509_value(certs, 1));
+    sk_X509_pop_free(certs, X509_free);
+    g_bytes_unref(bag);
+}
+
 static void
 test_fail_info(void **state)
 {
@@ -223,6 +310,7 @@ main(void)
         cmocka_unit_test(test_ca_certs_hostile),
         cmocka_unit_test(test_reply),
         cmocka_unit_test(test_request),
+        cmocka_unit_test(test_fuzz_seeds),
         cmocka_unit_test(test_fail_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
