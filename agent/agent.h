@@ -14,6 +14,9 @@
 #include "../common/keyspec.h"
 #include "../common/transport.h"
 #include "files.h"
+#include "modules.h"
+#include "objects.h"
+#include "tokens.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -33,34 +36,6 @@ struct agent_config {
     char *state_dir;
     char *path;        /* agent.conf, which may not exist */
     GKeyFile *keyfile; /* per-token groups: [token LABEL] */
-};
-
-struct agent_token {
-    gint refcount;
-    CK_FUNCTION_LIST *module;
-    char *module_name;
-    CK_SLOT_ID slot;
-    char *label;
-    char *manufacturer;
-    char *model;
-    char *serial;
-    CK_FLAGS flags;     /* the last C_GetTokenInfo's; atomic */
-    gboolean read_only; /* cannot generate keys (see tokens.c); fixed */
-
-    GMutex lock; /* the fields below */
-    GCond session_returned;
-    GArray *idle_sessions; /* CK_SESSION_HANDLE */
-    unsigned open_sessions;
-    unsigned max_sessions;
-    /* Login state lives as long as one session does: this one stays open. */
-    CK_SESSION_HANDLE login_session;
-    gboolean logged_in;
-    gboolean present;
-    gint64 last_used; /* monotonic us of the last signature or login; atomic */
-    /* A renewal is changing objects (see agent_token_objects_settle). */
-    unsigned objects_changing;
-    unsigned objects_generation; /* changes that ended; atomic */
-    GCond objects_settled;
 };
 
 struct agent_identity {
@@ -103,8 +78,7 @@ struct agent_registry {
 
 struct agent {
     struct agent_config config;
-    CK_FUNCTION_LIST **modules; /* NULL-terminated */
-    gboolean modules_from_registry;
+    struct agent_modules *modules;
     GMutex registry_lock;
     struct agent_registry *registry;
     GMutex rescan_lock;   /* one rescan at a time */
@@ -136,59 +110,10 @@ void agent_config_clear(struct agent_config *cfg);
 char *agent_config_string(const struct agent_config *cfg, const char *kind,
                           const char *name, const char *key);
 
-/* tokens.c */
-gboolean agent_modules_load(struct agent *agent, GError **error);
-void agent_modules_release(struct agent *agent);
-/* At exit, in two steps: C_Finalize ends the threads blocked in
- * C_WaitForSlotEvent, which must return before the module is unloaded. */
-void agent_modules_finalize(struct agent *agent);
-void agent_modules_unload(struct agent *agent);
-GPtrArray *agent_tokens_discover(struct agent *agent);
-/* The known tokens (same objects) plus any that appeared since. */
-GPtrArray *agent_tokens_merge(struct agent *agent, GPtrArray *known);
-struct agent_token *agent_token_ref(struct agent_token *token);
-void agent_token_unref(struct agent_token *token);
-/* A session from the pool, waiting while the token's limit is reached. */
-CK_RV agent_token_session_acquire(struct agent_token *token,
-                                  CK_SESSION_HANDLE *out);
-void agent_token_session_release(struct agent_token *token,
-                                 CK_SESSION_HANDLE session, gboolean broken);
-int agent_token_login(struct agent_token *token, const uint8_t *pin,
-                      size_t pin_len, gboolean force,
-                      struct tessera_status *st);
-int agent_token_logout(struct agent_token *token, struct tessera_status *st);
-/* Maps a PKCS#11 failure to a code and a sentence naming the token. */
-void agent_token_fail(struct agent_token *token, CK_RV rv, const char *what,
-                      struct tessera_status *st);
 /* Whether a PIN may be typed for the token (its pin-source is prompt). */
 gboolean agent_token_unlock_allowed(struct agent *agent,
                                     struct agent_token *token,
                                     struct tessera_status *st);
-/* Marks the token present or absent; a returning token starts locked:
- * TRUE when it has just come back. */
-gboolean agent_token_check_presence(struct agent_token *token);
-/* One login from the token's pin-file; TRUE if it worked. */
-gboolean agent_token_login_from_file(struct agent *agent,
-                                     struct agent_token *token);
-gboolean agent_token_logged_in(struct agent_token *token);
-/*
- * A renewal's steps bracket their object changes with these. While another
- * session relabels a key, SoftHSM2 can report the key's handle invalid and
- * find nothing by its id; a signature that meets that waits for the change
- * to end (agent_token_objects_settle: TRUE when a change ended after
- * generation was read) and tries the same key again.
- */
-void agent_token_objects_changing(struct agent_token *token);
-void agent_token_objects_changed(struct agent_token *token);
-unsigned agent_token_objects_generation(struct agent_token *token);
-gboolean agent_token_objects_settle(struct agent_token *token,
-                                    unsigned generation);
-/* Asks the token (PKCS#11) and describes it. */
-void agent_token_info(struct agent_token *token,
-                      struct tessera_token_info *out);
-/* TESSERA_TOKEN_* from what the agent last heard; no PKCS#11 call. */
-uint32_t agent_token_state(struct agent_token *token);
-char *agent_trimmed(const unsigned char *padded, size_t len);
 /* Login from the per-token pin-file, once, for headless machines; TRUE
  * when any token was logged in. */
 gboolean agent_tokens_login_from_config(struct agent *agent,
@@ -207,8 +132,6 @@ void agent_identity_export(const struct agent_identity *id,
 struct agent_token *agent_find_token(struct agent_registry *reg,
                                      const char *spec,
                                      struct tessera_status *st);
-GBytes *agent_spki_from_key(struct agent_token *token,
-                            CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key);
 /* Lower-case hex of bytes. */
 char *agent_hex(GBytes *bytes);
 char *agent_chain_path(const struct agent *agent,
@@ -221,13 +144,6 @@ void agent_registry_refresh_keys(struct agent *agent, struct agent_token *token,
 GBytes *agent_leaf_of(struct agent *agent, const char *name);
 void agent_leaf_copy(struct agent *agent, const char *name,
                      struct tessera_blob *out);
-/* An attribute's value, or NULL. */
-GBytes *agent_object_attribute(struct agent_token *token,
-                               CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
-                               CK_ATTRIBUTE_TYPE type);
-CK_RV agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
-                        CK_OBJECT_CLASS cls, GBytes *key_id,
-                        CK_OBJECT_HANDLE *out);
 
 /* signer.c */
 int agent_sign(struct agent *agent, const struct tessera_sign_request *req,
@@ -261,8 +177,9 @@ int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
 /* The pieces renewal puts together differently. */
 GBytes *agent_new_key_id(void);
-CK_RV agent_generate_key(struct agent_token *token, const char *label,
-                         const struct tessera_keyspec *spec, GBytes *key_id);
+int agent_generate_key(struct agent_token *token, const char *label,
+                       const struct tessera_keyspec *spec, GBytes *key_id,
+                       struct tessera_status *st);
 /* A CSR signed by the key reachable as key_name (an identity, NAME~next). */
 int agent_make_csr(struct agent *agent, const char *key_name,
                    const char *subject, X509_EXTENSION *san,
@@ -272,7 +189,6 @@ int agent_store_certificates(struct agent *agent, struct agent_token *token,
                              GBytes *key_id, const char *label,
                              const struct tessera_blob *certs, size_t n_certs,
                              struct tessera_status *st);
-CK_RV agent_open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out);
 gboolean agent_certificate_matches_key(X509 *x, GBytes *spki);
 gboolean agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
                                    gboolean certificates_only);
@@ -332,8 +248,6 @@ void agent_watch_start(struct agent *agent);
  * agent_watch_finish after the modules are unloaded. */
 void agent_watch_stop(struct agent *agent);
 void agent_watch_finish(struct agent *agent);
-/* A slot-event thread is still blocked in module: leave it loaded. */
-gboolean agent_watch_holds(struct agent *agent, CK_FUNCTION_LIST *module);
 
 /* suspend.c: lock-on-suspend through logind on the system bus. */
 void agent_suspend_start(struct agent *agent);

@@ -254,3 +254,25 @@ agent_config_string(const struct agent_config *cfg, const char *kind,
     g_free(group);
     return value;
 }
+
+gboolean
+agent_token_unlock_allowed(struct agent *agent, struct agent_token *token,
+                           struct tessera_status *st)
+{
+    switch (agent_pin_source(&agent->config, token_label(token))) {
+    case AGENT_PIN_FILE:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" takes its PIN from its pin-file "
+                           "(pin-source=file in agent.conf)",
+                           token_label(token));
+        return FALSE;
+    case AGENT_PIN_NONE:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" is never unlocked (pin-source=none "
+                           "in agent.conf)",
+                           token_label(token));
+        return FALSE;
+    default:
+        return TRUE;
+    }
+}

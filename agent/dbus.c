@@ -58,7 +58,7 @@ child_path(const char *kind, const char *name)
 static char *
 token_path(const struct agent_token *t)
 {
-    char *key = g_strdup_printf("%s %s", t->label, t->serial);
+    char *key = g_strdup_printf("%s %s", token_label(t), token_serial(t));
     char *path = child_path("token", key);
     g_free(key);
     return path;
@@ -132,11 +132,11 @@ static void
 update_token(TesseraAgent1Token *iface, struct agent_token *t)
 {
     /* As last heard: the main loop never waits on a token. */
-    uint32_t state = agent_token_state(t);
-    tessera_agent1_token_set_label(iface, t->label);
-    tessera_agent1_token_set_manufacturer(iface, t->manufacturer);
-    tessera_agent1_token_set_model(iface, t->model);
-    tessera_agent1_token_set_serial(iface, t->serial);
+    uint32_t state = token_state(t);
+    tessera_agent1_token_set_label(iface, token_label(t));
+    tessera_agent1_token_set_manufacturer(iface, token_manufacturer(t));
+    tessera_agent1_token_set_model(iface, token_model(t));
+    tessera_agent1_token_set_serial(iface, token_serial(t));
     tessera_agent1_token_set_present(iface,
                                      (state & TESSERA_TOKEN_PRESENT) != 0);
     tessera_agent1_token_set_logged_in(iface,
@@ -257,7 +257,7 @@ token_call_free(struct token_call *c)
         g_free(c->pin);
     }
     if (c->token != NULL)
-        agent_token_unref(c->token);
+        token_unref(c->token);
     g_object_unref(c->inv);
     g_free(c);
 }
@@ -269,10 +269,10 @@ run_token_call(gpointer data)
     struct tessera_status st = {0};
     int rc = -1;
     if (c->pin == NULL)
-        rc = agent_token_logout(c->token, &st);
+        rc = token_logout(c->token, &st);
     else if (agent_token_unlock_allowed(c->dbus->agent, c->token, &st))
-        rc = agent_token_login(c->token, (uint8_t *)c->pin, strlen(c->pin),
-                               FALSE, &st);
+        rc = token_login(c->token, (uint8_t *)c->pin, strlen(c->pin), FALSE,
+                         &st);
     if (rc == 0) {
         agent_rescan(c->dbus->agent);
         reply_after_sync(c->dbus, c->inv, NULL);
@@ -292,7 +292,7 @@ token_of(struct agent_dbus *d, GDBusMethodInvocation *inv)
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
         char *p = token_path(t);
         if (strcmp(p, path) == 0)
-            found = agent_token_ref(t);
+            found = token_ref(t);
         g_free(p);
     }
     agent_registry_unref(reg);
@@ -672,7 +672,7 @@ note_sign_failure(gpointer data)
             d->last_pin_notice = now;
             char *body = g_strdup_printf(
                 "A program wants to use %s: unlock token \"%s\".", f->name,
-                id->token->label);
+                token_label(id->token));
             notify(d, "PIN needed", body);
             g_free(body);
         }

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_OBJECTS 4096
-#define MAX_ATTRIBUTE 65536
 #define MAX_NAME 64
 #define MAX_CHAIN_FILE (256 * 1024)
 
@@ -74,7 +72,7 @@ agent_identity_unref(struct agent_identity *id)
 {
     if (id == NULL || !g_atomic_int_dec_and_test(&id->refcount))
         return;
-    agent_token_unref(id->token);
+    token_unref(id->token);
     g_bytes_unref(id->key_id);
     g_bytes_unref(id->spki);
     g_ptr_array_unref(id->certs);
@@ -83,170 +81,6 @@ agent_identity_unref(struct agent_identity *id)
     g_free(id->subject);
     g_free(id->issuer);
     g_free(id);
-}
-
-CK_RV
-agent_find_object(struct agent_token *token, CK_SESSION_HANDLE session,
-                  CK_OBJECT_CLASS cls, GBytes *key_id, CK_OBJECT_HANDLE *out)
-{
-    gsize id_len;
-    const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_ID, (void *)id, id_len},
-    };
-    CK_ULONG found = 0;
-    CK_RV rv = token->module->C_FindObjectsInit(session, tmpl, 2);
-    if (rv != CKR_OK)
-        return rv;
-    rv = token->module->C_FindObjects(session, out, 1, &found);
-    token->module->C_FindObjectsFinal(session);
-    if (rv == CKR_OK && found == 0)
-        rv = CKR_OBJECT_HANDLE_INVALID;
-    return rv;
-}
-
-/* The objects the session can see (without a login: the public ones) that
- * match the template, appended to handles. */
-static void
-find_objects(struct agent_token *token, CK_SESSION_HANDLE session,
-             CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl, GArray *handles)
-{
-    if (token->module->C_FindObjectsInit(session, tmpl, n_tmpl) != CKR_OK)
-        return;
-    CK_OBJECT_HANDLE batch[64];
-    CK_ULONG n = 0;
-    while (handles->len < MAX_OBJECTS &&
-           token->module->C_FindObjects(session, batch, G_N_ELEMENTS(batch),
-                                        &n) == CKR_OK &&
-           n > 0)
-        g_array_append_vals(handles, batch, (guint)n);
-    token->module->C_FindObjectsFinal(session);
-}
-
-GBytes *
-agent_object_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
-                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
-{
-    uint8_t guess[4096];
-    CK_ATTRIBUTE attr = {type, guess, sizeof(guess)};
-    CK_RV rv = token->module->C_GetAttributeValue(session, obj, &attr, 1);
-    if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION)
-        return g_bytes_new(guess, attr.ulValueLen);
-    if (rv != CKR_BUFFER_TOO_SMALL)
-        return NULL;
-    attr = (CK_ATTRIBUTE){type, NULL, 0};
-    if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK ||
-        attr.ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-        attr.ulValueLen > MAX_ATTRIBUTE)
-        return NULL;
-    attr.pValue = g_malloc(attr.ulValueLen);
-    if (token->module->C_GetAttributeValue(session, obj, &attr, 1) != CKR_OK) {
-        g_free(attr.pValue);
-        return NULL;
-    }
-    return g_bytes_new_take(attr.pValue, attr.ulValueLen);
-}
-
-static char *
-get_string_attribute(struct agent_token *token, CK_SESSION_HANDLE session,
-                     CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
-{
-    GBytes *b = agent_object_attribute(token, session, obj, type);
-    if (b == NULL)
-        return NULL;
-    gsize len;
-    const char *p = g_bytes_get_data(b, &len);
-    char *s = g_strndup(p, len);
-    g_bytes_unref(b);
-    return s;
-}
-
-/* CKA_EC_POINT is a DER OCTET STRING by the standard; some tokens omit it. */
-static GBytes *
-unwrap_ec_point(GBytes *value)
-{
-    gsize len;
-    const unsigned char *p = g_bytes_get_data(value, &len), *q = p;
-    ASN1_OCTET_STRING *os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len);
-    GBytes *point;
-    if (os != NULL && q == p + len)
-        point = g_bytes_new(ASN1_STRING_get0_data(os), ASN1_STRING_length(os));
-    else
-        point = g_bytes_ref(value);
-    ASN1_OCTET_STRING_free(os);
-    return point;
-}
-
-static EVP_PKEY *
-ec_public_key(GBytes *params_der, GBytes *point_value)
-{
-    gsize len;
-    const unsigned char *p = g_bytes_get_data(params_der, &len);
-    ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
-    const char *group = oid ? OBJ_nid2sn(OBJ_obj2nid(oid)) : NULL;
-    ASN1_OBJECT_free(oid);
-    if (group == NULL)
-        return NULL;
-    GBytes *point = unwrap_ec_point(point_value);
-    gsize point_len;
-    const void *point_data = g_bytes_get_data(point, &point_len);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
-        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point_data,
-                                point_len),
-        OSSL_PARAM_END,
-    };
-    EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    g_bytes_unref(point);
-    return pkey;
-}
-
-static EVP_PKEY *
-rsa_public_key(GBytes *modulus, GBytes *exponent)
-{
-    gsize nlen, elen;
-    const unsigned char *n = g_bytes_get_data(modulus, &nlen);
-    const unsigned char *e = g_bytes_get_data(exponent, &elen);
-    BIGNUM *bn_n = BN_bin2bn(n, (int)nlen, NULL);
-    BIGNUM *bn_e = BN_bin2bn(e, (int)elen, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    int ok = bn_n && bn_e && bld &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) &&
-             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && ctx &&
-             EVP_PKEY_fromdata_init(ctx) == 1 &&
-             EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
-    if (!ok) {
-        EVP_PKEY_free(pkey);
-        pkey = NULL;
-    }
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn_n);
-    BN_free(bn_e);
-    return pkey;
-}
-
-static EVP_PKEY *
-ed25519_public_key(GBytes *point_value)
-{
-    GBytes *point = unwrap_ec_point(point_value);
-    gsize len;
-    const unsigned char *p = g_bytes_get_data(point, &len);
-    EVP_PKEY *pkey =
-        EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, p, len);
-    g_bytes_unref(point);
-    return pkey;
 }
 
 static GBytes *
@@ -259,40 +93,6 @@ spki_of(EVP_PKEY *pkey)
     GBytes *b = g_bytes_new(der, (gsize)len);
     OPENSSL_free(der);
     return b;
-}
-
-GBytes *
-agent_spki_from_key(struct agent_token *token, CK_SESSION_HANDLE session,
-                    CK_OBJECT_HANDLE key)
-{
-    CK_KEY_TYPE type = 0;
-    CK_ATTRIBUTE attr = {CKA_KEY_TYPE, &type, sizeof(type)};
-    if (token->module->C_GetAttributeValue(session, key, &attr, 1) != CKR_OK)
-        return NULL;
-    GBytes *a = NULL, *b = NULL;
-    EVP_PKEY *pkey = NULL;
-    if (type == CKK_EC) {
-        a = agent_object_attribute(token, session, key, CKA_EC_PARAMS);
-        b = agent_object_attribute(token, session, key, CKA_EC_POINT);
-        if (a && b)
-            pkey = ec_public_key(a, b);
-    } else if (type == CKK_EC_EDWARDS) {
-        a = agent_object_attribute(token, session, key, CKA_EC_POINT);
-        if (a)
-            pkey = ed25519_public_key(a);
-    } else if (type == CKK_RSA) {
-        a = agent_object_attribute(token, session, key, CKA_MODULUS);
-        b = agent_object_attribute(token, session, key, CKA_PUBLIC_EXPONENT);
-        if (a && b)
-            pkey = rsa_public_key(a, b);
-    }
-    GBytes *spki = spki_of(pkey);
-    EVP_PKEY_free(pkey);
-    if (a)
-        g_bytes_unref(a);
-    if (b)
-        g_bytes_unref(b);
-    return spki;
 }
 
 char *
@@ -335,7 +135,7 @@ char *
 agent_chain_path(const struct agent *agent, const struct agent_token *token,
                  GBytes *key_id)
 {
-    char *serial = sanitized_name(token->serial, key_id);
+    char *serial = sanitized_name(token_serial(token), key_id);
     char *hex = agent_hex(key_id);
     char *file = g_strdup_printf("%s-%s.pem", serial, hex);
     char *path =
@@ -447,47 +247,9 @@ key_entry_free(struct key_entry *e)
     g_free(e);
 }
 
-/* Class, id and label of one object, read in one call where they fit. */
-struct object_summary {
-    CK_OBJECT_HANDLE handle;
-    CK_OBJECT_CLASS cls;
-    GBytes *id;  /* NULL or empty: not part of an identity */
-    char *label; /* NULL when the object has none */
-};
-
 static void
-summarize_object(struct agent_token *token, CK_SESSION_HANDLE session,
-                 CK_OBJECT_HANDLE h, struct object_summary *out)
-{
-    uint8_t id[256];
-    char label[256];
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &out->cls, sizeof(out->cls)},
-                        {CKA_ID, id, sizeof(id)},
-                        {CKA_LABEL, label, sizeof(label)}};
-    *out = (struct object_summary){.handle = h, .cls = (CK_OBJECT_CLASS)-1};
-    /* Attributes that did not fit or cannot be read come back unavailable,
-     * the others filled (PKCS#11 v2.40, C_GetAttributeValue). */
-    token->module->C_GetAttributeValue(session, h, t, G_N_ELEMENTS(t));
-    if (t[0].ulValueLen != sizeof(out->cls))
-        out->cls = (CK_OBJECT_CLASS)-1;
-    out->id = t[1].ulValueLen != CK_UNAVAILABLE_INFORMATION
-                  ? g_bytes_new(id, t[1].ulValueLen)
-                  : agent_object_attribute(token, session, h, CKA_ID);
-    out->label = t[2].ulValueLen != CK_UNAVAILABLE_INFORMATION
-                     ? g_strndup(label, t[2].ulValueLen)
-                     : get_string_attribute(token, session, h, CKA_LABEL);
-}
-
-static void
-object_summary_clear(struct object_summary *o)
-{
-    if (o->id != NULL)
-        g_bytes_unref(o->id);
-    g_free(o->label);
-}
-
-static void
-add_to_entry(GHashTable *by_id, GPtrArray *entries, struct object_summary *o)
+add_to_entry(GHashTable *by_id, GPtrArray *entries,
+             const struct token_object *o)
 {
     struct key_entry *e = g_hash_table_lookup(by_id, o->id);
     if (e == NULL && o->cls == CKO_CERTIFICATE)
@@ -516,77 +278,56 @@ add_to_entry(GHashTable *by_id, GPtrArray *entries, struct object_summary *o)
 /* Groups a token's keys and certificates by CKA_ID: all of them, or those
  * of key_ids (GBytes) only. */
 static GPtrArray *
-collect_keys(struct agent_token *token, CK_SESSION_HANDLE session,
-             GPtrArray *key_ids)
+collect_keys(const struct token_session *s, GPtrArray *key_ids)
 {
     /* Keys first, so that certificates find the entry of their key. */
     static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
                                               CKO_CERTIFICATE};
-    GArray *handles = g_array_new(FALSE, FALSE, sizeof(CK_OBJECT_HANDLE));
-    if (key_ids == NULL)
-        find_objects(token, session, NULL, 0, handles);
-    for (guint i = 0; key_ids != NULL && i < key_ids->len; i++) {
-        gsize len;
-        const void *id = g_bytes_get_data(g_ptr_array_index(key_ids, i), &len);
-        CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, len};
-        find_objects(token, session, &tmpl, 1, handles);
-    }
-    struct object_summary *objects =
-        g_new0(struct object_summary, handles->len);
-    for (guint i = 0; i < handles->len; i++)
-        summarize_object(token, session,
-                         g_array_index(handles, CK_OBJECT_HANDLE, i),
-                         &objects[i]);
+    GArray *objects = objects_list(s, key_ids);
     GPtrArray *entries =
         g_ptr_array_new_with_free_func((GDestroyNotify)key_entry_free);
     GHashTable *by_id = g_hash_table_new(g_bytes_hash, g_bytes_equal);
     for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
-        for (guint i = 0; i < handles->len; i++)
-            if (objects[i].cls == classes[c] && objects[i].id != NULL &&
-                g_bytes_get_size(objects[i].id) > 0)
-                add_to_entry(by_id, entries, &objects[i]);
-    for (guint i = 0; i < handles->len; i++)
-        object_summary_clear(&objects[i]);
-    g_free(objects);
-    g_array_unref(handles);
+        for (guint i = 0; i < objects->len; i++) {
+            const struct token_object *o =
+                &g_array_index(objects, struct token_object, i);
+            if (o->cls == classes[c] && o->id != NULL &&
+                g_bytes_get_size(o->id) > 0)
+                add_to_entry(by_id, entries, o);
+        }
+    objects_list_free(objects);
     g_hash_table_unref(by_id);
     return entries;
 }
 
 static struct agent_identity *
-identity_from_entry(struct agent *agent, struct agent_token *token,
-                    CK_SESSION_HANDLE session, const struct key_entry *e)
+identity_from_entry(struct agent *agent, const struct token_session *s,
+                    const struct key_entry *e)
 {
+    struct agent_token *token = s->token;
     struct agent_identity *id = g_new0(struct agent_identity, 1);
     id->refcount = 1;
-    id->token = agent_token_ref(token);
+    id->token = token_ref(token);
     id->key_id = g_bytes_ref(e->id);
     id->key_label = g_strdup(e->label ? e->label : "");
     id->certs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     id->key_handle =
         e->private_key != CK_INVALID_HANDLE ? (gint64)e->private_key : -1;
-    if (e->private_key != CK_INVALID_HANDLE) {
-        GBytes *always = agent_object_attribute(token, session, e->private_key,
-                                                CKA_ALWAYS_AUTHENTICATE);
-        gsize n = 0;
-        const CK_BBOOL *b = always ? g_bytes_get_data(always, &n) : NULL;
-        id->always_authenticate = n == sizeof(CK_BBOOL) && *b == CK_TRUE;
-        if (always != NULL)
-            g_bytes_unref(always);
-    }
+    id->always_authenticate =
+        e->private_key != CK_INVALID_HANDLE &&
+        objects_flag(s, e->private_key, CKA_ALWAYS_AUTHENTICATE);
     id->name = sanitized_name(e->label, e->id);
     gboolean ok;
-    GBytes *cert =
-        e->cert != CK_INVALID_HANDLE
-            ? agent_object_attribute(token, session, e->cert, CKA_VALUE)
-            : NULL;
+    GBytes *cert = e->cert != CK_INVALID_HANDLE
+                       ? objects_value(s, e->cert, CKA_VALUE)
+                       : NULL;
     if (cert != NULL) {
         ok = describe_certificate(id, cert);
         g_bytes_unref(cert);
     } else {
         CK_OBJECT_HANDLE key =
             e->public_key != CK_INVALID_HANDLE ? e->public_key : e->private_key;
-        id->spki = agent_spki_from_key(token, session, key);
+        id->spki = objects_public_key(s, key);
         ok = id->spki != NULL;
     }
     if (ok)
@@ -599,7 +340,7 @@ identity_from_entry(struct agent *agent, struct agent_token *token,
     if (!ok) {
         g_info("token \"%s\": skipping key %s, its public key is unreadable "
                "or of an unsupported type",
-               token->label, id->name);
+               token_label(token), id->name);
         agent_identity_unref(id);
         return NULL;
     }
@@ -655,25 +396,47 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
 static GPtrArray *
 read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
 {
-    CK_SESSION_HANDLE session;
-    CK_RV rv = agent_token_session_acquire(token, &session);
-    if (rv != CKR_OK) {
-        g_warning("token \"%s\": cannot open a session: %s", token->label,
-                  p11_kit_strerror(rv));
+    struct token_session s;
+    struct tessera_status st = {0};
+    if (token_session_take(token, &s, &st) < 0) {
+        g_warning("%s", st.message);
         return NULL;
     }
     GPtrArray *fresh =
         g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
-    GPtrArray *entries = collect_keys(token, session, key_ids);
+    GPtrArray *entries = collect_keys(&s, key_ids);
     for (guint i = 0; i < entries->len; i++) {
-        struct agent_identity *id = identity_from_entry(
-            agent, token, session, g_ptr_array_index(entries, i));
+        struct agent_identity *id =
+            identity_from_entry(agent, &s, g_ptr_array_index(entries, i));
         if (id != NULL)
             g_ptr_array_add(fresh, id);
     }
     g_ptr_array_unref(entries);
-    agent_token_session_release(token, session, FALSE);
+    token_session_end(&s, FALSE);
     return fresh;
+}
+
+/* One login from the token's pin-file. */
+static gboolean
+login_from_file(struct agent *agent, struct agent_token *token)
+{
+    char *path = agent_config_string(&agent->config, "token",
+                                     token_label(token), "pin-file");
+    gboolean ok = token_login_from_file(token, path);
+    g_free(path);
+    return ok;
+}
+
+gboolean
+agent_tokens_login_from_config(struct agent *agent, struct agent_registry *reg)
+{
+    gboolean any = FALSE;
+    for (guint i = 0; i < reg->tokens->len; i++) {
+        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+        if (agent_pin_source(&agent->config, token_label(t)) == AGENT_PIN_FILE)
+            any = login_from_file(agent, t) || any;
+    }
+    return any;
 }
 
 static void
@@ -681,10 +444,10 @@ scan_token(struct agent *agent, struct agent_registry *reg,
            const struct agent_registry *old, struct agent_token *token)
 {
     /* A returning headless token logs in again from its file, once. */
-    if (agent_token_check_presence(token) &&
-        agent_pin_source(&agent->config, token->label) == AGENT_PIN_FILE)
-        agent_token_login_from_file(agent, token);
-    if (!g_atomic_int_get(&token->present)) {
+    if (token_check_presence(token) &&
+        agent_pin_source(&agent->config, token_label(token)) == AGENT_PIN_FILE)
+        login_from_file(agent, token);
+    if (!token_present(token)) {
         keep_identities(reg, old, token);
         return;
     }
@@ -759,8 +522,9 @@ agent_rescan(struct agent *agent)
         return;
     }
     struct agent_registry *old = agent->registry;
-    GPtrArray *tokens = old ? agent_tokens_merge(agent, old->tokens)
-                            : agent_tokens_discover(agent);
+    unsigned max = agent->config.max_sessions;
+    GPtrArray *tokens = old ? tokens_merge(agent->modules, max, old->tokens)
+                            : tokens_discover(agent->modules, max);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, old, g_ptr_array_index(tokens, i));
@@ -808,10 +572,10 @@ agent_identity_summary(const struct agent_identity *id,
     struct agent_token *t = id->token;
     memset(out, 0, sizeof(*out));
     out->name = dup_string(id->name);
-    out->token_label = dup_string(t->label);
-    out->token_manufacturer = dup_string(t->manufacturer);
-    out->token_model = dup_string(t->model);
-    out->token_serial = dup_string(t->serial);
+    out->token_label = dup_string(token_label(t));
+    out->token_manufacturer = dup_string(token_manufacturer(t));
+    out->token_model = dup_string(token_model(t));
+    out->token_serial = dup_string(token_serial(t));
     gsize len;
     const void *key_id = g_bytes_get_data(id->key_id, &len);
     tessera_blob_copy(&out->key_id, (struct tessera_bytes){key_id, len});
@@ -821,14 +585,12 @@ agent_identity_summary(const struct agent_identity *id,
     out->flags = 0;
     if (id->certs->len > 0)
         out->flags |= TESSERA_ID_HAS_CERT;
-    if (g_atomic_int_get(&t->present))
+    if (token_present(t))
         out->flags |= TESSERA_ID_TOKEN_PRESENT;
-    if (t->read_only)
+    if (token_read_only(t))
         out->flags |= TESSERA_ID_TOKEN_READ_ONLY;
-    g_mutex_lock(&t->lock);
-    if (t->logged_in)
+    if (token_logged_in(t))
         out->flags |= TESSERA_ID_LOGGED_IN;
-    g_mutex_unlock(&t->lock);
     out->subject = dup_string(id->subject);
     out->not_after = id->not_after;
 }
@@ -871,8 +633,9 @@ agent_find_token(struct agent_registry *reg, const char *spec,
         gboolean match =
             spec[0] == '\0' ||
             (by_uri ? tessera_p11uri_match_token(
-                          &uri, t->label, t->manufacturer, t->model, t->serial)
-                    : strcmp(spec, t->label) == 0);
+                          &uri, token_label(t), token_manufacturer(t),
+                          token_model(t), token_serial(t))
+                    : strcmp(spec, token_label(t)) == 0);
         if (match && matches++ == 0)
             found = t;
     }

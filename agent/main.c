@@ -175,9 +175,12 @@ main(int argc, char **argv)
     agent_renewals_init(&agent);
     agent.claims = agent_claims_new();
     agent_ca_pool_start(&agent);
-    if (!agent_builtin_provider_load(&agent, &error) ||
-        !agent_modules_load(&agent, &error)) {
+    if (!agent_builtin_provider_load(&agent, &error)) {
         g_critical("%s", error->message);
+        goto out;
+    }
+    if ((agent.modules = modules_load(agent.config.modules, &st)) == NULL) {
+        g_critical("%s", st.message);
         goto out;
     }
     agent_rescan(&agent);
@@ -224,8 +227,8 @@ out:
     agent_claims_free(agent.claims);
     agent_renewals_finish(&agent);
     agent_registry_unref(agent.registry);
-    agent_modules_finalize(&agent);
-    agent_modules_unload(&agent);
+    modules_finalize(agent.modules);
+    modules_free(agent.modules);
     agent_watch_finish(&agent);
     agent_builtin_provider_unload(&agent);
     agent_config_clear(&agent.config);

@@ -78,103 +78,6 @@ parse_subject(const char *text)
     return name;
 }
 
-/* CKA_EC_PARAMS: the curve's OID (RFC 8410's for Ed25519). */
-static GBytes *
-curve_params(const struct tessera_keyspec *spec)
-{
-    int nid = spec->type == TESSERA_KEY_ED25519
-                  ? NID_ED25519
-                  : EC_curve_nist2nid(spec->curve);
-    unsigned char *der = NULL;
-    int len = nid != NID_undef ? i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der) : -1;
-    if (len <= 0)
-        return NULL;
-    GBytes *b = g_bytes_new(der, (gsize)len);
-    OPENSSL_free(der);
-    return b;
-}
-
-CK_RV
-agent_open_rw_session(struct agent_token *token, CK_SESSION_HANDLE *out)
-{
-    return token->module->C_OpenSession(
-        token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out);
-}
-
-static CK_RV
-generate_key_pair(struct agent_token *token, CK_SESSION_HANDLE session,
-                  const char *name, const struct tessera_keyspec *spec,
-                  const uint8_t *id, CK_OBJECT_HANDLE *pub,
-                  CK_OBJECT_HANDLE *priv)
-{
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ULONG bits = spec->bits;
-    CK_BYTE exponent[] = {0x01, 0x00, 0x01};
-    GBytes *ec_params = NULL;
-    CK_ATTRIBUTE pub_tmpl[8] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_VERIFY, &yes, sizeof(yes)},
-        {CKA_LABEL, (void *)name, strlen(name)},
-        {CKA_ID, (void *)id, KEY_ID_LEN},
-    };
-    CK_ULONG n_pub = 5;
-    /* The point of the whole project: the key can never leave the token. */
-    CK_ATTRIBUTE priv_tmpl[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_SIGN, &yes, sizeof(yes)},
-        {CKA_LABEL, (void *)name, strlen(name)},
-        {CKA_ID, (void *)id, KEY_ID_LEN},
-        {CKA_DECRYPT, &yes, sizeof(yes)}, /* RSA only: SCEP replies */
-    };
-    CK_ULONG n_priv = G_N_ELEMENTS(priv_tmpl);
-    CK_MECHANISM mech;
-    if (spec->type != TESSERA_KEY_RSA) {
-        ec_params = curve_params(spec);
-        if (ec_params == NULL)
-            return CKR_CURVE_NOT_SUPPORTED;
-        gsize len;
-        const void *der = g_bytes_get_data(ec_params, &len);
-        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)der, len};
-        mech = (CK_MECHANISM){spec->type == TESSERA_KEY_EC
-                                  ? CKM_EC_KEY_PAIR_GEN
-                                  : CKM_EC_EDWARDS_KEY_PAIR_GEN,
-                              NULL, 0};
-        n_priv--;
-    } else {
-        pub_tmpl[n_pub++] =
-            (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
-        pub_tmpl[n_pub++] =
-            (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)};
-        mech = (CK_MECHANISM){CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
-    }
-    CK_RV rv = token->module->C_GenerateKeyPair(session, &mech, pub_tmpl, n_pub,
-                                                priv_tmpl, n_priv, pub, priv);
-    if (ec_params != NULL)
-        g_bytes_unref(ec_params);
-    return rv;
-}
-
-CK_RV
-agent_generate_key(struct agent_token *token, const char *label,
-                   const struct tessera_keyspec *spec, GBytes *key_id)
-{
-    CK_SESSION_HANDLE session;
-    CK_OBJECT_HANDLE pub, priv;
-    CK_RV rv = g_bytes_get_size(key_id) == KEY_ID_LEN
-                   ? agent_open_rw_session(token, &session)
-                   : CKR_ARGUMENTS_BAD;
-    if (rv != CKR_OK)
-        return rv;
-    rv = generate_key_pair(token, session, label, spec,
-                           g_bytes_get_data(key_id, NULL), &pub, &priv);
-    token->module->C_CloseSession(session);
-    return rv;
-}
-
 GBytes *
 agent_new_key_id(void)
 {
@@ -317,49 +220,13 @@ agent_make_csr(struct agent *agent, const char *key_name, const char *subject,
     return rc;
 }
 
-/*
- * Ed25519 needs both mechanisms, which many tokens lack (tpm2-pkcs11, most
- * smartcards): refused before anything is made, with the reason.
- */
-static gboolean
-token_makes(struct agent_token *token, const struct tessera_keyspec *spec,
-            struct tessera_status *st)
-{
-    static const struct {
-        CK_MECHANISM_TYPE type;
-        CK_FLAGS flag;
-        const char *name;
-    } eddsa[] = {{CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR,
-                  "CKM_EC_EDWARDS_KEY_PAIR_GEN"},
-                 {CKM_EDDSA, CKF_SIGN, "CKM_EDDSA"}};
-    if (spec->type != TESSERA_KEY_ED25519)
-        return TRUE;
-    for (size_t i = 0; i < G_N_ELEMENTS(eddsa); i++) {
-        CK_MECHANISM_INFO info;
-        if (token->module->C_GetMechanismInfo(token->slot, eddsa[i].type,
-                                              &info) != CKR_OK ||
-            !(info.flags & eddsa[i].flag)) {
-            tessera_status_set(st, TESSERA_ERR_MECHANISM,
-                               "token \"%s\" cannot make Ed25519 keys (it "
-                               "offers no %s): choose ec-p256 or another "
-                               "token",
-                               token->label, eddsa[i].name);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 static gboolean
 token_usable(struct agent_token *token, struct tessera_status *st)
 {
-    g_mutex_lock(&token->lock);
-    gboolean logged_in = token->logged_in;
-    g_mutex_unlock(&token->lock);
-    if (!logged_in && (token->flags & CKF_LOGIN_REQUIRED)) {
+    if (!token_logged_in(token) && token_login_required(token)) {
         tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
                            "token \"%s\" is locked: run `tessera unlock`",
-                           token->label);
+                           token_label(token));
         return FALSE;
     }
     return TRUE;
@@ -399,19 +266,19 @@ agent_keygen_token(struct agent *agent,
         tessera_status_set(st, TESSERA_ERR_EXISTS,
                            "an identity named %s exists already", req->name);
     else if ((token = agent_find_token(reg, req->token, st)) != NULL)
-        agent_token_ref(token);
+        token_ref(token);
     agent_registry_unref(reg);
-    if (token != NULL && token->read_only) {
+    if (token != NULL && token_read_only(token)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "token \"%s\" is read-only: it cannot generate "
                            "keys (a card whose keys were made elsewhere); "
                            "enrol on another token",
-                           token->label);
-        g_clear_pointer(&token, agent_token_unref);
+                           token_label(token));
+        g_clear_pointer(&token, token_unref);
     }
     if (token != NULL &&
-        (!token_makes(token, spec, st) || !token_usable(token, st)))
-        g_clear_pointer(&token, agent_token_unref);
+        (!token_can_make(token, spec, st) || !token_usable(token, st)))
+        g_clear_pointer(&token, token_unref);
     return token;
 }
 
@@ -424,37 +291,39 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     if (token == NULL)
         return -1;
     X509_NAME *subject = parse_subject(req->subject);
-    uint8_t id[KEY_ID_LEN];
-    CK_SESSION_HANDLE session;
-    CK_OBJECT_HANDLE pub, priv;
+    GBytes *key_id = agent_new_key_id();
     int rc = -1;
-    CK_RV rv = agent_open_rw_session(token, &session);
-    if (rv == CKR_OK && RAND_bytes(id, sizeof(id)) != 1)
-        rv = CKR_FUNCTION_FAILED;
-    if (rv == CKR_OK) {
-        rv = generate_key_pair(token, session, req->name, &spec, id, &pub,
-                               &priv);
-        if (rv != CKR_OK)
-            token->module->C_CloseSession(session);
-    }
-    if (rv != CKR_OK) {
-        agent_token_fail(token, rv, "generate a key", st);
-        goto out;
-    }
-    g_message("generated %s key %s on token \"%s\"", req->key_spec, req->name,
-              token->label);
-    agent_rescan(agent);
-    rc = build_csr(agent, req->name, subject, NULL, csr_der, st);
-    if (rc < 0) {
-        /* Nothing half-made stays behind on the token. */
-        token->module->C_DestroyObject(session, priv);
-        token->module->C_DestroyObject(session, pub);
+    if (key_id == NULL)
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "cannot draw a random key id");
+    else if (agent_generate_key(token, req->name, &spec, key_id, st) == 0) {
+        g_message("generated %s key %s on token \"%s\"", req->key_spec,
+                  req->name, token_label(token));
         agent_rescan(agent);
+        rc = build_csr(agent, req->name, subject, NULL, csr_der, st);
+        if (rc < 0) {
+            /* Nothing half-made stays behind on the token. */
+            agent_destroy_key_objects(token, key_id, FALSE);
+            agent_rescan(agent);
+        }
     }
-    token->module->C_CloseSession(session);
-out:
-    agent_token_unref(token);
+    if (key_id != NULL)
+        g_bytes_unref(key_id);
+    token_unref(token);
     X509_NAME_free(subject);
+    return rc;
+}
+
+int
+agent_generate_key(struct agent_token *token, const char *label,
+                   const struct tessera_keyspec *spec, GBytes *key_id,
+                   struct tessera_status *st)
+{
+    struct token_session s;
+    if (token_session_open(token, "generate a key", &s, st) < 0)
+        return -1;
+    int rc = objects_generate_key_pair(&s, label, spec, key_id, st);
+    token_session_end(&s, FALSE);
     return rc;
 }
 
@@ -488,46 +357,18 @@ write_chain(const char *path, const struct tessera_blob *certs, size_t n_certs,
     return ok;
 }
 
-static CK_RV
-store_certificate(struct agent_token *token, const char *name, GBytes *key_id,
-                  X509 *x, const struct tessera_blob *der)
+static int
+store_certificate(struct agent_token *token, const char *label, GBytes *key_id,
+                  X509 *x, const struct tessera_blob *der,
+                  struct tessera_status *st)
 {
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_CERTIFICATE_TYPE type = CKC_X_509;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    unsigned char *subject = NULL, *issuer = NULL, *serial = NULL;
-    int subject_len = i2d_X509_NAME(X509_get_subject_name(x), &subject);
-    int issuer_len = i2d_X509_NAME(X509_get_issuer_name(x), &issuer);
-    int serial_len = i2d_ASN1_INTEGER(X509_get_serialNumber(x), &serial);
-    gsize id_len;
-    const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_RV rv = CKR_HOST_MEMORY;
-    if (subject_len > 0 && issuer_len > 0 && serial_len > 0) {
-        CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},
-            {CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
-            {CKA_TOKEN, &yes, sizeof(yes)},
-            {CKA_PRIVATE, &no, sizeof(no)},
-            {CKA_LABEL, (void *)name, strlen(name)},
-            {CKA_ID, (void *)id, id_len},
-            {CKA_SUBJECT, subject, (CK_ULONG)subject_len},
-            {CKA_ISSUER, issuer, (CK_ULONG)issuer_len},
-            {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
-            {CKA_VALUE, der->data, der->len},
-        };
-        CK_SESSION_HANDLE session;
-        CK_OBJECT_HANDLE obj;
-        rv = agent_open_rw_session(token, &session);
-        if (rv == CKR_OK) {
-            rv = token->module->C_CreateObject(session, tmpl,
-                                               G_N_ELEMENTS(tmpl), &obj);
-            token->module->C_CloseSession(session);
-        }
-    }
-    OPENSSL_free(subject);
-    OPENSSL_free(issuer);
-    OPENSSL_free(serial);
-    return rv;
+    struct token_session s;
+    if (token_session_open(token, "store the certificate", &s, st) < 0)
+        return -1;
+    int rc = objects_store_certificate(&s, label, key_id, x, der->data,
+                                       der->len, st);
+    token_session_end(&s, FALSE);
+    return rc;
 }
 
 gboolean
@@ -562,11 +403,7 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
             error ? error->message : "a chain certificate is not valid");
         g_clear_error(&error);
     } else {
-        CK_RV rv = store_certificate(token, label, key_id, leaf, &certs[0]);
-        if (rv == CKR_OK)
-            rc = 0;
-        else
-            agent_token_fail(token, rv, "store the certificate", st);
+        rc = store_certificate(token, label, key_id, leaf, &certs[0], st);
         if (rc < 0 && n_certs > 1)
             unlink(chain_path);
     }
@@ -613,40 +450,21 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
     return rc;
 }
 
-static gboolean
-destroy_objects(struct agent_token *token, CK_SESSION_HANDLE session,
-                CK_OBJECT_CLASS cls, GBytes *key_id)
-{
-    gsize id_len;
-    const void *id = g_bytes_get_data(key_id, &id_len);
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-                           {CKA_ID, (void *)id, id_len}};
-    CK_OBJECT_HANDLE found[8];
-    CK_ULONG n = 0;
-    if (token->module->C_FindObjectsInit(session, tmpl, 2) != CKR_OK)
-        return FALSE;
-    CK_RV rv = token->module->C_FindObjects(session, found, 8, &n);
-    token->module->C_FindObjectsFinal(session);
-    gboolean ok = rv == CKR_OK;
-    for (CK_ULONG i = 0; i < n; i++)
-        ok = token->module->C_DestroyObject(session, found[i]) == CKR_OK && ok;
-    return ok;
-}
-
 gboolean
 agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
                           gboolean certificates_only)
 {
     static const CK_OBJECT_CLASS classes[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY,
                                               CKO_PUBLIC_KEY};
-    CK_SESSION_HANDLE session;
-    if (agent_open_rw_session(token, &session) != CKR_OK)
+    struct token_session s;
+    struct tessera_status st = {0};
+    if (token_session_open(token, "delete objects", &s, &st) < 0)
         return FALSE;
     gboolean ok = TRUE;
     for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
         if (!certificates_only || classes[c] == CKO_CERTIFICATE)
-            ok = destroy_objects(token, session, classes[c], key_id) && ok;
-    token->module->C_CloseSession(session);
+            ok = objects_destroy(&s, key_id, NULL, classes[c], NULL) && ok;
+    token_session_end(&s, FALSE);
     return ok;
 }
 

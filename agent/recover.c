@@ -18,9 +18,9 @@ journal_token(struct agent *agent, const struct journal *j)
     struct agent_token *found = NULL;
     for (guint i = 0; found == NULL && i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        if (g_strcmp0(t->serial, j->token_serial) == 0 &&
-            g_strcmp0(t->label, j->token_label) == 0)
-            found = agent_token_ref(t);
+        if (g_strcmp0(token_serial(t), j->token_serial) == 0 &&
+            g_strcmp0(token_label(t), j->token_label) == 0)
+            found = token_ref(t);
     }
     agent_registry_unref(reg);
     return found;
@@ -29,10 +29,9 @@ journal_token(struct agent *agent, const struct journal *j)
 static enum recovery_token
 token_fact(struct agent_token *t)
 {
-    if (t == NULL || !g_atomic_int_get(&t->present))
+    if (t == NULL || !token_present(t))
         return RECOVERY_TOKEN_ABSENT;
-    return agent_token_logged_in(t) ? RECOVERY_TOKEN_READY
-                                    : RECOVERY_TOKEN_LOCKED;
+    return token_logged_in(t) ? RECOVERY_TOKEN_READY : RECOVERY_TOKEN_LOCKED;
 }
 
 /* NAME's journal, or FALSE (with st when it is there but not usable). */
@@ -109,7 +108,7 @@ recover_claimed(struct agent *agent, const char *name, gboolean grace_over,
     int rc =
         *done == RECOVERY_WAIT ? -1 : act(agent, token, name, &j, *done, st);
     if (token != NULL)
-        agent_token_unref(token);
+        token_unref(token);
     journal_clear(&j);
     return rc;
 }
@@ -131,7 +130,7 @@ agent_recover(struct agent *agent, const char *name, struct tessera_status *st)
     gboolean claimed = agent_claim_held(agent->claims, name, NULL);
     enum recovery_action action = decide(&j, token, claimed, FALSE);
     if (token != NULL)
-        agent_token_unref(token);
+        token_unref(token);
     journal_clear(&j);
     if (action == RECOVERY_NOTHING || action == RECOVERY_WAIT)
         return 0;

@@ -29,13 +29,14 @@ current_identity(struct agent *agent, const char *name,
     if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
-    else if (!g_atomic_int_get(&id->token->present))
+    else if (!token_present(id->token))
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
-                           "token \"%s\" is not present", id->token->label);
-    else if (!agent_token_logged_in(id->token))
+                           "token \"%s\" is not present",
+                           token_label(id->token));
+    else if (!token_logged_in(id->token))
         tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
                            "token \"%s\" is locked: run `tessera unlock`",
-                           id->token->label);
+                           token_label(id->token));
     if (st->code != TESSERA_OK && id != NULL)
         g_clear_pointer(&id, agent_identity_unref);
     return id;
@@ -67,8 +68,8 @@ run(struct agent *agent, struct agent_identity *id,
     struct journal j = {
         .kind = JOURNAL_RENEWAL,
         .ca = g_strdup(record->ca),
-        .token_serial = g_strdup(id->token->serial),
-        .token_label = g_strdup(id->token->label),
+        .token_serial = g_strdup(token_serial(id->token)),
+        .token_label = g_strdup(token_label(id->token)),
         .old_id = g_bytes_ref(id->key_id),
         .new_id = p->rekey ? agent_new_key_id() : g_bytes_ref(id->key_id),
         .rekey = p->rekey,

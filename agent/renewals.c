@@ -284,16 +284,16 @@ consider(struct agent *agent, struct agent_identity *id)
     if (schedule_of(agent, id) > now_seconds() ||
         agent_claim_held(agent->claims, id->name, NULL))
         return;
-    if (!g_atomic_int_get(&id->token->present)) {
+    if (!token_present(id->token)) {
         set_state(agent, id->name, TESSERA_RENEWAL_WAITING_TOKEN);
         return;
     }
-    if (!agent_token_logged_in(id->token)) {
+    if (!token_logged_in(id->token)) {
         if (set_state(agent, id->name, TESSERA_RENEWAL_WAITING_PIN)) {
             tessera_status_set(&st, TESSERA_ERR_TOKEN_LOCKED,
                                "identity %s is due for renewal: unlock token "
                                "\"%s\"",
-                               id->name, id->token->label);
+                               id->name, token_label(id->token));
             agent_dbus_identity_failed(agent, id->name, &st);
         }
         return;

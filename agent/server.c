@@ -256,7 +256,7 @@ handle_tokens(struct connection *c, struct tessera_reader *r,
     gboolean room = TRUE;
     for (guint i = start; i < total && room; i++) {
         struct tessera_token_info info;
-        agent_token_info(g_ptr_array_index(reg->tokens, i), &info);
+        token_info(g_ptr_array_index(reg->tokens, i), &info);
         room = tessera_add_tokens_entry(out, &page, &info);
         tessera_token_info_clear(&info);
     }
@@ -275,10 +275,10 @@ handle_unlock(struct agent *agent, struct tessera_reader *r,
     }
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_token *token = agent_find_token(reg, req.token, &st);
-    int rc = token && agent_token_unlock_allowed(agent, token, &st)
-                 ? agent_token_login(token, req.pin.data, req.pin.len,
-                                     req.force != 0, &st)
-                 : -1;
+    int rc =
+        token && agent_token_unlock_allowed(agent, token, &st)
+            ? token_login(token, req.pin.data, req.pin.len, req.force != 0, &st)
+            : -1;
     agent_registry_unref(reg);
     tessera_unlock_request_clear(&req);
     /* Private keys become visible only after login. */
@@ -301,10 +301,10 @@ handle_lock(struct agent *agent, struct tessera_reader *r,
     int rc = 0;
     if (spec[0] == '\0') {
         for (guint i = 0; i < reg->tokens->len && rc == 0; i++)
-            rc = agent_token_logout(g_ptr_array_index(reg->tokens, i), &st);
+            rc = token_logout(g_ptr_array_index(reg->tokens, i), &st);
     } else {
         struct agent_token *token = agent_find_token(reg, spec, &st);
-        rc = token ? agent_token_logout(token, &st) : -1;
+        rc = token ? token_logout(token, &st) : -1;
     }
     agent_registry_unref(reg);
     free(spec);

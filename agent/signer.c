@@ -11,8 +11,6 @@
 
 #include <string.h>
 
-#define MAX_ATTEMPTS 3
-
 struct digest_params {
     enum tessera_digest id;
     size_t size;
@@ -67,6 +65,18 @@ struct sign_operation {
     uint8_t input[TESSERA_SIGN_INPUT_MAX + 32];
     size_t input_len;
 };
+
+/* One operation with the identity's key, on its token. */
+static int
+run_on_token(struct agent_identity *id, struct sign_operation *op,
+             struct tessera_blob *out, struct tessera_status *st)
+{
+    struct token_key key = {id->name, id->key_id, &id->key_handle,
+                            id->always_authenticate};
+    struct token_operation run = {op->decrypt, op->mechanism, op->input,
+                                  op->input_len};
+    return token_sign(id->token, &key, &run, out, st);
+}
 
 static enum tessera_key_type
 scheme_key_type(uint8_t scheme)
@@ -158,136 +168,6 @@ lookup(struct agent *agent, const char *name)
     return id;
 }
 
-static CK_RV
-key_handle(struct agent_identity *id, CK_SESSION_HANDLE session,
-           CK_OBJECT_HANDLE *out)
-{
-    gint64 cached = __atomic_load_n(&id->key_handle, __ATOMIC_RELAXED);
-    if (cached >= 0) {
-        *out = (CK_OBJECT_HANDLE)cached;
-        return CKR_OK;
-    }
-    CK_RV rv =
-        agent_find_object(id->token, session, CKO_PRIVATE_KEY, id->key_id, out);
-    if (rv == CKR_OK)
-        __atomic_store_n(&id->key_handle, (gint64)*out, __ATOMIC_RELAXED);
-    return rv;
-}
-
-static gboolean
-session_broken(CK_RV rv)
-{
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-           rv == CKR_DEVICE_ERROR || rv == CKR_OPERATION_ACTIVE;
-}
-
-static void
-report_missing_key(struct agent_identity *id, struct tessera_status *st)
-{
-    struct agent_token *t = id->token;
-    g_mutex_lock(&t->lock);
-    gboolean logged_in = t->logged_in;
-    g_mutex_unlock(&t->lock);
-    if (!logged_in)
-        tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
-                           "token \"%s\" is locked: run `tessera unlock`",
-                           t->label);
-    else
-        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
-                           "the private key of identity %s is no longer on "
-                           "token \"%s\"",
-                           id->name, t->label);
-}
-
-/*
- * A key with CKA_ALWAYS_AUTHENTICATE wants the user before every signature.
- * On a PIN-pad token the pad asks; otherwise the PIN would have to be kept
- * or asked per signature, and Tessera does neither.
- */
-static int
-context_login(struct agent_identity *id, CK_SESSION_HANDLE session,
-              struct tessera_status *st)
-{
-    struct agent_token *t = id->token;
-    if (!(t->flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
-        tessera_status_set(st, TESSERA_ERR_MECHANISM,
-                           "the key of identity %s asks for the PIN before "
-                           "every signature (CKA_ALWAYS_AUTHENTICATE); "
-                           "Tessera serves such keys only on tokens with a "
-                           "PIN pad",
-                           id->name);
-        return -1;
-    }
-    CK_RV rv = t->module->C_Login(session, CKU_CONTEXT_SPECIFIC, NULL, 0);
-    if (rv != CKR_OK) {
-        agent_token_fail(t, rv, "confirm the signature on its PIN pad", st);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-sign_on_token(struct agent_identity *id, struct sign_operation *op,
-              struct tessera_blob *signature, struct tessera_status *st)
-{
-    struct agent_token *t = id->token;
-    CK_C_SignInit init =
-        op->decrypt ? t->module->C_DecryptInit : t->module->C_SignInit;
-    CK_C_Sign run = op->decrypt ? t->module->C_Decrypt : t->module->C_Sign;
-    uint8_t buf[TESSERA_SIGNATURE_MAX];
-    CK_RV rv = CKR_GENERAL_ERROR;
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        CK_SESSION_HANDLE session;
-        CK_OBJECT_HANDLE key;
-        rv = agent_token_session_acquire(t, &session);
-        if (rv != CKR_OK)
-            break;
-        rv = key_handle(id, session, &key);
-        if (rv == CKR_OBJECT_HANDLE_INVALID) {
-            agent_token_session_release(t, session, FALSE);
-            report_missing_key(id, st);
-            return -1;
-        }
-        CK_ULONG len = sizeof(buf);
-        if (rv == CKR_OK)
-            rv = init(session, &op->mechanism, key);
-        if (rv == CKR_OK && id->always_authenticate &&
-            context_login(id, session, st) < 0) {
-            agent_token_session_release(t, session, TRUE);
-            return -1;
-        }
-        if (rv == CKR_OK)
-            rv = run(session, op->input, op->input_len, buf, &len);
-        agent_token_session_release(t, session, session_broken(rv));
-        if (rv == CKR_OK) {
-            __atomic_store_n(&t->last_used, g_get_monotonic_time(),
-                             __ATOMIC_RELAXED);
-            tessera_blob_copy(signature, (struct tessera_bytes){buf, len});
-            return 0;
-        }
-        if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID) {
-            __atomic_store_n(&id->key_handle, -1, __ATOMIC_RELAXED);
-            continue;
-        }
-        if (rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_SESSION_CLOSED)
-            break;
-    }
-    if (rv == CKR_USER_NOT_LOGGED_IN) {
-        g_mutex_lock(&t->lock);
-        t->logged_in = FALSE;
-        g_mutex_unlock(&t->lock);
-    }
-    /* A card pulled mid-signature may say only "general error" (OpenSC):
-     * ask whether it is still there, and say so if not. */
-    if ((rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR ||
-         rv == CKR_FUNCTION_FAILED) &&
-        (agent_token_check_presence(t), !g_atomic_int_get(&t->present)))
-        rv = CKR_DEVICE_REMOVED;
-    agent_token_fail(t, rv, op->decrypt ? "decrypt" : "sign", st);
-    return -1;
-}
-
 static gboolean
 holds_key(const struct agent_identity *id, const struct tessera_blob *hash)
 {
@@ -340,19 +220,19 @@ sign_once(const struct tessera_sign_request *req,
           struct tessera_status *st)
 {
     struct sign_operation op;
-    unsigned generation = agent_token_objects_generation(id->token);
+    unsigned generation = token_objects_generation(id->token);
     *rc = -1;
-    if (!g_atomic_int_get(&id->token->present)) {
+    if (!token_present(id->token)) {
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
                            "token \"%s\" is not present: insert it and try "
                            "again (identity %s)",
-                           id->token->label, id->name);
+                           token_label(id->token), id->name);
         return FALSE;
     }
     if (prepare(id, req, &op, st) < 0)
         return FALSE;
-    *rc = sign_on_token(id, &op, signature, st);
-    return *rc < 0 && agent_token_objects_settle(id->token, generation);
+    *rc = run_on_token(id, &op, signature, st);
+    return *rc < 0 && token_objects_settle(id->token, generation);
 }
 
 int
@@ -371,8 +251,8 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
         sign_once(req, signature, id, &rc, st);
     }
     if (rc < 0) {
-        g_message("identity %s on token \"%s\": %s", id->name, id->token->label,
-                  st->message);
+        g_message("identity %s on token \"%s\": %s", id->name,
+                  token_label(id->token), st->message);
         agent_dbus_identity_failed(agent, id->name, st);
     }
     agent_identity_unref(id);
@@ -397,13 +277,14 @@ agent_decrypt_rsa(struct agent *agent, const char *name,
                            "identity %s cannot decrypt this: RSA only, up to "
                            "%zu bytes",
                            name, sizeof(op.input));
-    else if (!g_atomic_int_get(&id->token->present))
+    else if (!token_present(id->token))
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
-                           "token \"%s\" is not present", id->token->label);
+                           "token \"%s\" is not present",
+                           token_label(id->token));
     else {
         memcpy(op.input, ciphertext.data, ciphertext.len);
         op.input_len = ciphertext.len;
-        rc = sign_on_token(id, &op, plain, st);
+        rc = run_on_token(id, &op, plain, st);
     }
     if (id != NULL)
         agent_identity_unref(id);

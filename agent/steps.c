@@ -114,7 +114,7 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
         goto out;
     struct agent_certify_request certify = {
         .ca = j->ca,
-        .token = token->label,
+        .token = token_label(token),
         .key_name = key_name,
         .renewing = req->renewing,
         .csr = {csr.data, csr.len},

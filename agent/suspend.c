@@ -18,7 +18,7 @@ struct agent_suspend {
 static gboolean
 wants_lock_on_suspend(struct agent *agent, const struct agent_token *t)
 {
-    char *group = g_strdup_printf("token %s", t->label);
+    char *group = g_strdup_printf("token %s", token_label(t));
     gboolean wanted = g_key_file_get_boolean(agent->config.keyfile, group,
                                              "lock-on-suspend", NULL);
     g_free(group);
@@ -33,8 +33,8 @@ lock_tokens(gpointer data)
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
         struct tessera_status st = {0};
-        if (wants_lock_on_suspend(agent, t) && agent_token_logout(t, &st) == 0)
-            g_message("token \"%s\" locked for suspend", t->label);
+        if (wants_lock_on_suspend(agent, t) && token_logout(t, &st) == 0)
+            g_message("token \"%s\" locked for suspend", token_label(t));
     }
     agent_registry_unref(reg);
     agent_dbus_changed(agent);

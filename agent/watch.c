@@ -64,23 +64,23 @@ wait_for_events(gpointer data)
 {
     struct event_waiter *w = data;
     CK_SLOT_ID slot;
-    CK_RV rv = w->module->C_WaitForSlotEvent(0, &slot, NULL);
-    while (rv == CKR_OK || rv == CKR_NO_EVENT) {
-        if (rv == CKR_OK) {
+    const char *failure;
+    enum module_event e = modules_wait_event(w->module, TRUE, &slot, &failure);
+    while (e != MODULE_NO_EVENTS) {
+        if (e == MODULE_EVENT) {
             g_message("slot %lu changed: rescanning", (unsigned long)slot);
             agent_rescan(w->agent);
         }
         g_atomic_int_set(&w->polling, 1);
         if (g_atomic_int_get(&w->stop))
             break;
-        if (rv == CKR_NO_EVENT)
+        if (e == MODULE_NO_EVENT)
             g_usleep(EVENT_POLL_US);
-        rv = w->module->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
+        e = modules_wait_event(w->module, FALSE, &slot, &failure);
     }
-    if (rv != CKR_OK && rv != CKR_NO_EVENT &&
-        rv != CKR_CRYPTOKI_NOT_INITIALIZED)
+    if (failure != NULL)
         g_warning("waiting for slot events failed (%s); polling instead",
-                  p11_kit_strerror(rv));
+                  failure);
     g_atomic_int_set(&w->running, 0);
     return NULL;
 }
@@ -90,10 +90,11 @@ static void
 start_waiters(struct agent_watch *h)
 {
     h->waiters = g_ptr_array_new();
-    for (CK_FUNCTION_LIST **m = h->agent->modules; m && *m; m++) {
+    for (CK_FUNCTION_LIST *const *m = modules_list(h->agent->modules); m && *m;
+         m++) {
         CK_SLOT_ID slot;
-        CK_RV rv = (*m)->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
-        if (rv != CKR_OK && rv != CKR_NO_EVENT)
+        const char *failure;
+        if (modules_wait_event(*m, FALSE, &slot, &failure) == MODULE_NO_EVENTS)
             continue;
         struct event_waiter *w = g_new0(struct event_waiter, 1);
         w->agent = h->agent;
@@ -101,9 +102,9 @@ start_waiters(struct agent_watch *h)
         w->running = 1;
         w->thread = g_thread_new("slot-events", wait_for_events, w);
         g_ptr_array_add(h->waiters, w);
-        char *name = p11_kit_module_get_name(*m);
-        g_message("waiting for slot events from %s", name ? name : "a module");
-        free(name);
+        char *name = modules_name(*m);
+        g_message("waiting for slot events from %s", name);
+        g_free(name);
     }
 }
 
@@ -113,26 +114,10 @@ slot_picture(struct agent *agent)
 {
     GString *picture = g_string_new(NULL);
     guint index = 0;
-    for (CK_FUNCTION_LIST **m = agent->modules; m && *m; m++, index++) {
-        if (has_waiter(agent->watch, *m))
-            continue;
-        CK_SLOT_ID slots[32];
-        CK_ULONG n = G_N_ELEMENTS(slots);
-        if ((*m)->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-            continue;
-        for (CK_ULONG i = 0; i < n; i++) {
-            CK_TOKEN_INFO info;
-            if ((*m)->C_GetTokenInfo(slots[i], &info) != CKR_OK)
-                continue;
-            /* PIN counters too: a changed one is news for D-Bus clients. */
-            g_string_append_printf(
-                picture, "%u/%lu/%.32s/%.16s/%lx;", index,
-                (unsigned long)slots[i], info.label, info.serialNumber,
-                (unsigned long)(info.flags & (CKF_USER_PIN_COUNT_LOW |
-                                              CKF_USER_PIN_FINAL_TRY |
-                                              CKF_USER_PIN_LOCKED)));
-        }
-    }
+    for (CK_FUNCTION_LIST *const *m = modules_list(agent->modules); m && *m;
+         m++, index++)
+        if (!has_waiter(agent->watch, *m))
+            modules_describe_slots(*m, index, picture);
     return g_string_free(picture, FALSE);
 }
 
@@ -155,20 +140,17 @@ lock_idle_tokens(struct agent *agent)
     gint64 now = g_get_monotonic_time();
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        char *idle =
-            agent_config_string(&agent->config, "token", t->label, "idle-lock");
+        char *idle = agent_config_string(&agent->config, "token",
+                                         token_label(t), "idle-lock");
         gint64 seconds = idle ? g_ascii_strtoll(idle, NULL, 10) : 0;
         g_free(idle);
-        gint64 last = __atomic_load_n(&t->last_used, __ATOMIC_RELAXED);
-        g_mutex_lock(&t->lock);
-        gboolean due = seconds > 0 && t->logged_in &&
-                       now - last > seconds * G_USEC_PER_SEC;
-        g_mutex_unlock(&t->lock);
+        gboolean due = seconds > 0 && token_logged_in(t) &&
+                       now - token_last_used(t) > seconds * G_USEC_PER_SEC;
         struct tessera_status st = {0};
-        if (due && agent_token_logout(t, &st) == 0) {
+        if (due && token_logout(t, &st) == 0) {
             g_message("token \"%s\" locked after %" G_GINT64_FORMAT
                       " s without a signature",
-                      t->label, seconds);
+                      token_label(t), seconds);
             agent_dbus_changed(agent);
         }
     }
@@ -187,10 +169,8 @@ recheck_absent_tokens(struct agent *agent)
     gboolean back = FALSE;
     for (guint i = 0; i < reg->tokens->len && !back; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        CK_TOKEN_INFO info;
         /* The rescan makes the return (sessions closed, pin-file login). */
-        back = !g_atomic_int_get(&t->present) &&
-               t->module->C_GetTokenInfo(t->slot, &info) == CKR_OK;
+        back = !token_present(t) && token_answers(t);
     }
     agent_registry_unref(reg);
     if (back)
@@ -259,20 +239,10 @@ agent_watch_stop(struct agent *agent)
         if (!blocked(w)) {
             g_thread_join(w->thread);
             w->thread = NULL;
+        } else {
+            modules_hold(agent->modules, w->module);
         }
     }
-}
-
-gboolean
-agent_watch_holds(struct agent *agent, CK_FUNCTION_LIST *module)
-{
-    struct agent_watch *h = agent->watch;
-    for (guint i = 0; h != NULL && i < h->waiters->len; i++) {
-        struct event_waiter *w = g_ptr_array_index(h->waiters, i);
-        if (w->module == module && w->thread != NULL)
-            return TRUE;
-    }
-    return FALSE;
 }
 
 void

@@ -353,8 +353,8 @@ enrol_claimed(struct agent *agent, const struct tessera_enroll_request *req,
     struct journal j = {
         .kind = JOURNAL_ENROLMENT,
         .ca = g_strdup(req->ca),
-        .token_serial = g_strdup(token->serial),
-        .token_label = g_strdup(token->label),
+        .token_serial = g_strdup(token_serial(token)),
+        .token_label = g_strdup(token_label(token)),
         .new_id = agent_new_key_id(),
         .rekey = TRUE,
         .key_spec = g_strdup(key_spec),
@@ -418,7 +418,7 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
     }
 out:
     if (token != NULL)
-        agent_token_unref(token);
+        token_unref(token);
     X509_EXTENSION_free(san);
     g_free(profile_key);
     g_free(group);

@@ -15,6 +15,8 @@
  *     stale_keys=N     the next N C_SignInit fail CKR_KEY_HANDLE_INVALID
  *     sign_error=RV    every C_Sign fails with RV (hex, e.g. 0x30)
  *     sign_delay_ms=N  every C_Sign takes N ms longer, as a smartcard does
+ *     login_delay_ms=N every user C_Login takes N ms longer, as a PIN pad
+ *                      does while its user types
  *     max_sessions=N   ulMaxSessionCount is N and C_OpenSession refuses more
  *     pin_locked=1     the token reports CKF_USER_PIN_LOCKED
  *     pin_to_be_changed=1 the token reports CKF_USER_PIN_TO_BE_CHANGED
@@ -117,6 +119,13 @@ use_one(const char *key)
         }
     }
     return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+    if (ms > 0)
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
 static void
@@ -235,6 +244,7 @@ faulty_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
         return awaiting(session, 0, 1) ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
     }
     log_call("C_Login");
+    sleep_ms(control("login_delay_ms"));
     if (control("removed"))
         return CKR_DEVICE_REMOVED;
     const char *pinpad = getenv("FAULTY_PINPAD_PIN");
@@ -300,10 +310,7 @@ faulty_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
         real->C_Sign(session, data, len, sig, &n); /* end the operation */
         return CKR_USER_NOT_LOGGED_IN;
     }
-    long delay = control("sign_delay_ms");
-    if (delay > 0)
-        nanosleep(&(struct timespec){delay / 1000, delay % 1000 * 1000000},
-                  NULL);
+    sleep_ms(control("sign_delay_ms"));
     /* Read after the delay: a card pulled out mid-signature fails it. */
     CK_RV injected = (CK_RV)control("sign_error");
     if (control("removed"))

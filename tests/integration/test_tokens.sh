@@ -237,6 +237,53 @@ check_output "a key with CKA_ALWAYS_AUTHENTICATE signs on a PIN-pad token" \
     "5 of 5 signed" sign
 check_output "with one context-specific login per signature" "^5$" calls "C_Login context"
 stop_agent
+# While someone types on a PIN pad (a C_Login that takes seconds) the agent
+# answers everyone else at once: no lock is held across C_Login.
+start_session_bus
+fault protected_path=1 login_delay_ms=6000
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+for _ in $(seq 1 100); do grep -q "serving org.tessera.Agent1" "$T/agent.log" && break; sleep 0.05; done
+bus_call() { # PATH METHOD ARGS...
+    local path=$1 method=$2
+    shift 2
+    timeout 20 gdbus call --session --dest org.tessera.Agent1 --object-path "$path" \
+        --method "$method" "$@"
+}
+TOKEN_PATH=$(bus_call /org/tessera/Agent1 org.freedesktop.DBus.ObjectManager.GetManagedObjects |
+    grep -o "/org/tessera/Agent1/token/Test_20Token[^']*" | head -1)
+logins=$(calls C_Login)
+"$TESSERA" unlock 'Test Token' </dev/null >"$T/pinpad.out" 2>&1 &
+typing=$!
+for _ in $(seq 1 100); do [ "$(calls C_Login)" -gt "$logins" ] && break; sleep 0.05; done
+# prompt DESCRIPTION COMMAND...: it succeeds within 2 s while the login
+# (6 s) is still going on.
+prompt() {
+    local desc=$1 start elapsed
+    shift
+    start=$(date +%s%N)
+    if ! "$@" >"$T/out" 2>&1; then
+        fail "$desc (it failed)"
+        return
+    fi
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    if [ "$elapsed" -lt 2000 ] && kill -0 "$typing" 2>/dev/null; then
+        pass "$desc (${elapsed} ms)"
+    else
+        fail "$desc (${elapsed} ms; the login still going: $(kill -0 "$typing" 2>/dev/null && echo yes || echo no))"
+    fi
+}
+prompt "during a 6 s PIN-pad login, tessera list answers within 2 s" "$TESSERA" list
+prompt "so does tessera tokens" "$TESSERA" tokens
+prompt "and D-Bus Reload (a rescan of that token)" bus_call /org/tessera/Agent1 org.tessera.Agent1.Reload
+prompt "and a D-Bus property read" \
+    bus_call "$TOKEN_PATH" org.freedesktop.DBus.Properties.Get org.tessera.Agent1.Token LoggedIn
+status=0
+wait "$typing" || status=$?
+check_output "and the login then completes" "unlocked" \
+    bash -c "[ $status -eq 0 ] && cat '$T/pinpad.out'"
+stop_agent
+stop_session_bus
+unset DBUS_SESSION_BUS_ADDRESS
 fault always_auth=1
 AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
 unlock
