@@ -5,14 +5,24 @@
  * agent signs CSRs (and later enrolment messages) with token keys through
  * ordinary OpenSSL calls on its own library context.
  */
-#include "agent.h"
+#include "builtin.h"
 #include "../common/errors.h"
 #include "../provider/provider.h"
+#include "agent.h"
+#include "registry.h"
+#include "signer.h"
 
 #include <openssl/err.h>
+#include <openssl/provider.h>
 #include <openssl/store.h>
 
 #define BUILTIN_NAME "tessera-builtin"
+
+struct agent_builtin {
+    OSSL_LIB_CTX *libctx; /* default + the built-in Tessera provider */
+    OSSL_PROVIDER *default_provider;
+    OSSL_PROVIDER *builtin_provider;
+};
 
 /* OSSL_provider_init_fn takes no user data; there is one agent a process. */
 static struct agent *the_agent;
@@ -25,9 +35,9 @@ builtin_list(void *backend,
     struct agent_registry *reg = agent_registry_get(backend);
     int rc = 0;
     (void)st;
-    for (guint i = 0; i < reg->identities->len && rc == 0; i++) {
+    for (guint i = 0; i < agent_registry_n_identities(reg) && rc == 0; i++) {
         struct tessera_identity_summary s;
-        agent_identity_summary(g_ptr_array_index(reg->identities, i), &s);
+        agent_identity_summary(agent_registry_identity(reg, i), &s);
         rc = found(&s, arg);
         tessera_identity_summary_clear(&s);
     }
@@ -39,15 +49,15 @@ static int
 builtin_get_identity(void *backend, const char *name,
                      struct tessera_identity *out, struct tessera_status *st)
 {
-    struct agent_registry *reg = agent_registry_get(backend);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(backend, name);
+    int rc = id != NULL ? 0 : -1;
     if (id != NULL)
         agent_identity_export(id, out);
     else
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
-    agent_registry_unref(reg);
-    return id != NULL ? 0 : -1;
+    agent_identity_unref(id);
+    return rc;
 }
 
 static int
@@ -72,34 +82,46 @@ builtin_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                                       the_agent);
 }
 
-gboolean
-agent_builtin_provider_load(struct agent *agent, GError **error)
+int
+agent_builtin_provider_load(struct agent *agent, struct tessera_status *st)
 {
+    struct agent_builtin *b = g_new0(struct agent_builtin, 1);
     the_agent = agent;
-    agent->libctx = OSSL_LIB_CTX_new();
-    if (agent->libctx == NULL ||
-        !OSSL_PROVIDER_add_builtin(agent->libctx, BUILTIN_NAME, builtin_init) ||
-        (agent->default_provider =
-             OSSL_PROVIDER_load(agent->libctx, "default")) == NULL ||
-        (agent->builtin_provider =
-             OSSL_PROVIDER_load(agent->libctx, BUILTIN_NAME)) == NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                    "cannot set up the built-in OpenSSL provider: %s",
-                    ERR_reason_error_string(ERR_peek_last_error()));
-        return FALSE;
+    agent->builtin = b;
+    b->libctx = OSSL_LIB_CTX_new();
+    if (b->libctx == NULL ||
+        !OSSL_PROVIDER_add_builtin(b->libctx, BUILTIN_NAME, builtin_init) ||
+        (b->default_provider = OSSL_PROVIDER_load(b->libctx, "default")) ==
+            NULL ||
+        (b->builtin_provider = OSSL_PROVIDER_load(b->libctx, BUILTIN_NAME)) ==
+            NULL) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "cannot set up the built-in OpenSSL provider: %s",
+                           ERR_reason_error_string(ERR_peek_last_error()));
+        return -1;
     }
-    return TRUE;
+    return 0;
 }
 
 void
 agent_builtin_provider_unload(struct agent *agent)
 {
-    if (agent->builtin_provider != NULL)
-        OSSL_PROVIDER_unload(agent->builtin_provider);
-    if (agent->default_provider != NULL)
-        OSSL_PROVIDER_unload(agent->default_provider);
-    OSSL_LIB_CTX_free(agent->libctx);
-    agent->libctx = NULL;
+    struct agent_builtin *b = agent->builtin;
+    if (b == NULL)
+        return;
+    if (b->builtin_provider != NULL)
+        OSSL_PROVIDER_unload(b->builtin_provider);
+    if (b->default_provider != NULL)
+        OSSL_PROVIDER_unload(b->default_provider);
+    OSSL_LIB_CTX_free(b->libctx);
+    g_free(b);
+    agent->builtin = NULL;
+}
+
+OSSL_LIB_CTX *
+agent_builtin_libctx(struct agent *agent)
+{
+    return agent->builtin->libctx;
 }
 
 EVP_PKEY *
@@ -108,8 +130,8 @@ agent_load_private_key(struct agent *agent, const char *name,
 {
     char *uri = g_strdup_printf("tessera:%s", name);
     EVP_PKEY *pkey = NULL;
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, agent->libctx, NULL, NULL,
-                                               NULL, NULL, NULL, NULL);
+    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(
+        uri, agent_builtin_libctx(agent), NULL, NULL, NULL, NULL, NULL, NULL);
     if (store != NULL && OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
         OSSL_STORE_INFO *info = OSSL_STORE_load(store);
         if (info != NULL)

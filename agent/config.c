@@ -21,7 +21,7 @@
  *   [ca corp]                                   (tessera enroll --ca corp)
  *   protocol=local                              (see agent/enroll/)
  */
-#include "agent.h"
+#include "config.h"
 #include "../common/transport.h"
 
 #include <string.h>
@@ -256,21 +256,21 @@ agent_config_string(const struct agent_config *cfg, const char *kind,
 }
 
 gboolean
-agent_token_unlock_allowed(struct agent *agent, struct agent_token *token,
-                           struct tessera_status *st)
+agent_unlock_allowed(const struct agent_config *cfg, const char *label,
+                     struct tessera_status *st)
 {
-    switch (agent_pin_source(&agent->config, token_label(token))) {
+    switch (agent_pin_source(cfg, label)) {
     case AGENT_PIN_FILE:
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "token \"%s\" takes its PIN from its pin-file "
                            "(pin-source=file in agent.conf)",
-                           token_label(token));
+                           label);
         return FALSE;
     case AGENT_PIN_NONE:
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "token \"%s\" is never unlocked (pin-source=none "
                            "in agent.conf)",
-                           token_label(token));
+                           label);
         return FALSE;
     default:
         return TRUE;

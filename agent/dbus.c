@@ -10,10 +10,20 @@
  * on a GTask thread so the bus never waits on a token; Enroll and Renew,
  * which wait on a CA, run on the CA pool.
  */
-#include "agent.h"
+#include "dbus.h"
 #include "../common/errors.h"
 #include "../common/keyref.h"
 #include "../common/keyspec.h"
+#include "../common/messages.h"
+#include "agent.h"
+#include "claims.h"
+#include "keys.h"
+#include "publish.h"
+#include "registry.h"
+#include "renew.h"
+#include "renewals.h"
+#include "enrolment.h"
+#include "tasks.h"
 #include "tessera-dbus.h"
 
 #include <openssl/crypto.h>
@@ -96,23 +106,27 @@ static void
 update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
                 const struct agent_identity *id)
 {
-    char *tpath = token_path(id->token);
+    const char *name = agent_identity_name(id);
+    GPtrArray *certs = agent_identity_certs(id);
+    char *tpath = token_path(agent_identity_token(id));
     char key_type[32];
-    tessera_key_describe(id->key_type, id->key_bits, key_type,
+    tessera_key_describe(agent_identity_key_type(id),
+                         agent_identity_key_bits(id), key_type,
                          sizeof(key_type));
-    char *reference = g_strdup_printf("tessera:%s", id->name);
-    char *chain = agent_certificates_pem(id->certs, 0, id->certs->len);
+    char *reference = g_strdup_printf("tessera:%s", name);
+    char *chain = agent_certificates_pem(certs, 0, certs->len);
     struct tessera_identity_summary summary = {0};
     agent_identity_summary(id, &summary);
     agent_renewal_describe(d->agent, id, &summary);
-    const char *error = g_hash_table_lookup(d->last_errors, id->name);
-    tessera_agent1_identity_set_name(iface, id->name);
+    const char *error = g_hash_table_lookup(d->last_errors, name);
+    tessera_agent1_identity_set_name(iface, name);
     tessera_agent1_identity_set_token(iface, tpath);
     tessera_agent1_identity_set_key_type(iface, key_type);
-    tessera_agent1_identity_set_subject(iface, id->subject);
-    tessera_agent1_identity_set_issuer(iface, id->issuer);
-    tessera_agent1_identity_set_not_before(iface, id->not_before);
-    tessera_agent1_identity_set_not_after(iface, id->not_after);
+    tessera_agent1_identity_set_subject(iface, agent_identity_subject(id));
+    tessera_agent1_identity_set_issuer(iface, agent_identity_issuer(id));
+    tessera_agent1_identity_set_not_before(iface,
+                                           agent_identity_not_before(id));
+    tessera_agent1_identity_set_not_after(iface, agent_identity_not_after(id));
     tessera_agent1_identity_set_state(
         iface, tessera_identity_state(
                    &summary, (guint64)(g_get_real_time() / G_USEC_PER_SEC)));
@@ -168,9 +182,10 @@ check_expiry(struct agent_dbus *d, const struct agent_identity *id,
              const char *path)
 {
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-    if (id->not_after == 0 || (gint64)id->not_after <= now)
+    gint64 not_after = (gint64)agent_identity_not_after(id);
+    if (not_after == 0 || not_after <= now)
         return;
-    guint days_left = (guint)(((gint64)id->not_after - now) / 86400);
+    guint days_left = (guint)((not_after - now) / 86400);
     guint crossed = 0;
     for (guint i = 0; i < d->thresholds->len; i++) {
         guint t = g_array_index(d->thresholds, guint, i);
@@ -179,13 +194,13 @@ check_expiry(struct agent_dbus *d, const struct agent_identity *id,
     }
     if (crossed == 0)
         return;
-    char *key = g_strdup_printf("%s %u", id->name, crossed);
+    char *key = g_strdup_printf("%s %u", agent_identity_name(id), crossed);
     if (!g_hash_table_add(d->expiry_sent, key))
         return;
-    tessera_agent1_emit_expiring_soon(d->manager, path, id->not_after,
+    tessera_agent1_emit_expiring_soon(d->manager, path, (guint64)not_after,
                                       days_left);
     char *body = g_strdup_printf("The certificate of %s expires in %u days.",
-                                 id->name, days_left);
+                                 agent_identity_name(id), days_left);
     notify(d, "Certificate expiring", body);
     g_free(body);
 }
@@ -270,7 +285,8 @@ run_token_call(gpointer data)
     int rc = -1;
     if (c->pin == NULL)
         rc = token_logout(c->token, &st);
-    else if (agent_token_unlock_allowed(c->dbus->agent, c->token, &st))
+    else if (agent_unlock_allowed(&c->dbus->agent->config,
+                                  token_label(c->token), &st))
         rc = token_login(c->token, (uint8_t *)c->pin, strlen(c->pin), FALSE,
                          &st);
     if (rc == 0) {
@@ -288,8 +304,8 @@ token_of(struct agent_dbus *d, GDBusMethodInvocation *inv)
     const char *path = g_dbus_method_invocation_get_object_path(inv);
     struct agent_registry *reg = agent_registry_get(d->agent);
     struct agent_token *found = NULL;
-    for (guint i = 0; found == NULL && i < reg->tokens->len; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; found == NULL && i < agent_registry_n_tokens(reg); i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         char *p = token_path(t);
         if (strcmp(p, path) == 0)
             found = token_ref(t);
@@ -342,12 +358,12 @@ on_lock(TesseraAgent1Token *iface, GDBusMethodInvocation *inv, gpointer data)
 static char *
 key_reference_pem(struct agent *agent, const char *name)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
     uint8_t der[TESSERA_KEYREF_DER_MAX];
     size_t len;
     gsize spki_len = 0;
-    const uint8_t *spki = id ? g_bytes_get_data(id->spki, &spki_len) : NULL;
+    const uint8_t *spki =
+        id ? g_bytes_get_data(agent_identity_spki(id), &spki_len) : NULL;
     BIO *bio = BIO_new(BIO_s_mem());
     char *data, *pem = NULL;
     if (bio != NULL && spki != NULL &&
@@ -357,7 +373,7 @@ key_reference_pem(struct agent *agent, const char *name)
         pem = g_strndup(data, n);
     }
     BIO_free(bio);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     return pem;
 }
 
@@ -586,8 +602,8 @@ sync_objects(struct agent_dbus *d)
     struct agent_registry *reg = agent_registry_get(d->agent);
     GHashTable *seen =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < reg->tokens->len; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; i < agent_registry_n_tokens(reg); i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         char *path = token_path(t);
         TesseraObjectSkeleton *obj = ensure_object(d, path, FALSE);
         TesseraAgent1Token *iface =
@@ -596,9 +612,9 @@ sync_objects(struct agent_dbus *d)
         g_object_unref(iface);
         g_hash_table_add(seen, path);
     }
-    for (guint i = 0; i < reg->identities->len; i++) {
-        struct agent_identity *id = g_ptr_array_index(reg->identities, i);
-        char *path = child_path("identity", id->name);
+    for (guint i = 0; i < agent_registry_n_identities(reg); i++) {
+        struct agent_identity *id = agent_registry_identity(reg, i);
+        char *path = child_path("identity", agent_identity_name(id));
         TesseraObjectSkeleton *obj = ensure_object(d, path, TRUE);
         TesseraAgent1Identity *iface =
             tessera_object_get_agent1_identity(TESSERA_OBJECT(obj));
@@ -661,10 +677,9 @@ note_sign_failure(gpointer data)
     struct agent_dbus *d = f->dbus;
     g_hash_table_replace(d->last_errors, g_strdup(f->name),
                          g_strdup(f->message));
-    struct agent_registry *reg = agent_registry_get(d->agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, f->name);
+    struct agent_identity *id = agent_identity_find(d->agent, f->name);
     if (f->locked && id != NULL && d->manager != NULL) {
-        char *tpath = token_path(id->token),
+        char *tpath = token_path(agent_identity_token(id)),
              *ipath = child_path("identity", f->name);
         tessera_agent1_emit_pin_needed(d->manager, tpath, ipath);
         gint64 now = g_get_monotonic_time();
@@ -672,14 +687,14 @@ note_sign_failure(gpointer data)
             d->last_pin_notice = now;
             char *body = g_strdup_printf(
                 "A program wants to use %s: unlock token \"%s\".", f->name,
-                token_label(id->token));
+                token_label(agent_identity_token(id)));
             notify(d, "PIN needed", body);
             g_free(body);
         }
         g_free(tpath);
         g_free(ipath);
     }
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     g_free(f->name);
     g_free(f->message);
     g_free(f);
@@ -717,8 +732,7 @@ emit_renewal(gpointer data)
     struct agent_dbus *d = e->dbus;
     if (d->server != NULL)
         sync_objects(d);
-    struct agent_registry *reg = agent_registry_get(d->agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, e->name);
+    struct agent_identity *id = agent_identity_find(d->agent, e->name);
     char *path = child_path("identity", e->name);
     if (e->reason != NULL)
         g_hash_table_replace(d->last_errors, g_strdup(e->name),
@@ -726,11 +740,11 @@ emit_renewal(gpointer data)
     else
         g_hash_table_remove(d->last_errors, e->name);
     if (d->manager != NULL && e->reason == NULL)
-        tessera_agent1_emit_renewal_succeeded(d->manager, path,
-                                              id ? id->not_after : 0);
+        tessera_agent1_emit_renewal_succeeded(
+            d->manager, path, id ? agent_identity_not_after(id) : 0);
     else if (d->manager != NULL)
         tessera_agent1_emit_renewal_failed(d->manager, path, e->reason);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     g_free(path);
     g_free(e->name);
     g_free(e->reason);

@@ -1,5 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "../common/transport.h"
 #include "agent.h"
+#include "builtin.h"
+#include "claims.h"
+#include "dbus.h"
+#include "modules.h"
+#include "registry.h"
+#include "renewals.h"
+#include "server.h"
+#include "suspend.h"
+#include "tasks.h"
+#include "watch.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -170,13 +181,12 @@ main(int argc, char **argv)
         goto out;
     }
 
-    g_mutex_init(&agent.registry_lock);
-    g_mutex_init(&agent.rescan_lock);
+    agent_registry_init(&agent);
     agent_renewals_init(&agent);
     agent.claims = agent_claims_new();
     agent_ca_pool_start(&agent);
-    if (!agent_builtin_provider_load(&agent, &error)) {
-        g_critical("%s", error->message);
+    if (agent_builtin_provider_load(&agent, &st) < 0) {
+        g_critical("%s", st.message);
         goto out;
     }
     if ((agent.modules = modules_load(agent.config.modules, &st)) == NULL) {
@@ -185,7 +195,7 @@ main(int argc, char **argv)
     }
     agent_rescan(&agent);
     /* Logged-in tokens show their private keys: look again. */
-    if (agent_tokens_login_from_config(&agent, agent.registry))
+    if (agent_registry_login_from_files(&agent))
         agent_rescan(&agent);
     server = agent_server_start(&agent, agent.config.socket_path, &error);
     if (server == NULL) {
@@ -221,12 +231,10 @@ out:
     if (agent.claims != NULL)
         agent_claims_wait(agent.claims);
     /* Threads still waiting for slot events may not rescan from now on. */
-    g_mutex_lock(&agent.rescan_lock);
-    g_atomic_int_set(&agent.stopping, 1);
-    g_mutex_unlock(&agent.rescan_lock);
+    agent_registry_stop(&agent);
     agent_claims_free(agent.claims);
     agent_renewals_finish(&agent);
-    agent_registry_unref(agent.registry);
+    agent_registry_finish(&agent);
     modules_finalize(agent.modules);
     modules_free(agent.modules);
     agent_watch_finish(&agent);

@@ -5,8 +5,13 @@
  * its configured cert-file and chain-file are rewritten atomically and its
  * post-renew-command is run.
  */
+#include "publish.h"
 #include "agent.h"
+#include "config.h"
+#include "files.h"
+#include "registry.h"
 
+#include <gio/gio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -87,15 +92,14 @@ agent_publish_certificate(struct agent *agent, const char *name)
         agent_config_string(&agent->config, "identity", name, "chain-file");
     char *command = agent_config_string(&agent->config, "identity", name,
                                         "post-renew-command");
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
+    GPtrArray *certs = id ? agent_identity_certs(id) : NULL;
     GError *error = NULL;
-    gboolean ok = id != NULL && id->certs->len > 0;
+    gboolean ok = certs != NULL && certs->len > 0;
     if (ok && cert_file != NULL)
-        ok = write_certificates(cert_file, id->certs, 0, 1, &error);
+        ok = write_certificates(cert_file, certs, 0, 1, &error);
     if (ok && chain_file != NULL)
-        ok = write_certificates(chain_file, id->certs, 1, id->certs->len,
-                                &error);
+        ok = write_certificates(chain_file, certs, 1, certs->len, &error);
     if (error != NULL) {
         g_warning("identity %s: %s", name, error->message);
         g_error_free(error);
@@ -104,7 +108,7 @@ agent_publish_certificate(struct agent *agent, const char *name)
     }
     if (ok && command != NULL)
         run_command(name, command);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     g_free(cert_file);
     g_free(chain_file);
     g_free(command);

@@ -3,6 +3,8 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
+#include "dbus.h"
+#include "registry.h"
 #include "steps.h"
 
 static gint64
@@ -16,8 +18,8 @@ journal_token(struct agent *agent, const struct journal *j)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_token *found = NULL;
-    for (guint i = 0; found == NULL && i < reg->tokens->len; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; found == NULL && i < agent_registry_n_tokens(reg); i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         if (g_strcmp0(token_serial(t), j->token_serial) == 0 &&
             g_strcmp0(token_label(t), j->token_label) == 0)
             found = token_ref(t);

@@ -10,6 +10,9 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
+#include "dbus.h"
+#include "keys.h"
+#include "registry.h"
 #include "record.h"
 #include "recover.h"
 #include "renewals.h"
@@ -21,22 +24,18 @@ static struct agent_identity *
 current_identity(struct agent *agent, const char *name,
                  struct tessera_status *st)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
-    if (id != NULL)
-        agent_identity_ref(id);
-    agent_registry_unref(reg);
+    struct agent_identity *id = agent_identity_find(agent, name);
+    struct agent_token *token = id ? agent_identity_token(id) : NULL;
     if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
-    else if (!token_present(id->token))
+    else if (!token_present(token))
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
-                           "token \"%s\" is not present",
-                           token_label(id->token));
-    else if (!token_logged_in(id->token))
+                           "token \"%s\" is not present", token_label(token));
+    else if (!token_logged_in(token))
         tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
                            "token \"%s\" is locked: run `tessera unlock`",
-                           token_label(id->token));
+                           token_label(token));
     if (st->code != TESSERA_OK && id != NULL)
         g_clear_pointer(&id, agent_identity_unref);
     return id;
@@ -65,30 +64,33 @@ run(struct agent *agent, struct agent_identity *id,
     const struct enrolment_record *record, const struct renewal_policy *p,
     int client_fd, struct tessera_status *st)
 {
+    const char *name = agent_identity_name(id);
+    struct agent_token *token = agent_identity_token(id);
+    GBytes *key_id = agent_identity_key_id(id);
     struct journal j = {
         .kind = JOURNAL_RENEWAL,
         .ca = g_strdup(record->ca),
-        .token_serial = g_strdup(token_serial(id->token)),
-        .token_label = g_strdup(token_label(id->token)),
-        .old_id = g_bytes_ref(id->key_id),
-        .new_id = p->rekey ? agent_new_key_id() : g_bytes_ref(id->key_id),
+        .token_serial = g_strdup(token_serial(token)),
+        .token_label = g_strdup(token_label(token)),
+        .old_id = g_bytes_ref(key_id),
+        .new_id = p->rekey ? agent_new_key_id() : g_bytes_ref(key_id),
         .rekey = p->rekey,
         .key_spec = g_strdup(record->key_spec),
     };
     struct journal_request req = {
         .subject = record->subject,
         .sans = record->sans,
-        .renewing = id->name,
+        .renewing = name,
         .timeout_seconds = RENEW_TIMEOUT_SECONDS,
         .client_fd = client_fd,
     };
-    g_message("renewing %s with CA %s (%s)", id->name, record->ca,
+    g_message("renewing %s with CA %s (%s)", name, record->ca,
               p->rekey ? "new key" : "same key");
-    int rc = agent_journal_request(agent, id->token, id->name, &j, &req, st);
+    int rc = agent_journal_request(agent, token, name, &j, &req, st);
     if (rc < 0)
-        agent_journal_roll_back(agent, id->token, id->name, &j);
+        agent_journal_roll_back(agent, token, name, &j);
     else /* on failure the journal stays: recovery finishes it */
-        rc = agent_journal_finish(agent, id->token, id->name, &j, st);
+        rc = agent_journal_finish(agent, token, name, &j, st);
     journal_clear(&j);
     return rc;
 }
@@ -130,8 +132,7 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
     }
     agent_renewal_outcome(agent, name, &p, rc == 0 ? NULL : st);
     agent_dbus_renewal_done(agent, name, rc == 0 ? NULL : st->message);
-    if (id != NULL)
-        agent_identity_unref(id);
+    agent_identity_unref(id);
     record_clear(&record);
     return rc;
 }

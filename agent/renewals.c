@@ -14,6 +14,10 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
+#include "dbus.h"
+#include "naming.h"
+#include "registry.h"
+#include "tasks.h"
 #include "record.h"
 #include "recover.h"
 #include "renew.h"
@@ -192,12 +196,14 @@ static gint64
 next_attempt(struct agent *agent, const struct agent_identity *id,
              const struct enrolment_record *e)
 {
-    struct renewal_policy p = agent_renewal_policy(agent, id->name, e->ca);
-    gint64 t = renewal_time(id->name, (gint64)id->not_before,
-                            (gint64)id->not_after, e->renew_after, &p);
+    struct renewal_policy p =
+        agent_renewal_policy(agent, agent_identity_name(id), e->ca);
+    gint64 t = renewal_time(
+        agent_identity_name(id), (gint64)agent_identity_not_before(id),
+        (gint64)agent_identity_not_after(id), e->renew_after, &p);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
-    struct renewal *state = renewal_of(r, id->name);
+    struct renewal *state = renewal_of(r, agent_identity_name(id));
     if (state->retry_at > 0)
         t = state->retry_at;
     g_mutex_unlock(&r->lock);
@@ -216,23 +222,23 @@ schedule_of(struct agent *agent, const struct agent_identity *id)
     struct agent_renewals *r = agent->renewals;
     gint64 now = now_seconds(), due = G_MAXINT64;
     g_mutex_lock(&r->lock);
-    struct renewal *state = renewal_of(r, id->name);
-    gboolean fresh = state->due_for == id->not_after &&
+    struct renewal *state = renewal_of(r, agent_identity_name(id));
+    gboolean fresh = state->due_for == agent_identity_not_after(id) &&
                      now - state->looked_at < RECHECK_SECONDS;
     if (fresh)
         due = state->due;
     g_mutex_unlock(&r->lock);
     if (!fresh) {
         struct enrolment_record e;
-        if (id->certs->len > 0 &&
-            record_read(agent->config.state_dir, id->name, &e)) {
+        if (agent_identity_leaf(id) != NULL &&
+            record_read(agent->config.state_dir, agent_identity_name(id), &e)) {
             due = next_attempt(agent, id, &e);
             record_clear(&e);
         }
         g_mutex_lock(&r->lock);
-        state = renewal_of(r, id->name);
+        state = renewal_of(r, agent_identity_name(id));
         state->due = due;
-        state->due_for = id->not_after;
+        state->due_for = agent_identity_not_after(id);
         state->looked_at = now;
         g_mutex_unlock(&r->lock);
     }
@@ -270,10 +276,9 @@ run_renewal(gpointer data)
 static gboolean
 still_due(struct agent *agent, const char *name)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
     gboolean due = id != NULL && schedule_of(agent, id) <= now_seconds();
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     return due;
 }
 
@@ -282,32 +287,36 @@ consider(struct agent *agent, struct agent_identity *id)
 {
     struct tessera_status st = {0};
     if (schedule_of(agent, id) > now_seconds() ||
-        agent_claim_held(agent->claims, id->name, NULL))
+        agent_claim_held(agent->claims, agent_identity_name(id), NULL))
         return;
-    if (!token_present(id->token)) {
-        set_state(agent, id->name, TESSERA_RENEWAL_WAITING_TOKEN);
+    if (!token_present(agent_identity_token(id))) {
+        set_state(agent, agent_identity_name(id),
+                  TESSERA_RENEWAL_WAITING_TOKEN);
         return;
     }
-    if (!token_logged_in(id->token)) {
-        if (set_state(agent, id->name, TESSERA_RENEWAL_WAITING_PIN)) {
+    if (!token_logged_in(agent_identity_token(id))) {
+        if (set_state(agent, agent_identity_name(id),
+                      TESSERA_RENEWAL_WAITING_PIN)) {
             tessera_status_set(&st, TESSERA_ERR_TOKEN_LOCKED,
                                "identity %s is due for renewal: unlock token "
                                "\"%s\"",
-                               id->name, token_label(id->token));
-            agent_dbus_identity_failed(agent, id->name, &st);
+                               agent_identity_name(id),
+                               token_label(agent_identity_token(id)));
+            agent_dbus_identity_failed(agent, agent_identity_name(id), &st);
         }
         return;
     }
-    if (!agent_claim_take(agent->claims, id->name, CLAIM_RENEWAL, &st))
+    if (!agent_claim_take(agent->claims, agent_identity_name(id), CLAIM_RENEWAL,
+                          &st))
         return;
-    if (!still_due(agent, id->name)) {
-        agent_claim_release(agent->claims, id->name);
+    if (!still_due(agent, agent_identity_name(id))) {
+        agent_claim_release(agent->claims, agent_identity_name(id));
         return;
     }
     agent_dbus_changed(agent);
     struct renewal_job *job = g_new0(struct renewal_job, 1);
     job->agent = agent;
-    job->name = g_strdup(id->name);
+    job->name = g_strdup(agent_identity_name(id));
     agent_run_ca_job(agent, run_renewal, job, renewal_job_free);
 }
 
@@ -331,7 +340,7 @@ recover_all(struct agent *agent)
         g_mutex_lock(&r->lock);
         gboolean wait = now < renewal_of(r, name)->recover_after;
         g_mutex_unlock(&r->lock);
-        if (wait || !agent_name_valid(name))
+        if (wait || !naming_valid(name))
             continue;
         gboolean failed = agent_recover(agent, name, &st) < 0;
         g_mutex_lock(&r->lock);
@@ -353,8 +362,8 @@ agent_renewal_tick(struct agent *agent)
 {
     recover_all(agent);
     struct agent_registry *reg = agent_registry_get(agent);
-    for (guint i = 0; i < reg->identities->len; i++)
-        consider(agent, g_ptr_array_index(reg->identities, i));
+    for (guint i = 0; i < agent_registry_n_identities(reg); i++)
+        consider(agent, agent_registry_identity(reg, i));
     agent_registry_unref(reg);
 }
 
@@ -380,12 +389,13 @@ agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
         return;
     }
     enum claim_kind kind;
-    gboolean running = agent_claim_held(agent->claims, id->name, &kind) &&
-                       (kind == CLAIM_RENEWAL || kind == CLAIM_RECOVERY);
+    gboolean running =
+        agent_claim_held(agent->claims, agent_identity_name(id), &kind) &&
+        (kind == CLAIM_RENEWAL || kind == CLAIM_RECOVERY);
     s->next_renewal = (uint64_t)MAX(due, 0);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
-    struct renewal *state = renewal_of(r, id->name);
+    struct renewal *state = renewal_of(r, agent_identity_name(id));
     s->renewal_state = running ? TESSERA_RENEWAL_RENEWING : state->state;
     s->renewal_error = strdup(state->last_error ? state->last_error : "");
     g_mutex_unlock(&r->lock);

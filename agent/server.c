@@ -6,8 +6,17 @@
  * served. Malformed input gets an ERROR reply and, where the stream cannot
  * be trusted any more, a closed connection; the agent goes on serving.
  */
-#include "agent.h"
+#include "server.h"
 #include "../common/errors.h"
+#include "../common/transport.h"
+#include "agent.h"
+#include "config.h"
+#include "enrolment.h"
+#include "keys.h"
+#include "registry.h"
+#include "renew.h"
+#include "renewals.h"
+#include "signer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,18 +116,6 @@ handle_hello(struct connection *c, struct tessera_reader *r,
     return KEEP_OPEN;
 }
 
-static GPtrArray *
-identities_of(struct agent_registry *reg)
-{
-    return reg->identities;
-}
-
-static GPtrArray *
-tokens_of(struct agent_registry *reg)
-{
-    return reg->tokens;
-}
-
 /*
  * The snapshot a page of LIST or TOKENS (what) is read from, and the
  * length of its list (entries_of) in *total. Start 0 takes the current
@@ -130,7 +127,7 @@ tokens_of(struct agent_registry *reg)
 static struct agent_registry *
 page_snapshot(struct agent *agent, const char *what,
               struct agent_registry **pinned,
-              GPtrArray *(*entries_of)(struct agent_registry *reg),
+              guint (*entries_of)(const struct agent_registry *reg),
               uint32_t start, guint *total, struct tessera_writer *out)
 {
     if (start == 0) {
@@ -144,7 +141,7 @@ page_snapshot(struct agent *agent, const char *what,
                     start, what);
         return NULL;
     }
-    *total = entries_of(*pinned)->len;
+    *total = entries_of(*pinned);
     if (start > *total) {
         reply_error(out, TESSERA_ERR_INVALID,
                     "%s from %u, but there are only %u entries", what, start,
@@ -175,15 +172,16 @@ handle_list(struct connection *c, struct tessera_reader *r,
         return;
     }
     guint total;
-    struct agent_registry *reg = page_snapshot(
-        agent, "LIST", &c->listing, identities_of, start, &total, out);
+    struct agent_registry *reg =
+        page_snapshot(agent, "LIST", &c->listing, agent_registry_n_identities,
+                      start, &total, out);
     if (reg == NULL)
         return;
     struct tessera_page page;
     tessera_begin_list_reply(out, total, &page);
     gboolean room = TRUE;
     for (guint i = start; i < total && room; i++) {
-        struct agent_identity *id = g_ptr_array_index(reg->identities, i);
+        struct agent_identity *id = agent_registry_identity(reg, i);
         struct tessera_identity_summary s;
         agent_identity_summary(id, &s);
         agent_renewal_describe(agent, id, &s);
@@ -203,8 +201,7 @@ handle_get_identity(struct agent *agent, struct tessera_reader *r,
                     "malformed GET_IDENTITY request");
         return;
     }
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
     if (id == NULL) {
         reply_error(out, TESSERA_ERR_NO_IDENTITY,
                     "no identity named \"%s\"; `tessera list` shows the "
@@ -216,7 +213,7 @@ handle_get_identity(struct agent *agent, struct tessera_reader *r,
         tessera_encode_identity(out, &export);
         tessera_identity_clear(&export);
     }
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     free(name);
 }
 
@@ -247,8 +244,8 @@ handle_tokens(struct connection *c, struct tessera_reader *r,
     }
     guint total;
     struct agent_registry *reg =
-        page_snapshot(c->server->agent, "TOKENS", &c->token_listing, tokens_of,
-                      start, &total, out);
+        page_snapshot(c->server->agent, "TOKENS", &c->token_listing,
+                      agent_registry_n_tokens, start, &total, out);
     if (reg == NULL)
         return;
     struct tessera_page page;
@@ -256,7 +253,7 @@ handle_tokens(struct connection *c, struct tessera_reader *r,
     gboolean room = TRUE;
     for (guint i = start; i < total && room; i++) {
         struct tessera_token_info info;
-        token_info(g_ptr_array_index(reg->tokens, i), &info);
+        token_info(agent_registry_token(reg, i), &info);
         room = tessera_add_tokens_entry(out, &page, &info);
         tessera_token_info_clear(&info);
     }
@@ -273,13 +270,13 @@ handle_unlock(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed UNLOCK request");
         return;
     }
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_token *token = agent_find_token(reg, req.token, &st);
+    struct agent_token *token = agent_token_find(agent, req.token, &st);
     int rc =
-        token && agent_token_unlock_allowed(agent, token, &st)
+        token && agent_unlock_allowed(&agent->config, token_label(token), &st)
             ? token_login(token, req.pin.data, req.pin.len, req.force != 0, &st)
             : -1;
-    agent_registry_unref(reg);
+    if (token != NULL)
+        token_unref(token);
     tessera_unlock_request_clear(&req);
     /* Private keys become visible only after login. */
     if (rc == 0)
@@ -300,10 +297,10 @@ handle_lock(struct agent *agent, struct tessera_reader *r,
     struct agent_registry *reg = agent_registry_get(agent);
     int rc = 0;
     if (spec[0] == '\0') {
-        for (guint i = 0; i < reg->tokens->len && rc == 0; i++)
-            rc = token_logout(g_ptr_array_index(reg->tokens, i), &st);
+        for (guint i = 0; i < agent_registry_n_tokens(reg) && rc == 0; i++)
+            rc = token_logout(agent_registry_token(reg, i), &st);
     } else {
-        struct agent_token *token = agent_find_token(reg, spec, &st);
+        struct agent_token *token = agent_registry_find_token(reg, spec, &st);
         rc = token ? token_logout(token, &st) : -1;
     }
     agent_registry_unref(reg);

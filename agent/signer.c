@@ -5,57 +5,16 @@
  * reset them) are replaced and the signature tried again, once each.
  * The same path decrypts, for the agent's own use only (a SCEP reply).
  */
-#include "agent.h"
+#include "signer.h"
 #include "../common/errors.h"
 #include "../common/keyspec.h"
+#include "agent.h"
+#include "dbus.h"
+#include "digests.h"
+#include "naming.h"
+#include "registry.h"
 
 #include <string.h>
-
-struct digest_params {
-    enum tessera_digest id;
-    size_t size;
-    CK_MECHANISM_TYPE hash;
-    CK_RSA_PKCS_MGF_TYPE mgf;
-    /* DER of DigestInfo up to the digest itself (RFC 8017, 9.2 note 1) */
-    const uint8_t *prefix;
-    size_t prefix_len;
-};
-
-static const uint8_t sha1_prefix[] = {0x30, 0x21, 0x30, 0x09, 0x06,
-                                      0x05, 0x2b, 0x0e, 0x03, 0x02,
-                                      0x1a, 0x05, 0x00, 0x04, 0x14};
-#define SHA2_PREFIX(len, n, size)                                              \
-    {                                                                          \
-        0x30, len, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, \
-            0x04, 0x02, n, 0x05, 0x00, 0x04, size                              \
-    }
-static const uint8_t sha224_prefix[] = SHA2_PREFIX(0x2d, 0x04, 0x1c);
-static const uint8_t sha256_prefix[] = SHA2_PREFIX(0x31, 0x01, 0x20);
-static const uint8_t sha384_prefix[] = SHA2_PREFIX(0x41, 0x02, 0x30);
-static const uint8_t sha512_prefix[] = SHA2_PREFIX(0x51, 0x03, 0x40);
-
-static const struct digest_params digest_table[] = {
-    {TESSERA_DIGEST_SHA1, 20, CKM_SHA_1, CKG_MGF1_SHA1, sha1_prefix,
-     sizeof(sha1_prefix)},
-    {TESSERA_DIGEST_SHA224, 28, CKM_SHA224, CKG_MGF1_SHA224, sha224_prefix,
-     sizeof(sha224_prefix)},
-    {TESSERA_DIGEST_SHA256, 32, CKM_SHA256, CKG_MGF1_SHA256, sha256_prefix,
-     sizeof(sha256_prefix)},
-    {TESSERA_DIGEST_SHA384, 48, CKM_SHA384, CKG_MGF1_SHA384, sha384_prefix,
-     sizeof(sha384_prefix)},
-    {TESSERA_DIGEST_SHA512, 64, CKM_SHA512, CKG_MGF1_SHA512, sha512_prefix,
-     sizeof(sha512_prefix)},
-};
-
-static const struct digest_params *
-digest_params(uint8_t id)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(digest_table); i++) {
-        if (digest_table[i].id == id)
-            return &digest_table[i];
-    }
-    return NULL;
-}
 
 /* What goes to C_SignInit and C_Sign for one request. */
 struct sign_operation {
@@ -71,11 +30,11 @@ static int
 run_on_token(struct agent_identity *id, struct sign_operation *op,
              struct tessera_blob *out, struct tessera_status *st)
 {
-    struct token_key key = {id->name, id->key_id, &id->key_handle,
-                            id->always_authenticate};
+    struct token_key key;
+    agent_identity_signing_key(id, &key);
     struct token_operation run = {op->decrypt, op->mechanism, op->input,
                                   op->input_len};
-    return token_sign(id->token, &key, &run, out, st);
+    return token_sign(agent_identity_token(id), &key, &run, out, st);
 }
 
 static enum tessera_key_type
@@ -105,11 +64,13 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
                            "unknown signature scheme %u", req->scheme);
         return -1;
     }
-    if (id->key_type != needs) {
+    enum tessera_key_type holds = agent_identity_key_type(id);
+    if (holds != needs) {
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
                            "identity %s holds an %s key, which cannot make "
                            "this kind of signature",
-                           id->name, tessera_key_type_name(id->key_type));
+                           agent_identity_name(id),
+                           tessera_key_type_name(holds));
         return -1;
     }
     /* EdDSA signs the message itself, never a digest of it. */
@@ -157,23 +118,10 @@ prepare(const struct agent_identity *id, const struct tessera_sign_request *req,
     }
 }
 
-static struct agent_identity *
-lookup(struct agent *agent, const char *name)
-{
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
-    if (id != NULL)
-        agent_identity_ref(id);
-    agent_registry_unref(reg);
-    return id;
-}
-
 static gboolean
 holds_key(const struct agent_identity *id, const struct tessera_blob *hash)
 {
-    return hash->len == 0 ||
-           (hash->len == sizeof(id->spki_hash) &&
-            memcmp(hash->data, id->spki_hash, hash->len) == 0);
+    return agent_identity_holds_key(id, hash->data, hash->len);
 }
 
 /*
@@ -184,7 +132,7 @@ static struct agent_identity *
 lookup_key(struct agent *agent, const struct tessera_sign_request *req,
            struct tessera_status *st)
 {
-    struct agent_identity *id = lookup(agent, req->name);
+    struct agent_identity *id = agent_identity_find(agent, req->name);
     if (id == NULL) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"; `tessera list` shows "
@@ -194,8 +142,8 @@ lookup_key(struct agent *agent, const struct tessera_sign_request *req,
     }
     if (holds_key(id, &req->key_hash))
         return id;
-    char *old_name = g_strconcat(req->name, AGENT_OLD_SUFFIX, NULL);
-    struct agent_identity *old = lookup(agent, old_name);
+    char *old_name = g_strconcat(req->name, NAMING_OLD_SUFFIX, NULL);
+    struct agent_identity *old = agent_identity_find(agent, old_name);
     g_free(old_name);
     agent_identity_unref(id);
     if (old != NULL && holds_key(old, &req->key_hash))
@@ -220,19 +168,20 @@ sign_once(const struct tessera_sign_request *req,
           struct tessera_status *st)
 {
     struct sign_operation op;
-    unsigned generation = token_objects_generation(id->token);
+    struct agent_token *token = agent_identity_token(id);
+    unsigned generation = token_objects_generation(token);
     *rc = -1;
-    if (!token_present(id->token)) {
+    if (!token_present(token)) {
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
                            "token \"%s\" is not present: insert it and try "
                            "again (identity %s)",
-                           token_label(id->token), id->name);
+                           token_label(token), agent_identity_name(id));
         return FALSE;
     }
     if (prepare(id, req, &op, st) < 0)
         return FALSE;
     *rc = run_on_token(id, &op, signature, st);
-    return *rc < 0 && token_objects_settle(id->token, generation);
+    return *rc < 0 && token_objects_settle(token, generation);
 }
 
 int
@@ -251,9 +200,9 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
         sign_once(req, signature, id, &rc, st);
     }
     if (rc < 0) {
-        g_message("identity %s on token \"%s\": %s", id->name,
-                  token_label(id->token), st->message);
-        agent_dbus_identity_failed(agent, id->name, st);
+        g_message("identity %s on token \"%s\": %s", agent_identity_name(id),
+                  token_label(agent_identity_token(id)), st->message);
+        agent_dbus_identity_failed(agent, agent_identity_name(id), st);
     }
     agent_identity_unref(id);
     return rc;
@@ -264,29 +213,28 @@ agent_decrypt_rsa(struct agent *agent, const char *name,
                   struct tessera_bytes ciphertext, struct tessera_blob *plain,
                   struct tessera_status *st)
 {
-    struct agent_identity *id = lookup(agent, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
     struct sign_operation op = {.decrypt = TRUE,
                                 .mechanism = {CKM_RSA_PKCS, NULL, 0}};
     int rc = -1;
     if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
-    else if (id->key_type != TESSERA_KEY_RSA ||
+    else if (agent_identity_key_type(id) != TESSERA_KEY_RSA ||
              ciphertext.len > sizeof(op.input))
         tessera_status_set(st, TESSERA_ERR_MECHANISM,
                            "identity %s cannot decrypt this: RSA only, up to "
                            "%zu bytes",
                            name, sizeof(op.input));
-    else if (!token_present(id->token))
+    else if (!token_present(agent_identity_token(id)))
         tessera_status_set(st, TESSERA_ERR_TOKEN_ABSENT,
                            "token \"%s\" is not present",
-                           token_label(id->token));
+                           token_label(agent_identity_token(id)));
     else {
         memcpy(op.input, ciphertext.data, ciphertext.len);
         op.input_len = ciphertext.len;
         rc = run_on_token(id, &op, plain, st);
     }
-    if (id != NULL)
-        agent_identity_unref(id);
+    agent_identity_unref(id);
     return rc;
 }

@@ -3,7 +3,14 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
-#include "enroll/enroll.h"
+#include "../common/keyspec.h"
+#include "enroll/certify.h"
+#include "keys.h"
+#include "naming.h"
+#include "publish.h"
+#include "renewals.h"
+#include "state.h"
+#include "tokens.h"
 #include "record.h"
 #include "testpoint.h"
 #include "transitions.h"
@@ -19,7 +26,7 @@ now_seconds(void)
 char *
 agent_journal_dir(const struct agent *agent)
 {
-    return g_build_filename(agent->config.state_dir, "renewals", NULL);
+    return state_journal_dir(agent->config.state_dir);
 }
 
 gboolean
@@ -87,7 +94,7 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
                       struct tessera_status *st)
 {
     gboolean same_key = j->kind == JOURNAL_RENEWAL && !j->rekey;
-    char *next_name = g_strconcat(name, AGENT_NEXT_SUFFIX, NULL);
+    char *next_name = g_strconcat(name, NAMING_NEXT_SUFFIX, NULL);
     const char *key_name = same_key ? name : next_name;
     struct tessera_keyspec spec;
     struct tessera_blob csr = {0};

@@ -5,7 +5,12 @@
  * system bus), so a laptop that wakes up asks for the PIN again. Without a
  * system bus the agent says so once and carries on.
  */
+#include "suspend.h"
 #include "agent.h"
+#include "dbus.h"
+#include "registry.h"
+#include "tasks.h"
+#include "tokens.h"
 
 #include <gio/gio.h>
 
@@ -30,8 +35,8 @@ lock_tokens(gpointer data)
 {
     struct agent *agent = data;
     struct agent_registry *reg = agent_registry_get(agent);
-    for (guint i = 0; i < reg->tokens->len; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; i < agent_registry_n_tokens(reg); i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         struct tessera_status st = {0};
         if (wants_lock_on_suspend(agent, t) && token_logout(t, &st) == 0)
             g_message("token \"%s\" locked for suspend", token_label(t));

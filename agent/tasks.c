@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "tasks.h"
 #include "agent.h"
+
+#include <gio/gio.h>
 
 struct job {
     void (*func)(gpointer data);

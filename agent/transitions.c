@@ -3,6 +3,11 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "enroll/enroll.h"
+#include "keys.h"
+#include "naming.h"
+#include "objects.h"
+#include "registry.h"
+#include "state.h"
 #include "testpoint.h"
 
 #include <openssl/err.h>
@@ -16,32 +21,25 @@ label_of(const char *name, const char *suffix)
     return g_strconcat(name, suffix, NULL);
 }
 
+static void
+begin(struct agent *agent, struct agent_token *token)
+{
+    agent_registry_change_begin(agent);
+    token_objects_changing(token);
+}
+
 /* The registry learns what the step did to these keys; then signatures
  * that met the change in the middle may try again. */
 static void
-settle(struct agent *agent, struct agent_token *token, GBytes *a, GBytes *b)
+end(struct agent *agent, struct agent_token *token, GBytes *a, GBytes *b)
 {
     GPtrArray *ids = g_ptr_array_new();
     g_ptr_array_add(ids, a);
     if (b != NULL)
         g_ptr_array_add(ids, b);
-    agent_registry_refresh_keys(agent, token, ids);
+    agent_registry_change_end(agent, token, ids);
     g_ptr_array_unref(ids);
     token_objects_changed(token);
-}
-
-static void
-begin(struct agent *agent, struct agent_token *token)
-{
-    g_mutex_lock(&agent->rescan_lock);
-    token_objects_changing(token);
-}
-
-static void
-end(struct agent *agent, struct agent_token *token, GBytes *a, GBytes *b)
-{
-    settle(agent, token, a, b);
-    g_mutex_unlock(&agent->rescan_lock);
 }
 
 int
@@ -49,7 +47,7 @@ transition_make_next(struct agent *agent, struct agent_token *token,
                      const char *name, const struct tessera_keyspec *spec,
                      GBytes *next_id, struct tessera_status *st)
 {
-    char *label = label_of(name, AGENT_NEXT_SUFFIX);
+    char *label = label_of(name, NAMING_NEXT_SUFFIX);
     struct token_session s;
     if (token_session_open(token, "generate the next key", &s, st) < 0) {
         g_free(label);
@@ -63,7 +61,7 @@ transition_make_next(struct agent *agent, struct agent_token *token,
         rc = objects_generate_key_pair(&s, label, spec, next_id, st);
     }
     token_session_end(&s, FALSE);
-    g_mutex_lock(&agent->rescan_lock);
+    agent_registry_change_begin(agent);
     end(agent, token, next_id, NULL);
     g_free(label);
     return rc;
@@ -120,7 +118,7 @@ store(struct agent *agent, const struct token_session *s, const char *name,
       GBytes *key_id, gboolean same_key, GPtrArray *chain,
       struct tessera_status *st)
 {
-    char *next = label_of(name, AGENT_NEXT_SUFFIX);
+    char *next = label_of(name, NAMING_NEXT_SUFFIX);
     const char *label = same_key ? name : next;
     GBytes *leaf = g_ptr_array_index(chain, 0);
     int rc = 0;
@@ -160,8 +158,8 @@ transition_switch(struct agent *agent, struct agent_token *token,
                   const char *name, GBytes *old_id, GBytes *next_id,
                   struct tessera_status *st)
 {
-    char *next = label_of(name, AGENT_NEXT_SUFFIX);
-    char *old = label_of(name, AGENT_OLD_SUFFIX);
+    char *next = label_of(name, NAMING_NEXT_SUFFIX);
+    char *old = label_of(name, NAMING_OLD_SUFFIX);
     struct token_session s;
     int rc = -1;
     if (token_session_open(token, "switch to the renewed key", &s, st) < 0)
@@ -211,7 +209,8 @@ discard(struct agent *agent, struct agent_token *token, const char *name,
         ok && objects_count(&s, key_id, NULL, OBJECTS_ANY_CLASS) == 0;
     end(agent, token, key_id, NULL);
     token_session_end(&s, FALSE);
-    char *chain = agent_chain_path(agent, token, key_id);
+    char *chain =
+        state_chain_path(agent->config.state_dir, token_serial(token), key_id);
     if (last)
         unlink(chain);
     g_free(chain);
@@ -223,12 +222,12 @@ gboolean
 transition_discard_next(struct agent *agent, struct agent_token *token,
                         const char *name, GBytes *next_id)
 {
-    return discard(agent, token, name, AGENT_NEXT_SUFFIX, next_id);
+    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id);
 }
 
 gboolean
 transition_retire_old(struct agent *agent, struct agent_token *token,
                       const char *name, GBytes *old_id)
 {
-    return discard(agent, token, name, AGENT_OLD_SUFFIX, old_id);
+    return discard(agent, token, name, NAMING_OLD_SUFFIX, old_id);
 }

@@ -14,7 +14,14 @@
  * - Renewal (renew.c): interrupted renewals recovered, grace periods ended,
  *   due renewals started on threads of their own.
  */
+#include "watch.h"
 #include "agent.h"
+#include "dbus.h"
+#include "modules.h"
+#include "registry.h"
+#include "renewals.h"
+#include "tasks.h"
+#include "tokens.h"
 
 #include <string.h>
 
@@ -138,8 +145,8 @@ lock_idle_tokens(struct agent *agent)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     gint64 now = g_get_monotonic_time();
-    for (guint i = 0; i < reg->tokens->len; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; i < agent_registry_n_tokens(reg); i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         char *idle = agent_config_string(&agent->config, "token",
                                          token_label(t), "idle-lock");
         gint64 seconds = idle ? g_ascii_strtoll(idle, NULL, 10) : 0;
@@ -167,8 +174,8 @@ recheck_absent_tokens(struct agent *agent)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     gboolean back = FALSE;
-    for (guint i = 0; i < reg->tokens->len && !back; i++) {
-        struct agent_token *t = g_ptr_array_index(reg->tokens, i);
+    for (guint i = 0; i < agent_registry_n_tokens(reg) && !back; i++) {
+        struct agent_token *t = agent_registry_token(reg, i);
         /* The rescan makes the return (sessions closed, pin-file login). */
         back = !token_present(t) && token_answers(t);
     }

@@ -18,7 +18,9 @@
 #include "acme_msg.h"
 #include "enroll.h"
 #include "http.h"
-#include "../agent.h"
+#include "../builtin.h"
+#include "../keys.h"
+#include "../registry.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -103,15 +105,15 @@ jwk_of(EVP_PKEY *pub)
 static EVP_PKEY *
 identity_public_key(struct agent *agent, const char *name)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
     EVP_PKEY *pub = NULL;
     if (id != NULL) {
         gsize len;
-        const unsigned char *p = g_bytes_get_data(id->spki, &len);
+        const unsigned char *p =
+            g_bytes_get_data(agent_identity_spki(id), &len);
         pub = d2i_PUBKEY(NULL, &p, (long)len);
     }
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     return pub;
 }
 
@@ -128,13 +130,11 @@ token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
         char *subject = g_strdup_printf("CN=%s", name);
         struct tessera_keygen_request req = {name, (char *)ca->token,
                                              ACCOUNT_KEY_SPEC, subject};
-        struct tessera_blob csr = {0};
-        if (agent_keygen(ca->agent, &req, &csr, &st) == 0) {
+        if (agent_keygen(ca->agent, &req, NULL, &st) == 0) {
             g_message("CA %s: made the ACME account key %s on the token",
                       ca->name, name);
             *pub = identity_public_key(ca->agent, name);
         }
-        tessera_blob_clear(&csr);
         g_free(subject);
     }
     if (*pub != NULL)

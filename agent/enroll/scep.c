@@ -19,7 +19,8 @@
 #include "enroll.h"
 #include "http.h"
 #include "scep_msg.h"
-#include "../agent.h"
+#include "../builtin.h"
+#include "../signer.h"
 
 #include <curl/curl.h>
 #include <openssl/err.h>

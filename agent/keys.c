@@ -5,9 +5,20 @@
  * provider, and later the issued certificate stored beside the key.
  * Enrolment (issue: CA protocols) and renewal build on these two steps.
  */
-#include "agent.h"
+#include "keys.h"
 #include "../common/errors.h"
 #include "../common/keyspec.h"
+#include "agent.h"
+#include "builtin.h"
+#include "claims.h"
+#include "config.h"
+#include "files.h"
+#include "naming.h"
+#include "objects.h"
+#include "publish.h"
+#include "registry.h"
+#include "renewals.h"
+#include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,20 +33,6 @@
 #include <unistd.h>
 
 #define KEY_ID_LEN 16
-#define MAX_NAME_LEN 64
-
-gboolean
-agent_name_valid(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > MAX_NAME_LEN || name[0] == '.' || name[0] == '-')
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("._@+-", *p))
-            return FALSE;
-    }
-    return TRUE;
-}
 
 /* "CN=alice,O=Corp" or "/CN=alice/O=Corp"; "\," escapes a comma. */
 static X509_NAME *
@@ -161,17 +158,18 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
           X509_EXTENSION *san, struct tessera_blob *csr_der,
           struct tessera_status *st)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
+    struct agent_identity *id = agent_identity_find(agent, name);
+    OSSL_LIB_CTX *libctx = agent_builtin_libctx(agent);
     EVP_PKEY *pub = NULL, *priv = NULL;
-    X509_REQ *req = X509_REQ_new_ex(agent->libctx, NULL);
+    X509_REQ *req = X509_REQ_new_ex(libctx, NULL);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     unsigned char *der = NULL;
     int len = -1;
     if (id != NULL) {
         gsize spki_len;
-        const unsigned char *p = g_bytes_get_data(id->spki, &spki_len);
-        pub = d2i_PUBKEY_ex(NULL, &p, (long)spki_len, agent->libctx, NULL);
+        const unsigned char *p =
+            g_bytes_get_data(agent_identity_spki(id), &spki_len);
+        pub = d2i_PUBKEY_ex(NULL, &p, (long)spki_len, libctx, NULL);
         priv = agent_load_private_key(agent, name, st);
     } else {
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
@@ -181,9 +179,11 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
         X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
         X509_REQ_set_subject_name(req, subject) &&
         X509_REQ_set_pubkey(req, pub) && add_extensions(req, san) &&
-        EVP_DigestSignInit_ex(
-            mctx, NULL, id->key_type == TESSERA_KEY_ED25519 ? NULL : "SHA256",
-            agent->libctx, NULL, priv, NULL) == 1 &&
+        EVP_DigestSignInit_ex(mctx, NULL,
+                              agent_identity_key_type(id) == TESSERA_KEY_ED25519
+                                  ? NULL
+                                  : "SHA256",
+                              libctx, NULL, priv, NULL) == 1 &&
         X509_REQ_sign_ctx(req, mctx) > 0)
         len = i2d_X509_REQ(req, &der);
     if (len > 0) {
@@ -200,7 +200,7 @@ build_csr(struct agent *agent, const char *name, X509_NAME *subject,
     X509_REQ_free(req);
     EVP_PKEY_free(pub);
     EVP_PKEY_free(priv);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     return len > 0 ? 0 : -1;
 }
 
@@ -237,7 +237,7 @@ agent_keygen_token(struct agent *agent,
                    const struct tessera_keygen_request *req,
                    struct tessera_keyspec *spec, struct tessera_status *st)
 {
-    if (!agent_name_valid(req->name)) {
+    if (!naming_valid(req->name)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "\"%s\" is not a usable identity name: use up to "
                            "64 letters, digits and . _ @ + -",
@@ -262,10 +262,10 @@ agent_keygen_token(struct agent *agent,
     X509_NAME_free(subject);
     struct agent_registry *reg = agent_registry_get(agent);
     struct agent_token *token = NULL;
-    if (g_hash_table_contains(reg->by_name, req->name))
+    if (agent_registry_lookup(reg, req->name) != NULL)
         tessera_status_set(st, TESSERA_ERR_EXISTS,
                            "an identity named %s exists already", req->name);
-    else if ((token = agent_find_token(reg, req->token, st)) != NULL)
+    else if ((token = agent_registry_find_token(reg, req->token, st)) != NULL)
         token_ref(token);
     agent_registry_unref(reg);
     if (token != NULL && token_read_only(token)) {
@@ -300,7 +300,9 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
         g_message("generated %s key %s on token \"%s\"", req->key_spec,
                   req->name, token_label(token));
         agent_rescan(agent);
-        rc = build_csr(agent, req->name, subject, NULL, csr_der, st);
+        rc = csr_der != NULL
+                 ? build_csr(agent, req->name, subject, NULL, csr_der, st)
+                 : 0;
         if (rc < 0) {
             /* Nothing half-made stays behind on the token. */
             agent_destroy_key_objects(token, key_id, FALSE);
@@ -389,7 +391,8 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
                          struct tessera_status *st)
 {
     X509 *leaf = parse_certificate(&certs[0]);
-    char *chain_path = agent_chain_path(agent, token, key_id);
+    char *chain_path =
+        state_chain_path(agent->config.state_dir, token_serial(token), key_id);
     GError *error = NULL;
     int rc = -1;
     if (leaf == NULL) {
@@ -416,32 +419,32 @@ int
 agent_import(struct agent *agent, const struct tessera_import_request *req,
              struct tessera_status *st)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, req->name);
+    struct agent_identity *id = agent_identity_find(agent, req->name);
     X509 *leaf = parse_certificate(&req->certs[0]);
     int rc = -1;
     if (id == NULL) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no key named %s: make one with `tessera keygen`",
                            req->name);
-    } else if (id->certs->len > 0) {
+    } else if (agent_identity_leaf(id) != NULL) {
         tessera_status_set(st, TESSERA_ERR_EXISTS,
                            "identity %s has a certificate already", req->name);
     } else if (leaf == NULL) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate for %s is not valid DER X.509",
                            req->name);
-    } else if (!agent_certificate_matches_key(leaf, id->spki)) {
+    } else if (!agent_certificate_matches_key(leaf, agent_identity_spki(id))) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate's public key is not the key of "
                            "identity %s",
                            req->name);
-    } else if (token_usable(id->token, st)) {
-        rc = agent_store_certificates(agent, id->token, id->key_id, req->name,
+    } else if (token_usable(agent_identity_token(id), st)) {
+        rc = agent_store_certificates(agent, agent_identity_token(id),
+                                      agent_identity_key_id(id), req->name,
                                       req->certs, req->n_certs, st);
     }
     X509_free(leaf);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     if (rc == 0) {
         g_message("stored the certificate of identity %s", req->name);
         agent_rescan(agent);
@@ -471,15 +474,15 @@ agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
 gboolean
 agent_delete_identity(struct agent *agent, const char *name)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    struct agent_identity *id = g_hash_table_lookup(reg->by_name, name);
-    gboolean ok =
-        id != NULL && agent_destroy_key_objects(id->token, id->key_id, FALSE);
+    struct agent_identity *id = agent_identity_find(agent, name);
+    gboolean ok = id != NULL &&
+                  agent_destroy_key_objects(agent_identity_token(id),
+                                            agent_identity_key_id(id), FALSE);
     if (ok)
         g_message("deleted identity %s from its token", name);
     else
         g_warning("could not delete every object of identity %s", name);
-    agent_registry_unref(reg);
+    agent_identity_unref(id);
     agent_rescan(agent);
     return ok;
 }
@@ -511,18 +514,16 @@ static int
 forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
                struct tessera_status *st)
 {
-    struct agent_registry *reg = agent_registry_get(agent);
-    gboolean known = g_hash_table_contains(reg->by_name, name);
-    agent_registry_unref(reg);
+    struct agent_identity *id = agent_identity_find(agent, name);
+    gboolean known = id != NULL;
+    agent_identity_unref(id);
     if (!known) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
         return -1;
     }
     GError *error = NULL;
-    char *file = g_strdup_printf("%s.conf", name);
-    char *record =
-        g_build_filename(agent->config.state_dir, "enrolled", file, NULL);
+    char *record = state_record_path(agent->config.state_dir, name);
     int rc = 0;
     if (!drop_identity_config(agent, name, &error)) {
         tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
@@ -544,7 +545,6 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
         g_message("forgot identity %s%s", name,
                   delete_objects ? " and deleted its key and certificate" : "");
     g_free(record);
-    g_free(file);
     return rc;
 }
 

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `tessera enroll`, inside the agent: a key generated on the token, a CSR
+ * signed by it, the CA asked (enroll/certify.c), the answer stored beside
+ * the key, and the enrolment recorded for renewal. Journaled as a renewal
+ * is (steps.h): the key is NAME~next until it has its certificate, and a
+ * crash leaves either nothing or, after recovery, the whole identity.
+ */
+#include "enrolment.h"
+#include "../common/errors.h"
+#include "agent.h"
+#include "claims.h"
+#include "enroll/certify.h"
+#include "enroll/enroll.h"
+#include "keys.h"
+#include "recover.h"
+#include "registry.h"
+#include "steps.h"
+
+#define DEFAULT_TIMEOUT_SECONDS 300
+
+/* After every check, with NAME claimed: the steps of steps.h. */
+static int
+enrol_claimed(struct agent *agent, const struct tessera_enroll_request *req,
+              const char *key_spec, struct agent_token *token, int client_fd,
+              struct tessera_blob *leaf, struct tessera_status *st)
+{
+    const char *name = req->key.name;
+    enum recovery_action done;
+    /* What an interrupted enrolment of the name left goes first. */
+    if (agent_recover_first(agent, name, &done, st) < 0)
+        return -1;
+    GBytes *taken = agent_leaf_of(agent, name);
+    if (taken != NULL || done == RECOVERY_FINISH) {
+        tessera_status_set(st, TESSERA_ERR_EXISTS,
+                           "an identity named %s exists already", name);
+        if (taken != NULL)
+            g_bytes_unref(taken);
+        return -1;
+    }
+    if (!agent_journal_ready(agent, st))
+        return -1;
+    char **sans = g_new0(char *, req->n_sans + 1);
+    for (size_t i = 0; i < req->n_sans; i++)
+        sans[i] = g_strdup(req->sans[i]);
+    struct journal j = {
+        .kind = JOURNAL_ENROLMENT,
+        .ca = g_strdup(req->ca),
+        .token_serial = g_strdup(token_serial(token)),
+        .token_label = g_strdup(token_label(token)),
+        .new_id = agent_new_key_id(),
+        .rekey = TRUE,
+        .key_spec = g_strdup(key_spec),
+        .subject = g_strdup(req->key.subject),
+        .sans = sans,
+    };
+    struct journal_request ask = {
+        .subject = req->key.subject,
+        .sans = sans,
+        .timeout_seconds = req->timeout_seconds ? (long)req->timeout_seconds
+                                                : DEFAULT_TIMEOUT_SECONDS,
+        .client_fd = client_fd,
+    };
+    int rc = agent_journal_request(agent, token, name, &j, &ask, st);
+    if (rc < 0) {
+        g_message("enrolment of %s failed: %s; removing its new key", name,
+                  st->message);
+        agent_journal_roll_back(agent, token, name, &j);
+    } else if ((rc = agent_journal_finish(agent, token, name, &j, st)) < 0) {
+        g_message("enrolment of %s failed: %s", name, st->message);
+    } else {
+        agent_leaf_copy(agent, name, leaf);
+        g_message("enrolled %s with CA %s", name, req->ca);
+    }
+    journal_clear(&j);
+    return rc;
+}
+
+int
+agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
+             int client_fd, struct tessera_blob *leaf,
+             struct tessera_status *st)
+{
+    char *group = g_strdup_printf("ca %s", req->ca);
+    struct enroll_profile ca = {.name = req->ca,
+                                .keyfile = agent->config.keyfile,
+                                .group = group,
+                                .agent = agent,
+                                .client_fd = -1};
+    const struct enroll_protocol *proto = enroll_find_protocol(&ca, st);
+    struct tessera_keygen_request key = req->key;
+    char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;
+    struct tessera_keyspec spec;
+    struct agent_token *token = NULL;
+    X509_EXTENSION *san = NULL;
+    int rc = -1;
+    if (proto != NULL && key.key_spec[0] == '\0')
+        key.key_spec = profile_key ? profile_key : (char *)proto->default_key;
+    /* Everything is checked before a key is made. */
+    if (proto == NULL || !enroll_key_fits(proto, &ca, key.key_spec, st) ||
+        (req->n_sans > 0 &&
+         (san = agent_san_extension(req->sans, req->n_sans, st)) == NULL) ||
+        (token = agent_keygen_token(agent, &key, &spec, st)) == NULL)
+        goto out;
+    if (agent_claim_take(agent->claims, key.name, CLAIM_ENROLMENT, st)) {
+        g_message("enrolling %s with CA %s (%s)", key.name, req->ca,
+                  proto->name);
+        rc =
+            enrol_claimed(agent, req, key.key_spec, token, client_fd, leaf, st);
+        agent_claim_release(agent->claims, key.name);
+    }
+out:
+    if (token != NULL)
+        token_unref(token);
+    X509_EXTENSION_free(san);
+    g_free(profile_key);
+    g_free(group);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The socket server (docs/protocol.md). The main loop accepts; each
+ * connection gets a thread that reads a request, does the work and writes
+ * the reply, so a signature never waits for another thread. Only peers
+ * with the agent's own uid are served.
+ */
+#ifndef TESSERA_AGENT_SERVER_H
+#define TESSERA_AGENT_SERVER_H
+
+#include <gio/gio.h>
+
+struct agent;
+struct agent_server;
+
+/* On the socket the service manager passed, else on path (its directory
+ * made 0700, and refused when it is not the user's alone). */
+struct agent_server *agent_server_start(struct agent *agent, const char *path,
+                                        GError **error);
+void agent_server_stop(struct agent_server *server);
+
+#endif
