@@ -19,12 +19,10 @@
 
 struct agent {
     struct agent_config config;
+    struct agent_events *events;      /* events.c */
     struct agent_modules *modules;    /* modules.c */
     struct registry_keeper *registry; /* registry.c */
     struct agent_builtin *builtin;    /* builtin.c */
-    struct agent_dbus *dbus;          /* NULL without a session bus */
-    struct agent_watch *watch;        /* watch.c */
-    struct agent_suspend *suspend;    /* suspend.c; NULL when not wanted */
     struct agent_renewals *renewals;  /* renewals.c */
     struct agent_claims *claims;      /* claims.c: one owner per identity */
     GThreadPool *ca_pool;             /* tasks.c */

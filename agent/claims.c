@@ -3,6 +3,7 @@
 #include "../common/errors.h"
 
 struct agent_claims {
+    struct agent_events *events;
     GMutex lock;
     GCond released;
     GHashTable *held; /* name -> enum claim_kind, as a pointer */
@@ -11,9 +12,10 @@ struct agent_claims {
 };
 
 struct agent_claims *
-agent_claims_new(void)
+agent_claims_new(struct agent_events *events)
 {
     struct agent_claims *c = g_new0(struct agent_claims, 1);
+    c->events = events;
     g_mutex_init(&c->lock);
     g_cond_init(&c->released);
     c->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -74,6 +76,9 @@ agent_claim_take(struct agent_claims *c, const char *name, enum claim_kind kind,
     else if (stopping)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "the agent is stopping: %s was left as it is", name);
+    if (taken)
+        agent_events_publish(c->events, AGENT_EVENT_RENEWAL_CHANGED, name,
+                             NULL);
     return taken;
 }
 
@@ -84,6 +89,7 @@ agent_claim_release(struct agent_claims *c, const char *name)
     g_hash_table_remove(c->held, name);
     g_cond_broadcast(&c->released);
     g_mutex_unlock(&c->lock);
+    agent_events_publish(c->events, AGENT_EVENT_RENEWAL_CHANGED, name, NULL);
 }
 
 gboolean

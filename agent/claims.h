@@ -11,6 +11,7 @@
 #define TESSERA_AGENT_CLAIMS_H
 
 #include "../common/transport.h"
+#include "events.h"
 
 #include <gio/gio.h>
 
@@ -23,7 +24,9 @@ enum claim_kind {
 
 struct agent_claims;
 
-struct agent_claims *agent_claims_new(void);
+/* A claim taken or released is a renewal's change (events; NULL: none
+ * told). */
+struct agent_claims *agent_claims_new(struct agent_events *events);
 /* After agent_claims_wait. */
 void agent_claims_free(struct agent_claims *claims);
 /* FALSE, with st saying what holds it, when name is claimed or the agent

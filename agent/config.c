@@ -33,6 +33,13 @@
 #define DEFAULT_POLL_US 200
 /* Tokens are plugged in by hand: noticing within seconds is soon enough. */
 #define DEFAULT_SLOT_POLL_SECONDS 2
+/* Renewal policy (docs/architecture.md, Renewal). */
+#define DEFAULT_AT_PERCENT 67
+#define DEFAULT_JITTER_PERCENT 5
+#define DEFAULT_FLOOR_SECONDS 86400
+#define DEFAULT_GRACE_SECONDS (7 * 86400)
+#define DEFAULT_RETRY_MIN 60
+#define DEFAULT_RETRY_MAX (6 * 3600)
 
 /* [agent] KEY, if present, as an integer in [min, max] into *out. */
 static gboolean
@@ -275,4 +282,49 @@ agent_unlock_allowed(const struct agent_config *cfg, const char *label,
     default:
         return TRUE;
     }
+}
+
+static gint64
+policy_number(GKeyFile *kf, const char *identity_group, const char *ca_group,
+              const char *key, gint64 fallback)
+{
+    const char *groups[] = {identity_group, ca_group};
+    for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
+        if (g_key_file_has_key(kf, groups[i], key, NULL))
+            return g_key_file_get_int64(kf, groups[i], key, NULL);
+    return fallback;
+}
+
+/* Checked at start, so read without further checks here. */
+struct renewal_policy
+agent_config_renewal_policy(const struct agent_config *cfg, const char *name,
+                            const char *ca)
+{
+    GKeyFile *kf = cfg->keyfile;
+    char *ig = g_strdup_printf("identity %s", name);
+    char *cg = g_strdup_printf("ca %s", ca);
+    struct renewal_policy p = {
+        .at_percent =
+            policy_number(kf, ig, cg, "renew-at-percent", DEFAULT_AT_PERCENT),
+        .jitter_percent = policy_number(kf, ig, cg, "renew-jitter-percent",
+                                        DEFAULT_JITTER_PERCENT),
+        .floor_seconds = policy_number(kf, ig, cg, "renew-floor-seconds",
+                                       DEFAULT_FLOOR_SECONDS),
+        .grace_seconds =
+            policy_number(kf, ig, cg, "grace-seconds", DEFAULT_GRACE_SECONDS),
+        .retry_min =
+            policy_number(kf, ig, cg, "retry-min-seconds", DEFAULT_RETRY_MIN),
+        .retry_max =
+            policy_number(kf, ig, cg, "retry-max-seconds", DEFAULT_RETRY_MAX),
+        .rekey = TRUE,
+    };
+    const char *groups[] = {ig, cg};
+    for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
+        if (g_key_file_has_key(kf, groups[i], "rekey", NULL)) {
+            p.rekey = g_key_file_get_boolean(kf, groups[i], "rekey", NULL);
+            break;
+        }
+    g_free(ig);
+    g_free(cg);
+    return p;
 }

@@ -4,6 +4,7 @@
 #define TESSERA_AGENT_CONFIG_H
 
 #include "../common/errors.h"
+#include "schedule.h"
 
 #include <glib.h>
 
@@ -35,5 +36,10 @@ void agent_config_clear(struct agent_config *cfg);
 /* The value of KEY in group "[KIND NAME]", e.g. [token Work Card]. */
 char *agent_config_string(const struct agent_config *cfg, const char *kind,
                           const char *name, const char *key);
+
+/* [identity NAME], else the [ca CA] it was enrolled with, else defaults. */
+struct renewal_policy
+agent_config_renewal_policy(const struct agent_config *cfg, const char *name,
+                            const char *ca);
 
 #endif

@@ -23,6 +23,7 @@
 #include "renew.h"
 #include "renewals.h"
 #include "enrolment.h"
+#include "events.h"
 #include "tasks.h"
 #include "tessera-dbus.h"
 
@@ -45,7 +46,7 @@ struct agent_dbus {
     GDBusObjectManagerServer *server;
     TesseraAgent1 *manager;
     GHashTable *objects;     /* path -> TesseraObjectSkeleton */
-    GHashTable *last_errors; /* identity name -> message */
+    guint subscription;      /* events */
     GHashTable *expiry_sent; /* "name threshold" */
     GArray *thresholds;      /* guint days, descending */
     gboolean notifications;
@@ -118,7 +119,7 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
     struct tessera_identity_summary summary = {0};
     agent_identity_summary(id, &summary);
     agent_renewal_describe(d->agent, id, &summary);
-    const char *error = g_hash_table_lookup(d->last_errors, name);
+    char *error = agent_renewal_last_error(d->agent, name);
     tessera_agent1_identity_set_name(iface, name);
     tessera_agent1_identity_set_token(iface, tpath);
     tessera_agent1_identity_set_key_type(iface, key_type);
@@ -137,6 +138,7 @@ update_identity(struct agent_dbus *d, TesseraAgent1Identity *iface,
     tessera_agent1_identity_set_key_reference(iface, reference);
     tessera_agent1_identity_set_certificate_chain(iface, chain ? chain : "");
     tessera_identity_summary_clear(&summary);
+    g_free(error);
     g_free(tpath);
     g_free(reference);
     g_free(chain);
@@ -293,7 +295,6 @@ run_token_call(gpointer data)
         agent_rescan(c->dbus->agent);
         reply_after_sync(c->dbus, c->inv, NULL);
     } else {
-        agent_dbus_changed(c->dbus->agent); /* PIN counters may have moved */
         return_status(c->inv, &st);
     }
 }
@@ -428,7 +429,6 @@ run_renew(gpointer data)
     struct agent *agent = c->dbus->agent;
     int rc = agent_renew_claimed(agent, c->name, -1, &leaf, &st);
     agent_claim_release(agent->claims, c->name);
-    agent_dbus_changed(agent);
     if (rc == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
@@ -451,7 +451,6 @@ on_renew(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
         identity_call_free(c);
         return TRUE;
     }
-    agent_dbus_changed(d->agent);
     agent_run_ca_job(d->agent, run_renew, c,
                      (GDestroyNotify)identity_call_free);
     return TRUE;
@@ -653,41 +652,31 @@ on_timer(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-void
-agent_dbus_changed(struct agent *agent)
+/* --- what the core tells, handled on the main loop */
+
+static void
+request_sync(struct agent_dbus *d)
 {
-    struct agent_dbus *d = agent->dbus;
-    if (d != NULL && g_atomic_int_compare_and_exchange(&d->sync_pending, 0, 1))
+    if (g_atomic_int_compare_and_exchange(&d->sync_pending, 0, 1))
         g_main_context_invoke(NULL, sync_now, d);
 }
 
-/* --- failures reported by the signing path */
-
-struct sign_failure {
-    struct agent_dbus *dbus;
-    char *name;
-    char *message;
-    gboolean locked;
-};
-
-static gboolean
-note_sign_failure(gpointer data)
+/* PinNeeded, and a desktop notification at most once a minute. */
+static void
+ask_for_pin(struct agent_dbus *d, const char *name)
 {
-    struct sign_failure *f = data;
-    struct agent_dbus *d = f->dbus;
-    g_hash_table_replace(d->last_errors, g_strdup(f->name),
-                         g_strdup(f->message));
-    struct agent_identity *id = agent_identity_find(d->agent, f->name);
-    if (f->locked && id != NULL && d->manager != NULL) {
-        char *tpath = token_path(agent_identity_token(id)),
-             *ipath = child_path("identity", f->name);
+    struct agent_identity *id = agent_identity_find(d->agent, name);
+    if (id != NULL && d->manager != NULL) {
+        struct agent_token *token = agent_identity_token(id);
+        char *tpath = token_path(token), *ipath = child_path("identity", name);
         tessera_agent1_emit_pin_needed(d->manager, tpath, ipath);
         gint64 now = g_get_monotonic_time();
         if (now - d->last_pin_notice > PIN_NOTIFY_INTERVAL_US) {
             d->last_pin_notice = now;
-            char *body = g_strdup_printf(
-                "A program wants to use %s: unlock token \"%s\".", f->name,
-                token_label(agent_identity_token(id)));
+            char *body =
+                g_strdup_printf("A program wants to use %s: unlock token "
+                                "\"%s\".",
+                                name, token_label(token));
             notify(d, "PIN needed", body);
             g_free(body);
         }
@@ -695,74 +684,74 @@ note_sign_failure(gpointer data)
         g_free(ipath);
     }
     agent_identity_unref(id);
-    g_free(f->name);
-    g_free(f->message);
-    g_free(f);
-    if (d->server != NULL)
-        sync_objects(d);
-    return G_SOURCE_REMOVE;
 }
 
-void
-agent_dbus_identity_failed(struct agent *agent, const char *name,
-                           const struct tessera_status *st)
+static void
+announce_renewal(struct agent_dbus *d, const char *name, const char *reason)
 {
-    if (agent->dbus == NULL)
+    if (d->manager == NULL)
         return;
-    struct sign_failure *f = g_new0(struct sign_failure, 1);
-    f->dbus = agent->dbus;
-    f->name = g_strdup(name);
-    f->message = g_strdup(st->message);
-    f->locked = st->code == TESSERA_ERR_TOKEN_LOCKED;
-    g_main_context_invoke(NULL, note_sign_failure, f);
+    char *path = child_path("identity", name);
+    if (reason == NULL) {
+        struct agent_identity *id = agent_identity_find(d->agent, name);
+        tessera_agent1_emit_renewal_succeeded(
+            d->manager, path, id ? agent_identity_not_after(id) : 0);
+        agent_identity_unref(id);
+    } else {
+        tessera_agent1_emit_renewal_failed(d->manager, path, reason);
+    }
+    g_free(path);
 }
 
-/* --- renewals */
-
-struct renewal_event {
+/* An event that carries an identity, on its way to the main loop. */
+struct identity_event {
     struct agent_dbus *dbus;
+    enum agent_event_kind kind;
     char *name;
-    char *reason; /* NULL: it succeeded */
+    char *reason; /* NULL: none (a renewal succeeded) */
+    gboolean pin_needed;
 };
 
 static gboolean
-emit_renewal(gpointer data)
+deliver(gpointer data)
 {
-    struct renewal_event *e = data;
+    struct identity_event *e = data;
     struct agent_dbus *d = e->dbus;
+    /* Properties first: a client that hears a signal reads the news. */
     if (d->server != NULL)
         sync_objects(d);
-    struct agent_identity *id = agent_identity_find(d->agent, e->name);
-    char *path = child_path("identity", e->name);
-    if (e->reason != NULL)
-        g_hash_table_replace(d->last_errors, g_strdup(e->name),
-                             g_strdup(e->reason));
-    else
-        g_hash_table_remove(d->last_errors, e->name);
-    if (d->manager != NULL && e->reason == NULL)
-        tessera_agent1_emit_renewal_succeeded(
-            d->manager, path, id ? agent_identity_not_after(id) : 0);
-    else if (d->manager != NULL)
-        tessera_agent1_emit_renewal_failed(d->manager, path, e->reason);
-    agent_identity_unref(id);
-    g_free(path);
+    if (e->pin_needed)
+        ask_for_pin(d, e->name);
+    if (e->kind == AGENT_EVENT_RENEWAL_FINISHED)
+        announce_renewal(d, e->name, e->reason);
     g_free(e->name);
     g_free(e->reason);
     g_free(e);
     return G_SOURCE_REMOVE;
 }
 
-void
-agent_dbus_renewal_done(struct agent *agent, const char *name,
-                        const char *reason)
+static void
+on_event(const struct agent_event *event, gpointer data)
 {
-    if (agent->dbus == NULL)
+    struct agent_dbus *d = data;
+    switch (event->kind) {
+    case AGENT_EVENT_SIGNATURE_FAILED:
+    case AGENT_EVENT_RENEWAL_WAITING:
+    case AGENT_EVENT_RENEWAL_FINISHED: {
+        struct identity_event *e = g_new0(struct identity_event, 1);
+        e->dbus = d;
+        e->kind = event->kind;
+        e->name = g_strdup(event->name);
+        e->reason = event->status ? g_strdup(event->status->message) : NULL;
+        e->pin_needed = event->kind != AGENT_EVENT_RENEWAL_FINISHED &&
+                        event->status != NULL &&
+                        event->status->code == TESSERA_ERR_TOKEN_LOCKED;
+        g_main_context_invoke(NULL, deliver, e);
         return;
-    struct renewal_event *e = g_new0(struct renewal_event, 1);
-    e->dbus = agent->dbus;
-    e->name = g_strdup(name);
-    e->reason = g_strdup(reason);
-    g_main_context_invoke(NULL, emit_renewal, e);
+    }
+    default:
+        request_sync(d);
+    }
 }
 
 /* --- the bus */
@@ -846,19 +835,17 @@ session_bus_present(void)
     return present;
 }
 
-void
+struct agent_dbus *
 agent_dbus_start(struct agent *agent)
 {
     if (!session_bus_present()) {
         g_message("no session bus: the D-Bus API is off");
-        return;
+        return NULL;
     }
     struct agent_dbus *d = g_new0(struct agent_dbus, 1);
     d->agent = agent;
     d->objects =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-    d->last_errors =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     d->expiry_sent =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->thresholds = expiry_thresholds(&agent->config);
@@ -868,20 +855,20 @@ agent_dbus_start(struct agent *agent)
                        g_key_file_get_boolean(agent->config.keyfile, "agent",
                                               "notifications", NULL);
     d->last_pin_notice = -PIN_NOTIFY_INTERVAL_US;
-    agent->dbus = d;
+    d->subscription = agent_events_subscribe(agent->events, on_event, d);
     d->owner_id = g_bus_own_name(G_BUS_TYPE_SESSION, BUS_NAME,
                                  G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
                                  on_name_acquired, on_name_lost, d, NULL);
     d->timer = g_timeout_add_seconds(CHECK_INTERVAL_SECONDS, on_timer, d);
+    return d;
 }
 
 void
-agent_dbus_stop(struct agent *agent)
+agent_dbus_stop(struct agent_dbus *d)
 {
-    struct agent_dbus *d = agent->dbus;
     if (d == NULL)
         return;
-    agent->dbus = NULL;
+    agent_events_unsubscribe(d->agent->events, d->subscription);
     g_source_remove(d->timer);
     g_bus_unown_name(d->owner_id);
     g_clear_object(&d->server);
@@ -891,7 +878,6 @@ agent_dbus_stop(struct agent *agent)
     g_clear_object(&d->manager);
     g_clear_object(&d->connection);
     g_hash_table_unref(d->objects);
-    g_hash_table_unref(d->last_errors);
     g_hash_table_unref(d->expiry_sent);
     g_array_unref(d->thresholds);
     g_free(d);

@@ -6,20 +6,12 @@
 #ifndef TESSERA_AGENT_DBUS_H
 #define TESSERA_AGENT_DBUS_H
 
-#include "../common/errors.h"
-
 struct agent;
+struct agent_dbus;
 
-void agent_dbus_start(struct agent *agent);
-void agent_dbus_stop(struct agent *agent);
-/* Any thread: the registry or a token's state changed. */
-void agent_dbus_changed(struct agent *agent);
-/* Any thread: something NAME needs failed: a client's signature, or a due
- * renewal that waits for a PIN (TOKEN_LOCKED sends PinNeeded). */
-void agent_dbus_identity_failed(struct agent *agent, const char *name,
-                                const struct tessera_status *st);
-/* Any thread: a renewal of NAME ended; reason NULL when it succeeded. */
-void agent_dbus_renewal_done(struct agent *agent, const char *name,
-                             const char *reason);
+/* NULL without a session bus in the environment: the API is off, the
+ * agent never autolaunches a bus. */
+struct agent_dbus *agent_dbus_start(struct agent *agent);
+void agent_dbus_stop(struct agent_dbus *dbus);
 
 #endif

@@ -17,7 +17,7 @@
 #include "objects.h"
 #include "publish.h"
 #include "registry.h"
-#include "renewals.h"
+#include "events.h"
 #include "state.h"
 
 #include <errno.h>
@@ -540,7 +540,8 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
                            name);
         rc = -1;
     }
-    agent_renewal_reschedule(agent, name);
+    agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
+                         NULL);
     if (rc == 0)
         g_message("forgot identity %s%s", name,
                   delete_objects ? " and deleted its key and certificate" : "");

@@ -4,6 +4,7 @@
 #include "builtin.h"
 #include "claims.h"
 #include "dbus.h"
+#include "events.h"
 #include "modules.h"
 #include "registry.h"
 #include "renewals.h"
@@ -118,6 +119,9 @@ main(int argc, char **argv)
     int status = EXIT_FAILURE;
     int ready_fd = -1;
     struct agent_server *server = NULL;
+    struct agent_dbus *dbus = NULL;
+    struct agent_watch *watch = NULL;
+    struct agent_suspend *suspend = NULL;
     struct agent agent = {0};
 
     /* The agent must never load itself through the system openssl.cnf. */
@@ -181,9 +185,10 @@ main(int argc, char **argv)
         goto out;
     }
 
+    agent.events = agent_events_new();
     agent_registry_init(&agent);
     agent_renewals_init(&agent);
-    agent.claims = agent_claims_new();
+    agent.claims = agent_claims_new(agent.events);
     agent_ca_pool_start(&agent);
     if (agent_builtin_provider_load(&agent, &st) < 0) {
         g_critical("%s", st.message);
@@ -202,9 +207,9 @@ main(int argc, char **argv)
         g_critical("%s", error->message);
         goto out;
     }
-    agent_dbus_start(&agent);
-    agent_watch_start(&agent);
-    agent_suspend_start(&agent);
+    dbus = agent_dbus_start(&agent);
+    watch = agent_watch_start(&agent);
+    suspend = agent_suspend_start(&agent);
     signal_ready(ready_fd);
     ready_fd = -1;
 
@@ -223,10 +228,10 @@ out:
      * those the CA has answered finish. No new ones start. */
     if (agent.claims != NULL)
         agent_claims_stop(agent.claims);
-    agent_suspend_stop(&agent);
-    agent_watch_stop(&agent);
+    agent_suspend_stop(suspend);
+    agent_watch_stop(watch);
     agent_ca_pool_stop(&agent);
-    agent_dbus_stop(&agent);
+    agent_dbus_stop(dbus);
     agent_server_stop(server);
     if (agent.claims != NULL)
         agent_claims_wait(agent.claims);
@@ -237,8 +242,9 @@ out:
     agent_registry_finish(&agent);
     modules_finalize(agent.modules);
     modules_free(agent.modules);
-    agent_watch_finish(&agent);
+    agent_watch_finish(watch);
     agent_builtin_provider_unload(&agent);
+    agent_events_free(agent.events);
     agent_config_clear(&agent.config);
     curl_global_cleanup();
     g_clear_error(&error);

@@ -3,7 +3,6 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
-#include "dbus.h"
 #include "registry.h"
 #include "steps.h"
 
@@ -140,9 +139,7 @@ agent_recover(struct agent *agent, const char *name, struct tessera_status *st)
     struct tessera_status ignored = {0};
     if (!agent_claim_take(agent->claims, name, CLAIM_RECOVERY, &ignored))
         return 0;
-    agent_dbus_changed(agent);
     int rc = recover_claimed(agent, name, FALSE, &action, st);
     agent_claim_release(agent->claims, name);
-    agent_dbus_changed(agent);
     return rc;
 }

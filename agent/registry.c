@@ -3,7 +3,6 @@
 #include "../common/p11uri.h"
 #include "agent.h"
 #include "config.h"
-#include "dbus.h"
 #include "naming.h"
 
 #include <string.h>
@@ -318,7 +317,8 @@ publish(struct agent *agent, struct agent_registry *reg)
     k->current = reg;
     g_mutex_unlock(&k->lock);
     agent_registry_unref(old);
-    agent_dbus_changed(agent);
+    agent_events_publish(agent->events, AGENT_EVENT_REGISTRY_CHANGED, NULL,
+                         NULL);
 }
 
 static gboolean
@@ -393,7 +393,8 @@ agent_rescan(struct agent *agent)
     }
     struct agent_registry *old = k->current;
     unsigned max = agent->config.max_sessions;
-    GPtrArray *tokens = tokens_merge(agent->modules, max, old->tokens);
+    GPtrArray *tokens =
+        tokens_merge(agent->modules, max, agent->events, old->tokens);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
         scan_token(agent, reg, old, g_ptr_array_index(tokens, i));

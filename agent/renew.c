@@ -10,12 +10,12 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
-#include "dbus.h"
+#include "config.h"
+#include "events.h"
 #include "keys.h"
 #include "registry.h"
 #include "record.h"
 #include "recover.h"
-#include "renewals.h"
 #include "steps.h"
 
 #define RENEW_TIMEOUT_SECONDS 300
@@ -114,7 +114,8 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
                            name);
         return -1;
     }
-    struct renewal_policy p = agent_renewal_policy(agent, name, record.ca);
+    struct renewal_policy p =
+        agent_config_renewal_policy(&agent->config, name, record.ca);
     struct agent_identity *id = current_identity(agent, name, st);
     gboolean finished = FALSE;
     int rc = -1;
@@ -130,8 +131,8 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
         g_message("renewal of %s with CA %s failed: %s", name, record.ca,
                   st->message);
     }
-    agent_renewal_outcome(agent, name, &p, rc == 0 ? NULL : st);
-    agent_dbus_renewal_done(agent, name, rc == 0 ? NULL : st->message);
+    agent_events_publish(agent->events, AGENT_EVENT_RENEWAL_FINISHED, name,
+                         rc == 0 ? NULL : st);
     agent_identity_unref(id);
     record_clear(&record);
     return rc;
@@ -145,9 +146,7 @@ agent_renew(struct agent *agent, const char *name, int client_fd,
         g_message("renewal of %s refused: %s", name, st->message);
         return -1;
     }
-    agent_dbus_changed(agent);
     int rc = agent_renew_claimed(agent, name, client_fd, leaf, st);
     agent_claim_release(agent->claims, name);
-    agent_dbus_changed(agent);
     return rc;
 }

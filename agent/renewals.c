@@ -14,7 +14,7 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
-#include "dbus.h"
+#include "events.h"
 #include "naming.h"
 #include "registry.h"
 #include "tasks.h"
@@ -23,12 +23,6 @@
 #include "renew.h"
 #include "steps.h"
 
-#define DEFAULT_AT_PERCENT 67
-#define DEFAULT_JITTER_PERCENT 5
-#define DEFAULT_FLOOR_SECONDS 86400
-#define DEFAULT_GRACE_SECONDS (7 * 86400)
-#define DEFAULT_RETRY_MIN 60
-#define DEFAULT_RETRY_MAX (6 * 3600)
 /* How long a worked-out schedule holds before the records are read again
  * (a Forget, an edited record). */
 #define RECHECK_SECONDS 60
@@ -40,7 +34,8 @@ struct renewal {
     enum tessera_renewal_state state;
     gint64 retry_at; /* seconds since the epoch; 0: by the certificate */
     guint failures;
-    char *last_error;
+    char *renewal_error; /* the last failed attempt's reason */
+    char *last_error;    /* the last thing that failed: a signature or that */
     /* The schedule as last worked out, for the certificate ending at
      * due_for: the once-a-second look reads no file while it holds. */
     gint64 due, looked_at;
@@ -50,6 +45,7 @@ struct renewal {
 };
 
 struct agent_renewals {
+    guint subscription; /* events */
     GMutex lock;
     GHashTable *by_name;   /* name -> struct renewal * */
     char *journal_problem; /* said once, not at every look; the look's */
@@ -59,50 +55,6 @@ static gint64
 now_seconds(void)
 {
     return g_get_real_time() / G_USEC_PER_SEC;
-}
-
-static gint64
-policy_number(GKeyFile *kf, const char *identity_group, const char *ca_group,
-              const char *key, gint64 fallback)
-{
-    const char *groups[] = {identity_group, ca_group};
-    for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
-        if (g_key_file_has_key(kf, groups[i], key, NULL))
-            return g_key_file_get_int64(kf, groups[i], key, NULL);
-    return fallback;
-}
-
-/* Checked at start by config.c, so read without further checks here. */
-struct renewal_policy
-agent_renewal_policy(struct agent *agent, const char *name, const char *ca)
-{
-    GKeyFile *kf = agent->config.keyfile;
-    char *ig = g_strdup_printf("identity %s", name);
-    char *cg = g_strdup_printf("ca %s", ca);
-    struct renewal_policy p = {
-        .at_percent =
-            policy_number(kf, ig, cg, "renew-at-percent", DEFAULT_AT_PERCENT),
-        .jitter_percent = policy_number(kf, ig, cg, "renew-jitter-percent",
-                                        DEFAULT_JITTER_PERCENT),
-        .floor_seconds = policy_number(kf, ig, cg, "renew-floor-seconds",
-                                       DEFAULT_FLOOR_SECONDS),
-        .grace_seconds =
-            policy_number(kf, ig, cg, "grace-seconds", DEFAULT_GRACE_SECONDS),
-        .retry_min =
-            policy_number(kf, ig, cg, "retry-min-seconds", DEFAULT_RETRY_MIN),
-        .retry_max =
-            policy_number(kf, ig, cg, "retry-max-seconds", DEFAULT_RETRY_MAX),
-        .rekey = TRUE,
-    };
-    const char *groups[] = {ig, cg};
-    for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
-        if (g_key_file_has_key(kf, groups[i], "rekey", NULL)) {
-            p.rekey = g_key_file_get_boolean(kf, groups[i], "rekey", NULL);
-            break;
-        }
-    g_free(ig);
-    g_free(cg);
-    return p;
 }
 
 /* ---- the in-memory state ---- */
@@ -122,6 +74,7 @@ renewal_of(struct agent_renewals *r, const char *name)
 static void
 renewal_free(struct renewal *state)
 {
+    g_free(state->renewal_error);
     g_free(state->last_error);
     g_free(state);
 }
@@ -142,7 +95,8 @@ set_state(struct agent *agent, const char *name,
         g_message("identity %s is due for renewal: %s", name,
                   tessera_renewal_state_name(new_state));
     if (changed)
-        agent_dbus_changed(agent);
+        agent_events_publish(agent->events, AGENT_EVENT_RENEWAL_CHANGED, name,
+                             NULL);
     return changed;
 }
 
@@ -157,15 +111,32 @@ token_waits(const struct tessera_status *st)
                           st->code == TESSERA_ERR_TOKEN_LOCKED);
 }
 
-void
-agent_renewal_outcome(struct agent *agent, const char *name,
-                      const struct renewal_policy *p,
-                      const struct tessera_status *st)
+static void
+set_last_error(struct agent_renewals *r, const char *name, const char *message)
 {
+    g_mutex_lock(&r->lock);
+    struct renewal *state = renewal_of(r, name);
+    g_free(state->last_error);
+    state->last_error = g_strdup(message);
+    g_mutex_unlock(&r->lock);
+}
+
+/* How an attempt ended (st NULL: it succeeded), for the next one. */
+static void
+record_outcome(struct agent *agent, const char *name,
+               const struct tessera_status *st)
+{
+    struct enrolment_record e;
+    struct renewal_policy p = agent_config_renewal_policy(
+        &agent->config, name,
+        record_read(agent->config.state_dir, name, &e) ? e.ca : "");
+    record_clear(&e);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
     struct renewal *state = renewal_of(r, name);
-    g_clear_pointer(&state->last_error, g_free);
+    g_clear_pointer(&state->renewal_error, g_free);
+    g_free(state->last_error);
+    state->last_error = st ? g_strdup(st->message) : NULL;
     state->looked_at = 0; /* work the schedule out again */
     if (token_waits(st)) {
         state->retry_at = 0;
@@ -176,9 +147,9 @@ agent_renewal_outcome(struct agent *agent, const char *name,
         state->state = TESSERA_RENEWAL_SCHEDULED;
     } else {
         state->failures++;
-        state->last_error = g_strdup(st->message);
+        state->renewal_error = g_strdup(st->message);
         state->retry_at =
-            now_seconds() + renewal_backoff(p, state->failures,
+            now_seconds() + renewal_backoff(&p, state->failures,
                                             st->code == TESSERA_ERR_CA_REJECTED,
                                             g_random_int());
         state->state = st->code == TESSERA_ERR_CA_TIMEOUT
@@ -186,7 +157,35 @@ agent_renewal_outcome(struct agent *agent, const char *name,
                            : TESSERA_RENEWAL_FAILING;
     }
     g_mutex_unlock(&r->lock);
-    agent_dbus_changed(agent);
+}
+
+/* NAME's record was written or removed: its schedule is worked out again. */
+static void
+reschedule(struct agent_renewals *r, const char *name)
+{
+    g_mutex_lock(&r->lock);
+    renewal_of(r, name)->looked_at = 0;
+    g_mutex_unlock(&r->lock);
+}
+
+/* Subscribed before any front end, so that what they read is current. */
+static void
+on_event(const struct agent_event *event, gpointer data)
+{
+    struct agent *agent = data;
+    switch (event->kind) {
+    case AGENT_EVENT_SIGNATURE_FAILED:
+        set_last_error(agent->renewals, event->name, event->status->message);
+        break;
+    case AGENT_EVENT_RENEWAL_FINISHED:
+        record_outcome(agent, event->name, event->status);
+        break;
+    case AGENT_EVENT_ENROLMENT_RECORDED:
+        reschedule(agent->renewals, event->name);
+        break;
+    default:
+        break;
+    }
 }
 
 /* ---- the schedule ---- */
@@ -196,8 +195,8 @@ static gint64
 next_attempt(struct agent *agent, const struct agent_identity *id,
              const struct enrolment_record *e)
 {
-    struct renewal_policy p =
-        agent_renewal_policy(agent, agent_identity_name(id), e->ca);
+    struct renewal_policy p = agent_config_renewal_policy(
+        &agent->config, agent_identity_name(id), e->ca);
     gint64 t = renewal_time(
         agent_identity_name(id), (gint64)agent_identity_not_before(id),
         (gint64)agent_identity_not_after(id), e->renew_after, &p);
@@ -268,7 +267,6 @@ run_renewal(gpointer data)
     agent_renew_claimed(job->agent, job->name, -1, &leaf, &st);
     tessera_blob_clear(&leaf);
     agent_claim_release(job->agent->claims, job->name);
-    agent_dbus_changed(job->agent);
 }
 
 /* NAME is due by the registry of this moment: one that another renewal
@@ -285,38 +283,37 @@ still_due(struct agent *agent, const char *name)
 static void
 consider(struct agent *agent, struct agent_identity *id)
 {
+    const char *name = agent_identity_name(id);
+    struct agent_token *token = agent_identity_token(id);
     struct tessera_status st = {0};
     if (schedule_of(agent, id) > now_seconds() ||
-        agent_claim_held(agent->claims, agent_identity_name(id), NULL))
+        agent_claim_held(agent->claims, name, NULL))
         return;
-    if (!token_present(agent_identity_token(id))) {
-        set_state(agent, agent_identity_name(id),
-                  TESSERA_RENEWAL_WAITING_TOKEN);
+    if (!token_present(token)) {
+        set_state(agent, name, TESSERA_RENEWAL_WAITING_TOKEN);
         return;
     }
-    if (!token_logged_in(agent_identity_token(id))) {
-        if (set_state(agent, agent_identity_name(id),
-                      TESSERA_RENEWAL_WAITING_PIN)) {
+    if (!token_logged_in(token)) {
+        if (set_state(agent, name, TESSERA_RENEWAL_WAITING_PIN)) {
             tessera_status_set(&st, TESSERA_ERR_TOKEN_LOCKED,
                                "identity %s is due for renewal: unlock token "
                                "\"%s\"",
-                               agent_identity_name(id),
-                               token_label(agent_identity_token(id)));
-            agent_dbus_identity_failed(agent, agent_identity_name(id), &st);
+                               name, token_label(token));
+            set_last_error(agent->renewals, name, st.message);
+            agent_events_publish(agent->events, AGENT_EVENT_RENEWAL_WAITING,
+                                 name, &st);
         }
         return;
     }
-    if (!agent_claim_take(agent->claims, agent_identity_name(id), CLAIM_RENEWAL,
-                          &st))
+    if (!agent_claim_take(agent->claims, name, CLAIM_RENEWAL, &st))
         return;
-    if (!still_due(agent, agent_identity_name(id))) {
-        agent_claim_release(agent->claims, agent_identity_name(id));
+    if (!still_due(agent, name)) {
+        agent_claim_release(agent->claims, name);
         return;
     }
-    agent_dbus_changed(agent);
     struct renewal_job *job = g_new0(struct renewal_job, 1);
     job->agent = agent;
-    job->name = g_strdup(agent_identity_name(id));
+    job->name = g_strdup(name);
     agent_run_ca_job(agent, run_renewal, job, renewal_job_free);
 }
 
@@ -368,18 +365,6 @@ agent_renewal_tick(struct agent *agent)
 }
 
 void
-agent_renewal_reschedule(struct agent *agent, const char *name)
-{
-    struct agent_renewals *r = agent->renewals;
-    if (r == NULL)
-        return;
-    g_mutex_lock(&r->lock);
-    renewal_of(r, name)->looked_at = 0;
-    g_mutex_unlock(&r->lock);
-    agent_dbus_changed(agent);
-}
-
-void
 agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
                        struct tessera_identity_summary *s)
 {
@@ -397,8 +382,19 @@ agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
     g_mutex_lock(&r->lock);
     struct renewal *state = renewal_of(r, agent_identity_name(id));
     s->renewal_state = running ? TESSERA_RENEWAL_RENEWING : state->state;
-    s->renewal_error = strdup(state->last_error ? state->last_error : "");
+    s->renewal_error = strdup(state->renewal_error ? state->renewal_error : "");
     g_mutex_unlock(&r->lock);
+}
+
+char *
+agent_renewal_last_error(struct agent *agent, const char *name)
+{
+    struct agent_renewals *r = agent->renewals;
+    g_mutex_lock(&r->lock);
+    struct renewal *state = g_hash_table_lookup(r->by_name, name);
+    char *error = g_strdup(state ? state->last_error : NULL);
+    g_mutex_unlock(&r->lock);
+    return error;
 }
 
 void
@@ -409,6 +405,7 @@ agent_renewals_init(struct agent *agent)
     r->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)renewal_free);
     agent->renewals = r;
+    r->subscription = agent_events_subscribe(agent->events, on_event, agent);
 }
 
 /* After the claims are all released. */
@@ -418,6 +415,7 @@ agent_renewals_finish(struct agent *agent)
     struct agent_renewals *r = agent->renewals;
     if (r == NULL)
         return;
+    agent_events_unsubscribe(agent->events, r->subscription);
     g_hash_table_unref(r->by_name);
     g_free(r->journal_problem);
     g_mutex_clear(&r->lock);

@@ -10,29 +10,27 @@
 
 #include "../common/messages.h"
 #include "../common/transport.h"
-#include "schedule.h"
 
 struct agent;
 struct agent_identity;
 
+/*
+ * Subscribes to the events it keeps track of: signatures that failed and
+ * renewals that ended (the last error, the backoff) and enrolment records
+ * written or removed (the schedule). Before any front end subscribes.
+ */
 void agent_renewals_init(struct agent *agent);
 void agent_renewals_finish(struct agent *agent);
 /* Once a second, off the main loop: recovery of interrupted renewals and
  * enrolments, the end of grace periods, and the renewals that are due. */
 void agent_renewal_tick(struct agent *agent);
-/* [identity NAME], else the [ca CA] it was enrolled with, else defaults. */
-struct renewal_policy agent_renewal_policy(struct agent *agent,
-                                           const char *name, const char *ca);
-/* How an attempt ended: st NULL when it succeeded. */
-void agent_renewal_outcome(struct agent *agent, const char *name,
-                           const struct renewal_policy *policy,
-                           const struct tessera_status *st);
-/* NAME's enrolment record was written or removed: work its schedule out
- * again. */
-void agent_renewal_reschedule(struct agent *agent, const char *name);
-/* Fills the summary's renewal fields. */
+/* Fills the summary's renewal fields: state, next time, the last failed
+ * attempt's reason. */
 void agent_renewal_describe(struct agent *agent,
                             const struct agent_identity *id,
                             struct tessera_identity_summary *s);
+/* The last thing about NAME that failed (a signature, a renewal, a due
+ * renewal waiting for its PIN), or NULL; cleared by a renewal. */
+char *agent_renewal_last_error(struct agent *agent, const char *name);
 
 #endif

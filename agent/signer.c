@@ -9,8 +9,8 @@
 #include "../common/errors.h"
 #include "../common/keyspec.h"
 #include "agent.h"
-#include "dbus.h"
 #include "digests.h"
+#include "events.h"
 #include "naming.h"
 #include "registry.h"
 
@@ -202,7 +202,8 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
     if (rc < 0) {
         g_message("identity %s on token \"%s\": %s", agent_identity_name(id),
                   token_label(agent_identity_token(id)), st->message);
-        agent_dbus_identity_failed(agent, agent_identity_name(id), st);
+        agent_events_publish(agent->events, AGENT_EVENT_SIGNATURE_FAILED,
+                             agent_identity_name(id), st);
     }
     agent_identity_unref(id);
     return rc;

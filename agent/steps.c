@@ -8,7 +8,8 @@
 #include "keys.h"
 #include "naming.h"
 #include "publish.h"
-#include "renewals.h"
+#include "config.h"
+#include "events.h"
 #include "state.h"
 #include "tokens.h"
 #include "record.h"
@@ -185,7 +186,8 @@ enter_grace(struct agent *agent, const char *name, struct journal *j,
     gint64 now = now_seconds();
     /* The CA's advice was for the certificate replaced: it goes too. */
     record_renewed(agent->config.state_dir, name, j->renew_after, now);
-    struct renewal_policy p = agent_renewal_policy(agent, name, j->ca);
+    struct renewal_policy p =
+        agent_config_renewal_policy(&agent->config, name, j->ca);
     j->grace_until = now + (j->rekey ? p.grace_seconds : 0);
     g_clear_pointer(&j->chain, g_ptr_array_unref);
     if (!save(agent, name, j, JOURNAL_GRACE, st))
@@ -218,7 +220,8 @@ agent_journal_finish(struct agent *agent, struct agent_token *token,
     agent_test_point(name, "switched");
     int rc = j->kind == JOURNAL_ENROLMENT ? record_enrolment(agent, name, j, st)
                                           : enter_grace(agent, name, j, st);
-    agent_renewal_reschedule(agent, name);
+    agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
+                         NULL);
     if (rc == 0)
         agent_publish_certificate(agent, name);
     return rc;

@@ -7,7 +7,6 @@
  */
 #include "suspend.h"
 #include "agent.h"
-#include "dbus.h"
 #include "registry.h"
 #include "tasks.h"
 #include "tokens.h"
@@ -42,7 +41,6 @@ lock_tokens(gpointer data)
             g_message("token \"%s\" locked for suspend", token_label(t));
     }
     agent_registry_unref(reg);
-    agent_dbus_changed(agent);
 }
 
 static void
@@ -78,17 +76,17 @@ any_token_wants_it(struct agent *agent)
     return any;
 }
 
-void
+struct agent_suspend *
 agent_suspend_start(struct agent *agent)
 {
     if (!any_token_wants_it(agent))
-        return;
+        return NULL;
     GError *error = NULL;
     GDBusConnection *bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
     if (bus == NULL) {
         g_message("no system bus (%s): lock-on-suspend is off", error->message);
         g_error_free(error);
-        return;
+        return NULL;
     }
     /* GLib raises SIGTERM when a bus goes away; the agent serves on. */
     g_dbus_connection_set_exit_on_close(bus, FALSE);
@@ -99,17 +97,15 @@ agent_suspend_start(struct agent *agent)
         bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
         "PrepareForSleep", "/org/freedesktop/login1", NULL,
         G_DBUS_SIGNAL_FLAGS_NONE, on_prepare_for_sleep, s, NULL);
-    agent->suspend = s;
     g_message("tokens with lock-on-suspend lock when logind announces sleep");
+    return s;
 }
 
 void
-agent_suspend_stop(struct agent *agent)
+agent_suspend_stop(struct agent_suspend *s)
 {
-    struct agent_suspend *s = agent->suspend;
     if (s == NULL)
         return;
-    agent->suspend = NULL;
     g_dbus_connection_signal_unsubscribe(s->system_bus, s->subscription);
     g_object_unref(s->system_bus);
     g_free(s);

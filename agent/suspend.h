@@ -4,8 +4,10 @@
 #define TESSERA_AGENT_SUSPEND_H
 
 struct agent;
+struct agent_suspend;
 
-void agent_suspend_start(struct agent *agent);
-void agent_suspend_stop(struct agent *agent);
+/* NULL when no token wants it, or without a system bus. */
+struct agent_suspend *agent_suspend_start(struct agent *agent);
+void agent_suspend_stop(struct agent_suspend *suspend);
 
 #endif

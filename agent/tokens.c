@@ -12,6 +12,7 @@
 
 struct agent_token {
     gint refcount;
+    struct agent_events *events;
     CK_FUNCTION_LIST *module;
     char *module_name;
     CK_SLOT_ID slot;
@@ -65,10 +66,11 @@ can_generate_keys(CK_FUNCTION_LIST *module, CK_SLOT_ID slot,
 
 static struct agent_token *
 token_new(CK_FUNCTION_LIST *module, CK_SLOT_ID slot, const CK_TOKEN_INFO *info,
-          unsigned max_sessions)
+          unsigned max_sessions, struct agent_events *events)
 {
     struct agent_token *t = g_new0(struct agent_token, 1);
     t->refcount = 1;
+    t->events = events;
     t->module = module;
     t->module_name = modules_name(module);
     t->slot = slot;
@@ -98,8 +100,10 @@ token_new(CK_FUNCTION_LIST *module, CK_SLOT_ID slot, const CK_TOKEN_INFO *info,
     return t;
 }
 
-GPtrArray *
-tokens_discover(const struct agent_modules *modules, unsigned max_sessions)
+/* The tokens the modules show now. */
+static GPtrArray *
+discover(const struct agent_modules *modules, unsigned max_sessions,
+         struct agent_events *events)
 {
     GPtrArray *tokens =
         g_ptr_array_new_with_free_func((GDestroyNotify)token_unref);
@@ -115,7 +119,8 @@ tokens_discover(const struct agent_modules *modules, unsigned max_sessions)
             if (p11_token_info(*m, slot, &info) != CKR_OK ||
                 !(info.flags & CKF_TOKEN_INITIALIZED))
                 continue;
-            struct agent_token *t = token_new(*m, slot, &info, max_sessions);
+            struct agent_token *t =
+                token_new(*m, slot, &info, max_sessions, events);
             g_info("token \"%s\" (%s) in slot %lu of %s", t->label, t->model,
                    (unsigned long)t->slot, t->module_name);
             g_ptr_array_add(tokens, t);
@@ -134,9 +139,9 @@ same_token(const struct agent_token *a, const struct agent_token *b)
 
 GPtrArray *
 tokens_merge(const struct agent_modules *modules, unsigned max_sessions,
-             GPtrArray *known)
+             struct agent_events *events, GPtrArray *known)
 {
-    GPtrArray *found = tokens_discover(modules, max_sessions);
+    GPtrArray *found = discover(modules, max_sessions, events);
     GPtrArray *out =
         g_ptr_array_new_with_free_func((GDestroyNotify)token_unref);
     /* Known tokens keep their sessions and login, present or not. */
@@ -387,12 +392,13 @@ token_check_presence(struct agent_token *t)
     if (!present) {
         g_atomic_int_set(&t->present, FALSE);
         g_message("token \"%s\" is not present", t->label);
-        return FALSE;
+    } else {
+        close_sessions(t);
+        g_atomic_int_set(&t->present, TRUE);
+        g_message("token \"%s\" is back; unlock it again", t->label);
     }
-    close_sessions(t);
-    g_atomic_int_set(&t->present, TRUE);
-    g_message("token \"%s\" is back; unlock it again", t->label);
-    return TRUE;
+    agent_events_publish(t->events, AGENT_EVENT_TOKEN_CHANGED, NULL, NULL);
+    return present;
 }
 
 void
@@ -461,6 +467,8 @@ end_login(struct agent_token *t, CK_SESSION_HANDLE session, gboolean logged_in)
     t->login_busy = FALSE;
     g_cond_broadcast(&t->login_done);
     g_mutex_unlock(&t->lock);
+    /* Logged in or out, or the PIN counters moved. */
+    agent_events_publish(t->events, AGENT_EVENT_TOKEN_CHANGED, NULL, NULL);
 }
 
 static void

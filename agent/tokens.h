@@ -19,6 +19,7 @@
 #include "../common/errors.h"
 #include "../common/keyspec.h"
 #include "../common/messages.h"
+#include "events.h"
 #include "modules.h"
 
 #include <glib.h>
@@ -27,14 +28,15 @@
 struct agent_token;
 
 /*
- * The tokens the modules show now, each with a session pool of at most
- * max_sessions (less when the token allows fewer).
+ * The tokens the modules show now and were not known (the same objects,
+ * present or not, in known), after those known. A new token has a
+ * session pool of at most max_sessions (less when the token allows
+ * fewer), and tells events when its login, presence or PIN counters
+ * change (AGENT_EVENT_TOKEN_CHANGED).
  */
-GPtrArray *tokens_discover(const struct agent_modules *modules,
-                           unsigned max_sessions);
-/* The known tokens (the same objects, present or not) and those new. */
 GPtrArray *tokens_merge(const struct agent_modules *modules,
-                        unsigned max_sessions, GPtrArray *known);
+                        unsigned max_sessions, struct agent_events *events,
+                        GPtrArray *known);
 struct agent_token *token_ref(struct agent_token *t);
 void token_unref(struct agent_token *t);
 

@@ -16,7 +16,6 @@
  */
 #include "watch.h"
 #include "agent.h"
-#include "dbus.h"
 #include "modules.h"
 #include "registry.h"
 #include "renewals.h"
@@ -117,13 +116,14 @@ start_waiters(struct agent_watch *h)
 
 /* Module, slot, label, serial and PIN state of every present token. */
 static char *
-slot_picture(struct agent *agent)
+slot_picture(struct agent_watch *h)
 {
+    struct agent *agent = h->agent;
     GString *picture = g_string_new(NULL);
     guint index = 0;
     for (CK_FUNCTION_LIST *const *m = modules_list(agent->modules); m && *m;
          m++, index++)
-        if (!has_waiter(agent->watch, *m))
+        if (!has_waiter(h, *m))
             modules_describe_slots(*m, index, picture);
     return g_string_free(picture, FALSE);
 }
@@ -131,7 +131,7 @@ slot_picture(struct agent *agent)
 static void
 poll_slots(struct agent_watch *h)
 {
-    char *picture = slot_picture(h->agent);
+    char *picture = slot_picture(h);
     if (h->seen != NULL && strcmp(picture, h->seen) != 0) {
         g_message("the tokens changed: rescanning");
         agent_rescan(h->agent);
@@ -158,7 +158,6 @@ lock_idle_tokens(struct agent *agent)
             g_message("token \"%s\" locked after %" G_GINT64_FORMAT
                       " s without a signature",
                       token_label(t), seconds);
-            agent_dbus_changed(agent);
         }
     }
     agent_registry_unref(reg);
@@ -210,16 +209,16 @@ on_timer(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-void
+struct agent_watch *
 agent_watch_start(struct agent *agent)
 {
     struct agent_watch *h = g_new0(struct agent_watch, 1);
     h->agent = agent;
-    agent->watch = h;
     start_waiters(h);
-    h->seen = slot_picture(agent);
+    h->seen = slot_picture(h);
     h->last_poll = g_get_monotonic_time();
     h->timer = g_timeout_add_seconds(1, on_timer, h);
+    return h;
 }
 
 /* A waiter still in its first, blocking, wait. */
@@ -230,9 +229,8 @@ blocked(struct event_waiter *w)
 }
 
 void
-agent_watch_stop(struct agent *agent)
+agent_watch_stop(struct agent_watch *h)
 {
-    struct agent_watch *h = agent->watch;
     if (h == NULL)
         return;
     g_source_remove(h->timer);
@@ -247,15 +245,14 @@ agent_watch_stop(struct agent *agent)
             g_thread_join(w->thread);
             w->thread = NULL;
         } else {
-            modules_hold(agent->modules, w->module);
+            modules_hold(h->agent->modules, w->module);
         }
     }
 }
 
 void
-agent_watch_finish(struct agent *agent)
+agent_watch_finish(struct agent_watch *h)
 {
-    struct agent_watch *h = agent->watch;
     if (h == NULL)
         return;
     /* A thread still blocked stays with its module until the process ends
@@ -268,7 +265,6 @@ agent_watch_finish(struct agent *agent)
             g_free(w);
     }
     g_ptr_array_unref(h->waiters);
-    agent->watch = NULL;
     g_free(h->seen);
     g_free(h);
 }

@@ -7,12 +7,13 @@
 #define TESSERA_AGENT_WATCH_H
 
 struct agent;
+struct agent_watch;
 
-void agent_watch_start(struct agent *agent);
+struct agent_watch *agent_watch_start(struct agent *agent);
 /* Stops polling and the slot-event threads that can stop; those that
  * cannot keep their module loaded (modules_hold); agent_watch_finish
  * after the modules are unloaded. */
-void agent_watch_stop(struct agent *agent);
-void agent_watch_finish(struct agent *agent);
+void agent_watch_stop(struct agent_watch *watch);
+void agent_watch_finish(struct agent_watch *watch);
 
 #endif

@@ -17,7 +17,7 @@ static void
 test_one_owner(void **state)
 {
     (void)state;
-    struct agent_claims *c = agent_claims_new();
+    struct agent_claims *c = agent_claims_new(NULL);
     struct tessera_status st = {0};
     enum claim_kind kind;
     assert_true(agent_claim_take(c, "wifi", CLAIM_RENEWAL, &st));
@@ -52,7 +52,7 @@ test_refusal_names_the_holder(void **state)
         {CLAIM_FORGET, "wifi is being forgotten"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        struct agent_claims *c = agent_claims_new();
+        struct agent_claims *c = agent_claims_new(NULL);
         struct tessera_status st = {0};
         assert_true(agent_claim_take(c, "wifi", cases[i].kind, &st));
         assert_false(agent_claim_take(c, "wifi", CLAIM_RENEWAL, &st));
@@ -86,7 +86,7 @@ static void
 test_stop(void **state)
 {
     (void)state;
-    struct holder h = {agent_claims_new(), 0};
+    struct holder h = {agent_claims_new(NULL), 0};
     struct tessera_status st = {0};
     assert_true(agent_claim_take(h.claims, "wifi", CLAIM_RENEWAL, &st));
     GThread *t = g_thread_new("holder", hold_until_cancelled, &h);
