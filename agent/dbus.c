@@ -17,13 +17,11 @@
 #include "../common/messages.h"
 #include "agent.h"
 #include "claims.h"
-#include "keys.h"
+#include "control.h"
+#include "events.h"
 #include "publish.h"
 #include "registry.h"
-#include "renew.h"
 #include "renewals.h"
-#include "enrolment.h"
-#include "events.h"
 #include "tasks.h"
 #include "tessera-dbus.h"
 
@@ -209,16 +207,6 @@ check_expiry(struct agent_dbus *d, const struct agent_identity *id,
 
 /* --- methods */
 
-static gboolean
-on_reload(TesseraAgent1 *iface, GDBusMethodInvocation *inv, gpointer data)
-{
-    struct agent_dbus *d = data;
-    g_message("rescanning tokens on a D-Bus request");
-    agent_rescan(d->agent);
-    tessera_agent1_complete_reload(iface, inv);
-    return TRUE;
-}
-
 static void sync_objects(struct agent_dbus *d);
 
 /* A reply that must see its own effect: objects synced first, on the main
@@ -284,19 +272,14 @@ run_token_call(gpointer data)
 {
     struct token_call *c = data;
     struct tessera_status st = {0};
-    int rc = -1;
-    if (c->pin == NULL)
-        rc = token_logout(c->token, &st);
-    else if (agent_unlock_allowed(&c->dbus->agent->config,
-                                  token_label(c->token), &st))
-        rc = token_login(c->token, (uint8_t *)c->pin, strlen(c->pin), FALSE,
-                         &st);
-    if (rc == 0) {
-        agent_rescan(c->dbus->agent);
+    struct agent *agent = c->dbus->agent;
+    int rc = c->pin == NULL ? control_lock(agent, c->token, &st)
+                            : control_unlock(agent, c->token, (uint8_t *)c->pin,
+                                             strlen(c->pin), FALSE, &st);
+    if (rc == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
-    } else {
+    else
         return_status(c->inv, &st);
-    }
 }
 
 static struct agent_token *
@@ -393,19 +376,19 @@ on_export_key_reference(TesseraAgent1Identity *iface,
     return TRUE;
 }
 
-/* A method of one identity, run on a worker thread. */
-struct identity_call {
+/* A method run on a worker thread: of one identity, or the manager's. */
+struct method_call {
     struct agent_dbus *dbus;
     GDBusMethodInvocation *inv;
     char *name;
     gboolean delete_objects; /* Forget's argument */
 };
 
-static struct identity_call *
-identity_call_new(struct agent_dbus *d, GDBusMethodInvocation *inv,
-                  TesseraAgent1Identity *iface)
+static struct method_call *
+method_call_new(struct agent_dbus *d, GDBusMethodInvocation *inv,
+                TesseraAgent1Identity *iface)
 {
-    struct identity_call *c = g_new0(struct identity_call, 1);
+    struct method_call *c = g_new0(struct method_call, 1);
     c->dbus = d;
     c->inv = g_object_ref(inv);
     c->name = g_strdup(tessera_agent1_identity_get_name(iface));
@@ -413,7 +396,7 @@ identity_call_new(struct agent_dbus *d, GDBusMethodInvocation *inv,
 }
 
 static void
-identity_call_free(struct identity_call *c)
+method_call_free(struct method_call *c)
 {
     g_object_unref(c->inv);
     g_free(c->name);
@@ -423,12 +406,11 @@ identity_call_free(struct identity_call *c)
 static void
 run_renew(gpointer data)
 {
-    struct identity_call *c = data;
+    struct method_call *c = data;
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};
     struct agent *agent = c->dbus->agent;
-    int rc = agent_renew_claimed(agent, c->name, -1, &leaf, &st);
-    agent_claim_release(agent->claims, c->name);
+    int rc = control_renew_claimed(agent, c->name, -1, &leaf, &st);
     if (rc == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
@@ -443,26 +425,23 @@ on_renew(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
          gpointer data)
 {
     struct agent_dbus *d = data;
-    struct identity_call *c = identity_call_new(d, inv, iface);
+    struct method_call *c = method_call_new(d, inv, iface);
     struct tessera_status st = {0};
-    if (!agent_claim_take(d->agent->claims, c->name, CLAIM_RENEWAL, &st)) {
-        g_message("renewal of %s refused: %s", c->name, st.message);
+    if (!control_renew_claim(d->agent, c->name, &st)) {
         return_status(inv, &st);
-        identity_call_free(c);
+        method_call_free(c);
         return TRUE;
     }
-    agent_run_ca_job(d->agent, run_renew, c,
-                     (GDestroyNotify)identity_call_free);
+    agent_run_ca_job(d->agent, run_renew, c, (GDestroyNotify)method_call_free);
     return TRUE;
 }
 
 static void
 run_forget(gpointer data)
 {
-    struct identity_call *c = data;
+    struct method_call *c = data;
     struct tessera_status st = {0};
-    if (agent_forget_identity(c->dbus->agent, c->name, c->delete_objects,
-                              &st) == 0)
+    if (control_forget(c->dbus->agent, c->name, c->delete_objects, &st) == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
         return_status(c->inv, &st);
@@ -472,9 +451,33 @@ static gboolean
 on_forget(TesseraAgent1Identity *iface, GDBusMethodInvocation *inv,
           gboolean delete_objects, gpointer data)
 {
-    struct identity_call *c = identity_call_new(data, inv, iface);
+    struct method_call *c = method_call_new(data, inv, iface);
     c->delete_objects = delete_objects;
-    agent_run_in_thread(run_forget, c, (GDestroyNotify)identity_call_free);
+    agent_run_in_thread(run_forget, c, (GDestroyNotify)method_call_free);
+    return TRUE;
+}
+
+/* agent.conf and the tokens are read again: off the main loop. */
+static void
+run_reload(gpointer data)
+{
+    struct method_call *c = data;
+    struct tessera_status st = {0};
+    if (control_reload(c->dbus->agent, &st) == 0)
+        reply_after_sync(c->dbus, c->inv, NULL);
+    else
+        return_status(c->inv, &st);
+}
+
+static gboolean
+on_reload(TesseraAgent1 *iface, GDBusMethodInvocation *inv, gpointer data)
+{
+    (void)iface;
+    struct method_call *c = g_new0(struct method_call, 1);
+    c->dbus = data;
+    c->inv = g_object_ref(inv);
+    g_message("reloading on a D-Bus request");
+    agent_run_in_thread(run_reload, c, (GDestroyNotify)method_call_free);
     return TRUE;
 }
 
@@ -505,7 +508,7 @@ run_enroll(gpointer data)
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};
     /* No client socket to watch: a D-Bus caller cannot hang up on us. */
-    if (agent_enroll(c->dbus->agent, &c->req, -1, &leaf, &st) == 0) {
+    if (control_enroll(c->dbus->agent, &c->req, -1, &leaf, &st) == 0) {
         char *path = child_path("identity", c->req.key.name);
         reply_after_sync(c->dbus, c->inv, g_variant_new("(o)", path));
         g_free(path);

@@ -10,14 +10,12 @@
 #include "../common/keyspec.h"
 #include "agent.h"
 #include "builtin.h"
-#include "claims.h"
 #include "config.h"
 #include "files.h"
 #include "naming.h"
 #include "objects.h"
 #include "publish.h"
 #include "registry.h"
-#include "events.h"
 #include "state.h"
 
 #include <errno.h>
@@ -485,78 +483,4 @@ agent_delete_identity(struct agent *agent, const char *name)
     agent_identity_unref(id);
     agent_rescan(agent);
     return ok;
-}
-
-/* Rewrites agent.conf without [identity NAME], comments kept. */
-static gboolean
-drop_identity_config(struct agent *agent, const char *name, GError **error)
-{
-    char *group = g_strdup_printf("identity %s", name);
-    GKeyFile *kf = g_key_file_new();
-    gboolean ok = TRUE;
-    if (g_key_file_load_from_file(kf, agent->config.path,
-                                  G_KEY_FILE_KEEP_COMMENTS, NULL) &&
-        g_key_file_has_group(kf, group)) {
-        gsize len;
-        char *data;
-        g_key_file_remove_group(kf, group, NULL);
-        data = g_key_file_to_data(kf, &len, NULL);
-        ok =
-            agent_write_file_atomic(agent->config.path, data, len, 0600, error);
-        g_free(data);
-    }
-    g_key_file_free(kf);
-    g_free(group);
-    return ok;
-}
-
-static int
-forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
-               struct tessera_status *st)
-{
-    struct agent_identity *id = agent_identity_find(agent, name);
-    gboolean known = id != NULL;
-    agent_identity_unref(id);
-    if (!known) {
-        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
-                           "no identity named \"%s\"", name);
-        return -1;
-    }
-    GError *error = NULL;
-    char *record = state_record_path(agent->config.state_dir, name);
-    int rc = 0;
-    if (!drop_identity_config(agent, name, &error)) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
-        g_error_free(error);
-        rc = -1;
-    } else if (unlink(record) < 0 && errno != ENOENT) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
-                           record, g_strerror(errno));
-        rc = -1;
-    } else if (delete_objects && !agent_delete_identity(agent, name)) {
-        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
-                           "could not delete every object of %s from its "
-                           "token",
-                           name);
-        rc = -1;
-    }
-    agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
-                         NULL);
-    if (rc == 0)
-        g_message("forgot identity %s%s", name,
-                  delete_objects ? " and deleted its key and certificate" : "");
-    g_free(record);
-    return rc;
-}
-
-/* Not in the middle of a renewal, which would put the identity back. */
-int
-agent_forget_identity(struct agent *agent, const char *name,
-                      gboolean delete_objects, struct tessera_status *st)
-{
-    if (!agent_claim_take(agent->claims, name, CLAIM_FORGET, st))
-        return -1;
-    int rc = forget_claimed(agent, name, delete_objects, st);
-    agent_claim_release(agent->claims, name);
-    return rc;
 }

@@ -58,9 +58,5 @@ gboolean agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
                                    gboolean certificates_only);
 /* Destroys an identity's objects on its token; FALSE if any remain. */
 gboolean agent_delete_identity(struct agent *agent, const char *name);
-/* Drops NAME's [identity] group from agent.conf and its enrolment record;
- * with delete_objects also its objects on the token. */
-int agent_forget_identity(struct agent *agent, const char *name,
-                          gboolean delete_objects, struct tessera_status *st);
 
 #endif

@@ -3,6 +3,7 @@
 #include "agent.h"
 #include "builtin.h"
 #include "claims.h"
+#include "control.h"
 #include "dbus.h"
 #include "events.h"
 #include "modules.h"
@@ -33,11 +34,20 @@ on_quit(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void
+reload(gpointer data)
+{
+    struct tessera_status st = {0};
+    if (control_reload(data, &st) < 0)
+        g_warning("%s", st.message);
+}
+
+/* Off the main loop: a rescan talks to every token. */
 static gboolean
 on_reload(gpointer data)
 {
-    g_message("rescanning tokens on SIGHUP");
-    agent_rescan(data);
+    g_message("reloading on SIGHUP");
+    agent_run_in_thread(reload, data, NULL);
     return G_SOURCE_CONTINUE;
 }
 

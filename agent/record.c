@@ -1,16 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "record.h"
 #include "files.h"
+#include "state.h"
+
+#include <errno.h>
+#include <unistd.h>
 
 #define GROUP "enrolment"
 
 static char *
 record_path(const char *state_dir, const char *name)
 {
-    char *file = g_strconcat(name, ".conf", NULL);
-    char *path = g_build_filename(state_dir, "enrolled", file, NULL);
-    g_free(file);
-    return path;
+    return state_record_path(state_dir, name);
+}
+
+int
+record_remove(const char *state_dir, const char *name,
+              struct tessera_status *st)
+{
+    char *path = record_path(state_dir, name);
+    int rc = 0;
+    if (unlink(path) < 0 && errno != ENOENT) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
+                           path, g_strerror(errno));
+        rc = -1;
+    }
+    g_free(path);
+    return rc;
 }
 
 void

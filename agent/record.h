@@ -7,6 +7,8 @@
 #ifndef TESSERA_AGENT_RECORD_H
 #define TESSERA_AGENT_RECORD_H
 
+#include "../common/errors.h"
+
 #include <glib.h>
 
 struct enrolment_record {
@@ -23,6 +25,9 @@ gboolean record_write(const char *state_dir, const char *name,
 /* After a renewal: the CA's new advice replaces the old, or the old goes. */
 void record_renewed(const char *state_dir, const char *name, gint64 renew_after,
                     gint64 now);
+/* Removes NAME's record; no record is not an error. */
+int record_remove(const char *state_dir, const char *name,
+                  struct tessera_status *st);
 void record_clear(struct enrolment_record *record);
 
 #endif

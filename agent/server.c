@@ -10,11 +10,8 @@
 #include "../common/errors.h"
 #include "../common/transport.h"
 #include "agent.h"
-#include "config.h"
-#include "enrolment.h"
-#include "keys.h"
+#include "control.h"
 #include "registry.h"
-#include "renew.h"
 #include "renewals.h"
 #include "signer.h"
 
@@ -271,16 +268,12 @@ handle_unlock(struct agent *agent, struct tessera_reader *r,
         return;
     }
     struct agent_token *token = agent_token_find(agent, req.token, &st);
-    int rc =
-        token && agent_unlock_allowed(&agent->config, token_label(token), &st)
-            ? token_login(token, req.pin.data, req.pin.len, req.force != 0, &st)
-            : -1;
+    int rc = token ? control_unlock(agent, token, req.pin.data, req.pin.len,
+                                    req.force != 0, &st)
+                   : -1;
     if (token != NULL)
         token_unref(token);
     tessera_unlock_request_clear(&req);
-    /* Private keys become visible only after login. */
-    if (rc == 0)
-        agent_rescan(agent);
     reply_done(out, rc, &st);
 }
 
@@ -294,19 +287,14 @@ handle_lock(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LOCK request");
         return;
     }
-    struct agent_registry *reg = agent_registry_get(agent);
-    int rc = 0;
-    if (spec[0] == '\0') {
-        for (guint i = 0; i < agent_registry_n_tokens(reg) && rc == 0; i++)
-            rc = token_logout(agent_registry_token(reg, i), &st);
-    } else {
-        struct agent_token *token = agent_registry_find_token(reg, spec, &st);
-        rc = token ? token_logout(token, &st) : -1;
-    }
-    agent_registry_unref(reg);
+    struct agent_token *token = NULL;
+    int rc = -1;
+    /* "": every token. */
+    if (spec[0] == '\0' || (token = agent_token_find(agent, spec, &st)) != NULL)
+        rc = control_lock(agent, token, &st);
+    if (token != NULL)
+        token_unref(token);
     free(spec);
-    if (rc == 0)
-        agent_rescan(agent);
     reply_done(out, rc, &st);
 }
 
@@ -321,7 +309,7 @@ handle_keygen(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
         return;
     }
-    int rc = agent_keygen(agent, &req, &csr, &st);
+    int rc = control_keygen(agent, &req, &csr, &st);
     reply_blob(out, TESSERA_MSG_KEYGEN_REPLY, rc, &csr, &st);
     tessera_keygen_request_clear(&req);
 }
@@ -337,7 +325,7 @@ handle_enroll(struct agent *agent, int client_fd, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed ENROLL request");
         return;
     }
-    int rc = agent_enroll(agent, &req, client_fd, &leaf, &st);
+    int rc = control_enroll(agent, &req, client_fd, &leaf, &st);
     reply_blob(out, TESSERA_MSG_ENROLL_REPLY, rc, &leaf, &st);
     tessera_enroll_request_clear(&req);
 }
@@ -353,7 +341,7 @@ handle_renew(struct agent *agent, int client_fd, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed RENEW request");
         return;
     }
-    int rc = agent_renew(agent, name, client_fd, &leaf, &st);
+    int rc = control_renew(agent, name, client_fd, &leaf, &st);
     reply_blob(out, TESSERA_MSG_RENEW_REPLY, rc, &leaf, &st);
     tessera_blob_clear(&leaf);
     free(name);
@@ -369,7 +357,7 @@ handle_import(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed IMPORT request");
         return;
     }
-    reply_done(out, agent_import(agent, &req, &st), &st);
+    reply_done(out, control_import(agent, &req, &st), &st);
     tessera_import_request_clear(&req);
 }
 

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "control.h"
+#include "agent.h"
+#include "claims.h"
+#include "config.h"
+#include "enrolment.h"
+#include "events.h"
+#include "files.h"
+#include "keys.h"
+#include "record.h"
+#include "registry.h"
+#include "renew.h"
+
+int
+control_unlock(struct agent *agent, struct agent_token *token,
+               const uint8_t *pin, size_t pin_len, gboolean force,
+               struct tessera_status *st)
+{
+    if (!agent_unlock_allowed(&agent->config, token_label(token), st) ||
+        token_login(token, pin, pin_len, force, st) < 0)
+        return -1;
+    /* Private keys become visible only after login. */
+    agent_rescan(agent);
+    return 0;
+}
+
+int
+control_lock(struct agent *agent, struct agent_token *token,
+             struct tessera_status *st)
+{
+    int rc = 0;
+    if (token != NULL) {
+        rc = token_logout(token, st);
+    } else {
+        struct agent_registry *reg = agent_registry_get(agent);
+        for (guint i = 0; i < agent_registry_n_tokens(reg) && rc == 0; i++)
+            rc = token_logout(agent_registry_token(reg, i), st);
+        agent_registry_unref(reg);
+    }
+    if (rc == 0)
+        agent_rescan(agent);
+    return rc;
+}
+
+int
+control_keygen(struct agent *agent, const struct tessera_keygen_request *req,
+               struct tessera_blob *csr, struct tessera_status *st)
+{
+    return agent_keygen(agent, req, csr, st);
+}
+
+int
+control_import(struct agent *agent, const struct tessera_import_request *req,
+               struct tessera_status *st)
+{
+    return agent_import(agent, req, st);
+}
+
+int
+control_enroll(struct agent *agent, const struct tessera_enroll_request *req,
+               int client_fd, struct tessera_blob *leaf,
+               struct tessera_status *st)
+{
+    return agent_enroll(agent, req, client_fd, leaf, st);
+}
+
+gboolean
+control_renew_claim(struct agent *agent, const char *name,
+                    struct tessera_status *st)
+{
+    if (agent_claim_take(agent->claims, name, CLAIM_RENEWAL, st))
+        return TRUE;
+    g_message("renewal of %s refused: %s", name, st->message);
+    return FALSE;
+}
+
+int
+control_renew_claimed(struct agent *agent, const char *name, int client_fd,
+                      struct tessera_blob *leaf, struct tessera_status *st)
+{
+    int rc = agent_renew_claimed(agent, name, client_fd, leaf, st);
+    agent_claim_release(agent->claims, name);
+    return rc;
+}
+
+int
+control_renew(struct agent *agent, const char *name, int client_fd,
+              struct tessera_blob *leaf, struct tessera_status *st)
+{
+    if (!control_renew_claim(agent, name, st))
+        return -1;
+    return control_renew_claimed(agent, name, client_fd, leaf, st);
+}
+
+/* Rewrites agent.conf without [identity NAME], comments kept. */
+static int
+drop_identity_config(struct agent *agent, const char *name,
+                     struct tessera_status *st)
+{
+    char *group = g_strdup_printf("identity %s", name);
+    GKeyFile *kf = g_key_file_new();
+    GError *error = NULL;
+    int rc = 0;
+    if (g_key_file_load_from_file(kf, agent->config.path,
+                                  G_KEY_FILE_KEEP_COMMENTS, NULL) &&
+        g_key_file_has_group(kf, group)) {
+        gsize len;
+        g_key_file_remove_group(kf, group, NULL);
+        char *data = g_key_file_to_data(kf, &len, NULL);
+        if (!agent_write_file_atomic(agent->config.path, data, len, 0600,
+                                     &error)) {
+            tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
+            g_error_free(error);
+            rc = -1;
+        }
+        g_free(data);
+    }
+    g_key_file_free(kf);
+    g_free(group);
+    return rc;
+}
+
+static int
+forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
+               struct tessera_status *st)
+{
+    struct agent_identity *id = agent_identity_find(agent, name);
+    gboolean known = id != NULL;
+    agent_identity_unref(id);
+    if (!known) {
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no identity named \"%s\"", name);
+        return -1;
+    }
+    int rc = drop_identity_config(agent, name, st) == 0 &&
+                     record_remove(agent->config.state_dir, name, st) == 0
+                 ? 0
+                 : -1;
+    if (rc == 0 && delete_objects && !agent_delete_identity(agent, name)) {
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "could not delete every object of %s from its "
+                           "token",
+                           name);
+        rc = -1;
+    }
+    agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
+                         NULL);
+    if (rc == 0)
+        g_message("forgot identity %s%s", name,
+                  delete_objects ? " and deleted its key and certificate" : "");
+    return rc;
+}
+
+int
+control_forget(struct agent *agent, const char *name, gboolean delete_objects,
+               struct tessera_status *st)
+{
+    /* Not in the middle of a renewal, which would put the identity back. */
+    if (!agent_claim_take(agent->claims, name, CLAIM_FORGET, st))
+        return -1;
+    int rc = forget_claimed(agent, name, delete_objects, st);
+    agent_claim_release(agent->claims, name);
+    return rc;
+}
+
+int
+control_reload(struct agent *agent, struct tessera_status *st)
+{
+    (void)st;
+    agent_rescan(agent);
+    return 0;
+}
