@@ -14,11 +14,14 @@
 #define TESSERA_AGENT_H
 
 #include "config.h"
+#include "events.h"
 
 #include <glib.h>
 
 struct agent {
-    struct agent_config config;
+    GMutex config_lock;
+    struct agent_config *config;      /* in force: agent_config_get */
+    char *state_dir;                  /* $XDG_STATE_HOME/tessera */
     struct agent_events *events;      /* events.c */
     struct agent_modules *modules;    /* modules.c */
     struct registry_keeper *registry; /* registry.c */
@@ -27,5 +30,15 @@ struct agent {
     struct agent_claims *claims;      /* claims.c: one owner per identity */
     GThreadPool *ca_pool;             /* tasks.c */
 };
+
+/* The configuration in force, referenced: it stays as it is for as long
+ * as the caller holds it, whatever a reload does meanwhile. */
+struct agent_config *agent_config_get(struct agent *agent);
+/* cfg (the reference is taken) is in force from now on; tells
+ * AGENT_EVENT_CONFIG_CHANGED. */
+void agent_config_set(struct agent *agent, struct agent_config *cfg);
+/* The renewal policy of NAME, enrolled with CA, in force now. */
+struct renewal_policy agent_renewal_policy_of(struct agent *agent,
+                                              const char *name, const char *ca);
 
 #endif

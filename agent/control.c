@@ -16,8 +16,10 @@ control_unlock(struct agent *agent, struct agent_token *token,
                const uint8_t *pin, size_t pin_len, gboolean force,
                struct tessera_status *st)
 {
-    if (!agent_unlock_allowed(&agent->config, token_label(token), st) ||
-        token_login(token, pin, pin_len, force, st) < 0)
+    struct agent_config *cfg = agent_config_get(agent);
+    gboolean allowed = agent_unlock_allowed(cfg, token_label(token), st);
+    agent_config_unref(cfg);
+    if (!allowed || token_login(token, pin, pin_len, force, st) < 0)
         return -1;
     /* Private keys become visible only after login. */
     agent_rescan(agent);
@@ -92,23 +94,25 @@ control_renew(struct agent *agent, const char *name, int client_fd,
     return control_renew_claimed(agent, name, client_fd, leaf, st);
 }
 
-/* Rewrites agent.conf without [identity NAME], comments kept. */
+/* One change of the configuration in force at a time: a reload, a
+ * Forget. */
+static GMutex config_change;
+
+/* agent.conf on disk without [identity NAME], comments kept. */
 static int
-drop_identity_config(struct agent *agent, const char *name,
-                     struct tessera_status *st)
+drop_identity_file(const char *path, const char *name,
+                   struct tessera_status *st)
 {
     char *group = g_strdup_printf("identity %s", name);
     GKeyFile *kf = g_key_file_new();
     GError *error = NULL;
     int rc = 0;
-    if (g_key_file_load_from_file(kf, agent->config.path,
-                                  G_KEY_FILE_KEEP_COMMENTS, NULL) &&
+    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL) &&
         g_key_file_has_group(kf, group)) {
         gsize len;
         g_key_file_remove_group(kf, group, NULL);
         char *data = g_key_file_to_data(kf, &len, NULL);
-        if (!agent_write_file_atomic(agent->config.path, data, len, 0600,
-                                     &error)) {
+        if (!agent_write_file_atomic(path, data, len, 0600, &error)) {
             tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
             g_error_free(error);
             rc = -1;
@@ -117,6 +121,21 @@ drop_identity_config(struct agent *agent, const char *name,
     }
     g_key_file_free(kf);
     g_free(group);
+    return rc;
+}
+
+/* The group goes from the file and from the configuration in force. */
+static int
+drop_identity_config(struct agent *agent, const char *name,
+                     struct tessera_status *st)
+{
+    g_mutex_lock(&config_change);
+    struct agent_config *cfg = agent_config_get(agent);
+    int rc = drop_identity_file(cfg->path, name, st);
+    if (rc == 0 && agent_config_identity(cfg, name) != NULL)
+        agent_config_set(agent, agent_config_without_identity(cfg, name));
+    agent_config_unref(cfg);
+    g_mutex_unlock(&config_change);
     return rc;
 }
 
@@ -133,7 +152,7 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
         return -1;
     }
     int rc = drop_identity_config(agent, name, st) == 0 &&
-                     record_remove(agent->config.state_dir, name, st) == 0
+                     record_remove(agent->state_dir, name, st) == 0
                  ? 0
                  : -1;
     if (rc == 0 && delete_objects && !agent_delete_identity(agent, name)) {
@@ -163,10 +182,39 @@ control_forget(struct agent *agent, const char *name, gboolean delete_objects,
     return rc;
 }
 
+/* Settings that a running agent cannot take up: said, not applied. */
+static void
+note_restart_only(const struct agent_config *before,
+                  const struct agent_config *after)
+{
+    char **a = before->agent.modules, **b = after->agent.modules;
+    gboolean same = (a == NULL) == (b == NULL) &&
+                    (a == NULL || g_strv_equal((const char *const *)a,
+                                               (const char *const *)b));
+    if (!same)
+        g_message("%s: [agent] modules changed; that takes effect when the "
+                  "agent starts again",
+                  after->path);
+}
+
 int
 control_reload(struct agent *agent, struct tessera_status *st)
 {
-    (void)st;
+    g_mutex_lock(&config_change);
+    struct agent_config *before = agent_config_get(agent);
+    struct agent_config *after = agent_config_load(before->path, st);
+    if (after != NULL) {
+        note_restart_only(before, after);
+        agent_config_set(agent, after);
+        g_message("%s is in force", before->path);
+    } else {
+        g_warning("the configuration in force stays: %s", st->message);
+    }
+    agent_config_unref(before);
+    g_mutex_unlock(&config_change);
+    /* The tokens are read again either way; logins stay. */
     agent_rescan(agent);
-    return 0;
+    if (agent_registry_login_from_files(agent))
+        agent_rescan(agent);
+    return after != NULL ? 0 : -1;
 }

@@ -46,8 +46,6 @@ struct agent_dbus {
     GHashTable *objects;     /* path -> TesseraObjectSkeleton */
     guint subscription;      /* events */
     GHashTable *expiry_sent; /* "name threshold" */
-    GArray *thresholds;      /* guint days, descending */
-    gboolean notifications;
     gint64 last_pin_notice;
     gint sync_pending; /* atomic */
     guint timer;
@@ -166,7 +164,10 @@ update_token(TesseraAgent1Token *iface, struct agent_token *t)
 static void
 notify(struct agent_dbus *d, const char *summary, const char *body)
 {
-    if (!d->notifications || d->connection == NULL)
+    struct agent_config *cfg = agent_config_get(d->agent);
+    gboolean wanted = cfg->agent.notifications;
+    agent_config_unref(cfg);
+    if (!wanted || d->connection == NULL)
         return;
     g_dbus_connection_call(
         d->connection, "org.freedesktop.Notifications",
@@ -178,17 +179,18 @@ notify(struct agent_dbus *d, const char *summary, const char *body)
 }
 
 static void
-check_expiry(struct agent_dbus *d, const struct agent_identity *id,
-             const char *path)
+check_expiry(struct agent_dbus *d, const struct agent_config *cfg,
+             const struct agent_identity *id, const char *path)
 {
+    GArray *thresholds = cfg->agent.expiring_days; /* descending */
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     gint64 not_after = (gint64)agent_identity_not_after(id);
     if (not_after == 0 || not_after <= now)
         return;
     guint days_left = (guint)((not_after - now) / 86400);
     guint crossed = 0;
-    for (guint i = 0; i < d->thresholds->len; i++) {
-        guint t = g_array_index(d->thresholds, guint, i);
+    for (guint i = 0; i < thresholds->len; i++) {
+        guint t = g_array_index(thresholds, guint, i);
         if (days_left < t)
             crossed = t; /* thresholds descend: the last one is the tightest */
     }
@@ -601,6 +603,7 @@ ensure_object(struct agent_dbus *d, const char *path, gboolean identity)
 static void
 sync_objects(struct agent_dbus *d)
 {
+    struct agent_config *cfg = agent_config_get(d->agent);
     struct agent_registry *reg = agent_registry_get(d->agent);
     GHashTable *seen =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -622,7 +625,7 @@ sync_objects(struct agent_dbus *d)
             tessera_object_get_agent1_identity(TESSERA_OBJECT(obj));
         update_identity(d, iface, id);
         g_object_unref(iface);
-        check_expiry(d, id, path);
+        check_expiry(d, cfg, id, path);
         g_hash_table_add(seen, path);
     }
     GHashTableIter iter;
@@ -636,6 +639,7 @@ sync_objects(struct agent_dbus *d)
     }
     g_hash_table_unref(seen);
     agent_registry_unref(reg);
+    agent_config_unref(cfg);
 }
 
 static gboolean
@@ -802,30 +806,6 @@ on_name_lost(GDBusConnection *connection, const char *name, gpointer data)
         g_warning("another process owns %s: the D-Bus API is off", name);
 }
 
-static GArray *
-expiry_thresholds(struct agent_config *cfg)
-{
-    static const guint defaults[] = {14, 7, 3, 1};
-    GArray *out = g_array_new(FALSE, FALSE, sizeof(guint));
-    gsize n = 0;
-    gint *days = g_key_file_get_integer_list(cfg->keyfile, "agent",
-                                             "expiring-days", &n, NULL);
-    if (days == NULL)
-        g_array_append_vals(out, defaults, G_N_ELEMENTS(defaults));
-    for (gsize i = 0; i < n; i++)
-        if (days[i] > 0)
-            g_array_append_val(out, (guint){(guint)days[i]});
-    g_free(days);
-    return out;
-}
-
-static gint
-descending(gconstpointer a, gconstpointer b)
-{
-    guint x = *(const guint *)a, y = *(const guint *)b;
-    return (x < y) - (x > y);
-}
-
 /* No bus in the environment (a test, a headless box): no API, no autolaunch. */
 static gboolean
 session_bus_present(void)
@@ -851,12 +831,6 @@ agent_dbus_start(struct agent *agent)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
     d->expiry_sent =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    d->thresholds = expiry_thresholds(&agent->config);
-    g_array_sort(d->thresholds, descending);
-    d->notifications = !g_key_file_has_key(agent->config.keyfile, "agent",
-                                           "notifications", NULL) ||
-                       g_key_file_get_boolean(agent->config.keyfile, "agent",
-                                              "notifications", NULL);
     d->last_pin_notice = -PIN_NOTIFY_INTERVAL_US;
     d->subscription = agent_events_subscribe(agent->events, on_event, d);
     d->owner_id = g_bus_own_name(G_BUS_TYPE_SESSION, BUS_NAME,
@@ -882,6 +856,5 @@ agent_dbus_stop(struct agent_dbus *d)
     g_clear_object(&d->connection);
     g_hash_table_unref(d->objects);
     g_hash_table_unref(d->expiry_sent);
-    g_array_unref(d->thresholds);
     g_free(d);
 }

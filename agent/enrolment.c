@@ -81,23 +81,19 @@ agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
              int client_fd, struct tessera_blob *leaf,
              struct tessera_status *st)
 {
-    char *group = g_strdup_printf("ca %s", req->ca);
-    struct enroll_profile ca = {.name = req->ca,
-                                .keyfile = agent->config.keyfile,
-                                .group = group,
-                                .agent = agent,
-                                .client_fd = -1};
-    const struct enroll_protocol *proto = enroll_find_protocol(&ca, st);
+    struct agent_config *cfg = agent_config_get(agent);
+    const struct config_ca *profile = agent_config_ca(cfg, req->ca);
+    const struct enroll_protocol *proto =
+        enroll_protocol_of(profile, req->ca, st);
     struct tessera_keygen_request key = req->key;
-    char *profile_key = proto ? enroll_profile_string(&ca, "key") : NULL;
     struct tessera_keyspec spec;
     struct agent_token *token = NULL;
     X509_EXTENSION *san = NULL;
     int rc = -1;
     if (proto != NULL && key.key_spec[0] == '\0')
-        key.key_spec = profile_key ? profile_key : (char *)proto->default_key;
+        key.key_spec = profile->key ? profile->key : (char *)proto->default_key;
     /* Everything is checked before a key is made. */
-    if (proto == NULL || !enroll_key_fits(proto, &ca, key.key_spec, st) ||
+    if (proto == NULL || !enroll_key_fits(proto, req->ca, key.key_spec, st) ||
         (req->n_sans > 0 &&
          (san = agent_san_extension(req->sans, req->n_sans, st)) == NULL) ||
         (token = agent_keygen_token(agent, &key, &spec, st)) == NULL)
@@ -113,7 +109,6 @@ out:
     if (token != NULL)
         token_unref(token);
     X509_EXTENSION_free(san);
-    g_free(profile_key);
-    g_free(group);
+    agent_config_unref(cfg);
     return rc;
 }

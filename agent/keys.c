@@ -390,7 +390,7 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
 {
     X509 *leaf = parse_certificate(&certs[0]);
     char *chain_path =
-        state_chain_path(agent->config.state_dir, token_serial(token), key_id);
+        state_chain_path(agent->state_dir, token_serial(token), key_id);
     GError *error = NULL;
     int rc = -1;
     if (leaf == NULL) {

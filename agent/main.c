@@ -177,16 +177,13 @@ main(int argc, char **argv)
     }
     if (config_path == NULL)
         config_path = default_path(g_get_user_config_dir(), "agent.conf");
-    agent.config.modules = modules;
-    modules = NULL;
-    agent.config.socket_path = socket_path;
-    socket_path = NULL;
-    agent.config.state_dir =
+    agent.state_dir =
         state_dir ? state_dir
                   : g_build_filename(g_get_user_state_dir(), "tessera", NULL);
     state_dir = NULL;
-    if (!agent_config_load(&agent.config, config_path, &error)) {
-        fprintf(stderr, "tessera-agent: %s\n", error->message);
+    g_mutex_init(&agent.config_lock);
+    if ((agent.config = agent_config_load(config_path, &st)) == NULL) {
+        fprintf(stderr, "tessera-agent: %s\n", st.message);
         goto out;
     }
     if (!foreground && (ready_fd = daemonize()) < 0) {
@@ -204,7 +201,9 @@ main(int argc, char **argv)
         g_critical("%s", st.message);
         goto out;
     }
-    if ((agent.modules = modules_load(agent.config.modules, &st)) == NULL) {
+    /* --module, else [agent] modules, else p11-kit's: fixed until exit. */
+    if ((agent.modules = modules_load(
+             modules ? modules : agent.config->agent.modules, &st)) == NULL) {
         g_critical("%s", st.message);
         goto out;
     }
@@ -212,7 +211,7 @@ main(int argc, char **argv)
     /* Logged-in tokens show their private keys: look again. */
     if (agent_registry_login_from_files(&agent))
         agent_rescan(&agent);
-    server = agent_server_start(&agent, agent.config.socket_path, &error);
+    server = agent_server_start(&agent, socket_path, &error);
     if (server == NULL) {
         g_critical("%s", error->message);
         goto out;
@@ -255,7 +254,8 @@ out:
     agent_watch_finish(watch);
     agent_builtin_provider_unload(&agent);
     agent_events_free(agent.events);
-    agent_config_clear(&agent.config);
+    agent_config_unref(agent.config);
+    g_free(agent.state_dir);
     curl_global_cleanup();
     g_clear_error(&error);
     g_option_context_free(ctx);

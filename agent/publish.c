@@ -86,12 +86,11 @@ run_command(const char *name, const char *command)
 void
 agent_publish_certificate(struct agent *agent, const char *name)
 {
-    char *cert_file =
-        agent_config_string(&agent->config, "identity", name, "cert-file");
-    char *chain_file =
-        agent_config_string(&agent->config, "identity", name, "chain-file");
-    char *command = agent_config_string(&agent->config, "identity", name,
-                                        "post-renew-command");
+    struct agent_config *cfg = agent_config_get(agent);
+    const struct config_identity *files = agent_config_identity(cfg, name);
+    const char *cert_file = files ? files->cert_file : NULL;
+    const char *chain_file = files ? files->chain_file : NULL;
+    const char *command = files ? files->post_renew_command : NULL;
     struct agent_identity *id = agent_identity_find(agent, name);
     GPtrArray *certs = id ? agent_identity_certs(id) : NULL;
     GError *error = NULL;
@@ -109,7 +108,5 @@ agent_publish_certificate(struct agent *agent, const char *name)
     if (ok && command != NULL)
         run_command(name, command);
     agent_identity_unref(id);
-    g_free(cert_file);
-    g_free(chain_file);
-    g_free(command);
+    agent_config_unref(cfg);
 }

@@ -260,42 +260,42 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
 static GPtrArray *
 read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
 {
-    return agent_identities_read(token, key_ids, agent->config.state_dir);
+    return agent_identities_read(token, key_ids, agent->state_dir);
 }
 
-/* One login from the token's pin-file. */
+/* One login from the token's pin-file, if its PIN comes from there. */
 static gboolean
-login_from_file(struct agent *agent, struct agent_token *token)
+login_from_file(const struct agent_config *cfg, struct agent_token *token)
 {
-    char *path = agent_config_string(&agent->config, "token",
-                                     token_label(token), "pin-file");
-    gboolean ok = token_login_from_file(token, path);
-    g_free(path);
-    return ok;
+    const struct config_token *c = agent_config_token(cfg, token_label(token));
+    return c->pin_source == AGENT_PIN_FILE &&
+           token_login_from_file(token, c->pin_file);
 }
 
 gboolean
 agent_registry_login_from_files(struct agent *agent)
 {
+    struct agent_config *cfg = agent_config_get(agent);
     struct agent_registry *reg = agent_registry_get(agent);
     gboolean any = FALSE;
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
-        if (agent_pin_source(&agent->config, token_label(t)) == AGENT_PIN_FILE)
-            any = login_from_file(agent, t) || any;
+        if (token_present(t) && !token_logged_in(t))
+            any = login_from_file(cfg, t) || any;
     }
     agent_registry_unref(reg);
+    agent_config_unref(cfg);
     return any;
 }
 
 static void
-scan_token(struct agent *agent, struct agent_registry *reg,
-           const struct agent_registry *old, struct agent_token *token)
+scan_token(struct agent *agent, const struct agent_config *cfg,
+           struct agent_registry *reg, const struct agent_registry *old,
+           struct agent_token *token)
 {
     /* A returning headless token logs in again from its file, once. */
-    if (token_check_presence(token) &&
-        agent_pin_source(&agent->config, token_label(token)) == AGENT_PIN_FILE)
-        login_from_file(agent, token);
+    if (token_check_presence(token))
+        login_from_file(cfg, token);
     if (!token_present(token)) {
         keep_identities(reg, old, token);
         return;
@@ -392,12 +392,13 @@ agent_rescan(struct agent *agent)
         return;
     }
     struct agent_registry *old = k->current;
-    unsigned max = agent->config.max_sessions;
-    GPtrArray *tokens =
-        tokens_merge(agent->modules, max, agent->events, old->tokens);
+    struct agent_config *cfg = agent_config_get(agent);
+    GPtrArray *tokens = tokens_merge(agent->modules, cfg->agent.max_sessions,
+                                     agent->events, old->tokens);
     struct agent_registry *reg = registry_new(tokens);
     for (guint i = 0; i < tokens->len; i++)
-        scan_token(agent, reg, old, g_ptr_array_index(tokens, i));
+        scan_token(agent, cfg, reg, old, g_ptr_array_index(tokens, i));
+    agent_config_unref(cfg);
     g_info("%u identities on %u tokens", reg->identities->len, tokens->len);
     publish(agent, reg);
     g_mutex_unlock(&k->rescan_lock);

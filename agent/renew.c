@@ -107,15 +107,14 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
                     struct tessera_blob *leaf, struct tessera_status *st)
 {
     struct enrolment_record record;
-    if (!record_read(agent->config.state_dir, name, &record)) {
+    if (!record_read(agent->state_dir, name, &record)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "identity %s was not enrolled with `tessera "
                            "enroll`: no CA to renew it with",
                            name);
         return -1;
     }
-    struct renewal_policy p =
-        agent_config_renewal_policy(&agent->config, name, record.ca);
+    struct renewal_policy p = agent_renewal_policy_of(agent, name, record.ca);
     struct agent_identity *id = current_identity(agent, name, st);
     gboolean finished = FALSE;
     int rc = -1;

@@ -127,9 +127,8 @@ record_outcome(struct agent *agent, const char *name,
                const struct tessera_status *st)
 {
     struct enrolment_record e;
-    struct renewal_policy p = agent_config_renewal_policy(
-        &agent->config, name,
-        record_read(agent->config.state_dir, name, &e) ? e.ca : "");
+    struct renewal_policy p = agent_renewal_policy_of(
+        agent, name, record_read(agent->state_dir, name, &e) ? e.ca : NULL);
     record_clear(&e);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
@@ -195,8 +194,8 @@ static gint64
 next_attempt(struct agent *agent, const struct agent_identity *id,
              const struct enrolment_record *e)
 {
-    struct renewal_policy p = agent_config_renewal_policy(
-        &agent->config, agent_identity_name(id), e->ca);
+    struct renewal_policy p =
+        agent_renewal_policy_of(agent, agent_identity_name(id), e->ca);
     gint64 t = renewal_time(
         agent_identity_name(id), (gint64)agent_identity_not_before(id),
         (gint64)agent_identity_not_after(id), e->renew_after, &p);
@@ -230,7 +229,7 @@ schedule_of(struct agent *agent, const struct agent_identity *id)
     if (!fresh) {
         struct enrolment_record e;
         if (agent_identity_leaf(id) != NULL &&
-            record_read(agent->config.state_dir, agent_identity_name(id), &e)) {
+            record_read(agent->state_dir, agent_identity_name(id), &e)) {
             due = next_attempt(agent, id, &e);
             record_clear(&e);
         }

@@ -441,10 +441,14 @@ static gpointer
 connection_main(gpointer data)
 {
     struct connection *c = data;
+    /* A reload's poll-us is for the connections that come after it. */
+    struct agent_config *cfg = agent_config_get(c->server->agent);
+    unsigned poll_us = cfg->agent.poll_us;
+    agent_config_unref(cfg);
     for (;;) {
         uint8_t *body;
         size_t len;
-        tessera_poll_readable(c->fd, c->server->agent->config.poll_us);
+        tessera_poll_readable(c->fd, poll_us);
         if (tessera_read_frame(c->fd, &body, &len) < 0) {
             if (errno == EPROTO)
                 send_refusal(c->fd, TESSERA_ERR_PROTOCOL,

@@ -15,32 +15,33 @@
 
 struct agent_suspend {
     struct agent *agent;
-    GDBusConnection *system_bus;
+    guint events;                /* the configuration's changes */
+    gint pending;                /* atomic: a look at them is on its way */
+    GDBusConnection *system_bus; /* NULL until a token wants it */
     guint subscription;
 };
 
 static gboolean
-wants_lock_on_suspend(struct agent *agent, const struct agent_token *t)
+wants_lock_on_suspend(const struct agent_config *cfg,
+                      const struct agent_token *t)
 {
-    char *group = g_strdup_printf("token %s", token_label(t));
-    gboolean wanted = g_key_file_get_boolean(agent->config.keyfile, group,
-                                             "lock-on-suspend", NULL);
-    g_free(group);
-    return wanted;
+    return agent_config_token(cfg, token_label(t))->lock_on_suspend;
 }
 
 static void
 lock_tokens(gpointer data)
 {
     struct agent *agent = data;
+    struct agent_config *cfg = agent_config_get(agent);
     struct agent_registry *reg = agent_registry_get(agent);
     for (guint i = 0; i < agent_registry_n_tokens(reg); i++) {
         struct agent_token *t = agent_registry_token(reg, i);
         struct tessera_status st = {0};
-        if (wants_lock_on_suspend(agent, t) && token_logout(t, &st) == 0)
+        if (wants_lock_on_suspend(cfg, t) && token_logout(t, &st) == 0)
             g_message("token \"%s\" locked for suspend", token_label(t));
     }
     agent_registry_unref(reg);
+    agent_config_unref(cfg);
 }
 
 static void
@@ -63,41 +64,61 @@ on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const char *path,
 }
 
 static gboolean
-any_token_wants_it(struct agent *agent)
+any_token_wants_it(const struct agent_config *cfg)
 {
-    gsize n = 0;
-    char **groups = g_key_file_get_groups(agent->config.keyfile, &n);
-    gboolean any = FALSE;
-    for (gsize i = 0; !any && i < n; i++)
-        any = g_str_has_prefix(groups[i], "token ") &&
-              g_key_file_get_boolean(agent->config.keyfile, groups[i],
-                                     "lock-on-suspend", NULL);
-    g_strfreev(groups);
-    return any;
+    for (guint i = 0; i < cfg->tokens->len; i++) {
+        const struct config_token *t = g_ptr_array_index(cfg->tokens, i);
+        if (t->lock_on_suspend)
+            return TRUE;
+    }
+    return FALSE;
 }
 
-struct agent_suspend *
-agent_suspend_start(struct agent *agent)
+/* On the main loop: listens to logind once a token wants it. */
+static gboolean
+listen_if_wanted(gpointer data)
 {
-    if (!any_token_wants_it(agent))
-        return NULL;
+    struct agent_suspend *s = data;
+    g_atomic_int_set(&s->pending, 0);
+    struct agent_config *cfg = agent_config_get(s->agent);
+    gboolean wanted = any_token_wants_it(cfg);
+    agent_config_unref(cfg);
+    if (!wanted || s->system_bus != NULL)
+        return G_SOURCE_REMOVE;
     GError *error = NULL;
     GDBusConnection *bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
     if (bus == NULL) {
         g_message("no system bus (%s): lock-on-suspend is off", error->message);
         g_error_free(error);
-        return NULL;
+        return G_SOURCE_REMOVE;
     }
     /* GLib raises SIGTERM when a bus goes away; the agent serves on. */
     g_dbus_connection_set_exit_on_close(bus, FALSE);
-    struct agent_suspend *s = g_new0(struct agent_suspend, 1);
-    s->agent = agent;
     s->system_bus = bus;
     s->subscription = g_dbus_connection_signal_subscribe(
         bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
         "PrepareForSleep", "/org/freedesktop/login1", NULL,
         G_DBUS_SIGNAL_FLAGS_NONE, on_prepare_for_sleep, s, NULL);
     g_message("tokens with lock-on-suspend lock when logind announces sleep");
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_event(const struct agent_event *event, gpointer data)
+{
+    struct agent_suspend *s = data;
+    if (event->kind == AGENT_EVENT_CONFIG_CHANGED &&
+        g_atomic_int_compare_and_exchange(&s->pending, 0, 1))
+        g_main_context_invoke(NULL, listen_if_wanted, s);
+}
+
+struct agent_suspend *
+agent_suspend_start(struct agent *agent)
+{
+    struct agent_suspend *s = g_new0(struct agent_suspend, 1);
+    s->agent = agent;
+    listen_if_wanted(s);
+    s->events = agent_events_subscribe(agent->events, on_event, s);
     return s;
 }
 
@@ -106,7 +127,10 @@ agent_suspend_stop(struct agent_suspend *s)
 {
     if (s == NULL)
         return;
-    g_dbus_connection_signal_unsubscribe(s->system_bus, s->subscription);
-    g_object_unref(s->system_bus);
+    agent_events_unsubscribe(s->agent->events, s->events);
+    if (s->system_bus != NULL) {
+        g_dbus_connection_signal_unsubscribe(s->system_bus, s->subscription);
+        g_object_unref(s->system_bus);
+    }
     g_free(s);
 }

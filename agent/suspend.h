@@ -6,7 +6,8 @@
 struct agent;
 struct agent_suspend;
 
-/* NULL when no token wants it, or without a system bus. */
+/* Listens to logind once a token wants it (at start, or from a reload
+ * on); without a system bus the agent says that this is off. */
 struct agent_suspend *agent_suspend_start(struct agent *agent);
 void agent_suspend_stop(struct agent_suspend *suspend);
 

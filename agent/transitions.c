@@ -210,7 +210,7 @@ discard(struct agent *agent, struct agent_token *token, const char *name,
     end(agent, token, key_id, NULL);
     token_session_end(&s, FALSE);
     char *chain =
-        state_chain_path(agent->config.state_dir, token_serial(token), key_id);
+        state_chain_path(agent->state_dir, token_serial(token), key_id);
     if (last)
         unlink(chain);
     g_free(chain);

@@ -141,16 +141,13 @@ poll_slots(struct agent_watch *h)
 }
 
 static void
-lock_idle_tokens(struct agent *agent)
+lock_idle_tokens(struct agent *agent, const struct agent_config *cfg)
 {
     struct agent_registry *reg = agent_registry_get(agent);
     gint64 now = g_get_monotonic_time();
     for (guint i = 0; i < agent_registry_n_tokens(reg); i++) {
         struct agent_token *t = agent_registry_token(reg, i);
-        char *idle = agent_config_string(&agent->config, "token",
-                                         token_label(t), "idle-lock");
-        gint64 seconds = idle ? g_ascii_strtoll(idle, NULL, 10) : 0;
-        g_free(idle);
+        gint64 seconds = agent_config_token(cfg, token_label(t))->idle_lock;
         gboolean due = seconds > 0 && token_logged_in(t) &&
                        now - token_last_used(t) > seconds * G_USEC_PER_SEC;
         struct tessera_status st = {0};
@@ -188,12 +185,14 @@ look(gpointer data)
 {
     struct agent_watch *h = data;
     gint64 now = g_get_monotonic_time();
-    unsigned interval = h->agent->config.slot_poll_seconds;
+    struct agent_config *cfg = agent_config_get(h->agent);
+    unsigned interval = cfg->agent.slot_poll_seconds;
     if (interval > 0 && now - h->last_poll >= interval * G_USEC_PER_SEC) {
         h->last_poll = now;
         poll_slots(h);
     }
-    lock_idle_tokens(h->agent);
+    lock_idle_tokens(h->agent, cfg);
+    agent_config_unref(cfg);
     recheck_absent_tokens(h->agent);
     agent_renewal_tick(h->agent);
     g_atomic_int_set(&h->busy, 0);

@@ -149,7 +149,7 @@ token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
 static gboolean
 load_account_key(struct acme_session *s, char **reason)
 {
-    char *where = enroll_profile_string(s->ca, "account-key");
+    const char *where = s->ca->profile->account_key;
     EVP_PKEY *pub = NULL;
     if (where == NULL || strcmp(where, "token") == 0) {
         s->key = token_account_key(s->ca, &pub, reason);
@@ -159,7 +159,6 @@ load_account_key(struct acme_session *s, char **reason)
     } else {
         *reason = g_strdup_printf("cannot read the ACME account key %s", where);
     }
-    g_free(where);
     if (s->key != NULL) {
         s->alg = EVP_PKEY_is_a(pub, "EC") ? "ES256" : "RS256";
         s->jwk = jwk_of(pub);
@@ -357,15 +356,13 @@ wait_before_polling(const struct enroll_profile *ca,
 static enum enroll_outcome
 get_directory(struct acme_session *s, char **reason)
 {
-    char *url = enroll_profile_string(s->ca, "url");
+    const char *url = s->ca->profile->url;
     struct http_request req = {
         .method = "GET", .url = url, .reply_max = ACME_BODY_MAX};
     struct http_reply reply = {0};
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
     char *why = NULL;
-    if (url == NULL || !g_str_has_prefix(url, "https://"))
-        *reason = g_strdup("the profile needs url=https://.../directory");
-    else if (enroll_http(s->ca, &req, &reply, reason) && reply.status != 200)
+    if (enroll_http(s->ca, &req, &reply, reason) && reply.status != 200)
         *reason = g_strdup_printf("%s answered %ld", url, reply.status);
     else if (reply.body != NULL && reply.status == 200 &&
              !acme_parse_directory((const char *)reply.body->data,
@@ -377,14 +374,13 @@ get_directory(struct acme_session *s, char **reason)
     }
     http_reply_clear(&reply);
     g_free(why);
-    g_free(url);
     return outcome;
 }
 
 static enum enroll_outcome
 register_account(struct acme_session *s, char **reason)
 {
-    char *contact = enroll_profile_string(s->ca, "contact");
+    const char *contact = s->ca->profile->contact;
     JsonObject *o = json_object_new();
     json_object_set_boolean_member(o, "termsOfServiceAgreed", TRUE);
     if (contact != NULL) {
@@ -404,7 +400,6 @@ register_account(struct acme_session *s, char **reason)
     http_reply_clear(&reply);
     json_node_unref(payload);
     json_object_unref(o);
-    g_free(contact);
     return outcome;
 }
 
@@ -663,9 +658,7 @@ acme_submit(const struct enroll_profile *ca, GBytes *csr,
     struct acme_session s = {
         .ca = ca,
         .deadline = g_get_monotonic_time() +
-                    enroll_profile_number(ca, "command-timeout",
-                                          ENROLL_DEFAULT_COMMAND_TIMEOUT) *
-                        G_USEC_PER_SEC,
+                    ca->profile->command_timeout * G_USEC_PER_SEC,
     };
     struct acme_order order = {0};
     char *order_url = NULL;

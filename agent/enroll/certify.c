@@ -19,16 +19,12 @@
 #include <poll.h>
 #include <string.h>
 
-#define DEFAULT_RETRY_SECONDS 30
-
 static const struct enroll_protocol *const protocols[] = {
-    &enroll_local, &enroll_exec, &enroll_acme, &enroll_scep};
-
-char *
-enroll_profile_string(const struct enroll_profile *ca, const char *key)
-{
-    return g_key_file_get_string(ca->keyfile, ca->group, key, NULL);
-}
+    [CONFIG_LOCAL] = &enroll_local,
+    [CONFIG_EXEC] = &enroll_exec,
+    [CONFIG_ACME] = &enroll_acme,
+    [CONFIG_SCEP] = &enroll_scep,
+};
 
 GBytes *
 enroll_current_leaf(const struct enroll_profile *ca)
@@ -79,9 +75,8 @@ enroll_x509_of(GBytes *der)
 static gboolean
 chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
 {
-    char *trust = enroll_profile_string(ca, "trust");
-    if (trust == NULL)
-        trust = enroll_profile_string(ca, "ca-cert");
+    const char *trust =
+        ca->profile->trust ? ca->profile->trust : ca->profile->ca_cert;
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
@@ -92,11 +87,7 @@ chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
         if (x == NULL || !sk_X509_push(untrusted, x))
             X509_free(x);
     }
-    if (trust == NULL)
-        *reason = g_strdup("the profile names no trust anchor (trust= or "
-                           "ca-cert=)");
-    else if (store == NULL || ctx == NULL ||
-             X509_STORE_load_file(store, trust) != 1)
+    if (store == NULL || ctx == NULL || X509_STORE_load_file(store, trust) != 1)
         *reason = g_strdup_printf("cannot read the trust anchors %s", trust);
     else if (leaf == NULL)
         *reason = g_strdup("the issued certificate is not valid X.509");
@@ -113,17 +104,7 @@ chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
     sk_X509_pop_free(untrusted, X509_free);
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
-    g_free(trust);
     return ok;
-}
-
-long
-enroll_profile_number(const struct enroll_profile *ca, const char *key,
-                      long fallback)
-{
-    if (!g_key_file_has_key(ca->keyfile, ca->group, key, NULL))
-        return fallback;
-    return (long)g_key_file_get_int64(ca->keyfile, ca->group, key, NULL);
 }
 
 gboolean
@@ -151,8 +132,7 @@ submit_until(const struct enroll_protocol *proto,
              const struct enroll_profile *ca, GBytes *csr, gint64 deadline,
              struct enroll_result *result, char **reason)
 {
-    long retry =
-        enroll_profile_number(ca, "retry-seconds", DEFAULT_RETRY_SECONDS);
+    long retry = (long)ca->profile->retry_seconds;
     for (;;) {
         enum enroll_outcome outcome = proto->submit(ca, csr, result, reason);
         if (outcome != ENROLL_PENDING)
@@ -189,79 +169,27 @@ error_code(enum enroll_outcome outcome)
     }
 }
 
-/* The profile's numbers, checked before a key is made for it, so that
- * enroll_profile_number may trust them. */
-static const struct {
-    const char *key;
-    gint64 min, max;
-} profile_numbers[] = {
-    {"validity-days", 1, 3650},
-    {"validity-seconds", 10, 3650L * 86400},
-    {"command-timeout", 1, 3600},
-    {"retry-seconds", 1, 86400},
-};
-
-static gboolean
-profile_numbers_valid(const struct enroll_profile *ca,
-                      struct tessera_status *st)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(profile_numbers); i++) {
-        const char *key = profile_numbers[i].key;
-        GError *error = NULL;
-        if (!g_key_file_has_key(ca->keyfile, ca->group, key, NULL))
-            continue;
-        gint64 n = g_key_file_get_int64(ca->keyfile, ca->group, key, &error);
-        gboolean ok = error == NULL && n >= profile_numbers[i].min &&
-                      n <= profile_numbers[i].max;
-        g_clear_error(&error);
-        if (!ok) {
-            tessera_status_set(st, TESSERA_ERR_INVALID,
-                               "CA profile %s: %s must be %" G_GINT64_FORMAT
-                               " to %" G_GINT64_FORMAT,
-                               ca->name, key, profile_numbers[i].min,
-                               profile_numbers[i].max);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 const struct enroll_protocol *
-enroll_find_protocol(const struct enroll_profile *ca, struct tessera_status *st)
+enroll_protocol_of(const struct config_ca *profile, const char *name,
+                   struct tessera_status *st)
 {
-    if (!g_key_file_has_group(ca->keyfile, ca->group)) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "no CA profile [ca %s] in agent.conf", ca->name);
-        return NULL;
-    }
-    if (!profile_numbers_valid(ca, st))
-        return NULL;
-    char *name = enroll_profile_string(ca, "protocol");
-    for (size_t i = 0; name != NULL && i < G_N_ELEMENTS(protocols); i++) {
-        if (strcmp(name, protocols[i]->name) == 0) {
-            g_free(name);
-            return protocols[i];
-        }
-    }
+    if (profile != NULL)
+        return protocols[profile->protocol];
     tessera_status_set(st, TESSERA_ERR_INVALID,
-                       "CA profile %s: protocol \"%s\" is not one of local, "
-                       "exec, acme, scep",
-                       ca->name, name ? name : "");
-    g_free(name);
+                       "no CA profile [ca %s] in agent.conf", name);
     return NULL;
 }
 
 gboolean
-enroll_key_fits(const struct enroll_protocol *proto,
-                const struct enroll_profile *ca, const char *key_spec,
-                struct tessera_status *st)
+enroll_key_fits(const struct enroll_protocol *proto, const char *name,
+                const char *key_spec, struct tessera_status *st)
 {
     if (proto != &enroll_scep || g_str_has_prefix(key_spec, "rsa"))
         return TRUE;
     tessera_status_set(st, TESSERA_ERR_INVALID,
                        "CA profile %s uses SCEP, whose replies are encrypted "
                        "to the key: give an RSA key (--key rsa2048)",
-                       ca->name);
+                       name);
     return FALSE;
 }
 
@@ -300,11 +228,11 @@ int
 agent_certify(struct agent *agent, const struct agent_certify_request *req,
               struct enroll_result *result, struct tessera_status *st)
 {
-    char *group = g_strdup_printf("ca %s", req->ca);
+    /* The profile as it is now, kept whatever a reload does meanwhile. */
+    struct agent_config *cfg = agent_config_get(agent);
     struct enroll_profile ca = {
         .name = req->ca,
-        .keyfile = agent->config.keyfile,
-        .group = group,
+        .profile = agent_config_ca(cfg, req->ca),
         .agent = agent,
         .token = req->token,
         .identity = req->key_name,
@@ -312,12 +240,13 @@ agent_certify(struct agent *agent, const struct agent_certify_request *req,
         .cancel = req->cancel,
         .client_fd = req->client_fd,
     };
-    const struct enroll_protocol *proto = enroll_find_protocol(&ca, st);
+    const struct enroll_protocol *proto =
+        enroll_protocol_of(ca.profile, req->ca, st);
     GBytes *csr = g_bytes_new(req->csr.data, req->csr.len);
     int rc = proto != NULL
                  ? certify(&ca, proto, csr, req->timeout_seconds, result, st)
                  : -1;
     g_bytes_unref(csr);
-    g_free(group);
+    agent_config_unref(cfg);
     return rc;
 }

@@ -27,13 +27,13 @@ struct agent_certify_request {
 int agent_certify(struct agent *agent, const struct agent_certify_request *req,
                   struct enroll_result *result, struct tessera_status *st);
 
-/* The protocol of profile ca, its numbers checked; NULL with st. */
+/* The protocol of profile (the [ca NAME] group name, or NULL: there is
+ * none); NULL with st. */
 const struct enroll_protocol *
-enroll_find_protocol(const struct enroll_profile *ca,
-                     struct tessera_status *st);
+enroll_protocol_of(const struct config_ca *profile, const char *name,
+                   struct tessera_status *st);
 /* SCEP encrypts its reply to the request's key: only RSA can open it. */
-gboolean enroll_key_fits(const struct enroll_protocol *proto,
-                         const struct enroll_profile *ca, const char *key_spec,
-                         struct tessera_status *st);
+gboolean enroll_key_fits(const struct enroll_protocol *proto, const char *name,
+                         const char *key_spec, struct tessera_status *st);
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef TESSERA_ENROLL_H
 #define TESSERA_ENROLL_H
 
+#include "../config.h"
+
 #include <gio/gio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -20,16 +22,13 @@ enum enroll_outcome {
     ENROLL_CANCELLED,    /* the client gave up while the CA said pending */
 };
 
-/* Seconds for one exchange with a CA (command-timeout=). */
-#define ENROLL_DEFAULT_COMMAND_TIMEOUT 60
-
 struct agent;
 
-/* A [ca NAME] group of agent.conf, and the enrolment asking it. */
+/* A [ca NAME] group of agent.conf, checked when it was read, and the
+ * enrolment asking it. */
 struct enroll_profile {
     const char *name;
-    GKeyFile *keyfile;
-    char *group; /* "ca NAME" */
+    const struct config_ca *profile; /* config.h: its keys */
     struct agent *agent;
     const char *token;    /* the token URI of the enrolment */
     const char *identity; /* the name of the new key */
@@ -60,11 +59,6 @@ extern const struct enroll_protocol enroll_exec;
 extern const struct enroll_protocol enroll_acme;
 extern const struct enroll_protocol enroll_scep;
 
-/* The profile's value for key, or NULL. */
-char *enroll_profile_string(const struct enroll_profile *ca, const char *key);
-/* A number of the profile (range-checked before submit), or fallback. */
-long enroll_profile_number(const struct enroll_profile *ca, const char *key,
-                           long fallback);
 /* Sleeps up to seconds; TRUE, at once, if the agent stops or the client
  * hangs up meanwhile. */
 gboolean enroll_wait(const struct enroll_profile *ca, long seconds);

@@ -344,8 +344,7 @@ static enum enroll_outcome
 run_helper(const struct enroll_profile *ca, const char *command, GBytes *pem,
            struct enroll_result *result, char **reason)
 {
-    long seconds = enroll_profile_number(ca, "command-timeout",
-                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
+    long seconds = (long)ca->profile->command_timeout;
     struct helper h = {
         .pidfd = -1,
         .in = -1,
@@ -385,18 +384,15 @@ static enum enroll_outcome
 exec_submit(const struct enroll_profile *ca, GBytes *csr,
             struct enroll_result *result, char **reason)
 {
-    char *command = enroll_profile_string(ca, "command");
+    const char *command = ca->profile->command;
     GBytes *pem = csr_pem(csr);
     enum enroll_outcome outcome = ENROLL_UNREACHABLE;
-    if (command == NULL)
-        *reason = g_strdup("the profile needs a command");
-    else if (pem == NULL)
+    if (pem == NULL)
         *reason = g_strdup_printf("cannot run %s: no CSR", command);
     else
         outcome = run_helper(ca, command, pem, result, reason);
     if (pem)
         g_bytes_unref(pem);
-    g_free(command);
     return outcome;
 }
 

@@ -88,14 +88,12 @@ apply_profile(CURL *curl, const struct enroll_profile *ca)
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, ca->cancel);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     }
-    char *tls_ca = enroll_profile_string(ca, "tls-ca");
-    long timeout = enroll_profile_number(ca, "command-timeout",
-                                         ENROLL_DEFAULT_COMMAND_TIMEOUT);
+    const char *tls_ca = ca->profile->tls_ca;
+    long timeout = (long)ca->profile->command_timeout;
     if (tls_ca != NULL)
         curl_easy_setopt(curl, CURLOPT_CAINFO, tls_ca);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, MIN(timeout, 10L));
-    g_free(tls_ca);
 }
 
 gboolean

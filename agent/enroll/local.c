@@ -38,16 +38,15 @@ read_certificate(const char *path)
 static gboolean
 load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
 {
-    char *cert_path = enroll_profile_string(ca, "ca-cert");
-    char *key_path = enroll_profile_string(ca, "ca-key");
+    const char *cert_path = ca->profile->ca_cert;
+    const char *key_path = ca->profile->ca_key;
+    gint64 days = ca->profile->validity_days ? ca->profile->validity_days
+                                             : DEFAULT_VALIDITY_DAYS;
     /* validity-seconds, for short-lived certificates (tests, demos). */
-    out->validity_seconds = enroll_profile_number(
-        ca, "validity-seconds",
-        enroll_profile_number(ca, "validity-days", DEFAULT_VALIDITY_DAYS) *
-            86400);
-    if (cert_path == NULL || key_path == NULL)
-        *reason = g_strdup("the profile needs ca-cert and ca-key");
-    else if ((out->cert = read_certificate(cert_path)) == NULL)
+    out->validity_seconds = ca->profile->validity_seconds
+                                ? (long)ca->profile->validity_seconds
+                                : (long)(days * 86400);
+    if ((out->cert = read_certificate(cert_path)) == NULL)
         *reason =
             g_strdup_printf("cannot read the CA certificate %s", cert_path);
     else if ((out->key = enroll_read_private_key(key_path)) == NULL)
@@ -56,8 +55,6 @@ load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
         *reason = g_strdup_printf("the CA key %s does not match %s", key_path,
                                   cert_path);
     ERR_clear_error();
-    g_free(cert_path);
-    g_free(key_path);
     return *reason == NULL;
 }
 

@@ -32,7 +32,7 @@
 
 struct scep_session {
     const struct enroll_profile *ca;
-    char *url;
+    const char *url;
     unsigned caps;
     STACK_OF(X509) * ca_certs;
     X509 *recipient; /* one of ca_certs */
@@ -77,14 +77,11 @@ get(struct scep_session *s, const char *operation, struct http_reply *reply,
 static gboolean
 ca_trusted(struct scep_session *s, char **reason)
 {
-    char *trust = enroll_profile_string(s->ca, "trust");
+    const char *trust = s->ca->profile->trust;
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     gboolean ok = FALSE;
-    if (trust == NULL)
-        *reason = g_strdup("the profile needs trust= (the CA certificate)");
-    else if (store == NULL || ctx == NULL ||
-             X509_STORE_load_file(store, trust) != 1)
+    if (store == NULL || ctx == NULL || X509_STORE_load_file(store, trust) != 1)
         *reason = g_strdup_printf("cannot read the trust anchors %s", trust);
     else if (!X509_STORE_CTX_init(ctx, store, s->recipient, s->ca_certs) ||
              X509_verify_cert(ctx) != 1)
@@ -97,7 +94,6 @@ ca_trusted(struct scep_session *s, char **reason)
     ERR_clear_error();
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
-    g_free(trust);
     return ok;
 }
 
@@ -138,11 +134,11 @@ ask_ca(struct scep_session *s, char **reason)
 static char *
 read_challenge(const struct enroll_profile *ca, char **reason)
 {
-    char *path = enroll_profile_string(ca, "challenge-file");
+    const char *path = ca->profile->challenge_file;
     char *text = NULL;
     gsize len = 0;
     if (path == NULL)
-        return enroll_profile_string(ca, "challenge");
+        return g_strdup(ca->profile->challenge);
     if (!g_file_get_contents(path, &text, &len, NULL) ||
         len > CHALLENGE_MAX + 1) {
         *reason = g_strdup_printf("cannot read the challenge password from "
@@ -155,7 +151,6 @@ read_challenge(const struct enroll_profile *ca, char **reason)
     } else {
         text[strcspn(text, "\r\n")] = '\0';
     }
-    g_free(path);
     return text;
 }
 
@@ -440,13 +435,8 @@ scep_submit(const struct enroll_profile *ca, GBytes *csr,
 {
     struct scep_session s = {.ca = ca, .ca_certs = sk_X509_new_null()};
     GBytes *content = NULL;
-    s.url = enroll_profile_string(ca, "url");
-    enum enroll_outcome outcome = ENROLL_UNREACHABLE;
-    if (s.url == NULL || (!g_str_has_prefix(s.url, "http://") &&
-                          !g_str_has_prefix(s.url, "https://")))
-        *reason = g_strdup("the profile needs url=http://.../scep");
-    else
-        outcome = ask_ca(&s, reason);
+    s.url = ca->profile->url;
+    enum enroll_outcome outcome = ask_ca(&s, reason);
     if (outcome == ENROLL_ISSUED)
         outcome = prepare_request(&s, csr, reason);
     if (outcome == ENROLL_ISSUED) {
@@ -465,7 +455,6 @@ scep_submit(const struct enroll_profile *ca, GBytes *csr,
     X509_REQ_free(s.csr);
     EVP_PKEY_free(s.key);
     sk_X509_pop_free(s.ca_certs, X509_free);
-    g_free(s.url);
     return outcome;
 }
 

@@ -41,8 +41,6 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
         "trust=$PEBBLE_ROOTS"
     profile wrongdir protocol=acme "url=$BROKEN/wrongdir" "tls-ca=$T/ca/ca.pem" \
         "trust=$PEBBLE_ROOTS"
-    profile plain protocol=acme "url=http://127.0.0.1:$closed_port/dir" \
-        "trust=$PEBBLE_ROOTS"
     profile nokey protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
         "trust=$PEBBLE_ROOTS" "account-key=$T/missing.key"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
@@ -103,8 +101,6 @@ check_exit "an ACME server that cannot be reached: exit 5" 5 \
 check_exit "a server whose TLS certificate is not trusted: exit 5" 5 \
     "CA untrusted: cannot reach .*certificate" enroll wary untrusted \
     --san dns:wary.corp.example
-check_exit "a plain-http directory URL is refused: exit 5" 5 \
-    "CA plain: the profile needs url=https://" enroll naked plain --san dns:naked.corp.example
 check_exit "an account key file that cannot be read: exit 5, naming it" 5 \
     "CA nokey: cannot read the ACME account key $T/missing.key" enroll keyless nokey \
     --san dns:keyless.corp.example

@@ -138,7 +138,32 @@ check "and so is its [identity] group in agent.conf" \
     bash -c "! grep -qF '[identity laptop]' '$XDG_CONFIG_HOME/tessera/agent.conf'"
 check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"
 check_output "tessera list, exiting 0, has no identity left" '^\[\]$' "$TESSERA" list --json
-check "Reload rescans the tokens" call "$AGENT" org.tessera.Agent1.Reload
+# Forget changed what the agent has in force, not only the file: a new
+# laptop is not published where the forgotten one's [identity] said.
+check "the forgotten identity had its certificate published" test -s "$T/laptop-published.pem"
+rm -f "$T/laptop-published.pem"
+check_output "a new identity of the same name enrols" "objectpath '$ID'" \
+    call "$AGENT" org.tessera.Agent1.Enroll laptop \
+    "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=laptop,O=Tessera Test'>}"
+check "and is not published by the forgotten group" test ! -e "$T/laptop-published.pem"
+# A key made behind the agent's back appears only when the agent looks.
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login --pin "$PIN" \
+    --keypairgen --key-type EC:prime256v1 --label behind --id 4242 >/dev/null 2>&1
+check "a key made by another program is not listed before Reload" \
+    bash -o pipefail -c "! '$TESSERA' list | grep -q '^behind '"
+check "Reload" call "$AGENT" org.tessera.Agent1.Reload
+check_output "after Reload the agent has read the token again: it lists the key" \
+    "^behind " "$TESSERA" list
+cp "$XDG_CONFIG_HOME/tessera/agent.conf" "$T/agent.conf.good"
+printf 'validty-days=2\n' >>"$XDG_CONFIG_HOME/tessera/agent.conf"
+check_fails "Reload of a bad agent.conf is an error naming file, group and key" \
+    "Error.Invalid: .*agent.conf: \[ca corp\] unknown key \"validty-days\"; did you mean" \
+    call "$AGENT" org.tessera.Agent1.Reload
+check_output "and the agent serves on with what it had" "objectpath '$AGENT/identity/desk'" \
+    call "$AGENT" org.tessera.Agent1.Enroll desk \
+    "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=desk'>}"
+cp "$T/agent.conf.good" "$XDG_CONFIG_HOME/tessera/agent.conf"
+check "Reload of the good file again" call "$AGENT" org.tessera.Agent1.Reload
 stop_session_bus
 sleep 0.2
 check "the agent outlives its session bus" agent_alive

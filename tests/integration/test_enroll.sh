@@ -68,10 +68,6 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile tangled protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=1
     profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
-    profile typo protocol=scpe
-    profile impatient-ca protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" retry-seconds=soon
-    profile forever-valid protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=99999
-    profile blink protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-seconds=3
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
@@ -186,16 +182,9 @@ check_output "Ctrl-C while pending: exit 130 and a sentence" "interrupted; the a
 for _ in $(seq 1 100); do grep -q "enrolment of impatient failed" "$T/agent.log" && break; sleep 0.05; done
 check_output "and the agent stops asking the CA" "interrupted while pending" cat "$T/agent.log"
 check_output "no key of a failed enrolment stays on the token" "^$keys_before$" private_keys
+# (Profiles with wrong values never get this far: test_config.sh.)
 check_fails "an unknown profile is refused before any key is made" \
     "no CA profile \[ca nowhere\] in agent.conf" enroll ghost nowhere
-check_fails "so is an unknown protocol" 'protocol "scpe" is not one of local, exec' \
-    enroll ghost typo
-check_fails "a profile number that is not a number is refused before any key" \
-    "CA profile impatient-ca: retry-seconds must be 1 to 86400" enroll ghost impatient-ca
-check_fails "so is one out of range" "CA profile forever-valid: validity-days must be 1 to 3650" \
-    enroll ghost forever-valid
-check_fails "and a validity in seconds too short to renew" \
-    "CA profile blink: validity-seconds must be 10 to" enroll ghost blink
 check_fails "a SAN with a comma is refused" "cannot use subject alternative name" \
     enroll ghost corp --san "dns:a.example,DNS:evil.example"
 check_fails "a SAN of an unknown kind is refused" "write dns:NAME" \
