@@ -21,7 +21,7 @@
 struct agent {
     GMutex config_lock;
     struct agent_config *config;      /* in force: agent_config_get */
-    char *state_dir;                  /* $XDG_STATE_HOME/tessera */
+    struct agent_state *state;        /* state.c: $XDG_STATE_HOME/tessera */
     struct agent_events *events;      /* events.c */
     struct agent_modules *modules;    /* modules.c */
     struct registry_keeper *registry; /* registry.c */

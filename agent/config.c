@@ -7,10 +7,13 @@
  */
 #include "config.h"
 #include "../common/keyspec.h"
+#include "../common/ownership.h"
 #include "../common/transport.h"
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_SESSIONS 8
 #define MAX_SESSIONS_LIMIT 64
@@ -740,9 +743,60 @@ agent_config_parse(const char *path, const char *text, gsize len,
     return NULL;
 }
 
+/* What is wrong with the file at path, a clause, or NULL when nothing. */
+static char *
+file_untrusted(const char *path, const struct stat *sb, const uid_t *uids,
+               size_t n_uids)
+{
+    char owner[128];
+    if (!S_ISREG(sb->st_mode))
+        return g_strdup_printf("%s is not a regular file", path);
+    if (!tessera_uid_in(sb->st_uid, uids, n_uids)) {
+        tessera_describe_uid(sb->st_uid, owner, sizeof(owner));
+        return g_strdup_printf("the file %s belongs to uid %s", path, owner);
+    }
+    if (sb->st_mode & (S_IWGRP | S_IWOTH))
+        return g_strdup_printf("the file %s is writable by %s (mode %04o)",
+                               path,
+                               (sb->st_mode & S_IWOTH) ? "others" : "its group",
+                               (unsigned)(sb->st_mode & 07777));
+    return NULL;
+}
+
+/*
+ * agent.conf names the programs the agent runs (exec CAs, post-renew
+ * commands) and where PINs come from: it and its directory, where they
+ * exist, must be changeable by this user or root alone.
+ */
+static gboolean
+location_trusted(const char *path, struct tessera_status *st)
+{
+    const uid_t uids[] = {geteuid(), 0};
+    char *dir = g_path_get_dirname(path);
+    struct stat sb;
+    struct tessera_status why = {0};
+    char *problem = NULL;
+    if (stat(dir, &sb) == 0 &&
+        !tessera_directory_trusted(&sb, dir, uids, G_N_ELEMENTS(uids), &why))
+        problem = g_strdup(why.message);
+    else if (stat(path, &sb) == 0)
+        problem = file_untrusted(path, &sb, uids, G_N_ELEMENTS(uids));
+    if (problem != NULL)
+        tessera_status_set(st, TESSERA_ERR_UNTRUSTED,
+                           "refusing the configuration %s: %s; it must be "
+                           "yours (or root's) and writable by nobody else",
+                           path, problem);
+    gboolean trusted = problem == NULL;
+    g_free(problem);
+    g_free(dir);
+    return trusted;
+}
+
 struct agent_config *
 agent_config_load(const char *path, struct tessera_status *st)
 {
+    if (!location_trusted(path, st))
+        return NULL;
     char *text = NULL;
     gsize len = 0;
     GError *error = NULL;

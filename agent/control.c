@@ -152,7 +152,7 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
         return -1;
     }
     int rc = drop_identity_config(agent, name, st) == 0 &&
-                     record_remove(agent->state_dir, name, st) == 0
+                     record_remove(agent->state, name, st) == 0
                  ? 0
                  : -1;
     if (rc == 0 && delete_objects && !agent_delete_identity(agent, name)) {

@@ -11,16 +11,12 @@
 #include "objects.h"
 #include "state.h"
 
-#include <glib/gstdio.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string.h>
 #include <time.h>
-
-#define MAX_CHAIN_FILE (256 * 1024)
 
 struct agent_identity {
     gint refcount;
@@ -170,34 +166,6 @@ spki_of(EVP_PKEY *pkey)
     return b;
 }
 
-static void
-load_chain(struct agent_identity *id, const char *state_dir)
-{
-    char *path =
-        state_chain_path(state_dir, token_serial(id->token), id->key_id);
-    GStatBuf sb;
-    if (g_stat(path, &sb) != 0) {
-        g_free(path);
-        return;
-    }
-    BIO *bio = sb.st_size <= MAX_CHAIN_FILE ? BIO_new_file(path, "r") : NULL;
-    X509 *x;
-    while (bio != NULL && id->certs->len < TESSERA_CHAIN_MAX &&
-           (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        unsigned char *der = NULL;
-        int len = i2d_X509(x, &der);
-        if (len > 0)
-            g_ptr_array_add(id->certs, g_bytes_new(der, (gsize)len));
-        OPENSSL_free(der);
-        X509_free(x);
-    }
-    if (bio == NULL)
-        g_warning("identity %s: cannot read chain file %s", id->name, path);
-    BIO_free(bio);
-    ERR_clear_error();
-    g_free(path);
-}
-
 /* RFC 2253, as tessera list and D-Bus show names. */
 static char *
 name_string(const X509_NAME *name)
@@ -327,7 +295,7 @@ collect_keys(const struct token_session *s, GPtrArray *key_ids)
 
 static struct agent_identity *
 identity_from_entry(const struct token_session *s, const struct key_entry *e,
-                    const char *state_dir)
+                    const struct agent_state *state)
 {
     struct agent_token *token = s->token;
     struct agent_identity *id = g_new0(struct agent_identity, 1);
@@ -374,13 +342,13 @@ identity_from_entry(const struct token_session *s, const struct key_entry *e,
     if (id->issuer == NULL)
         id->issuer = g_strdup("");
     if (id->certs->len > 0)
-        load_chain(id, state_dir);
+        state_chain_load(state, token_serial(token), id->key_id, id->certs);
     return id;
 }
 
 GPtrArray *
 agent_identities_read(struct agent_token *token, GPtrArray *key_ids,
-                      const char *state_dir)
+                      const struct agent_state *state)
 {
     struct token_session s;
     struct tessera_status st = {0};
@@ -393,7 +361,7 @@ agent_identities_read(struct agent_token *token, GPtrArray *key_ids,
     GPtrArray *entries = collect_keys(&s, key_ids);
     for (guint i = 0; i < entries->len; i++) {
         struct agent_identity *id =
-            identity_from_entry(&s, g_ptr_array_index(entries, i), state_dir);
+            identity_from_entry(&s, g_ptr_array_index(entries, i), state);
         if (id != NULL)
             g_ptr_array_add(fresh, id);
     }

@@ -16,14 +16,16 @@
 #include <glib.h>
 
 struct agent_identity;
+struct agent_state;
 
 /*
  * The identities on token as the token has them now: all of them, or those
  * of key_ids (GBytes) only; each named from its label (naming.h), its
- * chain read from state_dir. NULL when the token cannot be read.
+ * chain read from the state directory. NULL when the token cannot be
+ * read.
  */
 GPtrArray *agent_identities_read(struct agent_token *token, GPtrArray *key_ids,
-                                 const char *state_dir);
+                                 const struct agent_state *state);
 struct agent_identity *agent_identity_ref(struct agent_identity *id);
 void agent_identity_unref(struct agent_identity *id);
 /* Before it is in a registry only: a second identity of the same name. */

@@ -339,24 +339,6 @@ parse_certificate(const struct tessera_blob *der)
     return x;
 }
 
-static gboolean
-write_chain(const char *path, const struct tessera_blob *certs, size_t n_certs,
-            GError **error)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    gboolean ok = bio != NULL;
-    for (size_t i = 1; ok && i < n_certs; i++) {
-        X509 *x = parse_certificate(&certs[i]);
-        ok = x != NULL && PEM_write_bio_X509(bio, x);
-        X509_free(x);
-    }
-    char *data = NULL;
-    long len = ok ? BIO_get_mem_data(bio, &data) : 0;
-    ok = ok && agent_write_file_atomic(path, data, (size_t)len, 0600, error);
-    BIO_free(bio);
-    return ok;
-}
-
 static int
 store_certificate(struct agent_token *token, const char *label, GBytes *key_id,
                   X509 *x, const struct tessera_blob *der,
@@ -389,27 +371,24 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
                          struct tessera_status *st)
 {
     X509 *leaf = parse_certificate(&certs[0]);
-    char *chain_path =
-        state_chain_path(agent->state_dir, token_serial(token), key_id);
-    GError *error = NULL;
+    struct tessera_status why = {0};
     int rc = -1;
     if (leaf == NULL) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate for %s is not valid DER X.509",
                            label);
     } else if (n_certs > 1 &&
-               !write_chain(chain_path, certs, n_certs, &error)) {
-        tessera_status_set(
-            st, TESSERA_ERR_INVALID, "cannot keep the chain of %s: %s", label,
-            error ? error->message : "a chain certificate is not valid");
-        g_clear_error(&error);
+               state_chain_save(agent->state, token_serial(token), key_id,
+                                certs, n_certs, &why) < 0) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "cannot keep the chain of %s: %s", label,
+                           why.message);
     } else {
         rc = store_certificate(token, label, key_id, leaf, &certs[0], st);
         if (rc < 0 && n_certs > 1)
-            unlink(chain_path);
+            state_chain_remove(agent->state, token_serial(token), key_id);
     }
     X509_free(leaf);
-    g_free(chain_path);
     return rc;
 }
 

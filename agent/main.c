@@ -10,6 +10,7 @@
 #include "registry.h"
 #include "renewals.h"
 #include "server.h"
+#include "state.h"
 #include "suspend.h"
 #include "tasks.h"
 #include "watch.h"
@@ -177,12 +178,12 @@ main(int argc, char **argv)
     }
     if (config_path == NULL)
         config_path = default_path(g_get_user_config_dir(), "agent.conf");
-    agent.state_dir =
-        state_dir ? state_dir
-                  : g_build_filename(g_get_user_state_dir(), "tessera", NULL);
-    state_dir = NULL;
+    if (state_dir == NULL)
+        state_dir = g_build_filename(g_get_user_state_dir(), "tessera", NULL);
     g_mutex_init(&agent.config_lock);
-    if ((agent.config = agent_config_load(config_path, &st)) == NULL) {
+    /* Nothing is trusted before both are known to be the user's alone. */
+    if ((agent.config = agent_config_load(config_path, &st)) == NULL ||
+        (agent.state = state_open(state_dir, &st)) == NULL) {
         fprintf(stderr, "tessera-agent: %s\n", st.message);
         goto out;
     }
@@ -255,7 +256,7 @@ out:
     agent_builtin_provider_unload(&agent);
     agent_events_free(agent.events);
     agent_config_unref(agent.config);
-    g_free(agent.state_dir);
+    state_close(agent.state);
     curl_global_cleanup();
     g_clear_error(&error);
     g_option_context_free(ctx);

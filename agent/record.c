@@ -8,17 +8,11 @@
 
 #define GROUP "enrolment"
 
-static char *
-record_path(const char *state_dir, const char *name)
-{
-    return state_record_path(state_dir, name);
-}
-
 int
-record_remove(const char *state_dir, const char *name,
+record_remove(const struct agent_state *state, const char *name,
               struct tessera_status *st)
 {
-    char *path = record_path(state_dir, name);
+    char *path = state_record_path(state, name);
     int rc = 0;
     if (unlink(path) < 0 && errno != ENOENT) {
         tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
@@ -40,10 +34,10 @@ record_clear(struct enrolment_record *r)
 }
 
 gboolean
-record_read(const char *state_dir, const char *name,
+record_read(const struct agent_state *state, const char *name,
             struct enrolment_record *out)
 {
-    char *path = record_path(state_dir, name);
+    char *path = state_record_path(state, name);
     GKeyFile *kf = g_key_file_new();
     *out = (struct enrolment_record){0};
     gboolean ok = g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL);
@@ -73,7 +67,7 @@ save(const char *path, GKeyFile *kf, GError **error)
 }
 
 gboolean
-record_write(const char *state_dir, const char *name,
+record_write(const struct agent_state *state, const char *name,
              const struct enrolment_record *r, GError **error)
 {
     GKeyFile *kf = g_key_file_new();
@@ -84,7 +78,7 @@ record_write(const char *state_dir, const char *name,
                                r->sans ? g_strv_length(r->sans) : 0);
     if (r->renew_after > 0)
         g_key_file_set_int64(kf, GROUP, "renew-after", r->renew_after);
-    char *path = record_path(state_dir, name);
+    char *path = state_record_path(state, name);
     gboolean ok = save(path, kf, error);
     g_free(path);
     g_key_file_free(kf);
@@ -92,10 +86,10 @@ record_write(const char *state_dir, const char *name,
 }
 
 void
-record_renewed(const char *state_dir, const char *name, gint64 renew_after,
-               gint64 now)
+record_renewed(const struct agent_state *state, const char *name,
+               gint64 renew_after, gint64 now)
 {
-    char *path = record_path(state_dir, name);
+    char *path = state_record_path(state, name);
     GKeyFile *kf = g_key_file_new();
     GError *error = NULL;
     if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL)) {

@@ -11,6 +11,8 @@
 
 #include <glib.h>
 
+struct agent_state;
+
 struct enrolment_record {
     char *ca, *key_spec, *subject;
     char **sans;        /* NULL-terminated, may be NULL */
@@ -18,15 +20,15 @@ struct enrolment_record {
 };
 
 /* FALSE when NAME has no (complete) record. */
-gboolean record_read(const char *state_dir, const char *name,
+gboolean record_read(const struct agent_state *state, const char *name,
                      struct enrolment_record *out);
-gboolean record_write(const char *state_dir, const char *name,
+gboolean record_write(const struct agent_state *state, const char *name,
                       const struct enrolment_record *record, GError **error);
 /* After a renewal: the CA's new advice replaces the old, or the old goes. */
-void record_renewed(const char *state_dir, const char *name, gint64 renew_after,
-                    gint64 now);
+void record_renewed(const struct agent_state *state, const char *name,
+                    gint64 renew_after, gint64 now);
 /* Removes NAME's record; no record is not an error. */
-int record_remove(const char *state_dir, const char *name,
+int record_remove(const struct agent_state *state, const char *name,
                   struct tessera_status *st);
 void record_clear(struct enrolment_record *record);
 

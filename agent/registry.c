@@ -260,7 +260,7 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
 static GPtrArray *
 read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
 {
-    return agent_identities_read(token, key_ids, agent->state_dir);
+    return agent_identities_read(token, key_ids, agent->state);
 }
 
 /* One login from the token's pin-file, if its PIN comes from there. */

@@ -107,7 +107,7 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
                     struct tessera_blob *leaf, struct tessera_status *st)
 {
     struct enrolment_record record;
-    if (!record_read(agent->state_dir, name, &record)) {
+    if (!record_read(agent->state, name, &record)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "identity %s was not enrolled with `tessera "
                            "enroll`: no CA to renew it with",

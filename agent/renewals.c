@@ -128,7 +128,7 @@ record_outcome(struct agent *agent, const char *name,
 {
     struct enrolment_record e;
     struct renewal_policy p = agent_renewal_policy_of(
-        agent, name, record_read(agent->state_dir, name, &e) ? e.ca : NULL);
+        agent, name, record_read(agent->state, name, &e) ? e.ca : NULL);
     record_clear(&e);
     struct agent_renewals *r = agent->renewals;
     g_mutex_lock(&r->lock);
@@ -229,7 +229,7 @@ schedule_of(struct agent *agent, const struct agent_identity *id)
     if (!fresh) {
         struct enrolment_record e;
         if (agent_identity_leaf(id) != NULL &&
-            record_read(agent->state_dir, agent_identity_name(id), &e)) {
+            record_read(agent->state, agent_identity_name(id), &e)) {
             due = next_attempt(agent, id, &e);
             record_clear(&e);
         }

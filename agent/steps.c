@@ -27,7 +27,7 @@ now_seconds(void)
 char *
 agent_journal_dir(const struct agent *agent)
 {
-    return state_journal_dir(agent->state_dir);
+    return state_journal_dir(agent->state);
 }
 
 gboolean
@@ -166,7 +166,7 @@ record_enrolment(struct agent *agent, const char *name, const struct journal *j,
     struct enrolment_record r = {j->ca, j->key_spec, j->subject, j->sans,
                                  j->renew_after};
     GError *error = NULL;
-    if (!record_write(agent->state_dir, name, &r, &error)) {
+    if (!record_write(agent->state, name, &r, &error)) {
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot record the enrolment of %s: %s", name,
                            error->message);
@@ -185,7 +185,7 @@ enter_grace(struct agent *agent, const char *name, struct journal *j,
 {
     gint64 now = now_seconds();
     /* The CA's advice was for the certificate replaced: it goes too. */
-    record_renewed(agent->state_dir, name, j->renew_after, now);
+    record_renewed(agent->state, name, j->renew_after, now);
     struct renewal_policy p = agent_renewal_policy_of(agent, name, j->ca);
     j->grace_until = now + (j->rekey ? p.grace_seconds : 0);
     g_clear_pointer(&j->chain, g_ptr_array_unref);

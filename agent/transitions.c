@@ -209,11 +209,8 @@ discard(struct agent *agent, struct agent_token *token, const char *name,
         ok && objects_count(&s, key_id, NULL, OBJECTS_ANY_CLASS) == 0;
     end(agent, token, key_id, NULL);
     token_session_end(&s, FALSE);
-    char *chain =
-        state_chain_path(agent->state_dir, token_serial(token), key_id);
     if (last)
-        unlink(chain);
-    g_free(chain);
+        state_chain_remove(agent->state, token_serial(token), key_id);
     g_free(label);
     return ok;
 }

@@ -4,7 +4,8 @@
 # group and key named and a "did you mean" for a near miss; SIGHUP reads
 # it again all or nothing (a new CA profile usable at once, with the
 # token's login kept; a bad file refused while the agent serves on with
-# what it had).
+# what it had); and the agent refuses a state, configuration or runtime
+# directory that is not its user's alone.
 . "$(dirname "$0")/lib.sh"
 
 make_token "Test Token"
@@ -107,5 +108,48 @@ check "a good file again" hup "is in force"
 check_output "and its idle-lock locks the token without a restart" \
     'token "Test Token" locked after 1 s' \
     bash -c "for _ in \$(seq 1 100); do grep -q 'locked after 1 s' '$T/agent.log' && break; sleep 0.05; done; cat '$T/agent.log'"
+# --- directories that are not the agent's own: it refuses to start
+stop_agent
+cp "$T/good.conf" "$CONF"
+STATE=$XDG_STATE_HOME/tessera
+# refused_start DESCRIPTION PATTERN [ARGS...]: the agent will not start.
+refused_start() {
+    local desc=$1 pattern=$2
+    shift 2
+    check_fails "$desc" "$pattern" timeout 20 "$AGENT" --foreground \
+        --module "$SOFTHSM_MODULE" --socket "$T/other.sock" "$@"
+}
+chmod 775 "$STATE"
+refused_start "a state directory its group can write, saying which and why" \
+    "refusing the state directory $STATE: the directory $STATE is writable by its group \(mode 0775\)"
+chmod 700 "$STATE"
+chown nobody "$STATE"
+refused_start "a state directory of another user" \
+    "refusing the state directory $STATE: the directory $STATE belongs to uid 65534 \(nobody\)"
+chown "$(id -u)" "$STATE"
+chmod 777 "$(dirname "$CONF")"
+refused_start "a configuration directory others can write" \
+    "refusing the configuration $CONF: the directory $(dirname "$CONF") is writable by others \(mode 0777\)"
+chmod 755 "$(dirname "$CONF")"
+chmod 666 "$CONF"
+refused_start "a configuration file others can write (it names the programs the agent runs)" \
+    "refusing the configuration $CONF: the file $CONF is writable by others \(mode 0666\)"
+chmod 644 "$CONF"
+chown nobody "$CONF"
+refused_start "a configuration file of another user" \
+    "the file $CONF belongs to uid 65534 \(nobody\)"
+chown "$(id -u)" "$CONF"
+mkdir -p "$T/open/tessera" && chmod 755 "$T/open/tessera"
+refused_start "a runtime directory others can enter" \
+    "socket directory $T/open/tessera is open to other users \(mode 755\); it must be 0700" \
+    --socket "$T/open/tessera/agent.sock"
+start_agent
+check "with all three its own, the agent starts" agent_alive
+chmod 666 "$CONF"
+check "a reload checks the file too" hup "the configuration in force stays"
+check_output "and refuses it, saying why" \
+    "the configuration in force stays: refusing the configuration $CONF: the file $CONF is writable by others" \
+    cat "$T/agent.log"
+chmod 644 "$CONF"
 
 finish

@@ -285,8 +285,10 @@ test_missing_file(void **state)
     assert_non_null(cfg);
     assert_int_equal(cfg->agent.max_sessions, 8);
     agent_config_unref(cfg);
+    /* Not a file: refused before it is read. */
     assert_null(agent_config_load("/", &st));
-    assert_int_equal(st.code, TESSERA_ERR_INVALID);
+    assert_int_equal(st.code, TESSERA_ERR_UNTRUSTED);
+    assert_non_null(strstr(st.message, "/ is not a regular file"));
 }
 
 int
