@@ -9,6 +9,16 @@
  * included) and writes the reply, so a signature costs no thread hand-off.
  * Shared state is a refcounted, immutable registry snapshot swapped under a
  * mutex, and one session pool per token; no lock is held across C_Sign.
+ *
+ * Errors, at every module boundary: a function that can fail returns 0 or
+ * -1 (or a pointer, NULL on failure) and fills a struct tessera_status, the
+ * code and the sentence that reach the wire and D-Bus unchanged; a question
+ * answered with a reason returns gboolean and fills the status when the
+ * answer is no (agent_claim_take, agent_unlock_allowed); a lookup returns
+ * NULL for "none", which is not an error. CK_RV stays inside the PKCS#11
+ * layer (p11.c, modules.c, tokens.c, objects.c); a GError is turned into a
+ * status in the function GLib handed it to; the CA protocols' outcome and
+ * reason (enroll/enroll.h) become a status in enroll/certify.c.
  */
 #ifndef TESSERA_AGENT_H
 #define TESSERA_AGENT_H

@@ -105,18 +105,13 @@ drop_identity_file(const char *path, const char *name,
 {
     char *group = g_strdup_printf("identity %s", name);
     GKeyFile *kf = g_key_file_new();
-    GError *error = NULL;
     int rc = 0;
     if (g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL) &&
         g_key_file_has_group(kf, group)) {
         gsize len;
         g_key_file_remove_group(kf, group, NULL);
         char *data = g_key_file_to_data(kf, &len, NULL);
-        if (!agent_write_file_atomic(path, data, len, 0600, &error)) {
-            tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
-            g_error_free(error);
-            rc = -1;
-        }
+        rc = agent_write_file_atomic(path, data, len, 0600, st);
         g_free(data);
     }
     g_key_file_free(kf);
@@ -155,13 +150,8 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
                      record_remove(agent->state, name, st) == 0
                  ? 0
                  : -1;
-    if (rc == 0 && delete_objects && !agent_delete_identity(agent, name)) {
-        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
-                           "could not delete every object of %s from its "
-                           "token",
-                           name);
-        rc = -1;
-    }
+    if (rc == 0 && delete_objects)
+        rc = agent_delete_identity(agent, name, st);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
                          NULL);
     if (rc == 0)

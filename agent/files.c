@@ -3,30 +3,28 @@
 #include "../common/atomicwrite.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-gboolean
+int
 agent_write_file_atomic(const char *path, const void *data, size_t len,
-                        mode_t mode, GError **error)
+                        mode_t mode, struct tessera_status *st)
 {
     char *dir = g_path_get_dirname(path);
-    struct tessera_status st = {0};
     gboolean ok = g_mkdir_with_parents(dir, 0700) == 0;
     if (!ok)
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot write %s: %s", path, g_strerror(errno));
-    else if (!(ok = tessera_write_file_atomic(path, data, len, mode, &st)))
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s",
-                    st.message);
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot write %s: %s",
+                           path, g_strerror(errno));
+    else
+        ok = tessera_write_file_atomic(path, data, len, mode, st);
     g_free(dir);
-    return ok;
+    return ok ? 0 : -1;
 }
 
 gboolean
-agent_path_private(const char *path, gboolean directory, GError **error)
+agent_path_private(const char *path, gboolean directory,
+                   struct tessera_status *st)
 {
     GStatBuf sb;
     const char *problem = NULL;
@@ -39,7 +37,6 @@ agent_path_private(const char *path, gboolean directory, GError **error)
     else if (sb.st_mode & (S_IWGRP | S_IWOTH))
         problem = "writable by others";
     if (problem != NULL)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "%s: %s",
-                    path, problem);
+        tessera_status_set(st, TESSERA_ERR_UNTRUSTED, "%s: %s", path, problem);
     return problem == NULL;
 }

@@ -6,20 +6,22 @@
 #ifndef TESSERA_AGENT_FILES_H
 #define TESSERA_AGENT_FILES_H
 
+#include "../common/errors.h"
+
 #include <glib.h>
 #include <sys/types.h>
 
 /* tessera_write_file_atomic (common/atomicwrite.h), after making the
  * missing parent directories (0700). */
-gboolean agent_write_file_atomic(const char *path, const void *data, size_t len,
-                                 mode_t mode, GError **error);
+int agent_write_file_atomic(const char *path, const void *data, size_t len,
+                            mode_t mode, struct tessera_status *st);
 
 /*
  * Whether path (not followed if a symbolic link) is a directory (directory
  * TRUE) or a regular file owned by this process's user that nobody else
- * may write. FALSE with error saying why.
+ * may write. FALSE with st saying why.
  */
 gboolean agent_path_private(const char *path, gboolean directory,
-                            GError **error);
+                            struct tessera_status *st);
 
 #endif

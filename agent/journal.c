@@ -3,7 +3,6 @@
 #include "files.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,9 +100,9 @@ get_chain(GKeyFile *kf)
     return chain;
 }
 
-gboolean
+int
 journal_save(const char *dir, const char *name, struct journal *j,
-             enum journal_phase phase, GError **error)
+             enum journal_phase phase, struct tessera_status *st)
 {
     GKeyFile *kf = g_key_file_new();
     j->phase = phase;
@@ -130,11 +129,11 @@ journal_save(const char *dir, const char *name, struct journal *j,
     gsize len;
     char *data = g_key_file_to_data(kf, &len, NULL);
     char *path = journal_path(dir, name);
-    gboolean ok = agent_write_file_atomic(path, data, len, 0600, error);
+    int rc = agent_write_file_atomic(path, data, len, 0600, st);
     g_free(path);
     g_free(data);
     g_key_file_free(kf);
-    return ok;
+    return rc;
 }
 
 static gboolean
@@ -172,8 +171,9 @@ problem_of(const struct journal *j)
     return NULL;
 }
 
-static gboolean
-parse(GKeyFile *kf, struct journal *j, GError **error)
+/* What is wrong with it, or NULL. */
+static const char *
+parse(GKeyFile *kf, struct journal *j)
 {
     char *kind = g_key_file_get_string(kf, GROUP, "kind", NULL);
     char *phase = g_key_file_get_string(kf, GROUP, "phase", NULL);
@@ -200,64 +200,65 @@ parse(GKeyFile *kf, struct journal *j, GError **error)
     j->key_spec = g_key_file_get_string(kf, GROUP, "key", NULL);
     j->subject = g_key_file_get_string(kf, GROUP, "subject", NULL);
     j->sans = g_key_file_get_string_list(kf, GROUP, "san", NULL, NULL);
-    if (problem == NULL)
-        problem = problem_of(j);
-    if (problem != NULL)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s", problem);
-    return problem == NULL;
+    return problem != NULL ? problem : problem_of(j);
 }
 
 /* The journal directory and the state directory that holds it. */
 static gboolean
-directory_private(const char *dir, GError **error)
+directory_private(const char *dir, struct tessera_status *st)
 {
     char *parent = g_path_get_dirname(dir);
-    gboolean ok = agent_path_private(parent, TRUE, error) &&
-                  agent_path_private(dir, TRUE, error);
+    gboolean ok = agent_path_private(parent, TRUE, st) &&
+                  agent_path_private(dir, TRUE, st);
     g_free(parent);
     return ok;
 }
 
-gboolean
-journal_dir_ready(const char *dir, GError **error)
+int
+journal_dir_ready(const char *dir, struct tessera_status *st)
 {
     if (g_mkdir_with_parents(dir, 0700) != 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot make %s: %s", dir, g_strerror(errno));
-        return FALSE;
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot make %s: %s", dir,
+                           g_strerror(errno));
+        return -1;
     }
-    return directory_private(dir, error);
+    return directory_private(dir, st) ? 0 : -1;
 }
 
 gboolean
 journal_load(const char *dir, const char *name, struct journal *j,
-             GError **error)
+             struct tessera_status *st)
 {
     char *path = journal_path(dir, name);
     GKeyFile *kf = g_key_file_new();
-    GError *local = NULL;
+    struct tessera_status why = {0};
+    GError *error = NULL;
+    const char *problem = NULL;
     char *data = NULL;
     gsize len = 0;
     *j = (struct journal){0};
     gboolean exists =
         g_file_test(path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK);
-    gboolean ok = exists && directory_private(dir, &local) &&
-                  agent_path_private(path, FALSE, &local) &&
-                  g_file_get_contents(path, &data, &len, &local);
-    if (ok && len > MAX_FILE) {
-        g_set_error(&local, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                    "larger than %d bytes", MAX_FILE);
-        ok = FALSE;
-    }
-    ok = ok &&
-         g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local) &&
-         parse(kf, j, &local);
-    if (local != NULL)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                    "the journal %s is not acted on: %s", path, local->message);
+    gboolean ok = exists && directory_private(dir, &why) &&
+                  agent_path_private(path, FALSE, &why);
+    if (ok && !g_file_get_contents(path, &data, &len, &error))
+        problem = error->message;
+    else if (ok && len > MAX_FILE)
+        problem = "larger than 256 KiB";
+    else if (ok &&
+             !g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &error))
+        problem = error->message;
+    else if (ok)
+        problem = parse(kf, j);
+    if (why.code != TESSERA_OK)
+        problem = why.message;
+    if (problem != NULL)
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "the journal %s is not acted on: %s", path, problem);
+    ok = ok && problem == NULL;
     if (!ok)
         journal_clear(j);
-    g_clear_error(&local);
+    g_clear_error(&error);
     g_key_file_free(kf);
     g_free(data);
     g_free(path);
@@ -292,12 +293,17 @@ journal_clear(struct journal *j)
 }
 
 GPtrArray *
-journal_names(const char *dir, GError **error)
+journal_names(const char *dir, struct tessera_status *st)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     if (!g_file_test(dir, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
         return names;
-    GDir *d = directory_private(dir, error) ? g_dir_open(dir, 0, error) : NULL;
+    GError *error = NULL;
+    GDir *d = directory_private(dir, st) ? g_dir_open(dir, 0, &error) : NULL;
+    if (error != NULL) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
+        g_error_free(error);
+    }
     const char *file;
     while (d != NULL && (file = g_dir_read_name(d)) != NULL)
         if (g_str_has_suffix(file, SUFFIX) && strlen(file) > strlen(SUFFIX))

@@ -9,6 +9,8 @@
 #ifndef TESSERA_AGENT_JOURNAL_H
 #define TESSERA_AGENT_JOURNAL_H
 
+#include "../common/errors.h"
+
 #include <glib.h>
 
 enum journal_kind {
@@ -46,22 +48,24 @@ const char *journal_phase_name(enum journal_phase phase);
 /* "a renewal", "an enrolment" */
 const char *journal_kind_phrase(enum journal_kind kind);
 
-/* Makes dir (0700) if needed; FALSE when it or the directory above is
- * not private to this user: its journals would not be trusted. */
-gboolean journal_dir_ready(const char *dir, GError **error);
+/* Makes dir (0700) if needed; -1 when it or the directory above is not
+ * private to this user: its journals would not be trusted. */
+int journal_dir_ready(const char *dir, struct tessera_status *st);
 /* Writes j at phase into dir/NAME.journal and sets j->phase. */
-gboolean journal_save(const char *dir, const char *name, struct journal *j,
-                      enum journal_phase phase, GError **error);
+int journal_save(const char *dir, const char *name, struct journal *j,
+                 enum journal_phase phase, struct tessera_status *st);
 /*
- * NAME's journal. FALSE without error when there is none; FALSE with error
- * when it, its directory or the directory above is not private to this
- * user, or it does not make sense (then it is left alone).
+ * Whether NAME has a journal to act on. FALSE with st untouched when there
+ * is none; FALSE with st saying why when it, its directory or the
+ * directory above is not private to this user, or it does not make sense
+ * (then it is left alone).
  */
 gboolean journal_load(const char *dir, const char *name, struct journal *j,
-                      GError **error);
+                      struct tessera_status *st);
 void journal_remove(const char *dir, const char *name);
 void journal_clear(struct journal *j);
-/* The names that have a journal in dir (none when dir is not private). */
-GPtrArray *journal_names(const char *dir, GError **error);
+/* The names that have a journal in dir (none, with st saying why, when
+ * dir is not private). */
+GPtrArray *journal_names(const char *dir, struct tessera_status *st);
 
 #endif

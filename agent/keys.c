@@ -303,7 +303,8 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                  : 0;
         if (rc < 0) {
             /* Nothing half-made stays behind on the token. */
-            agent_destroy_key_objects(token, key_id, FALSE);
+            struct tessera_status ignored = {0};
+            agent_destroy_key_objects(token, key_id, FALSE, &ignored);
             agent_rescan(agent);
         }
     }
@@ -432,34 +433,46 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
 
 gboolean
 agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
-                          gboolean certificates_only)
+                          gboolean certificates_only, struct tessera_status *st)
 {
     static const CK_OBJECT_CLASS classes[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY,
                                               CKO_PUBLIC_KEY};
     struct token_session s;
-    struct tessera_status st = {0};
-    if (token_session_open(token, "delete objects", &s, &st) < 0)
-        return FALSE;
-    gboolean ok = TRUE;
+    if (token_session_open(token, "delete objects", &s, st) < 0)
+        return -1;
+    int rc = 0;
     for (size_t c = 0; c < G_N_ELEMENTS(classes); c++)
-        if (!certificates_only || classes[c] == CKO_CERTIFICATE)
-            ok = objects_destroy(&s, key_id, NULL, classes[c], NULL) && ok;
+        if ((!certificates_only || classes[c] == CKO_CERTIFICATE) &&
+            objects_destroy(&s, key_id, NULL, classes[c], NULL, st) < 0)
+            rc = -1;
     token_session_end(&s, FALSE);
-    return ok;
+    return rc;
 }
 
 gboolean
-agent_delete_identity(struct agent *agent, const char *name)
+agent_delete_identity(struct agent *agent, const char *name,
+                      struct tessera_status *st)
 {
     struct agent_identity *id = agent_identity_find(agent, name);
-    gboolean ok = id != NULL &&
-                  agent_destroy_key_objects(agent_identity_token(id),
-                                            agent_identity_key_id(id), FALSE);
-    if (ok)
+    struct tessera_status why = {0};
+    int rc = -1;
+    if (id == NULL)
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no identity named \"%s\"", name);
+    else if (agent_destroy_key_objects(agent_identity_token(id),
+                                       agent_identity_key_id(id), FALSE,
+                                       &why) < 0)
+        tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                           "could not delete every object of %s from its "
+                           "token: %s",
+                           name, why.message);
+    else
+        rc = 0;
+    if (rc == 0)
         g_message("deleted identity %s from its token", name);
     else
-        g_warning("could not delete every object of identity %s", name);
+        g_warning("%s", st->message);
     agent_identity_unref(id);
     agent_rescan(agent);
-    return ok;
+    return rc;
 }

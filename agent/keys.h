@@ -52,11 +52,13 @@ int agent_store_certificates(struct agent *agent, struct agent_token *token,
                              const struct tessera_blob *certs, size_t n_certs,
                              struct tessera_status *st);
 gboolean agent_certificate_matches_key(X509 *x, GBytes *spki);
-/* Destroys key_id's objects (or its certificates only); FALSE if any
+/* Destroys key_id's objects (or its certificates only); -1 if any
  * remain. */
-gboolean agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
-                                   gboolean certificates_only);
-/* Destroys an identity's objects on its token; FALSE if any remain. */
-gboolean agent_delete_identity(struct agent *agent, const char *name);
+int agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
+                              gboolean certificates_only,
+                              struct tessera_status *st);
+/* Destroys an identity's objects on its token; -1 if any remain. */
+int agent_delete_identity(struct agent *agent, const char *name,
+                          struct tessera_status *st);
 
 #endif

@@ -212,9 +212,9 @@ main(int argc, char **argv)
     /* Logged-in tokens show their private keys: look again. */
     if (agent_registry_login_from_files(&agent))
         agent_rescan(&agent);
-    server = agent_server_start(&agent, socket_path, &error);
+    server = agent_server_start(&agent, socket_path, &st);
     if (server == NULL) {
-        g_critical("%s", error->message);
+        g_critical("%s", st.message);
         goto out;
     }
     dbus = agent_dbus_start(&agent);

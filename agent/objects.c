@@ -434,21 +434,26 @@ objects_relabel(const struct token_session *s, GBytes *id, const char *from,
     return -1;
 }
 
-gboolean
+int
 objects_destroy(const struct token_session *s, GBytes *id, const char *label,
-                CK_OBJECT_CLASS cls, GBytes *keep)
+                CK_OBJECT_CLASS cls, GBytes *keep, struct tessera_status *st)
 {
     GArray *found = handles_new();
-    gboolean ok = p11_find(s->module, s->handle, id, label, cls, found,
-                           MAX_FOUND) == CKR_OK;
+    CK_RV rv = p11_find(s->module, s->handle, id, label, cls, found, MAX_FOUND);
+    CK_RV failed = rv;
     for (guint i = 0; i < found->len; i++) {
         CK_OBJECT_HANDLE obj = g_array_index(found, CK_OBJECT_HANDLE, i);
         GBytes *value = keep ? objects_value(s, obj, CKA_VALUE) : NULL;
         if (keep == NULL || value == NULL || !g_bytes_equal(value, keep))
-            ok = p11_destroy(s->module, s->handle, obj) == CKR_OK && ok;
+            rv = p11_destroy(s->module, s->handle, obj);
+        if (rv != CKR_OK)
+            failed = rv;
         if (value != NULL)
             g_bytes_unref(value);
     }
     g_array_unref(found);
-    return ok;
+    if (failed == CKR_OK)
+        return 0;
+    token_fail(s->token, failed, "delete an object", st);
+    return -1;
 }

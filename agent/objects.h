@@ -3,8 +3,7 @@
  * The objects on a token, through one of its sessions (tokens.h): listed,
  * read, made, relabelled and destroyed. Objects are named by key id
  * (CKA_ID), label and class; a NULL label or P11_ANY_CLASS matches any.
- * Changes that can fail for a reason the user should hear return -1 and
- * fill st; destroying is best effort and says whether all went.
+ * Changes return 0, or -1 with st saying why.
  */
 #ifndef TESSERA_AGENT_OBJECTS_H
 #define TESSERA_AGENT_OBJECTS_H
@@ -64,8 +63,9 @@ int objects_store_certificate(const struct token_session *s, const char *label,
 int objects_relabel(const struct token_session *s, GBytes *id, const char *from,
                     const char *to, struct tessera_status *st);
 /* Destroys what matches, except objects whose CKA_VALUE is keep (NULL:
- * none kept); FALSE if any could not be destroyed. */
-gboolean objects_destroy(const struct token_session *s, GBytes *id,
-                         const char *label, CK_OBJECT_CLASS cls, GBytes *keep);
+ * none kept); -1 if any could not be destroyed. */
+int objects_destroy(const struct token_session *s, GBytes *id,
+                    const char *label, CK_OBJECT_CLASS cls, GBytes *keep,
+                    struct tessera_status *st);
 
 #endif

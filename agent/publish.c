@@ -36,19 +36,19 @@ agent_certificates_pem(GPtrArray *certs, guint first, guint end)
 }
 
 /* Certificates [first, end) of the chain as PEM, into path. */
-static gboolean
+static int
 write_certificates(const char *path, GPtrArray *certs, guint first, guint end,
-                   GError **error)
+                   struct tessera_status *st)
 {
     char *pem = agent_certificates_pem(certs, first, end);
-    gboolean ok = pem != NULL;
-    if (ok)
-        ok = agent_write_file_atomic(path, pem, strlen(pem), 0644, error);
+    int rc = -1;
+    if (pem != NULL)
+        rc = agent_write_file_atomic(path, pem, strlen(pem), 0644, st);
     else
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                    "cannot encode the certificates for %s", path);
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "cannot encode the certificates for %s", path);
     g_free(pem);
-    return ok;
+    return rc;
 }
 
 static void
@@ -93,15 +93,14 @@ agent_publish_certificate(struct agent *agent, const char *name)
     const char *command = files ? files->post_renew_command : NULL;
     struct agent_identity *id = agent_identity_find(agent, name);
     GPtrArray *certs = id ? agent_identity_certs(id) : NULL;
-    GError *error = NULL;
+    struct tessera_status st = {0};
     gboolean ok = certs != NULL && certs->len > 0;
     if (ok && cert_file != NULL)
-        ok = write_certificates(cert_file, certs, 0, 1, &error);
+        ok = write_certificates(cert_file, certs, 0, 1, &st) == 0;
     if (ok && chain_file != NULL)
-        ok = write_certificates(chain_file, certs, 1, certs->len, &error);
-    if (error != NULL) {
-        g_warning("identity %s: %s", name, error->message);
-        g_error_free(error);
+        ok = write_certificates(chain_file, certs, 1, certs->len, &st) == 0;
+    if (st.code != TESSERA_OK) {
+        g_warning("identity %s: %s", name, st.message);
     } else if (ok && (cert_file != NULL || chain_file != NULL)) {
         g_message("identity %s: wrote its certificate files", name);
     }

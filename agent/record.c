@@ -56,19 +56,19 @@ record_read(const struct agent_state *state, const char *name,
     return ok;
 }
 
-static gboolean
-save(const char *path, GKeyFile *kf, GError **error)
+static int
+save(const char *path, GKeyFile *kf, struct tessera_status *st)
 {
     gsize len;
     char *data = g_key_file_to_data(kf, &len, NULL);
-    gboolean ok = agent_write_file_atomic(path, data, len, 0600, error);
+    int rc = agent_write_file_atomic(path, data, len, 0600, st);
     g_free(data);
-    return ok;
+    return rc;
 }
 
-gboolean
+int
 record_write(const struct agent_state *state, const char *name,
-             const struct enrolment_record *r, GError **error)
+             const struct enrolment_record *r, struct tessera_status *st)
 {
     GKeyFile *kf = g_key_file_new();
     g_key_file_set_string(kf, GROUP, "ca", r->ca);
@@ -79,10 +79,10 @@ record_write(const struct agent_state *state, const char *name,
     if (r->renew_after > 0)
         g_key_file_set_int64(kf, GROUP, "renew-after", r->renew_after);
     char *path = state_record_path(state, name);
-    gboolean ok = save(path, kf, error);
+    int rc = save(path, kf, st);
     g_free(path);
     g_key_file_free(kf);
-    return ok;
+    return rc;
 }
 
 void
@@ -91,17 +91,15 @@ record_renewed(const struct agent_state *state, const char *name,
 {
     char *path = state_record_path(state, name);
     GKeyFile *kf = g_key_file_new();
-    GError *error = NULL;
+    struct tessera_status st = {0};
     if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL)) {
         if (renew_after > 0)
             g_key_file_set_int64(kf, GROUP, "renew-after", renew_after);
         else
             g_key_file_remove_key(kf, GROUP, "renew-after", NULL);
         g_key_file_set_int64(kf, GROUP, "renewed-at", now);
-        if (!save(path, kf, &error)) {
-            g_warning("identity %s: %s", name, error->message);
-            g_error_free(error);
-        }
+        if (save(path, kf, &st) < 0)
+            g_warning("identity %s: %s", name, st.message);
     }
     g_key_file_free(kf);
     g_free(path);

@@ -22,8 +22,9 @@ struct enrolment_record {
 /* FALSE when NAME has no (complete) record. */
 gboolean record_read(const struct agent_state *state, const char *name,
                      struct enrolment_record *out);
-gboolean record_write(const struct agent_state *state, const char *name,
-                      const struct enrolment_record *record, GError **error);
+int record_write(const struct agent_state *state, const char *name,
+                 const struct enrolment_record *record,
+                 struct tessera_status *st);
 /* After a renewal: the CA's new advice replaces the old, or the old goes. */
 void record_renewed(const struct agent_state *state, const char *name,
                     gint64 renew_after, gint64 now);

@@ -41,12 +41,7 @@ load(struct agent *agent, const char *name, struct journal *j,
      struct tessera_status *st)
 {
     char *dir = agent_journal_dir(agent);
-    GError *error = NULL;
-    gboolean ok = journal_load(dir, name, j, &error);
-    if (error != NULL) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
-        g_error_free(error);
-    }
+    gboolean ok = journal_load(dir, name, j, st);
     g_free(dir);
     return ok;
 }

@@ -263,13 +263,19 @@ read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
     return agent_identities_read(token, key_ids, agent->state);
 }
 
-/* One login from the token's pin-file, if its PIN comes from there. */
+/* One login from the token's pin-file, if its PIN comes from there;
+ * nobody asked, so a failure is logged. */
 static gboolean
 login_from_file(const struct agent_config *cfg, struct agent_token *token)
 {
     const struct config_token *c = agent_config_token(cfg, token_label(token));
-    return c->pin_source == AGENT_PIN_FILE &&
-           token_login_from_file(token, c->pin_file);
+    struct tessera_status st = {0};
+    if (c->pin_source != AGENT_PIN_FILE)
+        return FALSE;
+    if (token_login_from_file(token, c->pin_file, &st) == 0)
+        return TRUE;
+    g_warning("%s", st.message);
+    return FALSE;
 }
 
 gboolean

@@ -322,14 +322,14 @@ recover_all(struct agent *agent)
 {
     struct agent_renewals *r = agent->renewals;
     char *dir = agent_journal_dir(agent);
-    GError *error = NULL;
-    GPtrArray *names = journal_names(dir, &error);
+    struct tessera_status why = {0};
+    GPtrArray *names = journal_names(dir, &why);
     gint64 now = now_seconds();
-    if (error != NULL && g_strcmp0(error->message, r->journal_problem) != 0)
-        g_warning("journals are not read: %s", error->message);
+    const char *problem = why.code != TESSERA_OK ? why.message : NULL;
+    if (problem != NULL && g_strcmp0(problem, r->journal_problem) != 0)
+        g_warning("journals are not read: %s", problem);
     g_free(r->journal_problem);
-    r->journal_problem = error ? g_strdup(error->message) : NULL;
-    g_clear_error(&error);
+    r->journal_problem = g_strdup(problem);
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
         struct tessera_status st = {0};

@@ -547,24 +547,26 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
  * missing, and refused when someone else owns it or could enter it.
  */
 static gboolean
-prepare_directory(const char *path, GError **error)
+prepare_directory(const char *path, struct tessera_status *st)
 {
     char *dir = g_path_get_dirname(path);
     struct stat sb;
     gboolean ok = FALSE;
     if (g_mkdir_with_parents(dir, 0700) != 0 || lstat(dir, &sb) != 0)
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot create socket directory %s: %s", dir,
-                    g_strerror(errno));
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "cannot create socket directory %s: %s", dir,
+                           g_strerror(errno));
     else if (!S_ISDIR(sb.st_mode) || sb.st_uid != getuid())
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "socket directory %s is not a directory owned by uid %u",
-                    dir, (unsigned)getuid());
+        tessera_status_set(
+            st, TESSERA_ERR_UNTRUSTED,
+            "socket directory %s is not a directory owned by uid %u", dir,
+            (unsigned)getuid());
     else if (sb.st_mode & 0077)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "socket directory %s is open to other users (mode %03o); "
-                    "it must be 0700",
-                    dir, sb.st_mode & 0777);
+        tessera_status_set(
+            st, TESSERA_ERR_UNTRUSTED,
+            "socket directory %s is open to other users (mode %03o); "
+            "it must be 0700",
+            dir, sb.st_mode & 0777);
     else
         ok = TRUE;
     g_free(dir);
@@ -572,22 +574,22 @@ prepare_directory(const char *path, GError **error)
 }
 
 static gboolean
-clear_stale_socket(const char *path, GError **error)
+clear_stale_socket(const char *path, struct tessera_status *st)
 {
     struct stat sb;
     if (lstat(path, &sb) != 0)
         return TRUE;
     if (!S_ISSOCK(sb.st_mode)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                    "%s exists and is not a socket", path);
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "%s exists and is not a socket", path);
         return FALSE;
     }
-    struct tessera_status st = {0};
-    int fd = tessera_socket_connect(path, &st);
+    struct tessera_status ignored = {0};
+    int fd = tessera_socket_connect(path, &ignored);
     if (fd >= 0) {
         close(fd);
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                    "another agent is already serving %s", path);
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "another agent is already serving %s", path);
         return FALSE;
     }
     unlink(path);
@@ -595,15 +597,15 @@ clear_stale_socket(const char *path, GError **error)
 }
 
 static int
-listen_on(const char *path, GError **error)
+listen_on(const char *path, struct tessera_status *st)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                    "socket path %s is too long", path);
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "socket path %s is too long", path);
         return -1;
     }
-    if (!prepare_directory(path, error) || !clear_stale_socket(path, error))
+    if (!prepare_directory(path, st) || !clear_stale_socket(path, st))
         return -1;
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -615,8 +617,8 @@ listen_on(const char *path, GError **error)
     if (rc == 0)
         rc = listen(fd, 64);
     if (rc < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot listen on %s: %s", path, g_strerror(errno));
+        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot listen on %s: %s",
+                           path, g_strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -633,7 +635,7 @@ listen_on(const char *path, GError **error)
  * read here without libsystemd. -1 when none was passed.
  */
 static int
-activation_socket(GError **error)
+activation_socket(struct tessera_status *st)
 {
     const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
     if (pid == NULL || fds == NULL ||
@@ -656,10 +658,11 @@ activation_socket(GError **error)
     g_unsetenv("LISTEN_FDS");
     g_unsetenv("LISTEN_FDNAMES");
     if (!ok) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "the service manager passed LISTEN_FDS=%s; expected one "
-                    "listening UNIX stream socket",
-                    fds);
+        tessera_status_set(
+            st, TESSERA_ERR_INVALID,
+            "the service manager passed LISTEN_FDS=%s; expected one "
+            "listening UNIX stream socket",
+            fds);
         return -2;
     }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -667,12 +670,13 @@ activation_socket(GError **error)
 }
 
 struct agent_server *
-agent_server_start(struct agent *agent, const char *path, GError **error)
+agent_server_start(struct agent *agent, const char *path,
+                   struct tessera_status *st)
 {
-    int fd = activation_socket(error);
+    int fd = activation_socket(st);
     gboolean activated = fd >= 0;
     if (fd == -1)
-        fd = listen_on(path, error);
+        fd = listen_on(path, st);
     if (fd < 0)
         return NULL;
     struct agent_server *server = g_new0(struct agent_server, 1);

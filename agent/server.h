@@ -8,7 +8,7 @@
 #ifndef TESSERA_AGENT_SERVER_H
 #define TESSERA_AGENT_SERVER_H
 
-#include <gio/gio.h>
+#include "../common/errors.h"
 
 struct agent;
 struct agent_server;
@@ -16,7 +16,7 @@ struct agent_server;
 /* On the socket the service manager passed, else on path (its directory
  * made 0700, and refused when it is not the user's alone). */
 struct agent_server *agent_server_start(struct agent *agent, const char *path,
-                                        GError **error);
+                                        struct tessera_status *st);
 void agent_server_stop(struct agent_server *server);
 
 #endif

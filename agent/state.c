@@ -89,15 +89,11 @@ state_chain_save(const struct agent_state *state, const char *serial,
     char *path = chain_path(state, serial, key_id);
     char *data = NULL;
     long len = ok ? BIO_get_mem_data(bio, &data) : 0;
-    GError *error = NULL;
     if (!ok)
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "a chain certificate is not valid DER X.509");
-    else if (!agent_write_file_atomic(path, data, (size_t)len, 0600, &error)) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "%s", error->message);
-        g_error_free(error);
-        ok = FALSE;
-    }
+    else
+        ok = agent_write_file_atomic(path, data, (size_t)len, 0600, st) == 0;
     BIO_free(bio);
     g_free(path);
     return ok ? 0 : -1;

@@ -34,15 +34,13 @@ gboolean
 agent_journal_ready(struct agent *agent, struct tessera_status *st)
 {
     char *dir = agent_journal_dir(agent);
-    GError *error = NULL;
-    gboolean ok = journal_dir_ready(dir, &error);
-    if (!ok) {
+    struct tessera_status why = {0};
+    gboolean ok = journal_dir_ready(dir, &why) == 0;
+    if (!ok)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "journals cannot be kept safely, so nothing is "
                            "renewed or enrolled: %s",
-                           error->message);
-        g_error_free(error);
-    }
+                           why.message);
     g_free(dir);
     return ok;
 }
@@ -52,14 +50,12 @@ save(struct agent *agent, const char *name, struct journal *j,
      enum journal_phase phase, struct tessera_status *st)
 {
     char *dir = agent_journal_dir(agent);
-    GError *error = NULL;
-    gboolean ok = journal_save(dir, name, j, phase, &error);
-    if (!ok) {
+    struct tessera_status why = {0};
+    gboolean ok = journal_save(dir, name, j, phase, &why) == 0;
+    if (!ok)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot write the journal of %s: %s", name,
-                           error->message);
-        g_error_free(error);
-    }
+                           why.message);
     g_free(dir);
     return ok;
 }
@@ -149,10 +145,12 @@ void
 agent_journal_roll_back(struct agent *agent, struct agent_token *token,
                         const char *name, const struct journal *j)
 {
+    struct tessera_status why = {0};
     /* Left for the next look when the token does not let go of it. */
-    if (j->rekey && !transition_discard_next(agent, token, name, j->new_id)) {
-        g_warning("identity %s: could not delete the key of %s yet", name,
-                  journal_kind_phrase(j->kind));
+    if (j->rekey &&
+        transition_discard_next(agent, token, name, j->new_id, &why) < 0) {
+        g_warning("identity %s: could not delete the key of %s yet: %s", name,
+                  journal_kind_phrase(j->kind), why.message);
         return;
     }
     remove_journal(agent, name);
@@ -165,12 +163,11 @@ record_enrolment(struct agent *agent, const char *name, const struct journal *j,
 {
     struct enrolment_record r = {j->ca, j->key_spec, j->subject, j->sans,
                                  j->renew_after};
-    GError *error = NULL;
-    if (!record_write(agent->state, name, &r, &error)) {
+    struct tessera_status why = {0};
+    if (record_write(agent->state, name, &r, &why) < 0) {
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot record the enrolment of %s: %s", name,
-                           error->message);
-        g_error_free(error);
+                           why.message);
         return -1;
     }
     remove_journal(agent, name);
@@ -231,11 +228,13 @@ agent_journal_end_grace(struct agent *agent, struct agent_token *token,
                         const char *name, const struct journal *j,
                         struct tessera_status *st)
 {
-    if (j->rekey && !transition_retire_old(agent, token, name, j->old_id)) {
+    struct tessera_status why = {0};
+    if (j->rekey &&
+        transition_retire_old(agent, token, name, j->old_id, &why) < 0) {
         tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
                            "identity %s: could not delete its previous key "
-                           "yet",
-                           name);
+                           "yet: %s",
+                           name, why.message);
         return -1;
     }
     remove_journal(agent, name);

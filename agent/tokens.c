@@ -617,21 +617,21 @@ token_login(struct agent_token *t, const uint8_t *pin, size_t pin_len,
     return rc;
 }
 
-gboolean
-token_login_from_file(struct agent_token *t, const char *path)
+int
+token_login_from_file(struct agent_token *t, const char *path,
+                      struct tessera_status *st)
 {
     char pin[TESSERA_PIN_MAX + 1];
     size_t len = 0;
-    struct tessera_status st = {0};
-    gboolean ok = FALSE;
-    if (!tessera_read_pin_file(path, pin, sizeof(pin), &len, &st))
-        g_warning("token \"%s\": %s", t->label, st.message);
-    else if (token_login(t, (uint8_t *)pin, len, FALSE, &st) < 0)
-        g_warning("%s", st.message);
+    struct tessera_status why = {0};
+    int rc = -1;
+    if (!tessera_read_pin_file(path, pin, sizeof(pin), &len, &why))
+        tessera_status_set(st, why.code, "token \"%s\": %s", t->label,
+                           why.message);
     else
-        ok = TRUE;
+        rc = token_login(t, (uint8_t *)pin, len, FALSE, st);
     OPENSSL_cleanse(pin, sizeof(pin));
-    return ok;
+    return rc;
 }
 
 int

@@ -82,9 +82,9 @@ gboolean token_answers(struct agent_token *t);
  */
 int token_login(struct agent_token *t, const uint8_t *pin, size_t pin_len,
                 gboolean force, struct tessera_status *st);
-/* One login from the file (common/pinfile.c's rules); FALSE, logged, if
- * it did not work. */
-gboolean token_login_from_file(struct agent_token *t, const char *path);
+/* One login with the PIN in the file (common/pinfile.c's rules). */
+int token_login_from_file(struct agent_token *t, const char *path,
+                          struct tessera_status *st);
 int token_logout(struct agent_token *t, struct tessera_status *st);
 
 /* A session: from the pool (token_session_take), or a read-write one of

@@ -57,7 +57,9 @@ transition_make_next(struct agent *agent, struct agent_token *token,
     token_objects_changing(token);
     int rc = 0;
     if (objects_count(&s, next_id, label, CKO_PRIVATE_KEY) == 0) {
-        objects_destroy(&s, next_id, label, OBJECTS_ANY_CLASS, NULL);
+        /* The half of a pair a crash left, if the token lets it go. */
+        struct tessera_status left = {0};
+        objects_destroy(&s, next_id, label, OBJECTS_ANY_CLASS, NULL, &left);
         rc = objects_generate_key_pair(&s, label, spec, next_id, st);
     }
     token_session_end(&s, FALSE);
@@ -131,9 +133,11 @@ store(struct agent *agent, const struct token_session *s, const char *name,
         rc = store_leaf(agent, s->token, key_id, label, chain, st);
     agent_test_point(name, "stored");
     /* The key stays; its other certificates go, never before the new one
-     * is there, so the key is never without one. */
+     * is there, so the key is never without one; one that stays is only
+     * not served. */
+    struct tessera_status kept = {0};
     if (rc == 0 && same_key)
-        objects_destroy(s, key_id, name, CKO_CERTIFICATE, leaf);
+        objects_destroy(s, key_id, name, CKO_CERTIFICATE, leaf, &kept);
     g_free(next);
     return rc;
 }
@@ -194,37 +198,38 @@ out:
 
 /* key_id's objects labelled NAME and suffix go, and the key's kept chain
  * with the last of them. */
-static gboolean
+static int
 discard(struct agent *agent, struct agent_token *token, const char *name,
-        const char *suffix, GBytes *key_id)
+        const char *suffix, GBytes *key_id, struct tessera_status *st)
 {
     struct token_session s;
-    struct tessera_status st = {0};
-    if (token_session_open(token, "delete a key", &s, &st) < 0)
-        return FALSE;
+    if (token_session_open(token, "delete a key", &s, st) < 0)
+        return -1;
     char *label = label_of(name, suffix);
     begin(agent, token);
-    gboolean ok = objects_destroy(&s, key_id, label, OBJECTS_ANY_CLASS, NULL);
+    int rc = objects_destroy(&s, key_id, label, OBJECTS_ANY_CLASS, NULL, st);
     gboolean last =
-        ok && objects_count(&s, key_id, NULL, OBJECTS_ANY_CLASS) == 0;
+        rc == 0 && objects_count(&s, key_id, NULL, OBJECTS_ANY_CLASS) == 0;
     end(agent, token, key_id, NULL);
     token_session_end(&s, FALSE);
     if (last)
         state_chain_remove(agent->state, token_serial(token), key_id);
     g_free(label);
-    return ok;
+    return rc;
 }
 
-gboolean
+int
 transition_discard_next(struct agent *agent, struct agent_token *token,
-                        const char *name, GBytes *next_id)
+                        const char *name, GBytes *next_id,
+                        struct tessera_status *st)
 {
-    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id);
+    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id, st);
 }
 
-gboolean
+int
 transition_retire_old(struct agent *agent, struct agent_token *token,
-                      const char *name, GBytes *old_id)
+                      const char *name, GBytes *old_id,
+                      struct tessera_status *st)
 {
-    return discard(agent, token, name, NAMING_OLD_SUFFIX, old_id);
+    return discard(agent, token, name, NAMING_OLD_SUFFIX, old_id, st);
 }

@@ -40,11 +40,13 @@ int transition_switch(struct agent *agent, struct agent_token *token,
                       struct tessera_status *st);
 
 /* Roll back: next_id's NAME~next objects and kept chain destroyed. */
-gboolean transition_discard_next(struct agent *agent, struct agent_token *token,
-                                 const char *name, GBytes *next_id);
+int transition_discard_next(struct agent *agent, struct agent_token *token,
+                            const char *name, GBytes *next_id,
+                            struct tessera_status *st);
 
 /* End of grace: old_id's NAME~old objects and kept chain destroyed. */
-gboolean transition_retire_old(struct agent *agent, struct agent_token *token,
-                               const char *name, GBytes *old_id);
+int transition_retire_old(struct agent *agent, struct agent_token *token,
+                          const char *name, GBytes *old_id,
+                          struct tessera_status *st);
 
 #endif

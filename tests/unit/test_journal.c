@@ -81,16 +81,16 @@ test_renewal_round_trip(void **state)
 {
     struct dirs *d = *state;
     struct journal j = renewal(), back;
-    GError *error = NULL;
+    struct tessera_status st = {0};
     g_ptr_array_add(j.chain, bytes("leaf DER"));
     g_ptr_array_add(j.chain, bytes("issuer DER"));
     j.renew_after = 1234;
     j.grace_until = 5678;
     for (int p = 0; p < JOURNAL_PHASES; p++) {
-        assert_true(journal_save(d->journals, "wifi", &j, p, &error));
+        assert_int_equal(journal_save(d->journals, "wifi", &j, p, &st), 0);
         assert_int_equal(j.phase, p);
-        assert_true(journal_load(d->journals, "wifi", &back, &error));
-        assert_null(error);
+        assert_true(journal_load(d->journals, "wifi", &back, &st));
+        assert_int_equal(st.code, TESSERA_OK);
         assert_int_equal(back.kind, JOURNAL_RENEWAL);
         assert_int_equal(back.phase, p);
         assert_string_equal(back.ca, "corp");
@@ -106,13 +106,13 @@ test_renewal_round_trip(void **state)
         assert_int_equal(back.grace_until, 5678);
         journal_clear(&back);
     }
-    GPtrArray *names = journal_names(d->journals, &error);
+    GPtrArray *names = journal_names(d->journals, &st);
     assert_int_equal(names->len, 1);
     assert_string_equal(g_ptr_array_index(names, 0), "wifi");
     g_ptr_array_unref(names);
     journal_remove(d->journals, "wifi");
-    assert_false(journal_load(d->journals, "wifi", &back, &error));
-    assert_null(error); /* none is not an error */
+    assert_false(journal_load(d->journals, "wifi", &back, &st));
+    assert_int_equal(st.code, TESSERA_OK); /* none is not an error */
     journal_clear(&j);
 }
 
@@ -121,15 +121,15 @@ test_enrolment_round_trip(void **state)
 {
     struct dirs *d = *state;
     struct journal j = renewal(), back;
-    GError *error = NULL;
+    struct tessera_status st = {0};
     g_clear_pointer(&j.old_id, g_bytes_unref);
     j.kind = JOURNAL_ENROLMENT;
     j.key_spec = g_strdup("ec-p256");
     j.subject = g_strdup("CN=alice,O=Corp");
     j.sans = g_strsplit("dns:a.example email:alice@corp.example", " ", -1);
-    assert_true(
-        journal_save(d->journals, "laptop", &j, JOURNAL_REQUESTING, &error));
-    assert_true(journal_load(d->journals, "laptop", &back, &error));
+    assert_int_equal(
+        journal_save(d->journals, "laptop", &j, JOURNAL_REQUESTING, &st), 0);
+    assert_true(journal_load(d->journals, "laptop", &back, &st));
     assert_int_equal(back.kind, JOURNAL_ENROLMENT);
     assert_null(back.old_id);
     assert_string_equal(back.key_spec, "ec-p256");
@@ -179,22 +179,20 @@ test_nonsense_refused(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         char *text = g_strconcat(head, cases[i].body, NULL);
         struct journal j;
-        GError *error = NULL;
+        struct tessera_status st = {0};
         write_file(d->journals, "bad", text, 0600);
-        assert_false(journal_load(d->journals, "bad", &j, &error));
-        assert_non_null(error);
-        if (strstr(error->message, cases[i].reason) == NULL)
-            fail_msg("case %zu: %s", i, error->message);
-        g_error_free(error);
+        assert_false(journal_load(d->journals, "bad", &j, &st));
+        assert_int_not_equal(st.code, TESSERA_OK);
+        if (strstr(st.message, cases[i].reason) == NULL)
+            fail_msg("case %zu: %s", i, st.message);
         g_free(text);
     }
     char *big = g_strnfill(300 * 1024, 'x');
     struct journal j;
-    GError *error = NULL;
+    struct tessera_status st = {0};
     write_file(d->journals, "big", big, 0600);
-    assert_false(journal_load(d->journals, "big", &j, &error));
-    assert_non_null(strstr(error->message, "larger than"));
-    g_error_free(error);
+    assert_false(journal_load(d->journals, "big", &j, &st));
+    assert_non_null(strstr(st.message, "larger than"));
     g_free(big);
 }
 
@@ -202,12 +200,11 @@ static void
 expect_untrusted(const char *dir, const char *why)
 {
     struct journal j;
-    GError *error = NULL;
-    assert_false(journal_load(dir, "wifi", &j, &error));
-    assert_non_null(error);
-    if (strstr(error->message, why) == NULL)
-        fail_msg("expected \"%s\" in: %s", why, error->message);
-    g_error_free(error);
+    struct tessera_status st = {0};
+    assert_false(journal_load(dir, "wifi", &j, &st));
+    assert_int_not_equal(st.code, TESSERA_OK);
+    if (strstr(st.message, why) == NULL)
+        fail_msg("expected \"%s\" in: %s", why, st.message);
 }
 
 static void
@@ -215,9 +212,9 @@ test_untrusted_places(void **state)
 {
     struct dirs *d = *state;
     struct journal j = renewal(), back;
-    GError *error = NULL;
-    assert_true(
-        journal_save(d->journals, "wifi", &j, JOURNAL_REQUESTING, &error));
+    struct tessera_status st = {0};
+    assert_int_equal(
+        journal_save(d->journals, "wifi", &j, JOURNAL_REQUESTING, &st), 0);
     char *file = g_build_filename(d->journals, "wifi.journal", NULL);
 
     g_chmod(file, 0620);
@@ -225,10 +222,10 @@ test_untrusted_places(void **state)
     g_chmod(file, 0600);
     g_chmod(d->journals, 0707);
     expect_untrusted(d->journals, "writable by others");
-    GPtrArray *names = journal_names(d->journals, &error);
+    GPtrArray *names = journal_names(d->journals, &st);
     assert_int_equal(names->len, 0);
-    assert_non_null(error);
-    g_clear_error(&error);
+    assert_int_not_equal(st.code, TESSERA_OK);
+    st = (struct tessera_status){0};
     g_ptr_array_unref(names);
     g_chmod(d->journals, 0700);
     g_chmod(d->state, 0770);
@@ -243,7 +240,7 @@ test_untrusted_places(void **state)
     assert_int_equal(unlink(file), 0);
     assert_int_equal(rename(real, file), 0);
 
-    assert_true(journal_load(d->journals, "wifi", &back, &error));
+    assert_true(journal_load(d->journals, "wifi", &back, &st));
     journal_clear(&back);
     g_free(real);
     g_free(file);
@@ -258,8 +255,9 @@ test_owned_by_another_user(void **state)
     if (geteuid() != 0)
         skip();
     struct journal j = renewal();
-    GError *error = NULL;
-    assert_true(journal_save(d->journals, "wifi", &j, JOURNAL_GRACE, &error));
+    struct tessera_status st = {0};
+    assert_int_equal(journal_save(d->journals, "wifi", &j, JOURNAL_GRACE, &st),
+                     0);
     char *file = g_build_filename(d->journals, "wifi.journal", NULL);
     assert_int_equal(chown(file, 65534, 65534), 0);
     expect_untrusted(d->journals, "owned by another user");
@@ -278,9 +276,10 @@ test_atomic_write(void **state)
 {
     struct dirs *d = *state;
     char *path = g_build_filename(d->state, "new", "dir", "file", NULL);
-    GError *error = NULL;
+    struct tessera_status st = {0};
     for (int i = 0; i < 3; i++)
-        assert_true(agent_write_file_atomic(path, "content", 7, 0640, &error));
+        assert_int_equal(agent_write_file_atomic(path, "content", 7, 0640, &st),
+                         0);
     GStatBuf sb;
     assert_int_equal(g_stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0640);
