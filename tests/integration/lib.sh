@@ -195,6 +195,14 @@ stop_agent() {
 
 agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID"; }
 
+# not_listed NAME: `tessera list` answers (exit 0) and has no identity NAME
+# (a list that fails lists nothing, and must not pass for that).
+not_listed() {
+    local out
+    out=$("$TESSERA" list) || return 1
+    ! grep -q "^$1 " <<<"$out"
+}
+
 unlock() { "$TESSERA" unlock --pin-file "$T/pin" "$@" >/dev/null; }
 
 # enroll NAME KEYSPEC [TOKEN]: keygen on the token, issue by the test CA,

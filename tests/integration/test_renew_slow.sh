@@ -366,7 +366,7 @@ enrolled_ok() { # NAME
 no_trace() { # NAME
     [ "$(count_label "$1")" = 0 ] && [ "$(count_label "$1~next")" = 0 ] &&
         [ ! -e "$XDG_STATE_HOME/tessera/enrolled/$1.conf" ] &&
-        ! "$TESSERA" list | grep -q "^$1 "
+        not_listed "$1"
 }
 touch "$T/ca-fast"
 n=0
