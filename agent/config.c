@@ -836,40 +836,38 @@ agent_config_without_identity(struct agent_config *cfg, const char *name)
 
 /* --- asking it */
 
+/* The group of items named name: each group's struct starts with its
+ * name (config.h). */
+static gconstpointer
+named(const GPtrArray *items, const char *name)
+{
+    for (guint i = 0; i < items->len; i++) {
+        char *const *group_name = g_ptr_array_index(items, i);
+        if (strcmp(*group_name, name) == 0)
+            return group_name;
+    }
+    return NULL;
+}
+
 const struct config_token *
 agent_config_token(const struct agent_config *cfg, const char *label)
 {
     static const struct config_token defaults = {.pin_source =
                                                      AGENT_PIN_PROMPT};
-    for (guint i = 0; i < cfg->tokens->len; i++) {
-        const struct config_token *t = g_ptr_array_index(cfg->tokens, i);
-        if (strcmp(t->label, label) == 0)
-            return t;
-    }
-    return &defaults;
+    const struct config_token *t = named(cfg->tokens, label);
+    return t != NULL ? t : &defaults;
 }
 
 const struct config_identity *
 agent_config_identity(const struct agent_config *cfg, const char *name)
 {
-    for (guint i = 0; i < cfg->identities->len; i++) {
-        const struct config_identity *id =
-            g_ptr_array_index(cfg->identities, i);
-        if (strcmp(id->name, name) == 0)
-            return id;
-    }
-    return NULL;
+    return named(cfg->identities, name);
 }
 
 const struct config_ca *
 agent_config_ca(const struct agent_config *cfg, const char *name)
 {
-    for (guint i = 0; i < cfg->cas->len; i++) {
-        const struct config_ca *ca = g_ptr_array_index(cfg->cas, i);
-        if (strcmp(ca->name, name) == 0)
-            return ca;
-    }
-    return NULL;
+    return named(cfg->cas, name);
 }
 
 gboolean

@@ -52,7 +52,8 @@ struct config_agent {
     gboolean notifications;
 };
 
-/* [token LABEL]; a token without a group has the defaults. */
+/* [token LABEL]; a token without a group has the defaults. Each group's
+ * struct starts with its name (config.c relies on it). */
 struct config_token {
     char *label;
     enum agent_pin_source pin_source;
