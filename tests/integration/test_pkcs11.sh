@@ -10,17 +10,6 @@
 MODULE=$TESSERA_BUILD/pkcs11/tessera-pkcs11.so
 CHECK=$HELPERS/pkcs11_check
 
-# check_absent DESCRIPTION PATTERN FILE...: no line of the files says it.
-check_absent() {
-    local desc=$1 pattern=$2
-    shift 2
-    if grep -Eq -- "$pattern" "$@"; then
-        grep -Eh -- "$pattern" "$@" >"$T/out"
-        fail "$desc (/$pattern/ appeared)"
-    else
-        pass "$desc"
-    fi
-}
 
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
@@ -29,12 +18,6 @@ profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" \
     validity-days=30 grace-seconds=5 >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
-import_with_chain() { # NAME KEYSPEC
-    "$TESSERA" keygen "$1" --token "Test Token" --key "$2" \
-        --subject "CN=$1,O=Tessera Test" --out "$T/$1.csr" &&
-        issue "$T/ca" "$T/$1.csr" "$T/$1.pem" client.ext &&
-        "$TESSERA" import "$1" --cert "$T/$1.pem" --chain "$T/ca/ca.pem"
-}
 import_with_chain laptop ec-p256
 import_with_chain legacy rsa2048
 "$TESSERA" keygen bare --token "Test Token" --subject CN=bare --out "$T/bare.csr"
@@ -182,14 +165,11 @@ mkdir -p "$T/registry"
 sed "s|^module: .*|module: $MODULE|" "$TESSERA_BUILD/pkcs11/tessera.module" \
     >"$T/registry/tessera.module"
 printf 'module: %s\n' "$SOFTHSM_MODULE" >"$T/registry/softhsm2.module"
-with_registry() { # COMMAND...: the registry above, nothing else
-    unshare --mount bash -c 'mount --bind "$0" /usr/share/p11-kit/modules && exec "$@"' \
-        "$T/registry" "$@"
-}
 registry_agent() { # NAME: the agent under another program name, on the registry
     ln -sf "$AGENT" "$T/$1"
-    TESSERA_PKCS11_DEBUG=1 with_registry "$T/$1" --foreground --socket "$T/$1.sock" \
-        >"$T/$1.log" 2>&1 &
+    (TESSERA_PKCS11_DEBUG=1 exec unshare --mount bash -c "$PRIVATE_ROOT" - \
+        "$T/registry:/usr/share/p11-kit/modules" -- \
+        "$T/$1" --foreground --socket "$T/$1.sock" >"$T/$1.log" 2>&1) &
     local pid=$!
     for _ in $(seq 1 100); do
         TESSERA_SOCKET=$T/$1.sock "$TESSERA" tokens >"$T/$1.tokens" 2>&1 && break
