@@ -259,10 +259,10 @@ generation_from_identity(const struct tessera_identity *id,
                          OSSL_LIB_CTX *libctx, char *why, size_t why_size)
 {
     struct generation *g = calloc(1, sizeof(*g));
-    const char *reason = "out of memory";
+    bool named = id->summary.name != NULL && id->summary.name[0] != '\0';
+    const char *reason = named ? "out of memory" : "it has no name";
     bool ok =
-        g != NULL && id->summary.name != NULL && id->summary.name[0] != '\0' &&
-        (g->name = strdup(id->summary.name)) != NULL &&
+        g != NULL && named && (g->name = strdup(id->summary.name)) != NULL &&
         blob_set(&g->key_id, id->summary.key_id.data, id->summary.key_id.len) &&
         describe_key(g, &id->spki, libctx, &reason) &&
         describe_chain(g, id, libctx, &reason) &&
