@@ -4,11 +4,46 @@
 #include "../common/keyref.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A device or a pipe (/dev/stdout, /dev/null, a FIFO) is written into;
+ * replacing it with a regular file would break it for everyone. */
+static bool
+write_stream(const char *path, const char *data, size_t len,
+             struct tessera_status *st)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    bool ok = fd >= 0;
+    while (ok && len > 0) {
+        ssize_t n = write(fd, data, len);
+        ok = n > 0 || (n < 0 && errno == EINTR);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+    }
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    if (!ok)
+        tessera_status_set(st, TESSERA_ERR_INVALID, "cannot write %s: %s", path,
+                           strerror(errno));
+    return ok;
+}
+
+static bool
+is_stream(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 &&
+           (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode));
+}
 
 /* PEM made by fill, written by the one atomic write. */
 static bool
@@ -23,6 +58,8 @@ write_pem(const char *path, bool (*fill)(BIO *out, const void *arg),
     if (!ok)
         tessera_status_set(&st, TESSERA_ERR_INTERNAL,
                            "cannot encode the contents of %s", path);
+    else if (is_stream(path))
+        ok = write_stream(path, data, (size_t)len, &st);
     else
         ok = tessera_write_file_atomic(path, data, (size_t)len, 0644, &st);
     if (!ok)

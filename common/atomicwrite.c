@@ -115,6 +115,18 @@ tessera_write_file_atomic(const char *path, const void *data, size_t len,
     int dirfd = open_directory(path, dir, st);
     if (dirfd < 0)
         return false;
+    struct stat target;
+    if (fstatat(dirfd, base, &target, AT_SYMLINK_NOFOLLOW) == 0 &&
+        !S_ISREG(target.st_mode) && !S_ISLNK(target.st_mode)) {
+        /* A rename would replace a device or a FIFO (/dev/null) with a
+         * regular file. */
+        close(dirfd);
+        errno = EINVAL;
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "refusing to replace %s: it is not a regular file",
+                           path);
+        return false;
+    }
     int fd = create_temp(dirfd, base, temp, sizeof(temp));
     bool ok = fd >= 0 && fchmod(fd, mode) == 0 && write_all(fd, data, len) &&
               fsync(fd) == 0;

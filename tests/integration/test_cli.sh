@@ -139,6 +139,16 @@ check_fails "export into a directory its group can write is refused, saying why"
 check "and nothing is left there" test -z "$(ls -A "$T/team")"
 check_output "export into a private directory writes the files" "BEGIN CERTIFICATE" \
     bash -c "'$TESSERA' export chained --cert '$T/chained.crt' --key-ref '$T/chained.ref' && cat '$T/chained.crt'"
+# A pipe or a device (--out /dev/stdout, /dev/null) is written into, never
+# replaced by a regular file: a rename over /dev/null once broke the machine.
+mkfifo "$T/csr.fifo"
+cat "$T/csr.fifo" >"$T/from-fifo.csr" &
+reader=$!
+check "keygen --out a FIFO writes into it" \
+    "$TESSERA" keygen through-fifo --token "Test Token" --subject CN=fifo --out "$T/csr.fifo"
+wait "$reader"
+check "which stays a FIFO" test -p "$T/csr.fifo"
+check_output "and the reader got the CSR" "BEGIN CERTIFICATE REQUEST" cat "$T/from-fifo.csr"
 
 # A headless unlock through pin-file in the config.
 stop_agent

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,13 +183,20 @@ test_failed_write_leaves_no_temp_file(void **state)
     struct tessera_status st = {0};
     char *sub = in_dir("busy");
     assert_int_equal(mkdir(sub, 0700), 0);
-    /* A directory where the file should go: the rename fails. */
     char target[300];
-    snprintf(target, sizeof(target), "%s/taken", sub);
-    assert_int_equal(mkdir(target, 0700), 0);
-    assert_false(tessera_write_file_atomic(target, "new", 3, 0644, &st));
+    snprintf(target, sizeof(target), "%s/cert.pem", sub);
+    /* A file size limit of one byte: the write fails once the temp file
+     * exists. */
+    struct rlimit saved, one_byte = {1, 1};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    one_byte.rlim_max = saved.rlim_max;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &one_byte), 0);
+    bool written = tessera_write_file_atomic(target, "new", 3, 0644, &st);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    assert_false(written);
     assert_non_null(strstr(st.message, "cannot write"));
-    assert_int_equal(entries(sub), 1);
+    assert_int_equal(entries(sub), 0);
 }
 
 static void
@@ -198,6 +207,23 @@ test_path_naming_no_file_refused(void **state)
     assert_false(tessera_write_file_atomic("", "x", 1, 0644, &st));
     assert_false(tessera_write_file_atomic(in_dir("sub/"), "x", 1, 0644, &st));
     assert_non_null(strstr(st.message, "names no file"));
+}
+
+/* A rename over /dev/null replaced the device with a regular file for the
+ * whole machine (the CLI's keygen --out /dev/null). */
+static void
+test_non_regular_target_refused(void **state)
+{
+    (void)state;
+    struct tessera_status st = {0};
+    const char *fifo = in_dir("pipe");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_false(tessera_write_file_atomic(fifo, "x", 1, 0644, &st));
+    assert_non_null(strstr(st.message, "not a regular file"));
+    struct stat sb;
+    assert_int_equal(lstat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    assert_int_equal(entries(dir), 1); /* no temp file left */
 }
 
 /* --- pin files */
@@ -354,6 +380,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_world_writable_sticky_directory_refused, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_directory_of_another_user_refused,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_non_regular_target_refused,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_no_temp_file,
                                         make_dir, remove_dir),
