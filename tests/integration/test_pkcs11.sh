@@ -87,7 +87,7 @@ check_output "8 threads sign with sessions of their own, every signature verifie
 check_output "RSA-PSS from 4 threads" "^80 of 80 signed and verified" \
     "$CHECK" "$MODULE" sign legacy -t 4 -n 20 -p
 check_output "children forked while 4 threads sign must initialise again, then sign" \
-    "^10 of 10 children initialised again and signed; the parent's threads: ([0-9]+) of \1 signed" \
+    "^10 of 10 children initialised again and signed; the parent's threads: ([0-9]+) of \1 signed, the last of 4 of 4 verified" \
     timeout 60 "$CHECK" "$MODULE" fork laptop
 check_output "C_Finalize ends a blocked C_WaitForSlotEvent at once, signatures in flight end, unloading is safe" \
     "C_Finalize: CKR_OK; C_WaitForSlotEvent then returned CKR_CRYPTOKI_NOT_INITIALIZED after [0-9]+ ms.*unloaded" \
