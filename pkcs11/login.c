@@ -98,7 +98,7 @@ C_Login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
         CK_ULONG pin_len)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     CK_SLOT_ID slot = 0;
@@ -124,7 +124,7 @@ CK_RV
 C_Logout(CK_SESSION_HANDLE handle)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     CK_SLOT_ID slot = 0;

@@ -37,13 +37,15 @@ static const struct mechanism mechanisms[] = {
 };
 #define N_MECHANISMS (sizeof(mechanisms) / sizeof(mechanisms[0]))
 
-static const struct {
-    uint8_t id;
+struct digest {
+    uint8_t id; /* enum tessera_digest */
     size_t size;
-    const char *name;
+    const char *name; /* OpenSSL's */
     CK_MECHANISM_TYPE hash;
     CK_RSA_PKCS_MGF_TYPE mgf;
-} digests[] = {
+};
+
+static const struct digest digests[] = {
     {TESSERA_DIGEST_SHA1, 20, "SHA1", CKM_SHA_1, CKG_MGF1_SHA1},
     {TESSERA_DIGEST_SHA224, 28, "SHA2-224", CKM_SHA224, CKG_MGF1_SHA224},
     {TESSERA_DIGEST_SHA256, 32, "SHA2-256", CKM_SHA256, CKG_MGF1_SHA256},
@@ -77,41 +79,35 @@ mechanisms_of_key_type(CK_KEY_TYPE key_type, CK_MECHANISM_TYPE *out, size_t max)
     return n;
 }
 
+static const struct digest *
+digest_row(uint8_t id)
+{
+    for (size_t i = 0; i < N_DIGESTS; i++) {
+        if (digests[i].id == id)
+            return &digests[i];
+    }
+    return NULL;
+}
+
 size_t
 digest_size(uint8_t digest)
 {
-    for (size_t i = 0; i < N_DIGESTS; i++) {
-        if (digests[i].id == digest)
-            return digests[i].size;
-    }
-    return 0;
+    const struct digest *d = digest_row(digest);
+    return d != NULL ? d->size : 0;
 }
 
 const char *
 digest_name(uint8_t digest)
 {
-    for (size_t i = 0; i < N_DIGESTS; i++) {
-        if (digests[i].id == digest)
-            return digests[i].name;
-    }
-    return NULL;
+    const struct digest *d = digest_row(digest);
+    return d != NULL ? d->name : NULL;
 }
 
 uint8_t
-digest_of_hash(CK_MECHANISM_TYPE hash)
+digest_of_pss_parameter(CK_ULONG value, bool mgf)
 {
     for (size_t i = 0; i < N_DIGESTS; i++) {
-        if (digests[i].hash == hash)
-            return digests[i].id;
-    }
-    return TESSERA_DIGEST_NONE;
-}
-
-uint8_t
-digest_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf)
-{
-    for (size_t i = 0; i < N_DIGESTS; i++) {
-        if (digests[i].mgf == mgf)
+        if ((mgf ? digests[i].mgf : digests[i].hash) == value)
             return digests[i].id;
     }
     return TESSERA_DIGEST_NONE;

@@ -129,16 +129,18 @@ forget_parent_state(void)
 }
 
 struct module *
-module_enter(CK_RV *rv)
+module_enter(bool arguments_ok, CK_RV *rv)
 {
     module_lock();
     forget_parent_state();
     struct module *m = current;
-    if (m != NULL)
+    if (m != NULL && arguments_ok)
         m->refs++;
     module_unlock();
-    *rv = m != NULL ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
-    return m;
+    *rv = m == NULL       ? CKR_CRYPTOKI_NOT_INITIALIZED
+          : !arguments_ok ? CKR_ARGUMENTS_BAD
+                          : CKR_OK;
+    return arguments_ok ? m : NULL;
 }
 
 void
@@ -240,13 +242,9 @@ CK_RV
 C_GetInfo(CK_INFO_PTR info)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(info != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (info == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     memset(info, 0, sizeof(*info));
     info->cryptokiVersion = (CK_VERSION){2, 40};
     module_pad(info->manufacturerID, sizeof(info->manufacturerID),

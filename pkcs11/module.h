@@ -183,11 +183,12 @@ struct module {
  * Every entry point that needs the state starts with module_enter and
  * ends with module_leave: enter fails with CKR_CRYPTOKI_NOT_INITIALIZED
  * before C_Initialize, after C_Finalize and in a child after fork until it
- * calls C_Initialize (PKCS#11 v2.40, 6.7.7). The state outlives a
- * C_Finalize that meets calls in flight: the last one out frees it, so
+ * calls C_Initialize (PKCS#11 v2.40, 6.7.7), then with CKR_ARGUMENTS_BAD
+ * unless arguments_ok (the call's pointers are usable). The state outlives
+ * a C_Finalize that meets calls in flight: the last one out frees it, so
  * C_Finalize never waits for the agent.
  */
-struct module *module_enter(CK_RV *rv);
+struct module *module_enter(bool arguments_ok, CK_RV *rv);
 void module_leave(struct module *m);
 /* The lock over every module's state. */
 void module_lock(void);
@@ -260,9 +261,9 @@ size_t mechanisms_of_key_type(CK_KEY_TYPE key_type, CK_MECHANISM_TYPE *out,
 /* Digest sizes and names by enum tessera_digest; 0/NULL if unknown. */
 size_t digest_size(uint8_t digest);
 const char *digest_name(uint8_t digest);
-/* A CKM_SHA* hash or CKG_MGF1_SHA* as enum tessera_digest; 0 if none. */
-uint8_t digest_of_hash(CK_MECHANISM_TYPE hash);
-uint8_t digest_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf);
+/* A PSS parameter's CKM_SHA* hash (or, mgf, its CKG_MGF1_SHA*) as enum
+ * tessera_digest; 0 if none. */
+uint8_t digest_of_pss_parameter(CK_ULONG value, bool mgf);
 
 /* The functions of the interface are declared by pkcs11.h; each file
  * implements those of its concern, and module.c lists them. */

@@ -333,13 +333,9 @@ C_FindObjectsInit(CK_SESSION_HANDLE handle, CK_ATTRIBUTE_PTR template,
                   CK_ULONG count)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(template != NULL || count == 0, &rv);
     if (m == NULL)
         return rv;
-    if (template == NULL && count > 0) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     objects_refresh(m);
     module_lock();
     struct session *s = session_find(m, handle);
@@ -370,56 +366,69 @@ C_FindObjectsInit(CK_SESSION_HANDLE handle, CK_ATTRIBUTE_PTR template,
     return rv;
 }
 
-CK_RV
-C_FindObjects(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
-              CK_ULONG_PTR count)
+/*
+ * A call on a session's search: `step` runs on the session with the lock
+ * held, if it has a search under way.
+ */
+static CK_RV
+with_search(CK_SESSION_HANDLE handle, bool arguments_ok,
+            void (*step)(struct session *s, void *arg), void *arg)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(arguments_ok, &rv);
     if (m == NULL)
         return rv;
-    if (count == NULL || (out == NULL && max > 0)) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     module_lock();
     struct session *s = session_find(m, handle);
-    if (s == NULL) {
+    if (s == NULL)
         rv = CKR_SESSION_HANDLE_INVALID;
-    } else if (!s->finding) {
+    else if (!s->finding)
         rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else {
-        CK_ULONG n = 0;
-        while (n < max && s->next_found < s->n_found)
-            out[n++] = s->found[s->next_found++];
-        *count = n;
-    }
+    else
+        step(s, arg);
     module_unlock();
     module_leave(m);
     return rv;
 }
 
+struct results {
+    CK_OBJECT_HANDLE_PTR out;
+    CK_ULONG max;
+    CK_ULONG_PTR count;
+};
+
+static void
+next_results(struct session *s, void *arg)
+{
+    struct results *r = arg;
+    CK_ULONG n = 0;
+    while (n < r->max && s->next_found < s->n_found)
+        r->out[n++] = s->found[s->next_found++];
+    *r->count = n;
+}
+
+CK_RV
+C_FindObjects(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+              CK_ULONG_PTR count)
+{
+    struct results r = {out, max, count};
+    return with_search(handle, count != NULL && (out != NULL || max == 0),
+                       next_results, &r);
+}
+
+static void
+end_search(struct session *s, void *arg)
+{
+    (void)arg;
+    free(s->found);
+    s->found = NULL;
+    s->finding = false;
+}
+
 CK_RV
 C_FindObjectsFinal(CK_SESSION_HANDLE handle)
 {
-    CK_RV rv;
-    struct module *m = module_enter(&rv);
-    if (m == NULL)
-        return rv;
-    module_lock();
-    struct session *s = session_find(m, handle);
-    if (s == NULL) {
-        rv = CKR_SESSION_HANDLE_INVALID;
-    } else if (!s->finding) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else {
-        free(s->found);
-        s->found = NULL;
-        s->finding = false;
-    }
-    module_unlock();
-    module_leave(m);
-    return rv;
+    return with_search(handle, true, end_search, NULL);
 }
 
 /* One attribute into the caller's template entry; CKR_OK or its error. */
@@ -457,13 +466,9 @@ C_GetAttributeValue(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object,
                     CK_ATTRIBUTE_PTR template, CK_ULONG count)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(template != NULL || count == 0, &rv);
     if (m == NULL)
         return rv;
-    if (template == NULL && count > 0) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     module_lock();
     struct session *s = session_find(m, handle);
     const struct object *o = object_find(m, object);

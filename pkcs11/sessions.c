@@ -80,13 +80,9 @@ C_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR application,
     (void)application;
     (void)notify; /* no callbacks: nothing here ever needs them */
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(handle != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (handle == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     module_lock();
     bool usable = slot_usable(m, id);
     module_unlock();
@@ -156,7 +152,7 @@ CK_RV
 C_CloseSession(CK_SESSION_HANDLE handle)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     module_lock();
@@ -171,7 +167,7 @@ CK_RV
 C_CloseAllSessions(CK_SLOT_ID id)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     module_lock();
@@ -188,13 +184,9 @@ CK_RV
 C_GetSessionInfo(CK_SESSION_HANDLE handle, CK_SESSION_INFO_PTR info)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(info != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (info == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     module_lock();
     struct session *s = session_find(m, handle);
     CK_SLOT_ID slot = s != NULL ? s->slot : 0;

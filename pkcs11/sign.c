@@ -38,8 +38,8 @@ take_pss_parameters(struct operation *op, const CK_MECHANISM *mechanism,
         mechanism->ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS))
         return CKR_MECHANISM_PARAM_INVALID;
     const CK_RSA_PKCS_PSS_PARAMS *p = mechanism->pParameter;
-    uint8_t hash = digest_of_hash(p->hashAlg);
-    uint8_t mgf = digest_of_mgf(p->mgf);
+    uint8_t hash = digest_of_pss_parameter(p->hashAlg, false);
+    uint8_t mgf = digest_of_pss_parameter(p->mgf, true);
     size_t em_len = (key_bits + 6) / 8;
     if (hash == TESSERA_DIGEST_NONE || mgf == TESSERA_DIGEST_NONE ||
         (op->mechanism->digest != TESSERA_DIGEST_NONE &&
@@ -104,13 +104,9 @@ operation_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism,
                CK_OBJECT_HANDLE key, enum direction d)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(mechanism != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (mechanism == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     module_lock();
     struct session *s = session_find(m, handle);
     const struct object *o = object_find(m, key);
@@ -184,7 +180,7 @@ operation_update(CK_SESSION_HANDLE handle, CK_BYTE_PTR part, CK_ULONG len,
                  enum direction d)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     struct operation *op = NULL;
@@ -244,15 +240,38 @@ operation_input(struct operation *op, const uint8_t *data, CK_ULONG len,
     }
 }
 
+/* What ends an operation once its input is known: the agent signs into
+ * sig, or the public key here verifies sig. */
+typedef CK_RV (*operation_end)(struct module *m, const struct operation *op,
+                               const struct tessera_blob *input, uint8_t digest,
+                               CK_BYTE_PTR sig, CK_ULONG_PTR sig_len);
+
+/* Ends an operation taken out of its session, and frees it. */
+static CK_RV
+operation_finish(struct module *m, struct operation *op, CK_BYTE_PTR data,
+                 CK_ULONG len, bool final, operation_end end, CK_BYTE_PTR sig,
+                 CK_ULONG_PTR sig_len)
+{
+    uint8_t buf[EVP_MAX_MD_SIZE];
+    struct tessera_blob input;
+    uint8_t digest;
+    CK_RV rv = operation_input(op, data, len, final, buf, &input, &digest);
+    if (rv == CKR_OK)
+        rv = end(m, op, &input, digest, sig, sig_len);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    operation_free(op);
+    return rv;
+}
+
 /* The agent signs; its answer must be exactly as long as the key says. */
 static CK_RV
-agent_sign(struct module *m, struct operation *op,
+agent_sign(struct module *m, const struct operation *op,
            const struct tessera_blob *input, uint8_t digest, CK_BYTE_PTR out,
            CK_ULONG_PTR out_len)
 {
     struct tessera_sign_request req = {
         .name = op->name,
-        .key_hash = {op->key_hash, sizeof(op->key_hash)},
+        .key_hash = {(uint8_t *)op->key_hash, sizeof(op->key_hash)},
         .scheme = op->mechanism->scheme,
         .digest = digest,
         .mgf1_digest = op->mgf1_digest,
@@ -282,13 +301,9 @@ sign_final(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG len, bool final,
            CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(out_len != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (out_len == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     struct operation *op = NULL;
     module_lock();
     struct session *s = session_find(m, handle);
@@ -301,16 +316,9 @@ sign_final(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG len, bool final,
         rv = operation_take(m, handle, SIGNING, false, &op);
     }
     module_unlock();
-    if (op != NULL) {
-        uint8_t buf[EVP_MAX_MD_SIZE];
-        struct tessera_blob input;
-        uint8_t digest;
-        rv = operation_input(op, data, len, final, buf, &input, &digest);
-        if (rv == CKR_OK)
-            rv = agent_sign(m, op, &input, digest, out, out_len);
-        OPENSSL_cleanse(buf, sizeof(buf));
-        operation_free(op);
-    }
+    if (op != NULL)
+        rv =
+            operation_finish(m, op, data, len, final, agent_sign, out, out_len);
     module_leave(m);
     return rv;
 }
@@ -390,8 +398,9 @@ set_rsa_padding(struct module *m, const struct operation *op, EVP_PKEY_CTX *ctx,
 static CK_RV
 local_verify(struct module *m, const struct operation *op,
              const struct tessera_blob *input, uint8_t digest,
-             const uint8_t *signature, CK_ULONG signature_len)
+             CK_BYTE_PTR signature, CK_ULONG_PTR len)
 {
+    CK_ULONG signature_len = *len;
     if (signature == NULL)
         return CKR_ARGUMENTS_BAD;
     if (signature_len != op->signature_len)
@@ -417,22 +426,16 @@ verify_final(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG len,
              bool final, CK_BYTE_PTR signature, CK_ULONG signature_len)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(true, &rv);
     if (m == NULL)
         return rv;
     struct operation *op = NULL;
     module_lock();
     rv = operation_take(m, handle, VERIFYING, false, &op);
     module_unlock();
-    if (op != NULL) {
-        uint8_t buf[EVP_MAX_MD_SIZE];
-        struct tessera_blob input;
-        uint8_t digest;
-        rv = operation_input(op, data, len, final, buf, &input, &digest);
-        if (rv == CKR_OK)
-            rv = local_verify(m, op, &input, digest, signature, signature_len);
-        operation_free(op);
-    }
+    if (op != NULL)
+        rv = operation_finish(m, op, data, len, final, local_verify, signature,
+                              &signature_len);
     module_leave(m);
     return rv;
 }

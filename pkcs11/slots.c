@@ -89,13 +89,9 @@ CK_RV
 C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(count != NULL, &rv);
     if (m == NULL)
         return rv;
-    if (count == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     slots_refresh(m); /* no agent: no token present */
     module_lock();
     CK_ULONG n = 0;
@@ -114,38 +110,54 @@ C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     return rv;
 }
 
-CK_RV
-C_GetSlotInfo(CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
+/* What a call about one slot does with it, with the lock held: fill in
+ * `out`, or say why not. */
+typedef CK_RV (*slot_reader)(const struct slot *s, void *out);
+
+/*
+ * A call about one slot: the slot as the agent says it is now (asked
+ * again if `ask`), CKR_SLOT_ID_INVALID for a slot never seen.
+ */
+static CK_RV
+read_slot(CK_SLOT_ID id, bool arguments_ok, bool ask, slot_reader read,
+          void *out)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(arguments_ok, &rv);
     if (m == NULL)
         return rv;
-    if (info == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
-    slots_refresh(m);
+    if (ask)
+        slots_refresh(m);
     module_lock();
-    struct slot *s = slot_find(m, id);
-    if (s == NULL) {
-        rv = CKR_SLOT_ID_INVALID;
-    } else {
-        memset(info, 0, sizeof(*info));
-        char description[64 + 1];
-        snprintf(description, sizeof(description), "Tessera agent: %s",
-                 s->token.label);
-        module_pad(info->slotDescription, sizeof(info->slotDescription),
-                   description);
-        module_pad(info->manufacturerID, sizeof(info->manufacturerID),
-                   MODULE_MANUFACTURER);
-        info->flags = CKF_REMOVABLE_DEVICE;
-        if (slot_present(s))
-            info->flags |= CKF_TOKEN_PRESENT;
-    }
+    const struct slot *s = slot_find(m, id);
+    rv = s != NULL ? read(s, out) : CKR_SLOT_ID_INVALID;
     module_unlock();
     module_leave(m);
     return rv;
+}
+
+static CK_RV
+slot_info(const struct slot *s, void *out)
+{
+    CK_SLOT_INFO *info = out;
+    char description[64 + 1];
+    memset(info, 0, sizeof(*info));
+    snprintf(description, sizeof(description), "Tessera agent: %s",
+             s->token.label);
+    module_pad(info->slotDescription, sizeof(info->slotDescription),
+               description);
+    module_pad(info->manufacturerID, sizeof(info->manufacturerID),
+               MODULE_MANUFACTURER);
+    info->flags = CKF_REMOVABLE_DEVICE;
+    if (slot_present(s))
+        info->flags |= CKF_TOKEN_PRESENT;
+    return CKR_OK;
+}
+
+CK_RV
+C_GetSlotInfo(CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
+{
+    return read_slot(id, info != NULL, true, slot_info, info);
 }
 
 /* The agent's view of a token as PKCS#11 token flags. Write-protected
@@ -174,48 +186,38 @@ token_flags(uint32_t agent_flags)
     return flags;
 }
 
+static CK_RV
+token_info(const struct slot *s, void *out)
+{
+    CK_TOKEN_INFO *info = out;
+    const struct tessera_token_info *t = &s->token;
+    if (!slot_present(s))
+        return CKR_TOKEN_NOT_PRESENT;
+    memset(info, 0, sizeof(*info));
+    module_pad(info->label, sizeof(info->label), t->label);
+    module_pad(info->manufacturerID, sizeof(info->manufacturerID),
+               t->manufacturer);
+    module_pad(info->model, sizeof(info->model), t->model);
+    module_pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
+    module_pad(info->utcTime, sizeof(info->utcTime), "");
+    info->flags = token_flags(t->flags);
+    info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+    info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
+    info->ulMaxRwSessionCount = 0;
+    info->ulRwSessionCount = 0;
+    info->ulMaxPinLen = TESSERA_PIN_MAX;
+    info->ulMinPinLen = 0;
+    info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    return CKR_OK;
+}
+
 CK_RV
 C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 {
-    CK_RV rv;
-    struct module *m = module_enter(&rv);
-    if (m == NULL)
-        return rv;
-    if (info == NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
-    slots_refresh(m);
-    module_lock();
-    struct slot *s = slot_find(m, id);
-    if (s == NULL) {
-        rv = CKR_SLOT_ID_INVALID;
-    } else if (!slot_present(s)) {
-        rv = CKR_TOKEN_NOT_PRESENT;
-    } else {
-        const struct tessera_token_info *t = &s->token;
-        memset(info, 0, sizeof(*info));
-        module_pad(info->label, sizeof(info->label), t->label);
-        module_pad(info->manufacturerID, sizeof(info->manufacturerID),
-                   t->manufacturer);
-        module_pad(info->model, sizeof(info->model), t->model);
-        module_pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
-        module_pad(info->utcTime, sizeof(info->utcTime), "");
-        info->flags = token_flags(t->flags);
-        info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
-        info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
-        info->ulMaxRwSessionCount = 0;
-        info->ulRwSessionCount = 0;
-        info->ulMaxPinLen = TESSERA_PIN_MAX;
-        info->ulMinPinLen = 0;
-        info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
-        info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
-        info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
-        info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-    }
-    module_unlock();
-    module_leave(m);
-    return rv;
+    return read_slot(id, info != NULL, true, token_info, info);
 }
 
 /* With the lock held: a slot whose token came or went since last told. */
@@ -238,13 +240,9 @@ CK_RV
 C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR id, CK_VOID_PTR reserved)
 {
     CK_RV rv;
-    struct module *m = module_enter(&rv);
+    struct module *m = module_enter(id != NULL && reserved == NULL, &rv);
     if (m == NULL)
         return rv;
-    if (id == NULL || reserved != NULL) {
-        module_leave(m);
-        return CKR_ARGUMENTS_BAD;
-    }
     for (bool waiting = true; waiting;) {
         slots_refresh(m);
         module_lock();
@@ -268,33 +266,21 @@ C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR id, CK_VOID_PTR reserved)
 
 /* --- what a token offers: the mechanisms of mechanisms.c */
 
-/* A slot with a token, from what the agent last said. */
+/* From what the agent last said: the mechanisms need no round trip. */
 static CK_RV
-check_token(CK_SLOT_ID id)
+token_present(const struct slot *s, void *out)
 {
-    CK_RV rv;
-    struct module *m = module_enter(&rv);
-    if (m == NULL)
-        return rv;
-    module_lock();
-    struct slot *s = slot_find(m, id);
-    rv = s == NULL         ? CKR_SLOT_ID_INVALID
-         : slot_present(s) ? CKR_OK
-                           : CKR_TOKEN_NOT_PRESENT;
-    module_unlock();
-    module_leave(m);
-    return rv;
+    (void)out;
+    return slot_present(s) ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
 }
 
 CK_RV
 C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list,
                    CK_ULONG_PTR count)
 {
-    CK_RV rv = check_token(id);
+    CK_RV rv = read_slot(id, count != NULL, false, token_present, NULL);
     if (rv != CKR_OK)
         return rv;
-    if (count == NULL)
-        return CKR_ARGUMENTS_BAD;
     size_t n = mechanisms_of_key_type(CK_UNAVAILABLE_INFORMATION, list,
                                       list != NULL ? *count : 0);
     if (list != NULL && n > *count)
@@ -307,14 +293,12 @@ CK_RV
 C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type,
                    CK_MECHANISM_INFO_PTR info)
 {
-    CK_RV rv = check_token(id);
+    CK_RV rv = read_slot(id, info != NULL, false, token_present, NULL);
     if (rv != CKR_OK)
         return rv;
     const struct mechanism *mech = mechanism_find(type);
     if (mech == NULL)
         return CKR_MECHANISM_INVALID;
-    if (info == NULL)
-        return CKR_ARGUMENTS_BAD;
     info->flags = CKF_SIGN | CKF_VERIFY;
     if (mech->key_type == CKK_EC) {
         info->ulMinKeySize = 256;
