@@ -20,6 +20,7 @@
  *                                       for FILE, sign with the same
  *                                       handles, then search again
  *   pkcs11_check MODULE login PIN      a locked token: state, keys, C_Login
+ *                                       (PIN "-": none, for a PIN pad)
  *   pkcs11_check MODULE hostile        against tests' fake agent
  */
 #include <dlfcn.h>
@@ -75,6 +76,7 @@ rv_name(CK_RV rv)
          "CKR_SESSION_PARALLEL_NOT_SUPPORTED"},
         {CKR_FUNCTION_NOT_PARALLEL, "CKR_FUNCTION_NOT_PARALLEL"},
         {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
+        {CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (names[i].rv == rv)
@@ -716,7 +718,9 @@ login(const char *pin)
     printf("before: %s, %lu private key(s) found\n",
            info.state == CKS_RO_USER_FUNCTIONS ? "logged in" : "public",
            find(s, CKO_PRIVATE_KEY, NULL, NULL, 0, keys, 16));
-    CK_RV rv = p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+    bool pad = strcmp(pin, "-") == 0;
+    CK_RV rv = p11->C_Login(s, CKU_USER, pad ? NULL : (CK_UTF8CHAR_PTR)pin,
+                            pad ? 0 : strlen(pin));
     p11->C_GetSessionInfo(s, &info);
     printf("C_Login: %s; after: %s, %lu private key(s) found\n", rv_name(rv),
            info.state == CKS_RO_USER_FUNCTIONS ? "logged in" : "public",

@@ -155,6 +155,33 @@ check_output "for every program: the agent holds the login" "unlocked" "$TESSERA
 check_output "and another program signs without a PIN" "^50 of 50 signed and verified" \
     "$CHECK" "$MODULE" sign laptop -n 50
 
+# --- what real tokens do, through the fault-injecting module: a PIN pad,
+# the last PIN try
+stop_agent
+export FAULTY_CONTROL=$T/faults FAULTY_LOG=$T/calls FAULTY_PINPAD_PIN=$PIN
+printf 'protected_path=1\n' >"$FAULTY_CONTROL"
+: >"$FAULTY_LOG"
+FAULTY=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so
+AGENT_MODULE=$FAULTY start_agent
+check_output "a PIN-pad token says so (CKF_PROTECTED_AUTHENTICATION_PATH)" \
+    "^token Test Token .* pin-pad" "$CHECK" "$MODULE" list
+check_output "C_Login without a PIN: the pad is asked, through the agent" \
+    "C_Login: CKR_OK; after: logged in" "$CHECK" "$MODULE" login -
+printf 'final_try=1\n' >"$FAULTY_CONTROL"
+"$TESSERA" lock
+: >"$FAULTY_LOG"
+"$CHECK" "$MODULE" list >"$T/final-try.list"
+check_output "at the last PIN try the token says so" "^token Test Token .* final-try" \
+    cat "$T/final-try.list"
+check_output "and C_Login is refused without spending it (only tessera unlock --force does)" \
+    "C_Login: CKR_FUNCTION_REJECTED; after: public" "$CHECK" "$MODULE" login "$PIN"
+check_output "the token saw no login" "^0$" bash -c "grep -c '^C_Login\$' '$FAULTY_LOG' || true"
+stop_agent
+: >"$FAULTY_CONTROL"
+unset FAULTY_PINPAD_PIN
+start_agent
+unlock
+
 # --- the agent never loads its own module
 check_exit "an agent given the module as its own fails at once, saying why" 1 \
     "cannot initialize PKCS#11 module .*tessera-pkcs11.so" \
@@ -235,5 +262,9 @@ fake garbage
 check_output "malformed, mistyped and oversized answers, and hang-ups, never crash the host" \
     "^survived$" env TESSERA_SOCKET="$F/agent.sock" timeout 60 "$CHECK" "$MODULE" hostile
 check "the real agent still signs" "$CHECK" "$MODULE" sign laptop -n 5
+stop_agent
+check_output "with no agent at all the module shows no token, and the program goes on" \
+    "C_GetSlotList: CKR_OK, 0 slot\(s\).*survived" \
+    bash -c "timeout 20 '$CHECK' '$MODULE' hostile | paste -sd ' '"
 
 finish
