@@ -22,7 +22,7 @@ import_with_chain laptop ec-p256
 import_with_chain legacy rsa2048
 "$TESSERA" keygen bare --token "Test Token" --subject CN=bare --out "$T/bare.csr"
 
-check "every PKCS#11 2.40 function is present and C_Initialize keeps its rules" \
+check "every function of the PKCS 11 v2.40 list is present, and C_Initialize keeps its rules" \
     "$CHECK" "$MODULE" functions
 
 # --- what it shows, through OpenSC's pkcs11-tool

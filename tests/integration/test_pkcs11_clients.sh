@@ -56,7 +56,7 @@ check_output "gnutls-cli authenticates to openssl s_server with pkcs11: URIs (TL
     "Subject: CN=laptop, O=Tessera Test" gnutls_get laptop
 check_output "and with an RSA key (TLS 1.3: RSA-PSS)" \
     "Subject: CN=legacy, O=Tessera Test" gnutls_get legacy
-check_output "and over TLS 1.2 (RSA PKCS#1)" "Subject: CN=legacy, O=Tessera Test" \
+check_output "and over TLS 1.2 (RSA, PKCS 1 v1.5)" "Subject: CN=legacy, O=Tessera Test" \
     gnutls_get legacy --priority NORMAL:-VERS-ALL:+VERS-TLS1.2
 check_refused "a certificate from another CA is refused by the server" \
     "Subject: CN=stranger" gnutls_get stranger
