@@ -469,6 +469,15 @@ sign(const char *label, int count, int threads)
 static volatile bool stop_signing;
 static pthread_barrier_t started;
 static uint8_t loop_digest[32];
+/*
+ * Under the sanitizers (TESSERA_SANITIZED) the signing threads pause
+ * around each fork: GCC 12's ASan allocator has no fork handlers, so a
+ * child forked while another thread is inside malloc hangs on the
+ * allocator's lock (glibc's malloc is fork-safe; seen only under ASan).
+ * The normal build forks while the threads are anywhere, locks held.
+ */
+static pthread_rwlock_t fork_gate = PTHREAD_RWLOCK_INITIALIZER;
+static bool gate_forks;
 
 /*
  * Signs one digest with raw CKM_ECDSA until stopped, and keeps the last
@@ -488,6 +497,8 @@ sign_until_stopped(void *arg)
     while (found && !stop_signing) {
         uint8_t sig[256];
         CK_ULONG len = sizeof(sig);
+        if (gate_forks)
+            pthread_rwlock_rdlock(&fork_gate);
         w->last = p11->C_SignInit(s, &mech, w->pair.key);
         if (w->last == CKR_OK)
             w->last =
@@ -498,6 +509,8 @@ sign_until_stopped(void *arg)
             w->good++;
         }
         w->count++;
+        if (gate_forks)
+            pthread_rwlock_unlock(&fork_gate);
     }
     return NULL;
 }
@@ -575,11 +588,16 @@ fork_while_signing(const char *label)
     pthread_t t[4];
     struct signer w[4];
     initialize();
+    gate_forks = getenv("TESSERA_SANITIZED") != NULL;
     start_signers(t, w, label);
     int children_ok = 0;
     for (int i = 0; i < 10; i++) {
         usleep(20000);
+        if (gate_forks)
+            pthread_rwlock_wrlock(&fork_gate);
         pid_t pid = fork();
+        if (gate_forks && pid != 0)
+            pthread_rwlock_unlock(&fork_gate);
         if (pid == 0)
             _exit(child(label));
         int status;

@@ -98,7 +98,12 @@ hold() { # NAME: pkcs11_check holding NAME's key, paused until $T/go-NAME
     rm -f "$T/go-$1"
     "$CHECK" "$MODULE" hold "$1" "$T/go-$1" >"$T/hold-$1.out" 2>&1 &
     HOLD_PID=$!
-    for _ in $(seq 1 100); do grep -q paused "$T/hold-$1.out" && return 0; sleep 0.05; done
+    for _ in $(seq 1 400); do
+        grep -q paused "$T/hold-$1.out" && return 0
+        kill -0 "$HOLD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$T/hold-$1.out" >&2
     return 1
 }
 release() { touch "$T/go-$1"; wait "$HOLD_PID" || true; }
@@ -114,7 +119,7 @@ check_output "after an agent restart the same session signs with the key it foun
 "$TESSERA" enroll corp --token "Test Token" --ca corp --subject "CN=corp,O=Tessera Test" \
     >/dev/null 2>&1
 hold corp
-"$TESSERA" renew corp >/dev/null 2>&1
+check "the identity renews while a session holds its key" "$TESSERA" renew corp
 "$CHECK" "$MODULE" list >"$T/list-renewing"
 check_absent "during the grace period no renewal key (~next, ~old) is shown" "~" \
     "$T/list-renewing"
@@ -129,7 +134,7 @@ check_output "and they sign as a pair" "the key found now: CKR_OK, verified agai
 check_output "the old key is not found by a new search" \
     "a new search for the old key id finds 0 key" cat "$T/hold-corp.out"
 hold corp
-"$TESSERA" renew corp >/dev/null 2>&1
+check "and renews again, within the first renewal's grace period" "$TESSERA" renew corp
 # The first renewal's old key went when the second began; the second's
 # goes when its grace period ends.
 for _ in $(seq 1 150); do
