@@ -27,6 +27,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/*
+ * Exported (agent.dynamic-list): the client library refuses to connect from
+ * a process that has it (common/connect.h), and tessera-pkcs11.so refuses
+ * to initialise there, so the agent never loads itself as a PKCS#11 module
+ * however it is registered.
+ */
+const int tessera_agent_marker = 1;
+
 static gboolean
 on_quit(gpointer data)
 {

@@ -62,3 +62,19 @@ bench_open_token(CK_FUNCTION_LIST *p11, const char *label, const char *pin,
     fail("no such token");
     return 0;
 }
+
+CK_OBJECT_HANDLE
+bench_find_key(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const char *label)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE key;
+    CK_ULONG found = 0;
+    p11->C_FindObjectsInit(s, tmpl, 2);
+    p11->C_FindObjects(s, &key, 1, &found);
+    p11->C_FindObjectsFinal(s);
+    if (found != 1)
+        fail("no such key on the token");
+    return key;
+}

@@ -11,4 +11,8 @@ CK_FUNCTION_LIST *bench_load_module(const char *path);
 CK_SESSION_HANDLE bench_open_token(CK_FUNCTION_LIST *p11, const char *label,
                                    const char *pin, CK_FLAGS flags);
 
+/* The private key labelled `label`. */
+CK_OBJECT_HANDLE bench_find_key(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s,
+                                const char *label);
+
 #endif

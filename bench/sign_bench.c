@@ -4,19 +4,25 @@
  *   file     an in-process key from a PEM file, default provider;
  *   direct   the token through PKCS#11 in-process: a cached session and key
  *            handle, C_SignInit + C_Sign on a digest hashed here;
- *   tessera  the tessera provider -> agent -> the same token.
+ *   tessera  the tessera provider -> agent -> the same token;
+ * and, given their modules, two PKCS#11 paths to the same token, each a
+ * cached session and key handle with C_SignInit + C_Sign as direct:
+ *   module   tessera-pkcs11.so -> agent;
+ *   remote   p11-kit-client.so -> `p11-kit server` (p11-kit's remoting),
  * and the floor under any agent: a UNIX-socket round trip of a 64-byte
  * request and a 256-byte reply to another process.
  *
  * Sections: the floor; signatures/s with p50/p99 latency per key kind;
  * 1..8 processes signing at once (tessera vs direct); one-shot processes
- * (fork + exec of sign_once with a file key vs a Tessera key). Rounds are
+ * (fork + exec of sign_once with a file key vs a Tessera key; of p11_once
+ * through each PKCS#11 module). Rounds are
  * interleaved and medians reported, so a noisy moment hurts every column
  * alike. Every path's signature is verified once before it is timed.
  *
  * sign_bench --module SO --token LABEL --pin-file F [--rounds N]
  *            [--seconds S] [--once PROGRAM --conf OPENSSL_CNF]
- *            KIND:KEYNAME:PEMFILE...
+ *            [--tessera-module SO] [--remote-module SO]
+ *            [--p11-once PROGRAM] KIND:KEYNAME:PEMFILE...
  * KIND is ec-p256, ec-p384, rsa2048 or rsa2048-pss; KEYNAME is both the
  * identity name and the key's label on the token.
  */
@@ -44,7 +50,14 @@
 #define MAX_SAMPLES 400000
 #define ONE_SHOT_RUNS 20
 
-enum way { WAY_FILE, WAY_DIRECT, WAY_TESSERA, N_WAYS };
+enum way {
+    WAY_FILE,
+    WAY_DIRECT,
+    WAY_TESSERA,
+    WAY_MODULE, /* tessera-pkcs11.so */
+    WAY_REMOTE, /* p11-kit-client.so and p11-kit server */
+    N_WAYS
+};
 
 struct kind {
     const char *name, *title, *digest;
@@ -81,7 +94,7 @@ struct subject {
     EVP_PKEY *file_key;
     EVP_PKEY *tessera_key;
     EVP_PKEY *public_key; /* of the token key, held by the default provider */
-    struct direct direct;
+    struct direct direct, module, remote; /* p11 NULL: not measured */
     double rate[N_WAYS][MAX_ROUNDS];
     struct samples latency[N_WAYS];
 };
@@ -152,11 +165,35 @@ direct_sign(struct direct *d, const struct kind *k, uint8_t *sig, size_t size)
     return len;
 }
 
+/* The PKCS#11 path of a way, or NULL for the EVP ones. */
+static struct direct *
+pkcs11_path(struct subject *s, enum way way)
+{
+    switch (way) {
+    case WAY_DIRECT:
+        return &s->direct;
+    case WAY_MODULE:
+        return &s->module;
+    case WAY_REMOTE:
+        return &s->remote;
+    default:
+        return NULL;
+    }
+}
+
+static bool
+measured(struct subject *s, enum way way)
+{
+    struct direct *d = pkcs11_path(s, way);
+    return d == NULL || d->p11 != NULL;
+}
+
 static size_t
 sign_one(struct subject *s, enum way way, uint8_t *sig, size_t size)
 {
-    if (way == WAY_DIRECT)
-        return direct_sign(&s->direct, s->kind, sig, size);
+    struct direct *d = pkcs11_path(s, way);
+    if (d != NULL)
+        return direct_sign(d, s->kind, sig, size);
     return evp_sign(way == WAY_FILE ? s->file_key : s->tessera_key, s->kind,
                     sig, size);
 }
@@ -221,22 +258,6 @@ measure(struct subject *s, enum way way, double seconds)
         n++;
     } while (t < end);
     return (double)n / (t - start);
-}
-
-static CK_OBJECT_HANDLE
-find_key(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const char *label)
-{
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-                           {CKA_LABEL, (void *)label, strlen(label)}};
-    CK_OBJECT_HANDLE key;
-    CK_ULONG found = 0;
-    p11->C_FindObjectsInit(s, tmpl, 2);
-    p11->C_FindObjects(s, &key, 1, &found);
-    p11->C_FindObjectsFinal(s);
-    if (found != 1)
-        die("no such key on the token");
-    return key;
 }
 
 static EVP_PKEY *
@@ -387,7 +408,7 @@ measure_processes(struct subject *s, enum way way, int count, double seconds,
                 die("cannot initialise PKCS#11 in a child process");
             s->direct.session = bench_open_token(s->direct.p11, token, pin, 0);
             s->direct.key =
-                find_key(s->direct.p11, s->direct.session, s->label);
+                bench_find_key(s->direct.p11, s->direct.session, s->label);
         }
         uint8_t sig[1024];
         double end;
@@ -423,16 +444,15 @@ measure_processes(struct subject *s, enum way way, int count, double seconds,
     return (double)total / elapsed;
 }
 
-/* Wall time of fork + exec of `once KEY KIND` to its exit, in ms. */
+/* Wall time of fork + exec of argv to its exit, in ms. */
 static double
-time_one_shot(const char *once, const char *key, const char *kind,
-              const char *conf)
+time_exec(char *const argv[], const char *conf)
 {
     double start = now();
     pid_t pid = fork();
     if (pid == 0) {
         setenv("OPENSSL_CONF", conf, 1);
-        execl(once, once, key, kind, (char *)NULL);
+        execv(argv[0], argv);
         _exit(127);
     }
     int status;
@@ -446,8 +466,15 @@ static void
 check_subject(struct subject *s)
 {
     uint8_t sig[1024];
-    size_t len = direct_sign(&s->direct, s->kind, sig, sizeof(sig));
-    bool ok = verify(s->public_key, s->kind, sig, len, !s->kind->rsa);
+    size_t len;
+    bool ok = true;
+    for (enum way w = WAY_DIRECT; w < N_WAYS; w++) {
+        struct direct *d = pkcs11_path(s, w);
+        if (d == NULL || d->p11 == NULL)
+            continue;
+        len = direct_sign(d, s->kind, sig, sizeof(sig));
+        ok = ok && verify(s->public_key, s->kind, sig, len, !s->kind->rsa);
+    }
     len = evp_sign(s->tessera_key, s->kind, sig, sizeof(sig));
     ok = ok && verify(s->public_key, s->kind, sig, len, false);
     len = evp_sign(s->file_key, s->kind, sig, sizeof(sig));
@@ -456,9 +483,24 @@ check_subject(struct subject *s)
         die("a signature did not verify");
 }
 
+/* A module and a logged-in session on the token, or nothing. */
+struct path {
+    CK_FUNCTION_LIST *p11;
+    CK_SESSION_HANDLE session;
+};
+
+static struct direct
+path_key(const struct path *p, const char *label)
+{
+    if (p->p11 == NULL)
+        return (struct direct){0};
+    return (struct direct){p->p11, p->session,
+                           bench_find_key(p->p11, p->session, label)};
+}
+
 static void
-parse_subject(struct subject *s, char *spec, CK_FUNCTION_LIST *p11,
-              CK_SESSION_HANDLE session)
+parse_subject(struct subject *s, char *spec, const struct path *direct,
+              const struct path *module, const struct path *remote)
 {
     char *name = strchr(spec, ':'), *file = name ? strchr(name + 1, ':') : NULL;
     if (file == NULL)
@@ -475,7 +517,9 @@ parse_subject(struct subject *s, char *spec, CK_FUNCTION_LIST *p11,
     s->file_key = load_file_key(file);
     s->tessera_key = load_tessera_key(name);
     s->public_key = public_half(s->tessera_key);
-    s->direct = (struct direct){p11, session, find_key(p11, session, name)};
+    s->direct = path_key(direct, name);
+    s->module = path_key(module, name);
+    s->remote = path_key(remote, name);
     for (int w = 0; w < N_WAYS; w++) {
         s->latency[w].v = calloc(MAX_SAMPLES, sizeof(double));
         if (s->latency[w].v == NULL)
@@ -533,6 +577,41 @@ report_signatures(struct subject *subjects, int n, int rounds, double floor_us)
            "direct's;\n/floor = c-b over the median floor round trip.\n\n");
 }
 
+/* The PKCS#11 paths beside the provider, if measured. */
+static void
+report_pkcs11_paths(struct subject *subjects, int n, int rounds)
+{
+    if (subjects[0].module.p11 == NULL)
+        return;
+    bool remote = subjects[0].remote.p11 != NULL;
+    printf("PKCS#11 programs: signatures/s (median of rounds), C_SignInit + "
+           "C_Sign on a cached session and key\n\n");
+    printf("%-16s %8s %8s %8s %8s %9s %9s %15s %15s\n", "key", "direct",
+           "tessera", "module", "p11-kit", "m/tessera", "m/p11-kit",
+           "module p50/p99", "p11-kit p50/p99");
+    for (int i = 0; i < n; i++) {
+        struct subject *s = &subjects[i];
+        double direct = median(s->rate[WAY_DIRECT], rounds),
+               tessera = median(s->rate[WAY_TESSERA], rounds),
+               module = median(s->rate[WAY_MODULE], rounds),
+               p11kit = remote ? median(s->rate[WAY_REMOTE], rounds) : 0;
+        char lat[2][32];
+        for (int w = 0; w < 2; w++) {
+            struct samples *l = &s->latency[w == 0 ? WAY_MODULE : WAY_REMOTE];
+            snprintf(lat[w], sizeof(lat[w]), "%.0f/%.0f",
+                     quantile(l->v, l->n, 0.5) * 1e6,
+                     quantile(l->v, l->n, 0.99) * 1e6);
+        }
+        printf("%-16s %8.0f %8.0f %8.0f %8.0f %9.2f %9.2f %15s %15s\n",
+               s->kind->title, direct, tessera, module, p11kit,
+               module / tessera, remote ? module / p11kit : 0, lat[0],
+               remote ? lat[1] : "-");
+    }
+    printf("\nmodule = tessera-pkcs11.so through the agent; tessera = the "
+           "provider through the agent;\np11-kit = p11-kit-client.so through "
+           "`p11-kit server` (p11-kit's remoting) on the same token.\n\n");
+}
+
 static const int process_counts[] = {1, 2, 4, 8};
 #define N_COUNTS (int)(sizeof(process_counts) / sizeof(process_counts[0]))
 
@@ -565,6 +644,15 @@ run_concurrency(struct subject *subjects, int n, int rounds, double seconds,
     printf("\n");
 }
 
+/* `once KEY KIND` */
+static double
+time_one_shot(const char *once, const char *key, const char *kind,
+              const char *conf)
+{
+    char *argv[] = {(char *)once, (char *)key, (char *)kind, NULL};
+    return time_exec(argv, conf);
+}
+
 static void
 run_one_shots(struct subject *s, const char *once, const char *conf)
 {
@@ -586,8 +674,49 @@ run_one_shots(struct subject *s, const char *once, const char *conf)
            f, t, t / f);
 }
 
+/*
+ * A PKCS#11 program that signs once (`p11_once MODULE TOKEN LABEL PIN`),
+ * through each module given: the token's own, tessera-pkcs11.so and
+ * p11-kit-client.so. modules[i] NULL: not measured.
+ */
+static void
+run_pkcs11_one_shots(struct subject *s, const char *p11_once,
+                     const char *modules[3], const char *token, char *pin)
+{
+    static const char *const names[3] = {"direct", "module", "p11-kit"};
+    double ms[3][ONE_SHOT_RUNS], median_ms[3] = {0};
+    for (int r = -1; r < ONE_SHOT_RUNS; r++) { /* round -1 warms */
+        for (int m = 0; m < 3; m++) {
+            char *argv[] = {(char *)p11_once,
+                            (char *)modules[m],
+                            (char *)token,
+                            (char *)s->label,
+                            pin,
+                            NULL};
+            if (modules[m] == NULL)
+                continue;
+            double t = time_exec(argv, "/dev/null");
+            if (r >= 0)
+                ms[m][r] = t;
+        }
+    }
+    printf("One-shot PKCS#11 process (exec, load the module, log in, find "
+           "the key, sign once, exit), median of %d, %s\n ",
+           ONE_SHOT_RUNS, s->kind->title);
+    for (int m = 0; m < 3; m++) {
+        if (modules[m] == NULL)
+            continue;
+        median_ms[m] = median(ms[m], ONE_SHOT_RUNS);
+        printf(" %s %.2f ms;", names[m], median_ms[m]);
+    }
+    if (median_ms[1] > 0 && median_ms[2] > 0)
+        printf(" p11-kit/module %.2f", median_ms[2] / median_ms[1]);
+    printf("\n\n");
+}
+
 struct options {
-    const char *module, *token, *pin_file, *once, *conf;
+    const char *module, *token, *pin_file, *once, *conf, *p11_once;
+    const char *tessera_module, *remote_module; /* PKCS#11 paths, if given */
     int rounds;
     double seconds;
     bool signatures_only; /* the signature table alone (a slow token) */
@@ -599,7 +728,10 @@ usage(void)
     fprintf(stderr, "usage: sign_bench --module SO --token LABEL --pin-file F "
                     "[--rounds N] [--seconds S]\n"
                     "                  [--once PROGRAM --conf OPENSSL_CNF] "
-                    "[--signatures-only] KIND:KEYNAME:PEMFILE...\n");
+                    "[--signatures-only]\n"
+                    "                  [--tessera-module SO] [--remote-module "
+                    "SO] [--p11-once PROGRAM]\n"
+                    "                  KIND:KEYNAME:PEMFILE...\n");
     exit(2);
 }
 
@@ -615,6 +747,9 @@ parse_options(int argc, char **argv, struct options *o)
         {"once", required_argument, NULL, 'o'},
         {"conf", required_argument, NULL, 'c'},
         {"signatures-only", no_argument, NULL, 'S'},
+        {"tessera-module", required_argument, NULL, 'T'},
+        {"remote-module", required_argument, NULL, 'R'},
+        {"p11-once", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     *o = (struct options){.rounds = 5, .seconds = 0.5};
     int c;
@@ -643,6 +778,15 @@ parse_options(int argc, char **argv, struct options *o)
             break;
         case 'c':
             o->conf = optarg;
+            break;
+        case 'T':
+            o->tessera_module = optarg;
+            break;
+        case 'R':
+            o->remote_module = optarg;
+            break;
+        case 'P':
+            o->p11_once = optarg;
             break;
         default:
             usage();
@@ -675,13 +819,20 @@ main(int argc, char **argv)
     if (!OSSL_PROVIDER_load(NULL, "default") ||
         !OSSL_PROVIDER_load(NULL, "tessera"))
         die("cannot load the providers");
-    CK_FUNCTION_LIST *p11 = bench_load_module(o.module);
-    CK_SESSION_HANDLE session = bench_open_token(p11, o.token, pin, 0);
+    struct path paths[3] = {{0}}; /* direct, module, remote */
+    const char *modules[3] = {o.module, o.tessera_module, o.remote_module};
+    for (int i = 0; i < 3; i++) {
+        if (modules[i] == NULL)
+            continue;
+        paths[i].p11 = bench_load_module(modules[i]);
+        paths[i].session = bench_open_token(paths[i].p11, o.token, pin, 0);
+    }
 
     int n = argc - first;
     struct subject *subjects = calloc((size_t)n, sizeof(*subjects));
     for (int i = 0; i < n; i++) {
-        parse_subject(&subjects[i], argv[first + i], p11, session);
+        parse_subject(&subjects[i], argv[first + i], &paths[0], &paths[1],
+                      &paths[2]);
         check_subject(&subjects[i]);
     }
 
@@ -691,23 +842,31 @@ main(int argc, char **argv)
         floor_rate[r] = measure_floor(o.seconds, &floor_latency);
         for (int i = 0; i < n; i++)
             for (int w = 0; w < N_WAYS; w++)
-                subjects[i].rate[w][r] =
-                    measure(&subjects[i], (enum way)w, o.seconds);
+                if (measured(&subjects[i], (enum way)w))
+                    subjects[i].rate[w][r] =
+                        measure(&subjects[i], (enum way)w, o.seconds);
     }
     double floor_us = 1e6 / median(floor_rate, o.rounds);
     report_floor(floor_rate, o.rounds, &floor_latency);
     report_signatures(subjects, n, o.rounds, floor_us);
+    report_pkcs11_paths(subjects, n, o.rounds);
     if (!o.signatures_only)
         run_concurrency(subjects, n, o.rounds, o.seconds, o.token, pin);
     if (o.once != NULL && !o.signatures_only)
         run_one_shots(&subjects[0], o.once, o.conf);
+    if (o.p11_once != NULL && !o.signatures_only)
+        run_pkcs11_one_shots(&subjects[0], o.p11_once, modules, o.token, pin);
 
     for (int i = 0; i < n; i++)
         free_subject(&subjects[i]);
     free(subjects);
     free(floor_latency.v);
-    p11->C_Logout(session);
-    p11->C_Finalize(NULL);
+    for (int i = 0; i < 3; i++) {
+        if (paths[i].p11 != NULL) {
+            paths[i].p11->C_Logout(paths[i].session);
+            paths[i].p11->C_Finalize(NULL);
+        }
+    }
     OPENSSL_cleanse(pin, sizeof(pin));
     return 0;
 }

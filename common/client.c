@@ -101,6 +101,40 @@ install_fork_handlers(void)
 
 /* --- the pool */
 
+/* Connections a library's client keeps open at most; signing threads
+ * beyond this wait for one. */
+#define LIBRARY_MAX_CONNECTIONS 8
+/* An idle connection older than this is closed at the next call. */
+#define LIBRARY_IDLE_SECONDS 10
+/* A signature on a slow smartcard takes about a second; this is far above. */
+#define LIBRARY_REPLY_TIMEOUT_SECONDS 60
+/* Covers a SoftHSM or HSM signature up to ECDSA P-384, so the reply finds
+ * this thread running; a smartcard's or TPM's is slept through. */
+#define LIBRARY_POLL_US 2000
+
+static unsigned
+poll_us_from_environment(void)
+{
+    const char *text = getenv("TESSERA_POLL_US");
+    char *end;
+    if (text == NULL || text[0] == '\0')
+        return LIBRARY_POLL_US;
+    unsigned long us = strtoul(text, &end, 10);
+    return *end == '\0' && us <= TESSERA_POLL_US_MAX ? (unsigned)us
+                                                     : LIBRARY_POLL_US;
+}
+
+void
+tessera_client_library_options(struct tessera_client_options *o)
+{
+    *o = (struct tessera_client_options){
+        .max_connections = LIBRARY_MAX_CONNECTIONS,
+        .idle_seconds = LIBRARY_IDLE_SECONDS,
+        .reply_timeout_seconds = LIBRARY_REPLY_TIMEOUT_SECONDS,
+        .sign_poll_us = poll_us_from_environment(),
+    };
+}
+
 struct tessera_client *
 tessera_client_new(const struct tessera_client_options *o)
 {
@@ -301,8 +335,8 @@ typedef enum tessera_outcome (*session_fn)(int fd, void *arg,
  * cannot have been acted on or acting twice is harmless (resendable).
  */
 static int
-run(struct tessera_client *c, bool resendable, session_fn session, void *arg,
-    struct tessera_status *st)
+run_attempts(struct tessera_client *c, bool resendable, session_fn session,
+             void *arg, struct tessera_status *st)
 {
     for (int attempt = 0;; attempt++) {
         bool reused;
@@ -318,6 +352,21 @@ run(struct tessera_client *c, bool resendable, session_fn session, void *arg,
             (o == TESSERA_LOST_SENT && !resendable))
             return -1;
     }
+}
+
+/*
+ * The host program's errno is not ours to change: Python, for one, reports
+ * a failed key load as the errno it finds (ENOENT from our connect) instead
+ * of the error the provider put in OpenSSL's queue.
+ */
+static int
+run(struct tessera_client *c, bool resendable, session_fn session, void *arg,
+    struct tessera_status *st)
+{
+    int saved_errno = errno;
+    int rc = run_attempts(c, resendable, session, arg, st);
+    errno = saved_errno;
+    return rc;
 }
 
 /* Requests that act: sent twice, each would act twice (a PIN tried twice,

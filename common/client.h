@@ -41,6 +41,15 @@ struct tessera_client_options {
 
 struct tessera_client;
 
+/*
+ * The options of a client loaded into someone else's program (the OpenSSL
+ * provider, the PKCS#11 module): a few connections, closed when idle, a
+ * bound on how long a reply may take, and the SIGN poll bound from
+ * TESSERA_POLL_US (docs/performance.md). No identity cache: a caller that
+ * wants one sets it.
+ */
+void tessera_client_library_options(struct tessera_client_options *options);
+
 /* NULL when out of memory; no connection is made yet. */
 struct tessera_client *
 tessera_client_new(const struct tessera_client_options *options);

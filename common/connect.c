@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "ownership.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,11 +114,25 @@ hello(int fd, struct tessera_status *st)
     return ok;
 }
 
+bool
+tessera_inside_agent(void)
+{
+    return dlsym(RTLD_DEFAULT, TESSERA_AGENT_MARKER) != NULL;
+}
+
 int
 tessera_agent_connect(const char *path, const uid_t *agent_uids,
                       size_t n_agent_uids, struct tessera_status *st)
 {
     uid_t defaults[2];
+    /* Its socket thread could be waiting for the very call that asks. */
+    if (tessera_inside_agent()) {
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "this process is a Tessera agent, which never "
+                           "calls itself over its socket (is "
+                           "tessera-pkcs11.so among its PKCS#11 modules?)");
+        return -1;
+    }
     if (agent_uids == NULL) {
         n_agent_uids = default_agent_uids(defaults);
         agent_uids = defaults;

@@ -231,3 +231,43 @@ tessera_p11uri_match_identity(const struct tessera_p11uri *u,
         return false;
     return true;
 }
+
+/* Everything but RFC 3986's unreserved characters is percent-encoded: valid
+ * in any pkcs11: URI attribute, and never taken for a separator. */
+static char *
+append_encoded(char *p, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        if ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+            (*v >= '0' && *v <= '9') || strchr("-._~", *v) != NULL) {
+            *p++ = (char)*v;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*v >> 4];
+            *p++ = hex[*v & 15];
+        }
+    }
+    return p;
+}
+
+char *
+tessera_p11uri_format_token(const char *label, const char *manufacturer,
+                            const char *model, const char *serial)
+{
+    const char *names[] = {"token", "manufacturer", "model", "serial"};
+    const char *values[] = {label, manufacturer, model, serial};
+    size_t size = sizeof(SCHEME);
+    for (size_t i = 0; i < 4; i++)
+        size += strlen(names[i]) + 2 + 3 * strlen(values[i]);
+    char *uri = malloc(size), *p = uri;
+    if (uri == NULL)
+        return NULL;
+    p += sprintf(p, "%s", SCHEME);
+    for (size_t i = 0; i < 4; i++) {
+        p += sprintf(p, "%s%s=", i > 0 ? ";" : "", names[i]);
+        p = append_encoded(p, values[i]);
+    }
+    *p = '\0';
+    return uri;
+}

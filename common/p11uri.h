@@ -41,6 +41,13 @@ void tessera_p11uri_clear(struct tessera_p11uri *u);
 bool tessera_p11uri_match_token(const struct tessera_p11uri *u,
                                 const char *label, const char *manufacturer,
                                 const char *model, const char *serial);
+/*
+ * The URI naming exactly this token (label, manufacturer, model, serial),
+ * percent-encoded as RFC 7512 asks; NULL when out of memory. The caller
+ * frees it.
+ */
+char *tessera_p11uri_format_token(const char *label, const char *manufacturer,
+                                  const char *model, const char *serial);
 /* Token attributes, then object (key label or identity name), id and type. */
 bool tessera_p11uri_match_identity(const struct tessera_p11uri *u,
                                    const struct tessera_identity_summary *s);

@@ -8,19 +8,6 @@
 #include "provider.h"
 #include "../common/client.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
-/* Connections one provider instance keeps open at most; signing threads
- * beyond this wait for one. */
-#define MAX_CONNECTIONS 8
-/* An idle connection older than this is closed at the next call. */
-#define IDLE_SECONDS 10
-/* A signature on a slow smartcard takes about a second; this is far above. */
-#define REPLY_TIMEOUT_SECONDS 60
-/* Covers a SoftHSM or HSM signature up to ECDSA P-384, so the reply finds
- * this thread running; a smartcard's or TPM's is slept through. */
-#define DEFAULT_POLL_US 2000
 /*
  * A program loads a certificate and a key as two loads of one name (openssl
  * s_client's -cert and -key, SSL_CTX_use_* in most programs). A renewal
@@ -30,28 +17,12 @@
  */
 #define IDENTITY_CACHE_MS 2000
 
-static unsigned
-poll_us_from_environment(void)
-{
-    const char *text = getenv("TESSERA_POLL_US");
-    char *end;
-    if (text == NULL || text[0] == '\0')
-        return DEFAULT_POLL_US;
-    unsigned long us = strtoul(text, &end, 10);
-    return *end == '\0' && us <= TESSERA_POLL_US_MAX ? (unsigned)us
-                                                     : DEFAULT_POLL_US;
-}
-
 void *
 tessera_socket_backend_new(void)
 {
-    struct tessera_client_options options = {
-        .max_connections = MAX_CONNECTIONS,
-        .idle_seconds = IDLE_SECONDS,
-        .reply_timeout_seconds = REPLY_TIMEOUT_SECONDS,
-        .sign_poll_us = poll_us_from_environment(),
-        .identity_cache_ms = IDENTITY_CACHE_MS,
-    };
+    struct tessera_client_options options;
+    tessera_client_library_options(&options);
+    options.identity_cache_ms = IDENTITY_CACHE_MS;
     return tessera_client_new(&options);
 }
 
@@ -61,20 +32,13 @@ socket_backend_destroy(void *backend)
     tessera_client_free(backend);
 }
 
-/*
- * The host program's errno is not ours to change: Python, for one, reports
- * a failed key load as the errno it finds (ENOENT from our connect) instead
- * of the error we put in OpenSSL's queue.
- */
 static int
 socket_list(void *backend,
             int (*found)(const struct tessera_identity_summary *s, void *arg),
             void *arg, struct tessera_status *st)
 {
     struct tessera_identity_list list;
-    int saved_errno = errno;
     int rc = tessera_client_list(backend, &list, st);
-    errno = saved_errno;
     for (size_t i = 0; rc == 0 && i < list.n && found(&list.items[i], arg) == 0;
          i++)
         ;
@@ -86,20 +50,14 @@ static int
 socket_get_identity(void *backend, const char *name,
                     struct tessera_identity *out, struct tessera_status *st)
 {
-    int saved_errno = errno;
-    int rc = tessera_client_get_identity(backend, name, out, st);
-    errno = saved_errno;
-    return rc;
+    return tessera_client_get_identity(backend, name, out, st);
 }
 
 static int
 socket_sign(void *backend, const struct tessera_sign_request *req,
             struct tessera_blob *signature, struct tessera_status *st)
 {
-    int saved_errno = errno;
-    int rc = tessera_client_sign(backend, req, signature, st);
-    errno = saved_errno;
-    return rc;
+    return tessera_client_sign(backend, req, signature, st);
 }
 
 const struct tessera_backend_ops tessera_socket_backend_ops = {

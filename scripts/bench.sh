@@ -3,7 +3,9 @@
 # Sets up SoftHSM2 tokens, a local CA, the agent and keys in a temp dir, then
 # runs the benchmarks in bench/ and prints one report:
 #   the socket floor; signatures/s and p50/p99 per key kind (file, direct
-#   PKCS#11, tessera); 1-8 processes at once; one-shot processes; mutual-TLS
+#   PKCS#11, tessera); PKCS#11 programs' paths to the same token
+#   (tessera-pkcs11.so, and p11-kit's remoting as the anchor); 1-8 processes
+#   at once; one-shot processes; mutual-TLS
 #   handshakes/s with openssl s_time; agent start-up and memory with 10, 100
 #   and 1000 identities, and `tessera list` latency at 1000; and the same
 #   signature table on a TPM 2.0 token (swtpm behind tpm2-abrmd).
@@ -80,12 +82,22 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/ec-p256.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$D/ec-p384.pem" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/rsa2048.pem" 2>/dev/null
 
+# p11-kit's remoting of the same token: `p11-kit server` and its client module.
+P11KIT_CLIENT=$(pkg-config --variable=p11_module_path p11-kit-1)/p11-kit-client.so
+p11-kit server -f -n "$D/p11-kit.sock" --provider "$MODULE" "pkcs11:token=Bench" \
+    >"$D/p11-kit.log" 2>&1 &
+PIDS+=("$!")
+export P11_KIT_SERVER_ADDRESS=unix:path=$D/p11-kit.sock
+until [ -S "$D/p11-kit.sock" ]; do sleep 0.01; done
+
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version)"
 echo "token: SoftHSM2 $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null); $rounds interleaved rounds of ${seconds}s"
 echo
 "$B/bench/sign_bench" --module "$MODULE" --token Bench --pin-file "$D/pin" \
     --rounds "$rounds" --seconds "$seconds" \
     --once "$B/bench/sign_once" --conf "$SNIPPET" \
+    --tessera-module "$B/pkcs11/tessera-pkcs11.so" --remote-module "$P11KIT_CLIENT" \
+    --p11-once "$B/bench/p11_once" \
     "ec-p256:bench-ec-p256:$D/ec-p256.pem" "ec-p384:bench-ec-p384:$D/ec-p384.pem" \
     "rsa2048:bench-rsa2048:$D/rsa2048.pem" "rsa2048-pss:bench-rsa2048:$D/rsa2048.pem"
 

@@ -23,6 +23,10 @@ packages=(
     pcscd vsmartcard-vpcd libcacard-dev libnss3-tools
     # a software TPM 2.0 and Debian's PKCS#11 module for it
     swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools
+    # programs that speak only PKCS#11, for tessera-pkcs11.so: GnuTLS's
+    # p11tool and gnutls-cli, libp11's engine (wpa_supplicant), a browser
+    # and a web server that asks for client certificates
+    gnutls-bin libengine-pkcs11-openssl chromium nginx-light
 )
 
 missing=()

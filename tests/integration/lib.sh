@@ -117,6 +117,18 @@ check_refused() {
     fi
 }
 
+# check_absent DESCRIPTION PATTERN FILE...: no line of the files says it.
+check_absent() {
+    local desc=$1 pattern=$2
+    shift 2
+    if grep -Eq -- "$pattern" "$@"; then
+        grep -Eh -- "$pattern" "$@" >"$T/out"
+        fail "$desc (/$pattern/ appeared)"
+    else
+        pass "$desc"
+    fi
+}
+
 finish() {
     stop_agent
     if [ "$unclean_agent_exits" -eq 0 ]; then
@@ -297,6 +309,26 @@ check_exit() {
         fail "$desc (no /$pattern/ in: $(head -c 300 "$T/out"))"
     fi
 }
+
+# import_with_chain NAME KEYSPEC [CA_DIR]: as enroll, with the CA's
+# certificate stored as the chain.
+import_with_chain() {
+    local name=$1 spec=$2 ca=${3:-$T/ca}
+    "$TESSERA" keygen "$name" --token "Test Token" --key "$spec" \
+        --subject "CN=$name,O=Tessera Test" --out "$T/$name.csr" &&
+        issue "$ca" "$T/$name.csr" "$T/$name.pem" client.ext &&
+        "$TESSERA" import "$name" --cert "$T/$name.pem" --chain "$ca/ca.pem"
+}
+
+# private_root DIR:TARGET... -- COMMAND...: COMMAND in a mount namespace of
+# its own where each TARGET shows DIR's files: the machine's files (p11-kit's
+# module registry, browser policies) change for it alone. In the background,
+# `(exec unshare --mount bash -c "$PRIVATE_ROOT" - ARGS...) &` makes $! the
+# command's pid.
+PRIVATE_ROOT='while [ "$1" != -- ]; do mount --bind "${1%%:*}" "${1#*:}" || exit 1; shift; done
+shift
+exec "$@"'
+private_root() { unshare --mount bash -c "$PRIVATE_ROOT" - "$@"; }
 
 # ca_enroll NAME CA SUBJECT [ARGS...]: tessera enroll on "Test Token".
 ca_enroll() {

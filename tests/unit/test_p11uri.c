@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -92,6 +93,30 @@ test_token_matching(void **state)
     tessera_p11uri_clear(&uri);
 }
 
+/* A token's URI, formatted and parsed back, names that token and no other,
+ * whatever characters its fields hold. */
+static void
+test_formatted_token_uri_round_trips(void **state)
+{
+    (void)state;
+    const char *label = "Work Card; 100% \"mine\"?/é";
+    char *text = tessera_p11uri_format_token(label, "SoftHSM project",
+                                             "SoftHSM v2", "01=2");
+    assert_non_null(text);
+    assert_string_equal(text, "pkcs11:token=Work%20Card%3B%20100%25%20%22mine"
+                              "%22%3F%2F%C3%A9;manufacturer=SoftHSM%20project;"
+                              "model=SoftHSM%20v2;serial=01%3D2");
+    struct tessera_p11uri uri;
+    char err[256];
+    assert_true(tessera_p11uri_parse(text, &uri, err, sizeof(err)));
+    assert_true(tessera_p11uri_match_token(&uri, label, "SoftHSM project",
+                                           "SoftHSM v2", "01=2"));
+    assert_false(tessera_p11uri_match_token(&uri, label, "SoftHSM project",
+                                            "SoftHSM v2", "01=3"));
+    tessera_p11uri_clear(&uri);
+    free(text);
+}
+
 static void
 expect_rejected(const char *text, const char *reason)
 {
@@ -127,6 +152,7 @@ main(void)
         cmocka_unit_test(test_percent_decoding_and_fields),
         cmocka_unit_test(test_identity_matching),
         cmocka_unit_test(test_token_matching),
+        cmocka_unit_test(test_formatted_token_uri_round_trips),
         cmocka_unit_test(test_malformed_uris_are_rejected),
     };
     return cmocka_run_group_tests_name("pkcs11 URIs", tests, NULL, NULL);
