@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The tessera command as people and scripts meet it: help for every
+# command, usage errors naming the command, a line saying what each command
+# did, and JSON from every command that prints data.
+. "$(dirname "$0")/lib.sh"
+
+# --- help, before any agent runs: it needs none
+commands=$("$TESSERA" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }' | xargs)
+check_output "tessera --help lists the commands" \
+    "^list tokens unlock lock enroll renew keygen import doctor export help$" echo "$commands"
+for command in $commands; do
+    "$TESSERA" help "$command" >"$T/help.$command" 2>&1 || true
+    if grep -q "^Usage: tessera $command" "$T/help.$command" &&
+        grep -q "^Options:" "$T/help.$command" &&
+        grep -q "^  -h, --help" "$T/help.$command" &&
+        grep -q "^Exit status:" "$T/help.$command" &&
+        grep -q "^  3  no agent of yours" "$T/help.$command" &&
+        "$TESSERA" "$command" --help | cmp -s - "$T/help.$command" &&
+        "$TESSERA" "$command" -h | cmp -s - "$T/help.$command"; then
+        pass "tessera help $command, $command --help and -h: usage, options, exit statuses"
+    else
+        cp "$T/help.$command" "$T/out"
+        fail "tessera help $command, $command --help and -h: usage, options, exit statuses"
+    fi
+    check_exit "tessera $command --no-such-option: a usage error naming $command" 2 \
+        "^tessera $command: unknown option --no-such-option$" \
+        "$TESSERA" "$command" --no-such-option
+done
+check_output "enroll's help has the CA's exit statuses" "^  6  the CA still said pending at the timeout" \
+    cat "$T/help.enroll"
+check_output "doctor's says what its exit status 1 means" "^  1  a check failed" cat "$T/help.doctor"
+check_output "options after the operand are read too (lock TOKEN --help)" "^Usage: tessera lock" \
+    "$TESSERA" lock "Some Token" --help
+check_exit "a missing required option is named" 2 "^tessera keygen: needs --token TOKEN and --subject DN$" \
+    "$TESSERA" keygen new-key
+check_exit "an option without its value" 2 "^tessera unlock: --pin-file needs a value$" \
+    "$TESSERA" unlock --pin-file
+check_exit "a value for a flag" 2 "^tessera list: --json takes no value$" "$TESSERA" list --json=yes
+check_exit "an operand where none is taken" 2 "^tessera tokens: takes no operand, not extra$" \
+    "$TESSERA" tokens extra
+check_exit "help for no such command" 2 "^tessera help: no command frobnicate$" "$TESSERA" help frobnicate
+check_exit "without an agent, a command says so: exit 3" 3 "agent is not running|cannot be found" \
+    "$TESSERA" list
+
+# --- what each command says it did, and its JSON
+make_token "Test Token"
+make_token "Spare Token"
+make_token 'Quote "Q" Token'
+make_ca "$T/ca" "Tessera Test CA"
+mkdir -p "$XDG_CONFIG_HOME/tessera"
+profile local protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=7 \
+    >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+
+json() { # DESCRIPTION JQ-FILTER COMMAND...: valid JSON on stdout, the filter true
+    local desc=$1 filter=$2
+    shift 2
+    local status=0
+    "$@" >"$T/json" 2>"$T/json.err" || status=$?
+    if python3 -m json.tool "$T/json" >/dev/null 2>&1 &&
+        jq -e "$filter" "$T/json" >/dev/null 2>&1; then
+        pass "$desc"
+    else
+        cat "$T/json" "$T/json.err" >"$T/out"
+        fail "$desc (exit status $status; /$filter/)"
+    fi
+}
+
+check_output "unlock says which token it unlocked" "^unlocked Test Token$" \
+    "$TESSERA" unlock "Test Token" --pin-file "$T/pin"
+json "unlock --json: the token and its state" '.token == "Spare Token" and .state == "unlocked"' \
+    "$TESSERA" unlock "Spare Token" --pin-file "$T/pin" --json
+check_output "lock says which" "^locked Spare Token$" "$TESSERA" lock "Spare Token"
+json "lock --json" '.token == "Spare Token" and .state == "locked"' "$TESSERA" lock "Spare Token" --json
+json "lock --json of every token: a null token" '.token == null and .state == "locked"' \
+    "$TESSERA" lock --json
+check_output "lock without a token says every token" "^locked every token$" "$TESSERA" lock
+unlock "Test Token"
+
+check_output "keygen --out says what it generated, and where the CSR is" \
+    "^generated ec-p256 key laptop on token Test Token; its CSR is in $T/laptop.csr$" \
+    "$TESSERA" keygen laptop --token "Test Token" --subject "CN=laptop,O=Tessera Test" --out "$T/laptop.csr"
+json "keygen --json: name, key, token and the CSR as PEM" \
+    '.name == "desk" and .key == "ec-p384" and .token == "Test Token" and .out == null and (.csr | startswith("-----BEGIN CERTIFICATE REQUEST-----\n"))' \
+    "$TESSERA" keygen desk --token "Test Token" --key ec-p384 --subject CN=desk --json
+jq -r .csr "$T/json" >"$T/desk.csr"
+check_output "whose CSR is the token key's" "verify OK" openssl req -in "$T/desk.csr" -noout -verify
+issue "$T/ca" "$T/laptop.csr" "$T/laptop.pem" client.ext
+check_output "import says what it stored" "^imported laptop$" \
+    "$TESSERA" import laptop --cert "$T/laptop.pem" --chain "$T/ca/ca.pem"
+issue "$T/ca" "$T/desk.csr" "$T/desk.pem" client.ext
+serial=$(openssl x509 -in "$T/desk.pem" -noout -serial | cut -d= -f2)
+json "import --json: the certificate's subject, issuer, serial and validity" \
+    ".name == \"desk\" and .subject == \"CN=desk\" and .issuer == \"CN=Tessera Test CA\" and .serial == \"$serial\" and (.not_after | test(\"^[0-9-]{10}T[0-9:]{8}Z$\")) and (.not_before | test(\"Z$\"))" \
+    "$TESSERA" import desk --cert "$T/desk.pem" --json
+check_output "export says each file it wrote" \
+    "^wrote laptop's key reference to $T/laptop.ref$" \
+    "$TESSERA" export laptop --key-ref "$T/laptop.ref" --cert "$T/laptop.crt" --chain "$T/laptop-chain.pem"
+cp "$T/out" "$T/exported"
+check_output "with the chain's size" "^wrote laptop's chain \(1 CA certificate\) to $T/laptop-chain.pem$" \
+    cat "$T/exported"
+json "export --json: the files written, null for those not asked for" \
+    ".name == \"laptop\" and .key_ref == null and .cert == \"$T/l2.crt\" and .chain == \"$T/l2-chain.pem\" and .chain_certificates == 1" \
+    "$TESSERA" export laptop --cert "$T/l2.crt" --chain "$T/l2-chain.pem" --json
+json "enroll --json: the certificate issued" \
+    '.name == "enrolled" and (.subject | contains("CN=enrolled")) and .issuer == "CN=Tessera Test CA"' \
+    ca_enroll enrolled local "CN=enrolled,O=Tessera Test" --json
+json "renew --json: the new certificate" '.name == "enrolled" and .serial != null' \
+    "$TESSERA" renew enrolled --json
+json "list --json: one object per identity" '[.[].name] | sort == ["desk", "enrolled", "laptop"]' \
+    "$TESSERA" list --json
+json "tokens --json, with a label that needs escaping" \
+    'map(.label) | index("Quote \"Q\" Token") != null' "$TESSERA" tokens --json
+json "doctor --json: one object per check, the fix apart" \
+    'length > 5 and all(.[]; has("check") and has("ok") and has("message") and has("fix")) and (map(select(.check == "provider"))[0] | .ok == false and (.fix | startswith("add")) and (.message | contains("fix") | not))' \
+    env OPENSSL_CONF=/dev/null "$TESSERA" doctor --json
+json "a failure with --json is an object too, the error named" \
+    '.error == "no-identity" and (.message | length > 0)' \
+    "$TESSERA" export ghost --cert "$T/ghost.crt" --json
+
+finish
