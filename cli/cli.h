@@ -2,7 +2,8 @@
 /*
  * The tessera command's parts: commands.c (the command table: every
  * command's operand, options, help text and exit statuses), args.c (the
- * arguments parsed by that table), help.c (--help), main.c (the
+ * arguments parsed by that table), help.c (--help, and the man page and
+ * shell completion that gendoc.c makes from the same table), main.c (the
  * global options and the dispatch), one file per group of commands
  * (cmd_*.c, doctor.c), output.c and json.c (tables and JSON), pin.c (PIN
  * entry) and files.c (the files it reads and writes).

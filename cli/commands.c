@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The command table: what each command takes and what it says about
- * itself. The one source of `tessera --help` and `tessera help COMMAND`;
- * args.c parses every command line by it.
+ * itself. The one source of `tessera --help`, `tessera help COMMAND`,
+ * tessera(1) and the bash and zsh completion (gendoc.c); args.c parses
+ * every command line by it.
  */
 #include "cli.h"
 

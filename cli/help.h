@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the command table says, for people: --help. */
+/* What the command table says, for people: --help, and the pieces the man
+ * page shares with it. */
 #ifndef TESSERA_CLI_HELP_H
 #define TESSERA_CLI_HELP_H
 

@@ -2,8 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # The tessera command as people and scripts meet it: help for every
 # command, usage errors naming the command, a line saying what each command
-# did, and JSON from every command that prints data.
+# did, JSON from every command that prints data, the man pages, and the
+# bash and zsh completion against a running agent.
 . "$(dirname "$0")/lib.sh"
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+MAN_PAGES=("$TESSERA_BUILD/cli/tessera.1" "$TESSERA_BUILD/data/agent.conf.5"
+    "$TESSERA_BUILD/data/tessera-agent.8")
+BASH_COMPLETION=$TESSERA_BUILD/cli/completion/tessera
+ZSH_COMPLETION_DIR=$TESSERA_BUILD/cli/completion
+# The completion runs `tessera` as users have it, from PATH.
+export PATH=$TESSERA_BUILD/cli:$PATH
 
 # --- help, before any agent runs: it needs none
 commands=$("$TESSERA" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }' | xargs)
@@ -42,6 +51,43 @@ check_exit "an operand where none is taken" 2 "^tessera tokens: takes no operand
 check_exit "help for no such command" 2 "^tessera help: no command frobnicate$" "$TESSERA" help frobnicate
 check_exit "without an agent, a command says so: exit 3" 3 "agent is not running|cannot be found" \
     "$TESSERA" list
+
+# --- the man pages: rendered without a warning, and complete
+for page in "${MAN_PAGES[@]}"; do
+    name=$(basename "$page")
+    check "$name renders without warnings" no_sanitizer \
+        bash -c "test -z \"\$(MANWIDTH=80 man --warnings -l '$page' 2>&1 >/dev/null; groff -ww -z -man '$page' 2>&1)\""
+done
+missing=()
+for command in $commands; do
+    grep -q "^\.SS $command$" "${MAN_PAGES[0]}" || missing+=("$command")
+    for option in $(grep -oE '^  --[a-z-]+' "$T/help.$command"); do
+        grep -qF "\\fB${option//-/\\-}\\fR" "${MAN_PAGES[0]}" || missing+=("$command $option")
+    done
+done
+if [ ${#missing[@]} -eq 0 ]; then pass "tessera(1) has every command and option of --help"; else
+    echo "${missing[*]}" >"$T/out"
+    fail "tessera(1) has every command and option of --help"
+fi
+missing=()
+for option in $("$AGENT" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+    grep -qF "\\fB${option//-/\\-}\\fR" "${MAN_PAGES[2]}" || missing+=("$option")
+done
+if [ ${#missing[@]} -eq 0 ]; then pass "tessera-agent(8) has every option of tessera-agent --help"; else
+    echo "${missing[*]}" >"$T/out"
+    fail "tessera-agent(8) has every option of tessera-agent --help"
+fi
+check_output "agent.conf(5) describes every key the agent reads, and no other" "keys, each read by the agent and described" \
+    python3 "$(dirname "$0")/config_keys.py" "$SRC" "${MAN_PAGES[1]}"
+# The example, every key uncommented, is a configuration the agent takes.
+sed -e 's/^#\([a-z][a-z0-9-]*=\)/\1/' -e 's/^#\(\[[^]]*\]\)$/\1/' \
+    -e 's/^\(modules=\).*/\1'"${SOFTHSM_MODULE//\//\\/}"'/' \
+    -e "s|^\(pin-file=\).*|\1$T/pin|" "$SRC/data/agent.conf.example" >"$T/example.conf"
+check_output "the example, every key set, is a configuration the agent starts with" "^ok$" \
+    bash -c "timeout 5 '$AGENT' --foreground --config '$T/example.conf' --socket '$T/example.sock' \
+        --state-dir '$T/example-state' >'$T/example.log' 2>&1 & pid=\$!; \
+        for _ in \$(seq 1 100); do [ -S '$T/example.sock' ] && break; sleep 0.05; done; \
+        kill \$pid && wait \$pid && echo ok || cat '$T/example.log'"
 
 # --- what each command says it did, and its JSON
 make_token "Test Token"
@@ -118,5 +164,47 @@ json "doctor --json: one object per check, the fix apart" \
 json "a failure with --json is an object too, the error named" \
     '.error == "no-identity" and (.message | length > 0)' \
     "$TESSERA" export ghost --cert "$T/ghost.crt" --json
+
+# --- bash completion: the function itself, as bash calls it at a Tab
+# complete_bash WORDS...: what _tessera offers for the last word, sorted.
+complete_bash() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+        _tessera; printf "%s\n" "${COMPREPLY[@]}"' _ "$BASH_COMPLETION" "$@" |
+        sort | xargs -d '\n' echo
+}
+complete_bash_elsewhere() { TESSERA_SOCKET=$T/nowhere.sock complete_bash "$@"; }
+check_output "bash: the commands" \
+    "^doctor enroll export help import keygen list lock renew tokens unlock$" complete_bash tessera ""
+check_output "bash: a command from its start" "^unlock$" complete_bash tessera unl
+check_output "bash: a command's options" "^--help --json --key --out --subject --token$" \
+    complete_bash tessera keygen x --
+check_output "bash: identities from tessera list --json" "^desk enrolled laptop$" \
+    complete_bash tessera export ""
+check_output "bash: an identity from its start" "^laptop$" complete_bash tessera renew la
+check_output "bash: a token label with a space, escaped" '^Spare\\ Token$' complete_bash tessera unlock Sp
+check_output "bash: or quoted, as the word began" "^'Spare Token'$" complete_bash tessera unlock "'Sp"
+check_output "bash: a label with quotes, escaped back" '^Quote\\ \\"Q\\"\\ Token$' \
+    complete_bash tessera unlock Quo
+check_output "bash: --token=VALUE offers tokens" '^Spare\\ Token$' complete_bash tessera keygen x --token = Sp
+check_output "bash: key types" "^ec-p256 ec-p384$" complete_bash tessera keygen x --key ec
+check_output "bash: files for a file option" "^$T/laptop.crt$" complete_bash tessera export laptop --cert "$T/laptop.cr"
+check_output "bash: options once the operand is there" "^--json$" complete_bash tessera renew laptop --j
+check_output "bash: the agent at --socket is asked, not the environment's" "^laptop$" \
+    complete_bash_elsewhere tessera --socket "$TESSERA_SOCKET" export lap
+
+# --- zsh completion, in an interactive zsh on a pseudo-terminal
+# complete_zsh LINE: what zsh shows and offers after LINE and a Tab.
+complete_zsh() { timeout 60 zsh -f "$(dirname "$0")/zsh_complete.zsh" "$ZSH_COMPLETION_DIR" "$1"; }
+zsh_matches() { complete_zsh "$1" | sed -n 's/.*match://p' | sort | xargs -d '\n' echo; }
+zsh_matches_elsewhere() { TESSERA_SOCKET=$T/nowhere.sock zsh_matches "$@"; }
+check_output "zsh: the commands, each with its summary" "unlock +-- log the agent into a token" \
+    complete_zsh "tessera "
+check_output "zsh: identities" "^desk enrolled laptop$" zsh_matches "tessera export "
+check_output "zsh: a token label with a space" "^Spare Token$" zsh_matches "tessera unlock Sp"
+check_output "zsh: a label with quotes" '^Quote "Q" Token$' zsh_matches "tessera lock Quo"
+check_output "zsh: key types" "^ec-p384$" zsh_matches "tessera keygen x --key ec-p3"
+check_output "zsh: the agent at --socket is asked" "^laptop$" \
+    zsh_matches_elsewhere "tessera --socket $TESSERA_SOCKET renew la"
 
 finish
