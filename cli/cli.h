@@ -62,7 +62,6 @@ struct cli_exit_status {
 };
 
 struct cli_args;
-struct tessera_client;
 /* A command: the agent's client (no connection until a call) and its
  * parsed arguments; the exit status. */
 typedef int cli_run(struct tessera_client *agent, const struct cli_args *args);

@@ -34,7 +34,7 @@ print_keygen_json(const struct tessera_keygen_request *req, const char *out,
     json_string(&j, "token", req->token);
     json_string(&j, "csr", pem);
     json_string(&j, "out", out);
-    json_end_object(&j);
+    json_end(&j);
     free(pem);
 }
 
@@ -110,7 +110,7 @@ print_exported(const struct cli_args *args, const struct tessera_identity *id)
         json_string(&j, "cert", cert);
         json_string(&j, "chain", chain);
         json_uint(&j, "chain_certificates", chain ? n_chain : 0);
-        json_end_object(&j);
+        json_end(&j);
         return;
     }
     if (key_ref != NULL)

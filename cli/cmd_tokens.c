@@ -60,7 +60,7 @@ say_done(const struct cli_args *args, const char *state, const char *token)
         json_begin_object(&j, NULL);
         json_string(&j, "token", token);
         json_string(&j, "state", state);
-        json_end_object(&j);
+        json_end(&j);
     } else {
         printf("%s %s\n", state, token ? token : "every token");
     }

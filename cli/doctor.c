@@ -69,7 +69,7 @@ report(struct doctor *d, bool ok, const char *check, const char *fmt, ...)
     json_bool(d->json, "ok", ok);
     json_string(d->json, "message", text);
     json_string(d->json, "fix", fix);
-    json_end_object(d->json);
+    json_end(d->json);
 }
 
 /* OpenSSL's last error, with the sentence a provider attached to it. */
@@ -514,6 +514,6 @@ cmd_doctor(struct tessera_client *agent, const struct cli_args *args)
     tessera_client_free(d.agent);
     OSSL_LIB_CTX_free(d.libctx);
     if (d.json != NULL)
-        json_end_array(d.json);
+        json_end(d.json);
     return d.failures == 0 ? EXIT_OK : EXIT_FAILED;
 }

@@ -65,47 +65,38 @@ begin_value(struct json *j, const char *key)
 }
 
 static void
-open_container(struct json *j, const char *key, char bracket)
+begin_container(struct json *j, const char *key, char opening, char closing)
 {
     begin_value(j, key);
     if (j->depth == JSON_DEPTH_MAX)
         abort(); /* deeper than any output of tessera's */
-    putc(bracket, j->out);
-    j->written[++j->depth] = false;
-}
-
-static void
-close_container(struct json *j, char bracket)
-{
-    if (j->depth == 1 && bracket == ']' && j->written[1])
-        putc('\n', j->out);
-    putc(bracket, j->out);
-    if (--j->depth == 0)
-        putc('\n', j->out);
+    putc(opening, j->out);
+    j->depth++;
+    j->written[j->depth] = false;
+    j->closing[j->depth] = closing;
 }
 
 void
 json_begin_array(struct json *j, const char *key)
 {
-    open_container(j, key, '[');
-}
-
-void
-json_end_array(struct json *j)
-{
-    close_container(j, ']');
+    begin_container(j, key, '[', ']');
 }
 
 void
 json_begin_object(struct json *j, const char *key)
 {
-    open_container(j, key, '{');
+    begin_container(j, key, '{', '}');
 }
 
 void
-json_end_object(struct json *j)
+json_end(struct json *j)
 {
-    close_container(j, '}');
+    char closing = j->closing[j->depth];
+    if (j->depth == 1 && closing == ']' && j->written[1])
+        putc('\n', j->out);
+    putc(closing, j->out);
+    if (--j->depth == 0)
+        putc('\n', j->out);
 }
 
 void

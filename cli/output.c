@@ -68,7 +68,7 @@ print_identity_json(struct json *j, const struct tessera_identity_summary *s,
     json_time(j, "next_renewal", s->next_renewal);
     json_string(j, "renewal_error", s->renewal_error);
     json_string(j, "uri", uri);
-    json_end_object(j);
+    json_end(j);
 }
 
 void
@@ -89,7 +89,7 @@ output_identities(const struct tessera_identity_list *ids, bool json)
             print_identity_row(&ids->items[i], now);
     }
     if (json)
-        json_end_array(&j);
+        json_end(&j);
 }
 
 static void
@@ -107,7 +107,7 @@ print_token_json(struct json *j, const struct tessera_token_info *t,
     json_bool(j, "read_only", t->flags & TESSERA_TOKEN_WRITE_PROTECTED);
     json_bool(j, "pin_pad", t->flags & TESSERA_TOKEN_PROTECTED_PATH);
     json_string(j, "module", t->module);
-    json_end_object(j);
+    json_end(j);
 }
 
 void
@@ -130,7 +130,7 @@ output_tokens(const struct tessera_token_list *tokens, bool json)
                    t->manufacturer, t->model, t->serial, state, t->module);
     }
     if (json)
-        json_end_array(&j);
+        json_end(&j);
 }
 
 char *
@@ -176,7 +176,7 @@ print_certified_json(const char *name, X509 *x, const char *subject,
     json_string(&j, "serial", serial);
     json_time(&j, "not_before", x ? seconds_of(X509_get0_notBefore(x)) : 0);
     json_time(&j, "not_after", x ? seconds_of(X509_get0_notAfter(x)) : 0);
-    json_end_object(&j);
+    json_end(&j);
     OPENSSL_free(serial);
 }
 
@@ -235,7 +235,7 @@ cli_fail(const struct cli_args *args, const struct tessera_status *st)
         json_begin_object(&j, NULL);
         json_string(&j, "error", tessera_error_name(st->code));
         json_string(&j, "message", st->message);
-        json_end_object(&j);
+        json_end(&j);
     }
     return exit_status_of(st->code);
 }

@@ -77,23 +77,8 @@ check_output "which is where systemd looks for user units with XDG_DATA_HOME=PRE
     env XDG_DATA_HOME="$PREFIX/share" systemd-analyze --user unit-paths
 check "systemd-analyze verify accepts the installed units" \
     systemd-analyze verify --user "$UNITS/tessera-agent.socket" "$UNITS/tessera-agent.service"
-cat >"$T/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/bus</listen>
-  <standard_session_servicedirs/>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-XDG_DATA_HOME=$PREFIX/share dbus-daemon --config-file="$T/bus.conf" --fork --print-pid=3 3>"$T/bus.pid"
-SERVER_PIDS+=("$(cat "$T/bus.pid")")
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$T/bus
+# A session bus as the desktop's, finding services under $XDG_DATA_HOME.
+XDG_DATA_HOME=$PREFIX/share start_session_bus
 check_output "a session bus with XDG_DATA_HOME=PREFIX/share starts the installed agent" \
     "<'[0-9]+\.[0-9]+\.[0-9]+'>" \
     timeout 30 gdbus call --session --dest org.tessera.Agent1 --object-path /org/tessera/Agent1 \

@@ -54,14 +54,14 @@ test_array_of_objects(void **state)
     json_string(&c.j, "name", "laptop");
     json_uint(&c.j, "bits", 256);
     json_bool(&c.j, "ok", true);
-    json_end_object(&c.j);
+    json_end(&c.j);
     json_begin_object(&c.j, NULL);
     json_string(&c.j, "name", NULL);
     json_begin_object(&c.j, "inner");
     json_bool(&c.j, "x", false);
-    json_end_object(&c.j);
-    json_end_object(&c.j);
-    json_end_array(&c.j);
+    json_end(&c.j);
+    json_end(&c.j);
+    json_end(&c.j);
     expect_output(&c,
                   "[\n  {\"name\": \"laptop\", \"bits\": 256, \"ok\": true},\n"
                   "  {\"name\": null, \"inner\": {\"x\": false}}\n]\n");
@@ -74,13 +74,13 @@ test_empty_array_and_object(void **state)
     struct capture c;
     begin(&c);
     json_begin_array(&c.j, NULL);
-    json_end_array(&c.j);
+    json_end(&c.j);
     json_begin_object(&c.j, NULL);
     json_begin_array(&c.j, "list");
     json_string(&c.j, NULL, "a");
     json_string(&c.j, NULL, "b");
-    json_end_array(&c.j);
-    json_end_object(&c.j);
+    json_end(&c.j);
+    json_end(&c.j);
     expect_output(&c, "[]\n{\"list\": [\"a\", \"b\"]}\n");
 }
 
