@@ -51,6 +51,23 @@ check_exit "an operand where none is taken" 2 "^tessera tokens: takes no operand
 check_exit "help for no such command" 2 "^tessera help: no command frobnicate$" "$TESSERA" help frobnicate
 check_exit "without an agent, a command says so: exit 3" 3 "agent is not running|cannot be found" \
     "$TESSERA" list
+# Another user's agent: one started with sudo into your runtime directory,
+# or the runtime directory of another login. The test plays you as nobody.
+if [ "$(id -u)" -eq 0 ]; then
+    OTHER=$(mktemp -d /tmp/tessera-other.XXXXXX)
+    SCRATCH_DIRS+=("$OTHER")
+    chmod 755 "$OTHER"
+    mkdir -m 700 "$OTHER/tessera"
+    as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+    check_exit "a root agent's socket directory in yours: another user's agent, exit 3" 3 \
+        "^tessera: the agent's socket $OTHER/tessera/agent.sock is in a directory of uid 0 \(root\), which you cannot enter: any agent there is another user's" \
+        as_nobody env TESSERA_SOCKET="$OTHER/tessera/agent.sock" "$TESSERA" list
+    check_exit "another login's runtime directory: the same" 3 \
+        "is in a directory of uid 0 \(root\), which you cannot enter: any agent there is another user's" \
+        as_nobody env -u TESSERA_SOCKET XDG_RUNTIME_DIR="$T/run" "$TESSERA" list
+else
+    echo "ok $((tests_run += 1)) # SKIP another user's agent: only root can play two users"
+fi
 
 # --- the man pages: rendered without a warning, and complete
 for page in "${MAN_PAGES[@]}"; do
