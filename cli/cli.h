@@ -77,7 +77,7 @@ struct cli_command {
     const char *summary; /* a line for the list of commands */
     /* Paragraphs separated by blank lines; `backquoted` text is literal. */
     const char *description;
-    const struct cli_option *options;            /* ends with {NULL} */
+    const struct cli_option *options;            /* until a NULL name */
     const struct cli_exit_status *exit_statuses; /* beyond the common */
 };
 

@@ -16,12 +16,12 @@
 
 static const struct cli_option list_options[] = {
     JSON_OPTION("the identities as a JSON array of objects"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option tokens_options[] = {
     JSON_OPTION("the tokens as a JSON array of objects"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option unlock_options[] = {
@@ -31,12 +31,12 @@ static const struct cli_option unlock_options[] = {
     {"force", CLI_FLAG, NULL, 0,
      "spend the token's final PIN try, which is refused without it"},
     JSON_OPTION("the token unlocked as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option lock_options[] = {
     JSON_OPTION("the token locked as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option keygen_options[] = {
@@ -50,7 +50,7 @@ static const struct cli_option keygen_options[] = {
     {"out", CLI_FILE, "FILE", 0,
      "write the CSR into FILE instead of standard output"},
     JSON_OPTION("the name and the CSR as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option import_options[] = {
@@ -59,7 +59,7 @@ static const struct cli_option import_options[] = {
      "certificates"},
     {"chain", CLI_FILE, "FILE", 0, "CA certificates (PEM) to send after it"},
     JSON_OPTION("the certificate stored as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option export_options[] = {
@@ -68,7 +68,7 @@ static const struct cli_option export_options[] = {
     {"cert", CLI_FILE, "FILE", 0, "write the certificate (PEM)"},
     {"chain", CLI_FILE, "FILE", 0, "write its CA certificates (PEM)"},
     JSON_OPTION("the files written as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option enroll_options[] = {
@@ -88,12 +88,12 @@ static const struct cli_option enroll_options[] = {
      "how long to wait while the CA says pending (1 to 86400; default "
      "300)"},
     JSON_OPTION("the certificate issued as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option renew_options[] = {
     JSON_OPTION("the certificate issued as a JSON object"),
-    {NULL},
+    {0},
 };
 
 static const struct cli_option doctor_options[] = {
@@ -102,10 +102,10 @@ static const struct cli_option doctor_options[] = {
     {"key", CLI_FILE, "FILE", 0,
      "also check this key-reference file, with --cert"},
     JSON_OPTION("the checks as a JSON array of objects"),
-    {NULL},
+    {0},
 };
 
-static const struct cli_option no_options[] = {{NULL}};
+static const struct cli_option no_options[] = {{0}};
 
 static const struct cli_exit_status ca_exit_statuses[] = {
     {EXIT_CA_REJECTED, "the CA rejected the request; asking again will not "
@@ -225,7 +225,7 @@ const struct cli_option cli_global_options[] = {
      "$XDG_RUNTIME_DIR/tessera/agent.sock); nothing is sent unless it and "
      "its directory are yours (or root's)"},
     {"version", CLI_FLAG, NULL, 0, "print the version"},
-    {NULL},
+    {0},
 };
 
 const struct cli_exit_status cli_common_exit_statuses[] = {
