@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "output.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,67 +31,43 @@ cancel_on_interrupt(void)
 
 /* What ENROLL or RENEW brought back (rc 0), or why not. */
 static int
-report_certificate(int rc, const char *what, const char *name,
-                   struct tessera_blob *leaf, const struct tessera_status *st)
+report_certificate(const struct cli_args *args, int rc, const char *what,
+                   const char *name, struct tessera_blob *leaf,
+                   const struct tessera_status *st)
 {
     if (rc == 0)
-        output_certified(what, name, leaf);
+        output_certified(what, name, leaf, args->json);
     tessera_blob_clear(leaf);
-    return rc == 0 ? EXIT_OK : cli_fail(st);
+    return rc == 0 ? EXIT_OK : cli_fail(args, st);
 }
 
 int
-cmd_enroll(struct tessera_client *agent, int argc, char **argv)
+cmd_enroll(struct tessera_client *agent, const struct cli_args *args)
 {
-    /* No --key: the CA profile's key=, else the protocol's default. */
-    struct tessera_enroll_request req = {.key = {.key_spec = ""},
-                                         .timeout_seconds = 300};
-    static const struct option opts[] = {
-        {"token", required_argument, NULL, 't'},
-        {"ca", required_argument, NULL, 'c'},
-        {"key", required_argument, NULL, 'k'},
-        {"subject", required_argument, NULL, 's'},
-        {"san", required_argument, NULL, 'a'},
-        {"timeout", required_argument, NULL, 'T'},
-        {NULL, 0, NULL, 0}};
-    int c;
-    char *end;
-    while ((c = getopt_long(argc, argv, "t:c:k:s:a:T:", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            req.key.token = optarg;
-            break;
-        case 'c':
-            req.ca = optarg;
-            break;
-        case 'k':
-            req.key.key_spec = optarg;
-            break;
-        case 's':
-            req.key.subject = optarg;
-            break;
-        case 'a':
-            if (req.n_sans == TESSERA_SANS_MAX)
-                return cli_usage_error("at most %s --san options", "16");
-            req.sans[req.n_sans++] = optarg;
-            break;
-        case 'T':
-            req.timeout_seconds = (uint32_t)strtoul(optarg, &end, 10);
-            if (*end != '\0' || req.timeout_seconds == 0 ||
-                req.timeout_seconds > 86400)
-                return cli_usage_error("--timeout %s: give 1 to 86400 seconds",
-                                       optarg);
-            break;
-        default:
-            return EXIT_USAGE;
-        }
+    const char *key = cli_value(args, "key");
+    const char *timeout = cli_value(args, "timeout");
+    /* The request's strings are argv's, never freed through it. No --key:
+     * the CA profile's key=, else the protocol's default. */
+    struct tessera_enroll_request req = {
+        .key = {.name = (char *)args->operand,
+                .token = (char *)cli_value(args, "token"),
+                .subject = (char *)cli_value(args, "subject"),
+                .key_spec = (char *)(key ? key : "")},
+        .ca = (char *)cli_value(args, "ca"),
+        .n_sans = (uint32_t)args->n_repeated,
+        .timeout_seconds = 300,
+    };
+    for (size_t i = 0; i < args->n_repeated; i++)
+        req.sans[i] = (char *)args->repeated[i];
+    if (timeout != NULL) {
+        char *end;
+        unsigned long seconds = strtoul(timeout, &end, 10);
+        if (*end != '\0' || seconds == 0 || seconds > 86400)
+            return cli_usage_error(args->command,
+                                   "--timeout %s: give 1 to 86400 seconds",
+                                   timeout);
+        req.timeout_seconds = (uint32_t)seconds;
     }
-    if (argc - optind != 1)
-        return cli_usage_error("enroll needs exactly one NAME%s", "");
-    if (req.key.token == NULL || req.ca == NULL || req.key.subject == NULL)
-        return cli_usage_error("enroll needs --token, --ca and --subject%s",
-                               "");
-    req.key.name = argv[optind];
     fprintf(stderr,
             "tessera: enrolling %s with CA %s (waiting up to %u s if the CA "
             "says pending)\n",
@@ -101,15 +76,13 @@ cmd_enroll(struct tessera_client *agent, int argc, char **argv)
     struct tessera_blob leaf;
     struct tessera_status st = {0};
     int rc = tessera_client_enroll(agent, &req, &leaf, &st);
-    return report_certificate(rc, "enrolled", req.key.name, &leaf, &st);
+    return report_certificate(args, rc, "enrolled", req.key.name, &leaf, &st);
 }
 
 int
-cmd_renew(struct tessera_client *agent, int argc, char **argv)
+cmd_renew(struct tessera_client *agent, const struct cli_args *args)
 {
-    if (argc != 2 || argv[1][0] == '-')
-        return cli_usage_error("renew needs exactly one NAME%s", "");
-    const char *name = argv[1];
+    const char *name = args->operand;
     fprintf(stderr,
             "tessera: renewing %s with the CA it was enrolled with; the agent "
             "logs each step\n",
@@ -118,5 +91,5 @@ cmd_renew(struct tessera_client *agent, int argc, char **argv)
     struct tessera_blob leaf;
     struct tessera_status st = {0};
     int rc = tessera_client_renew(agent, name, &leaf, &st);
-    return report_certificate(rc, "renewed", name, &leaf, &st);
+    return report_certificate(args, rc, "renewed", name, &leaf, &st);
 }

@@ -1,122 +1,116 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tessera tokens, unlock and lock. */
 #include "cli.h"
+#include "json.h"
 #include "output.h"
 #include "pin.h"
 
-#include <getopt.h>
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
-/* `--json` and no other argument: the options of list and tokens. */
 int
-cli_json_option(int argc, char **argv, bool *json)
+cmd_tokens(struct tessera_client *agent, const struct cli_args *args)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    *json = false;
-    while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
-        if (c != 'j')
-            return EXIT_USAGE;
-        *json = true;
-    }
-    if (optind < argc)
-        return cli_usage_error("%s takes no arguments but --json", argv[0]);
-    return EXIT_OK;
-}
-
-int
-cmd_tokens(struct tessera_client *agent, int argc, char **argv)
-{
-    bool json;
     struct tessera_token_list tokens;
     struct tessera_status st = {0};
-    int rc = cli_json_option(argc, argv, &json);
-    if (rc != EXIT_OK)
-        return rc;
     if (tessera_client_tokens(agent, &tokens, &st) < 0)
-        return cli_fail(&st);
-    output_tokens(&tokens, json);
+        return cli_fail(args, &st);
+    output_tokens(&tokens, args->json);
     tessera_token_list_clear(&tokens);
     return EXIT_OK;
 }
 
-/* Whether token (a label, or "" for the only token) has a PIN pad. */
-static bool
-has_pin_pad(struct tessera_client *agent, const char *token)
+/* The token that token names ("" for the only one), if exactly one
+ * matches: its label into *label (the caller frees it) and whether it has
+ * a PIN pad. -1 if the agent could not be asked. */
+static int
+find_token(struct tessera_client *agent, const char *token, char **label,
+           bool *pin_pad, struct tessera_status *st)
 {
     struct tessera_token_list tokens;
-    struct tessera_status st = {0};
-    bool pad = false;
-    if (tessera_client_tokens(agent, &tokens, &st) < 0)
-        return false;
+    const struct tessera_token_info *found = NULL;
+    size_t matches = 0;
+    *label = NULL;
+    *pin_pad = false;
+    if (tessera_client_tokens(agent, &tokens, st) < 0)
+        return -1;
     for (size_t i = 0; i < tokens.n; i++) {
-        const struct tessera_token_info *t = &tokens.items[i];
-        if ((token[0] == '\0' ? tokens.n == 1 : strcmp(t->label, token) == 0) &&
-            (t->flags & TESSERA_TOKEN_PROTECTED_PATH))
-            pad = true;
+        if (token[0] == '\0' || strcmp(tokens.items[i].label, token) == 0) {
+            found = &tokens.items[i];
+            matches++;
+        }
+    }
+    if (matches == 1) {
+        *label = strdup(found->label);
+        *pin_pad = found->flags & TESSERA_TOKEN_PROTECTED_PATH;
     }
     tessera_token_list_clear(&tokens);
-    return pad;
+    return 0;
+}
+
+/* "unlocked Work Card", or {"token": "Work Card", "state": "unlocked"};
+ * a null token is every token. */
+static void
+say_done(const struct cli_args *args, const char *state, const char *token)
+{
+    if (args->json) {
+        struct json j = {.out = stdout};
+        json_begin_object(&j, NULL);
+        json_string(&j, "token", token);
+        json_string(&j, "state", state);
+        json_end(&j);
+    } else {
+        printf("%s %s\n", state, token ? token : "every token");
+    }
 }
 
 int
-cmd_unlock(struct tessera_client *agent, int argc, char **argv)
+cmd_unlock(struct tessera_client *agent, const struct cli_args *args)
 {
-    const char *pin_file = NULL;
-    bool force = false;
-    static const struct option opts[] = {
-        {"pin-file", required_argument, NULL, 'p'},
-        {"force", no_argument, NULL, 'F'},
-        {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
-        if (c == 'p')
-            pin_file = optarg;
-        else if (c == 'F')
-            force = true;
-        else
-            return EXIT_USAGE;
-    }
-    if (argc - optind > 1)
-        return cli_usage_error("unlock takes at most one token, not %s",
-                               argv[optind + 1]);
-    const char *token = optind < argc ? argv[optind] : "";
+    const char *pin_file = cli_value(args, "pin-file");
+    const char *token = args->operand ? args->operand : "";
+    struct tessera_status st = {0};
+    bool pin_pad;
+    char *label;
+    /* Before the PIN is typed: is there an agent, and a PIN pad? The
+     * token is said back by its label (a pkcs11: URI as given). */
+    if (find_token(agent, token, &label, &pin_pad, &st) < 0)
+        return cli_fail(args, &st);
     /* The PIN passes through this process: no core dump may keep it. */
     prctl(PR_SET_DUMPABLE, 0);
     char pin[TESSERA_PIN_MAX + 1];
     int len = 0;
     if (pin_file != NULL)
         len = pin_from_option(pin_file, pin, sizeof(pin));
-    else if (has_pin_pad(agent, token))
+    else if (pin_pad)
         fprintf(stderr, "tessera: enter the PIN on the token's PIN pad\n");
     else
         len = pin_prompt(token, pin, sizeof(pin));
-    if (len < 0)
+    if (len < 0) {
+        free(label);
         return EXIT_FAILED;
+    }
     struct tessera_unlock_request req = {
         .token = (char *)token,
         .pin = {(uint8_t *)pin, (size_t)len},
-        .force = force,
+        .force = cli_value(args, "force") != NULL,
     };
-    struct tessera_status st = {0};
     int rc = tessera_client_unlock(agent, &req, &st);
     OPENSSL_cleanse(pin, sizeof(pin));
-    if (rc < 0)
-        return cli_fail(&st);
-    printf("unlocked%s%s\n", token[0] ? " " : "", token);
-    return EXIT_OK;
+    if (rc == 0)
+        say_done(args, "unlocked", label ? label : token);
+    free(label);
+    return rc == 0 ? EXIT_OK : cli_fail(args, &st);
 }
 
 int
-cmd_lock(struct tessera_client *agent, int argc, char **argv)
+cmd_lock(struct tessera_client *agent, const struct cli_args *args)
 {
-    if (argc > 2)
-        return cli_usage_error("lock takes at most one token, not %s", argv[2]);
     struct tessera_status st = {0};
-    if (tessera_client_lock(agent, argc > 1 ? argv[1] : "", &st) < 0)
-        return cli_fail(&st);
+    if (tessera_client_lock(agent, args->operand ? args->operand : "", &st) < 0)
+        return cli_fail(args, &st);
+    say_done(args, "locked", args->operand);
     return EXIT_OK;
 }

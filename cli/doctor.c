@@ -7,9 +7,10 @@
  * ($TESSERA_SOCKET, else $XDG_RUNTIME_DIR), not tessera's --socket.
  */
 #include "cli.h"
+#include "json.h"
+#include "output.h"
 #include "../common/keyref.h"
 
-#include <getopt.h>
 #include <openssl/conf.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -37,20 +38,38 @@ struct doctor {
     struct tessera_client *agent;
     struct tessera_identity_list identities; /* what the agent listed */
     bool agent_answers;
+    struct json *json; /* --json: the checks as an array, else NULL */
 };
 
-/* One line: "ok   CHECK: WHAT", or "FAIL CHECK: WHAT; fix: HOW". */
+#define FIX "; fix: "
+
+/* One line: "ok   CHECK: WHAT", or "FAIL CHECK: WHAT; fix: HOW"; or an
+ * object {"check", "ok", "message", "fix"} with WHAT and HOW apart. */
 static void __attribute__((format(printf, 4, 5)))
 report(struct doctor *d, bool ok, const char *check, const char *fmt, ...)
 {
+    char text[2048];
     va_list ap;
-    printf("%-4s %s: ", ok ? "ok" : "FAIL", check);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    putchar('\n');
     if (!ok)
         d->failures++;
+    if (d->json == NULL) {
+        printf("%-4s %s: %s\n", ok ? "ok" : "FAIL", check, text);
+        return;
+    }
+    char *fix = strstr(text, FIX);
+    if (fix != NULL) {
+        *fix = '\0';
+        fix += strlen(FIX);
+    }
+    json_begin_object(d->json, NULL);
+    json_string(d->json, "check", check);
+    json_bool(d->json, "ok", ok);
+    json_string(d->json, "message", text);
+    json_string(d->json, "fix", fix);
+    json_end(d->json);
 }
 
 /* OpenSSL's last error, with the sentence a provider attached to it. */
@@ -191,20 +210,6 @@ format_asn1_time(const ASN1_TIME *t, char *buf, size_t size)
         snprintf(buf, size, "an unreadable date");
 }
 
-/* "CN=Corp CA,O=Corp", for messages; the caller frees it. */
-static char *
-name_text(const X509_NAME *name)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *text = NULL;
-    if (bio != NULL && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-        long len = BIO_get_mem_data(bio, &data);
-        text = strndup(data, (size_t)len);
-    }
-    BIO_free(bio);
-    return text;
-}
-
 static X509 *
 der_certificate(const struct tessera_blob *der)
 {
@@ -254,13 +259,13 @@ check_chain(struct doctor *d, const struct tessera_identity *id, X509 *leaf)
     if (verified) {
         STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
         X509 *root = sk_X509_value(chain, sk_X509_num(chain) - 1);
-        char *subject = name_text(X509_get_subject_name(root));
+        char *subject = output_name_text(X509_get_subject_name(root));
         report(d, true, "chain", "%s's leads to %s", name,
                subject ? subject : "its root");
         free(subject);
     } else if (ctx != NULL && X509_STORE_CTX_get_current_cert(ctx) != NULL) {
         X509 *at = X509_STORE_CTX_get_current_cert(ctx);
-        char *issuer = name_text(X509_get_issuer_name(at));
+        char *issuer = output_name_text(X509_get_issuer_name(at));
         report(d, false, "chain",
                "%s's stops at %s (%s); fix: install that CA certificate in "
                "the system trust store, or give the CA certificates with "
@@ -458,37 +463,29 @@ check_all_identities(struct doctor *d)
 }
 
 int
-cmd_doctor(struct tessera_client *agent, int argc, char **argv)
+cmd_doctor(struct tessera_client *agent, const struct cli_args *args)
 {
-    const char *cert_path = NULL, *key_path = NULL;
-    static const struct option opts[] = {{"cert", required_argument, NULL, 'c'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'c')
-            cert_path = optarg;
-        else if (c == 'k')
-            key_path = optarg;
-        else
-            return EXIT_USAGE;
-    }
-    if (argc - optind > 1 || (cert_path == NULL) != (key_path == NULL))
-        return cli_usage_error("doctor takes at most one NAME, and --cert "
-                               "with --key%s",
-                               "");
-    const char *name = optind < argc ? argv[optind] : NULL;
+    const char *cert_path = cli_value(args, "cert");
+    const char *key_path = cli_value(args, "key");
+    if ((cert_path == NULL) != (key_path == NULL))
+        return cli_usage_error(args->command,
+                               "takes --cert and --key together");
+    const char *name = args->operand;
     uint8_t der[TESSERA_KEYREF_DER_MAX];
     struct tessera_keyref ref;
     char why[512];
     /* Where programs look: the environment, never tessera's --socket. */
     struct tessera_client_options where_programs_look = {0};
     (void)agent;
-    struct doctor d = {.agent = tessera_client_new(&where_programs_look)};
+    struct json json = {.out = stdout};
+    struct doctor d = {.agent = tessera_client_new(&where_programs_look),
+                       .json = args->json ? &json : NULL};
     if (d.agent == NULL) {
         fprintf(stderr, "tessera: out of memory\n");
         return EXIT_FAILED;
     }
+    if (d.json != NULL)
+        json_begin_array(d.json, NULL);
     bool have_ref = key_path != NULL &&
                     read_key_file(key_path, der, &ref, why, sizeof(why));
     if (key_path != NULL && !have_ref)
@@ -516,5 +513,7 @@ cmd_doctor(struct tessera_client *agent, int argc, char **argv)
     tessera_identity_list_clear(&d.identities);
     tessera_client_free(d.agent);
     OSSL_LIB_CTX_free(d.libctx);
-    return d.failures == 0 ? 0 : 1;
+    if (d.json != NULL)
+        json_end(d.json);
+    return d.failures == 0 ? EXIT_OK : EXIT_FAILED;
 }

@@ -136,6 +136,19 @@ files_write_csr(const char *path, const struct tessera_blob *der)
     return ok;
 }
 
+char *
+files_csr_pem(const struct tessera_blob *der)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *data, *pem = NULL;
+    if (mem != NULL && fill_csr(mem, der)) {
+        long len = BIO_get_mem_data(mem, &data);
+        pem = strndup(data, (size_t)len);
+    }
+    BIO_free(mem);
+    return pem;
+}
+
 bool
 files_read_certificates(const char *path, struct tessera_import_request *req)
 {

@@ -18,6 +18,9 @@ bool files_write_certificates(const char *path,
 /* The CSR as PEM into path, or on standard output for NULL. */
 bool files_write_csr(const char *path, const struct tessera_blob *der);
 
+/* The CSR as PEM text; the caller frees it. NULL if out of memory. */
+char *files_csr_pem(const struct tessera_blob *der);
+
 /* Appends every certificate of a PEM file, as DER, to the request. */
 bool files_read_certificates(const char *path,
                              struct tessera_import_request *req);

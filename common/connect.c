@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,44 @@ default_agent_uids(uid_t uids[2])
     uids[0] = geteuid();
     uids[1] = 0;
     return uids[0] == 0 ? 1 : 2;
+}
+
+/* The directory of path, or the nearest one above it that this process
+ * can see: who it belongs to. False if none can be seen. */
+static bool
+nearest_owner(const char *path, char *owner, size_t size)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct stat sb;
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *slash; (slash = strrchr(dir, '/')) != NULL && slash != dir;) {
+        *slash = '\0';
+        if (stat(dir, &sb) == 0) {
+            tessera_describe_uid(sb.st_uid, owner, size);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A socket this user cannot reach, in a place another user owns: that
+ * agent (sudo's, another login's XDG_RUNTIME_DIR) is not this user's. */
+static void
+another_users_agent(const char *path, struct tessera_status *st)
+{
+    char owner[128];
+    if (nearest_owner(path, owner, sizeof(owner)))
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "the agent's socket %s is in a directory of uid "
+                           "%s, which you cannot enter: any agent there is "
+                           "another user's; start your own with "
+                           "`tessera-agent` (and check TESSERA_SOCKET and "
+                           "XDG_RUNTIME_DIR)",
+                           path, owner);
+    else
+        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                           "cannot reach the agent's socket %s: %s", path,
+                           strerror(EACCES));
 }
 
 /* The socket's directory decides who could have put the socket there. */
@@ -43,11 +82,18 @@ socket_directory_trusted(const char *path, const uid_t *uids, size_t n_uids,
                 "it with `tessera-agent` or `systemctl --user start "
                 "tessera-agent.socket`",
                 dir);
+        else if (errno == EACCES)
+            another_users_agent(path, st);
         else
             tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
                                "cannot reach the agent's socket directory "
                                "%s: %s",
                                dir, strerror(errno));
+        return false;
+    }
+    /* Root's directory is trusted, but the agent in it is root's. */
+    if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) != 0 && errno == EACCES) {
+        another_users_agent(path, st);
         return false;
     }
     if (tessera_directory_trusted(&sb, dir, uids, n_uids, &why))

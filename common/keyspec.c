@@ -29,6 +29,12 @@ tessera_keyspec_parse(const char *text, struct tessera_keyspec *out)
 }
 
 const char *
+tessera_keyspec_name(size_t i)
+{
+    return i < sizeof(known) / sizeof(known[0]) ? known[i].text : NULL;
+}
+
+const char *
 tessera_key_type_name(enum tessera_key_type type)
 {
     switch (type) {

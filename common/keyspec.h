@@ -13,6 +13,8 @@ struct tessera_keyspec {
 
 /* False for anything but the documented spellings. */
 bool tessera_keyspec_parse(const char *text, struct tessera_keyspec *out);
+/* The documented spellings, i from 0 until NULL: for help and completion. */
+const char *tessera_keyspec_name(size_t i);
 /* "EC", "RSA", "Ed25519": also OpenSSL's names of these key types, which
  * it compares without regard to case. */
 const char *tessera_key_type_name(enum tessera_key_type type);

@@ -14,6 +14,8 @@ packages=(
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux procps jq valgrind strace systemd
     curl socat python3 freeradius eapoltest
+    # the man pages checked as man renders them; the shells the completion is for
+    man-db groff-base bash-completion zsh
     # real CAs: an ACME server and a SCEP server
     pebble scep
     # private buses and their clients (D-Bus API tests; a fake logind)

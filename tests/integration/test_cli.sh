@@ -21,7 +21,7 @@ check_output "tessera tokens --json lists both tokens, Spare Token locked" \
     bash -o pipefail -c "'$TESSERA' tokens --json | jq -r '\"\\(length) \\(.[] | select(.label == \"Spare Token\") | \"\\(.state) \\(.logged_in)\")\"'"
 
 check_output "tessera --help lists the commands" \
-    "keygen NAME --token URI --subject DN" "$TESSERA" --help
+    "keygen +generate a key on a token and print its CSR" "$TESSERA" --help
 check_output "tessera tokens shows both tokens and their state" \
     "Spare Token .* locked .*libsofthsm2" "$TESSERA" tokens
 check_fails "unlock without a token is ambiguous with two tokens" \

@@ -100,7 +100,7 @@ printf -- '-----BEGIN TESSERA KEY-----\n%s\n-----END TESSERA KEY-----\n' \
 check_exit "a version-1 key reference, which cannot load without the agent" 1 \
     "^FAIL key file: $T/v1.ref has no public key \(version 1\), so programs cannot load it while the agent is down; fix: tessera export laptop --key-ref $T/v1.ref" \
     doctor --cert "$T/laptop.crt" --key "$T/v1.ref"
-check_exit "--cert without --key is a usage error" 2 "doctor takes at most one NAME, and --cert with --key" \
+check_exit "--cert without --key is a usage error" 2 "doctor: takes --cert and --key together" \
     doctor laptop --cert "$T/laptop.crt"
 
 stop_agent

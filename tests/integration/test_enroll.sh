@@ -100,7 +100,7 @@ check_output "the enrolled identity authenticates a mutual-TLS handshake" \
     "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
 check_output "enroll an RSA-3072 identity" "enrolled desk" \
     enroll desk corp --key rsa3072
-check_output "enroll through an exec helper" "issuer  /CN=Tessera Test CA" \
+check_output "enroll through an exec helper" "issuer  CN=Tessera Test CA" \
     enroll kiosk helper
 check_output "a CA that says pending twice is asked again until it issues" \
     "enrolled approved" enroll approved approval

@@ -126,8 +126,9 @@ unlock
 
 # Another uid is refused: the socket directory keeps it out...
 chmod 755 "$T"
-check_fails "a client of another uid cannot reach the socket" \
-    "Permission denied" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+check_fails "a client of another uid cannot reach the socket, and hears it is another user's" \
+    "in a directory of uid 0 \(root\), which you cannot enter: any agent there is another user's" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
     env TESSERA_SOCKET="$TESSERA_SOCKET" "$TESSERA" list
 # ...and where it can reach it (root can), SO_PEERCRED refuses it.
 N=$T/nobody

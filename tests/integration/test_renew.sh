@@ -195,9 +195,9 @@ check_exit "an identity that was not enrolled cannot be renewed: exit 1" 1 \
     "identity .* was not enrolled" bash -c "'$TESSERA' keygen manual --token 'Test Token' \
     --subject CN=manual >/dev/null && '$TESSERA' renew manual"
 check_exit "renewing an unknown identity: exit 1" 1 "not enrolled" "$TESSERA" renew ghost
-check_exit "renew without a name is a usage error" 2 "renew needs exactly one NAME" \
+check_exit "renew without a name is a usage error" 2 "renew: needs exactly one NAME" \
     "$TESSERA" renew
-check_exit "so is renew with two" 2 "renew needs exactly one NAME" "$TESSERA" renew a b
+check_exit "so is renew with two" 2 "renew: needs exactly one NAME, not b" "$TESSERA" renew a b
 
 # --- a due renewal waits for the PIN instead of failing
 "$TESSERA" lock >/dev/null

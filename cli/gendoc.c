@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gendoc: what the command table (commands.c) says, for the build to
+ * install:
+ *   gendoc man                the man page tessera(1)
+ *   gendoc bash TEMPLATE      the bash completion
+ *   gendoc zsh TEMPLATE       the zsh completion
+ * A completion is its TEMPLATE with the line "@COMMAND_TABLE@" replaced by
+ * the commands, their options and what each one's value is.
+ */
+#include "cli.h"
+#include "help.h"
+#include "../common/keyspec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TABLE_MARKER "@COMMAND_TABLE@"
+
+/* ---- the man page ---- */
+
+/*
+ * text in roff: backslashes and lines that start with a control character
+ * escaped; `literal` text bold, with its hyphens as minus signs, as in
+ * words that start with one (--json), so that they can be copied.
+ */
+static void
+roff_text(FILE *out, const char *text)
+{
+    bool literal = false, option = false, line_start = true;
+    for (const char *p = text; *p; p++) {
+        if (line_start && (*p == '.' || *p == '\''))
+            fputs("\\&", out);
+        line_start = false;
+        if (p == text || p[-1] == ' ' || p[-1] == '(' || p[-1] == '\n')
+            option = *p == '-';
+        if (*p == ' ' || *p == '\n')
+            option = false;
+        if (*p == '`') {
+            literal = !literal;
+            fputs(literal ? "\\fB" : "\\fR", out);
+        } else if (*p == '\\') {
+            fputs("\\e", out);
+        } else if (*p == '-' && (literal || option)) {
+            fputs("\\-", out);
+        } else if (*p == '\n' && p[1] == '\n') {
+            fputs("\n.PP\n", out);
+            line_start = true;
+            p++;
+        } else {
+            fputc(*p, out);
+            line_start = *p == '\n';
+        }
+    }
+    if (literal)
+        fputs("\\fR", out);
+}
+
+static void
+roff_literal(FILE *out, const char *text)
+{
+    fputs("\\fB", out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '-')
+            fputs("\\-", out);
+        else if (*p == '\\')
+            fputs("\\e", out);
+        else
+            fputc(*p, out);
+    }
+    fputs("\\fR", out);
+}
+
+static void
+roff_metavar(FILE *out, const char *text)
+{
+    fprintf(out, "\\fI%s\\fR", text);
+}
+
+static const struct cli_synopsis_style roff = {roff_literal, roff_metavar,
+                                               "\\ "};
+
+static void
+man_option(FILE *out, const struct cli_option *o)
+{
+    char name[64], help[512];
+    snprintf(name, sizeof(name), "--%s", o->name);
+    fprintf(out, ".TP\n");
+    roff_literal(out, name);
+    if (o->metavar != NULL) {
+        fputc(' ', out);
+        roff_metavar(out, o->metavar);
+    }
+    fputc('\n', out);
+    cli_option_help(o, help, sizeof(help));
+    roff_text(out, help);
+    fputc('\n', out);
+}
+
+static void
+man_help_option(FILE *out, const char *help)
+{
+    fprintf(out, ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\n");
+    roff_text(out, help);
+    fputc('\n', out);
+}
+
+static void
+man_exit_status(FILE *out, const struct cli_exit_status *e)
+{
+    fprintf(out, ".TP\n.B %d\n", e->status);
+    roff_text(out, e->meaning);
+    fputc('\n', out);
+}
+
+/* The command's exit statuses that are not the common ones. */
+static void
+man_command_exit_statuses(FILE *out, const struct cli_command *command)
+{
+    const struct cli_exit_status *statuses[CLI_EXIT_STATUSES_MAX];
+    size_t n = cli_exit_statuses(command->exit_statuses, statuses,
+                                 CLI_EXIT_STATUSES_MAX);
+    bool heading = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_exit_status *e = statuses[i];
+        bool common = false;
+        for (const struct cli_exit_status *c = cli_common_exit_statuses;
+             c->meaning; c++)
+            common = common || c == e;
+        if (common)
+            continue;
+        if (!heading)
+            fprintf(out, ".PP\nExit status, beside the common ones:\n");
+        heading = true;
+        man_exit_status(out, e);
+    }
+}
+
+static void
+man_command(FILE *out, const struct cli_command *command)
+{
+    fprintf(out, ".SS %s\n", command->name);
+    roff_literal(out, "tessera ");
+    cli_write_synopsis(out, command, &roff);
+    fprintf(out, "\n.PP\n");
+    roff_text(out, command->description);
+    fputc('\n', out);
+    if (command->options[0].name != NULL)
+        fprintf(out, ".PP\nOptions:\n");
+    for (const struct cli_option *o = command->options; o->name; o++)
+        man_option(out, o);
+    man_command_exit_statuses(out, command);
+}
+
+static void
+man_notes(FILE *out, const char *section, const struct cli_note *notes,
+          const char *font)
+{
+    fprintf(out, ".SH %s\n", section);
+    for (const struct cli_note *n = notes; n->name; n++) {
+        fprintf(out, ".TP\n.%s ", font);
+        roff_text(out, n->name);
+        fputc('\n', out);
+        roff_text(out, n->meaning);
+        fputc('\n', out);
+    }
+}
+
+static int
+write_man(FILE *out)
+{
+    fprintf(out,
+            ".\\\" Generated by cli/gendoc from cli/commands.c: edit that.\n"
+            ".TH TESSERA 1 \"\" \"tessera %s\" \"User Commands\"\n"
+            ".nh\n.ad l\n"
+            ".SH NAME\ntessera \\- control the Tessera credential agent\n"
+            ".SH SYNOPSIS\n.nf\n"
+            "\\fBtessera\\fR [\\fB\\-\\-socket\\fR \\fIPATH\\fR] "
+            "\\fICOMMAND\\fR [\\fIARGS\\fR]\n"
+            "\\fBtessera\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR\n"
+            "\\fBtessera help\\fR [\\fICOMMAND\\fR]\n"
+            ".fi\n.SH DESCRIPTION\n",
+            TESSERA_VERSION);
+    roff_text(out, cli_description);
+    fprintf(out, "\n.SH OPTIONS\nBefore the command:\n");
+    for (const struct cli_option *o = cli_global_options; o->name; o++)
+        man_option(out, o);
+    man_help_option(out, "show the list of commands; after a command, its "
+                         "usage, options and exit statuses");
+    fprintf(out, ".SH COMMANDS\n");
+    for (size_t i = 0; i < cli_n_commands; i++)
+        man_command(out, &cli_commands[i]);
+    fprintf(out, ".SH \"EXIT STATUS\"\n");
+    for (const struct cli_exit_status *e = cli_common_exit_statuses; e->meaning;
+         e++)
+        man_exit_status(out, e);
+    fprintf(out, ".PP\nSome commands have more; see each.\n");
+    man_notes(out, "ENVIRONMENT", cli_environment, "B");
+    man_notes(out, "FILES", cli_files, "I");
+    fprintf(out, ".SH \"SEE ALSO\"\n.BR tessera\\-agent (8),\n"
+                 ".BR agent.conf (5)\n");
+    return ferror(out) ? EXIT_FAILED : EXIT_OK;
+}
+
+/* ---- the shell completion ---- */
+
+/* What completion offers for a value of this kind (the templates' names). */
+static const char *
+value_kind(enum cli_value value)
+{
+    switch (value) {
+    case CLI_FLAG:
+        return "flag";
+    case CLI_TEXT:
+        return "text";
+    case CLI_FILE:
+        return "file";
+    case CLI_IDENTITY:
+        return "identity";
+    case CLI_TOKEN:
+        return "token";
+    case CLI_KEY_SPEC:
+        return "keyspec";
+    case CLI_COMMAND:
+        return "command";
+    }
+    return "text";
+}
+
+static const char *
+operand_kind(const struct cli_command *command)
+{
+    return command->operand ? value_kind(command->operand_value) : "none";
+}
+
+static void
+write_key_specs(FILE *out)
+{
+    const char *name;
+    for (size_t i = 0; (name = tessera_keyspec_name(i)) != NULL; i++)
+        fprintf(out, "%s%s", i ? " " : "", name);
+}
+
+static void
+bash_spec(FILE *out, const char *pattern, const char *operand,
+          const struct cli_option *options)
+{
+    fprintf(out, "    %s) _tessera_spec=\"%s", pattern, operand);
+    for (const struct cli_option *o = options; o->name; o++)
+        fprintf(out, " --%s:%s", o->name, value_kind(o->value));
+    fprintf(out, " --help:flag\" ;;\n");
+}
+
+static void
+write_bash_table(FILE *out)
+{
+    fprintf(out, "# Generated by cli/gendoc from cli/commands.c.\n"
+                 "_tessera_commands=\"");
+    for (size_t i = 0; i < cli_n_commands; i++)
+        fprintf(out, "%s%s", i ? " " : "", cli_commands[i].name);
+    fprintf(out, "\"\n_tessera_key_specs=\"");
+    write_key_specs(out);
+    fprintf(out, "\"\n"
+                 "# _tessera_spec_of COMMAND (\"\" before it): sets "
+                 "_tessera_spec to what\n"
+                 "# its operand is, then --OPTION:KIND for each of its "
+                 "options.\n"
+                 "_tessera_spec_of() {\n    case $1 in\n");
+    bash_spec(out, "''", "command", cli_global_options);
+    for (size_t i = 0; i < cli_n_commands; i++)
+        bash_spec(out, cli_commands[i].name, operand_kind(&cli_commands[i]),
+                  cli_commands[i].options);
+    fprintf(out, "    *) _tessera_spec=none ;;\n    esac\n}\n");
+}
+
+/* text inside a zsh '...' word, as a description: up to the first ";"
+ * or " (" (the rest is for --help), with what _arguments would read as
+ * syntax escaped (for _arguments). */
+static void
+zsh_description(FILE *out, const char *text, bool for_arguments)
+{
+    for (const char *p = text; *p && *p != ';' && strncmp(p, " (", 2) != 0;
+         p++) {
+        if (*p == '\'')
+            fputs("'\\''", out);
+        else if (for_arguments && strchr("[]:\\", *p) != NULL)
+            fprintf(out, "\\%c", *p);
+        else if (*p != '`')
+            fputc(*p, out);
+    }
+}
+
+static void
+zsh_action(FILE *out, enum cli_value value)
+{
+    switch (value) {
+    case CLI_FILE:
+        fputs("_files", out);
+        break;
+    case CLI_IDENTITY:
+        fputs("_tessera_identities", out);
+        break;
+    case CLI_TOKEN:
+        fputs("_tessera_tokens", out);
+        break;
+    case CLI_COMMAND:
+        fputs("_tessera_commands", out);
+        break;
+    case CLI_KEY_SPEC:
+        fputc('(', out);
+        write_key_specs(out);
+        fputc(')', out);
+        break;
+    case CLI_FLAG:
+    case CLI_TEXT:
+        fputc(' ', out);
+        break;
+    }
+}
+
+static void
+zsh_option(FILE *out, const struct cli_option *o)
+{
+    fprintf(out, "        '%s--%s%s[", (o->flags & CLI_REPEATABLE) ? "*" : "",
+            o->name, o->value == CLI_FLAG ? "" : "=");
+    zsh_description(out, o->help, true);
+    fputc(']', out);
+    if (o->value != CLI_FLAG) {
+        fputc(':', out);
+        zsh_description(out, o->metavar, true);
+        fputc(':', out);
+        zsh_action(out, o->value);
+    }
+    fputs("'\n", out);
+}
+
+static void
+write_zsh_table(FILE *out)
+{
+    fprintf(out, "# Generated by cli/gendoc from cli/commands.c.\n"
+                 "_tessera_commands() {\n    local -a commands=(\n");
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        fprintf(out, "        '%s:", cli_commands[i].name);
+        zsh_description(out, cli_commands[i].summary, false);
+        fprintf(out, "'\n");
+    }
+    fprintf(out, "    )\n    _describe -t commands 'tessera command' "
+                 "commands\n}\n\n_tessera_global_options=(\n");
+    for (const struct cli_option *o = cli_global_options; o->name; o++)
+        zsh_option(out, o);
+    fprintf(out, "        '(- *)'{-h,--help}'[show the commands]'\n)\n\n"
+                 "# The arguments of the command in $words[1].\n"
+                 "_tessera_command_arguments() {\n"
+                 "    local -a specs\n    case $words[1] in\n");
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const struct cli_command *c = &cli_commands[i];
+        fprintf(out, "    (%s)\n        specs=(\n", c->name);
+        for (const struct cli_option *o = c->options; o->name; o++)
+            zsh_option(out, o);
+        if (c->operand != NULL) {
+            fprintf(out, "        '%s:%s:", c->operand_required ? "" : ":",
+                    c->operand);
+            zsh_action(out, c->operand_value);
+            fputs("'\n", out);
+        }
+        fprintf(out, "        )\n        ;;\n");
+    }
+    fprintf(out, "    (*) return 1 ;;\n    esac\n"
+                 "    _arguments -s : $specs "
+                 "'(- *)'{-h,--help}'[show this command'\\''s help]'\n}\n");
+}
+
+/* The template with its marker line replaced by the table. */
+static int
+write_completion(FILE *out, const char *template,
+                 void (*write_table)(FILE *out))
+{
+    FILE *in = fopen(template, "re");
+    if (in == NULL) {
+        perror(template);
+        return EXIT_FAILED;
+    }
+    char line[1024];
+    bool replaced = false;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (strstr(line, TABLE_MARKER) != NULL) {
+            write_table(out);
+            replaced = true;
+        } else {
+            fputs(line, out);
+        }
+    }
+    bool read_error = ferror(in);
+    fclose(in);
+    if (!replaced)
+        fprintf(stderr, "gendoc: %s has no %s line\n", template, TABLE_MARKER);
+    return replaced && !read_error && !ferror(out) ? EXIT_OK : EXIT_FAILED;
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc = EXIT_USAGE;
+    if (argc == 2 && strcmp(argv[1], "man") == 0)
+        rc = write_man(stdout);
+    else if (argc == 3 && strcmp(argv[1], "bash") == 0)
+        rc = write_completion(stdout, argv[2], write_bash_table);
+    else if (argc == 3 && strcmp(argv[1], "zsh") == 0)
+        rc = write_completion(stdout, argv[2], write_zsh_table);
+    else
+        fprintf(stderr, "usage: gendoc man | bash TEMPLATE | zsh TEMPLATE\n");
+    if (fflush(stdout) != 0)
+        rc = EXIT_FAILED;
+    return rc;
+}
