@@ -178,7 +178,10 @@ start_agent() { # [EXTRA ARGS]
         "$AGENT" --foreground --module "${AGENT_MODULE:-$SOFTHSM_MODULE}" "$@" \
         >>"$T/agent.log" 2>&1 &
     AGENT_PID=$!
-    for _ in $(seq 1 100); do
+    # Up to 30 s: under ASan on a loaded CI machine, loading every module
+    # p11-kit registers took more than the 5 s this once allowed. A failed
+    # start ends the wait at once (the agent exits).
+    for _ in $(seq 1 600); do
         if [ -S "$TESSERA_SOCKET" ] && "$TESSERA" tokens >/dev/null 2>&1; then
             return 0
         fi
