@@ -30,7 +30,7 @@ mkdir -p "$(dirname "$TESSERA_SOCKET")" && chmod 700 "$(dirname "$TESSERA_SOCKET
 systemd-socket-activate -l "$TESSERA_SOCKET" "${ACTIVATOR_ENV[@]}" \
     "$AGENT" --foreground --module "$SOFTHSM_MODULE" >>"$T/agent.log" 2>&1 &
 ACTIVATOR_PID=$!
-for _ in $(seq 1 100); do [ -S "$TESSERA_SOCKET" ] && break; sleep 0.05; done
+for _ in $(seq 1 600); do [ -S "$TESSERA_SOCKET" ] && break; sleep 0.05; done
 # systemd-socket-activate execs the agent in its own process on the first
 # connection, as systemd starts the service.
 check_output "before any client no agent runs, only the activator" \

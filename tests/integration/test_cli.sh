@@ -173,7 +173,7 @@ rm -f "$XDG_CONFIG_HOME/tessera/agent.conf"
 stop_agent
 "$AGENT" --foreground >>"$T/agent.log" 2>&1 &
 AGENT_PID=$!
-for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 600); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
 check_output "by default the agent loads p11-kit's registered modules" \
     "Test Token .* softhsm2$" "$TESSERA" tokens
 printf '[agent]\nmax-sessions=zero\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"

@@ -27,7 +27,7 @@ dbus-monitor --session "interface='org.freedesktop.Notifications'" \
     >"$T/notifications.log" 2>&1 &
 SERVER_PIDS+=("$!")
 start_agent
-for _ in $(seq 1 100); do grep -q "serving org.tessera.Agent1" "$T/agent.log" && break; sleep 0.05; done
+for _ in $(seq 1 600); do grep -q "serving org.tessera.Agent1" "$T/agent.log" && break; sleep 0.05; done
 
 AGENT=/org/tessera/Agent1
 call() { # PATH METHOD ARGS...

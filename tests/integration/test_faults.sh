@@ -147,7 +147,7 @@ as_nobody() {
 as_nobody "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
     --socket "$N/run/agent.sock" >"$T/nobody-agent.log" 2>&1 &
 nobody_agent=$!
-for _ in $(seq 1 100); do [ -S "$N/run/agent.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 600); do [ -S "$N/run/agent.sock" ] && break; sleep 0.05; done
 check_exit "a client refuses the agent of another user before sending anything" 3 \
     "the socket $N/run/agent.sock is in a directory others control \(the directory $N/run belongs to uid 65534 \(nobody\)\)" \
     env TESSERA_SOCKET="$N/run/agent.sock" "$TESSERA" tokens
@@ -172,7 +172,7 @@ squat() { # SOCKET: listen as nobody, appending what arrives to squat.log
     setpriv --reuid=nobody --regid=nogroup --clear-groups \
         socat -u "UNIX-LISTEN:$1,fork" "OPEN:$T/squat/squat.log,creat,append" &
     SERVER_PIDS+=($!)
-    for _ in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+    for _ in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.05; done
     return 1
 }
 setpriv --reuid=nobody --regid=nogroup --clear-groups mkdir -m 755 "$S/tessera"
