@@ -476,7 +476,10 @@ static uint8_t loop_digest[32];
  * allocator's lock (glibc's malloc is fork-safe; seen only under ASan).
  * The normal build forks while the threads are anywhere, locks held.
  */
-static pthread_rwlock_t fork_gate = PTHREAD_RWLOCK_INITIALIZER;
+/* Writers first: with glibc's default (readers first) four signing threads
+ * that take the gate in turn keep it held for ever and the fork waits. */
+static pthread_rwlock_t fork_gate =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static bool gate_forks;
 
 /*
