@@ -147,6 +147,15 @@ state_record_path(const struct agent_state *state, const char *name)
 }
 
 char *
+state_exports_path(const struct agent_state *state, const char *name)
+{
+    char *file = g_strconcat(name, ".conf", NULL);
+    char *path = g_build_filename(state->dir, "exported", file, NULL);
+    g_free(file);
+    return path;
+}
+
+char *
 state_journal_dir(const struct agent_state *state)
 {
     return g_build_filename(state->dir, "renewals", NULL);
