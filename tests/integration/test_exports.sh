@@ -115,20 +115,21 @@ check_refused "a leaf without its chain is refused by the server" \
     "Subject: CN=wifi" no_sanitizer curl -sS --max-time 20 --cacert "$T/ca/ca.pem" \
     --cert "$T/files/leaf.pem" --key "$T/files/wifi.ref" "https://127.0.0.1:$HTTPS_PORT/"
 
-# OpenVPN, point to point over UDP with no tunnel device; the server takes
-# a client that comes back from another port (--float).
+# OpenVPN, point to point over TCP with no tunnel device: when the client
+# goes, its connection does, and the server listens again at once (over
+# UDP the server kept the old session for its ping-restart time).
 vpn_server_on() {
-    exec openvpn --dev null --local 127.0.0.1 --lport "$1" --proto udp --float \
+    exec openvpn --dev null --local 127.0.0.1 --lport "$1" --proto tcp-server \
         --tls-server --ca "$T/ca/ca.pem" --cert "$T/server.pem" --key "$T/server.key" \
         --dh none --verb 3 --ping 1 --ping-restart 10 >"$T/vpn-server.log" 2>&1
 }
-vpn_server_ready() { grep -q "Initialization Sequence Completed\|UDPv4 link local" "$T/vpn-server.log" 2>/dev/null; }
+vpn_server_ready() { grep -q "Listening for incoming TCP connection" "$T/vpn-server.log" 2>/dev/null; }
 on_free_port openvpn vpn_server_on vpn_server_ready
 VPN_PORT=$PORT
 # The client reconnects (SIGUSR1) after each renewal, reading its files
 # again; --providers loads the Tessera provider next to the default one.
-(exec env -u LD_PRELOAD openvpn --dev null --remote 127.0.0.1 "$VPN_PORT" --proto udp \
-    --nobind --tls-client --ca "$T/ca/ca.pem" --cert "$T/files/wifi.pem" \
+(exec env -u LD_PRELOAD openvpn --dev null --remote 127.0.0.1 "$VPN_PORT" \
+    --proto tcp-client --connect-retry 1 1 --nobind --tls-client --ca "$T/ca/ca.pem" --cert "$T/files/wifi.pem" \
     --key "$T/files/wifi.ref" --providers tessera default --verb 3 --ping 1 \
     --ping-restart 10 >"$T/vpn-client.log" 2>&1) &
 VPN_CLIENT=$!
@@ -140,6 +141,14 @@ vpn_reconnects() { # N: within 30 s, or its log
     wait_for 30 vpn_connected "$1" || { tail -n 25 "$T/vpn-client.log"; false; }
 }
 
+s_client_get() { # ARGS...: openssl s_client with tessera:wifi
+    printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect "127.0.0.1:$HTTPS_PORT" \
+        -CAfile "$T/ca/ca.pem" -cert tessera:wifi -key tessera:wifi -ign_eof "$@"
+}
+# s_client takes the first certificate of -cert; -cert_chain takes them all.
+check_refused "s_client -cert tessera:NAME sends the leaf alone" "Subject: CN=wifi" s_client_get
+check_output "s_client -cert_chain tessera:NAME sends the chain too" "Subject: CN=wifi" \
+    s_client_get -cert_chain tessera:wifi
 check_output "curl authenticates with the exported files" "Subject: CN=wifi" curl_get
 check_output "Python authenticates with the exported files" "Subject: CN=wifi" python_get
 check "OpenVPN connects with the exported files" vpn_reconnects 1
