@@ -3,8 +3,7 @@
 #include "files.h"
 #include "state.h"
 
-#include <errno.h>
-#include <unistd.h>
+#include <string.h>
 
 #define GROUP "exported"
 
@@ -104,12 +103,9 @@ exports_add(const struct agent_state *state, const char *name, GPtrArray *files,
                                        lists[c]->len);
         g_ptr_array_unref(lists[c]);
     }
-    gsize len;
-    char *data = g_key_file_to_data(kf, &len, NULL);
     char *path = state_exports_path(state, name);
-    int rc = agent_write_file_atomic(path, data, len, 0600, st);
+    int rc = agent_write_key_file(path, kf, st);
     g_free(path);
-    g_free(data);
     g_key_file_free(kf);
     g_ptr_array_unref(known);
     return rc;
@@ -120,12 +116,7 @@ exports_remove(const struct agent_state *state, const char *name,
                struct tessera_status *st)
 {
     char *path = state_exports_path(state, name);
-    int rc = 0;
-    if (unlink(path) < 0 && errno != ENOENT) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
-                           path, g_strerror(errno));
-        rc = -1;
-    }
+    int rc = agent_remove_file(path, st);
     g_free(path);
     return rc;
 }

@@ -13,6 +13,11 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+/* One writer at a time, each reading the identity under the lock: a
+ * reload's pass that read the certificate before a switch cannot write
+ * it after the switch's own pass. */
+static GMutex publish_lock;
+
 /* A key reference says which key to ask the agent for: its user's only. */
 #define KEY_REF_MODE 0600
 #define CERTIFICATE_MODE 0644
@@ -150,9 +155,12 @@ files_of(struct agent *agent, const char *name)
 gboolean
 agent_publish_files(struct agent *agent, const char *name)
 {
+    g_mutex_lock(&publish_lock);
     struct agent_identity *id = agent_identity_find(agent, name);
-    if (id == NULL)
+    if (id == NULL) {
+        g_mutex_unlock(&publish_lock);
         return FALSE;
+    }
     GPtrArray *files = files_of(agent, name);
     guint written = 0;
     gboolean all = TRUE;
@@ -169,6 +177,7 @@ agent_publish_files(struct agent *agent, const char *name)
                   written);
     g_ptr_array_unref(files);
     agent_identity_unref(id);
+    g_mutex_unlock(&publish_lock);
     return all;
 }
 
@@ -234,29 +243,29 @@ agent_publish_export(struct agent *agent,
                      const struct tessera_export_request *req,
                      struct tessera_status *st)
 {
+    /* Written and recorded in one hold of the lock: a renewal's pass
+     * comes before both or after both. */
+    g_mutex_lock(&publish_lock);
     struct agent_identity *id = agent_identity_find(agent, req->name);
-    if (id == NULL) {
+    GPtrArray *files = new_file_list();
+    int rc = id != NULL ? 0 : -1;
+    if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"; `tessera list` shows "
                            "the identities the agent has",
                            req->name);
-        return -1;
-    }
-    GPtrArray *files = new_file_list();
     add_requested(files, req->key_ref, req->cert, req->chain);
-    int rc = 0;
     for (guint i = 0; rc == 0 && i < files->len; i++)
         rc = publish_file(id, g_ptr_array_index(files, i), st) < 0 ? -1 : 0;
-    agent_identity_unref(id);
     if (rc == 0)
         rc = exports_add(agent->state, req->name, files, st);
-    if (rc == 0) {
+    g_mutex_unlock(&publish_lock);
+    if (rc == 0)
         g_message("identity %s: exported %u file%s, which follow it from now "
                   "on",
                   req->name, files->len, files->len == 1 ? "" : "s");
-        /* A renewal between the write and the record is caught up. */
-        agent_publish_files(agent, req->name);
-    }
+    if (id != NULL)
+        agent_identity_unref(id);
     g_ptr_array_unref(files);
     return rc;
 }
