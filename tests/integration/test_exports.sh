@@ -177,6 +177,16 @@ check "the key-reference file stays 0600 across renewals" \
 check_output "OpenVPN's server saw the chain verified up to the root" \
     "VERIFY OK: depth=1, CN=Tessera Test Issuing CA" cat "$T/vpn-server.log"
 
+# The key reference carries the renewed public key too, which programs use
+# while the agent cannot be asked: they still load a matching pair.
+stop_agent
+check_output "with the agent stopped, Python still loads the files as a matching pair" \
+    "^loaded$" no_sanitizer "$PY" -c "import ssl
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.load_cert_chain('$T/files/wifi.pem', '$T/files/wifi.ref')
+print('loaded')"
+start_agent
+
 # --- killed between the key switch and the files: recovery makes them agree
 stop_agent
 serial=$(leaf_serial "$T/files/wifi.pem")
