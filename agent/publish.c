@@ -79,6 +79,7 @@ unchanged(const char *path, const char *data, gsize len, mode_t mode)
     gsize old_len;
     gboolean same = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
                     sb.st_uid == geteuid() && (sb.st_mode & 07777) == mode &&
+                    sb.st_size == (off_t)len &&
                     g_file_get_contents(path, &old, &old_len, NULL) &&
                     old_len == len && memcmp(old, data, len) == 0;
     g_free(old);
