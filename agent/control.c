@@ -5,8 +5,10 @@
 #include "config.h"
 #include "enrolment.h"
 #include "events.h"
+#include "exports.h"
 #include "files.h"
 #include "keys.h"
+#include "publish.h"
 #include "record.h"
 #include "registry.h"
 #include "renew.h"
@@ -56,6 +58,13 @@ control_import(struct agent *agent, const struct tessera_import_request *req,
                struct tessera_status *st)
 {
     return agent_import(agent, req, st);
+}
+
+int
+control_export(struct agent *agent, const struct tessera_export_request *req,
+               struct tessera_status *st)
+{
+    return agent_publish_export(agent, req, st);
 }
 
 int
@@ -147,7 +156,8 @@ forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
         return -1;
     }
     int rc = drop_identity_config(agent, name, st) == 0 &&
-                     record_remove(agent->state, name, st) == 0
+                     record_remove(agent->state, name, st) == 0 &&
+                     exports_remove(agent->state, name, st) == 0
                  ? 0
                  : -1;
     if (rc == 0 && delete_objects)
@@ -206,5 +216,7 @@ control_reload(struct agent *agent, struct tessera_status *st)
     agent_rescan(agent);
     if (agent_registry_login_from_files(agent))
         agent_rescan(agent);
+    /* cert-file= and chain-file= take effect now, not at a renewal. */
+    agent_publish_all(agent);
     return after != NULL ? 0 : -1;
 }

@@ -29,6 +29,10 @@ int control_keygen(struct agent *agent,
                    const struct tessera_keygen_request *req,
                    struct tessera_blob *csr, struct tessera_status *st);
 /* The certificate (and chain) of a key without one. */
+/* Writes the files and keeps them current (publish.c). */
+int control_export(struct agent *agent,
+                   const struct tessera_export_request *req,
+                   struct tessera_status *st);
 int control_import(struct agent *agent,
                    const struct tessera_import_request *req,
                    struct tessera_status *st);

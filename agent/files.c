@@ -22,6 +22,26 @@ agent_write_file_atomic(const char *path, const void *data, size_t len,
     return ok ? 0 : -1;
 }
 
+int
+agent_write_key_file(const char *path, GKeyFile *kf, struct tessera_status *st)
+{
+    gsize len;
+    char *data = g_key_file_to_data(kf, &len, NULL);
+    int rc = agent_write_file_atomic(path, data, len, 0600, st);
+    g_free(data);
+    return rc;
+}
+
+int
+agent_remove_file(const char *path, struct tessera_status *st)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s", path,
+                       g_strerror(errno));
+    return -1;
+}
+
 gboolean
 agent_path_private(const char *path, gboolean directory,
                    struct tessera_status *st)

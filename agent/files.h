@@ -16,6 +16,12 @@
 int agent_write_file_atomic(const char *path, const void *data, size_t len,
                             mode_t mode, struct tessera_status *st);
 
+/* A GKeyFile's text, written as above, mode 0600 (the agent's state). */
+int agent_write_key_file(const char *path, GKeyFile *kf,
+                         struct tessera_status *st);
+/* Removes path; a path that is not there is not an error. */
+int agent_remove_file(const char *path, struct tessera_status *st);
+
 /*
  * Whether path (not followed if a symbolic link) is a directory (directory
  * TRUE) or a regular file owned by this process's user that nobody else

@@ -126,12 +126,9 @@ journal_save(const char *dir, const char *name, struct journal *j,
                                    (const char *const *)j->sans,
                                    j->sans ? g_strv_length(j->sans) : 0);
     }
-    gsize len;
-    char *data = g_key_file_to_data(kf, &len, NULL);
     char *path = journal_path(dir, name);
-    int rc = agent_write_file_atomic(path, data, len, 0600, st);
+    int rc = agent_write_key_file(path, kf, st);
     g_free(path);
-    g_free(data);
     g_key_file_free(kf);
     return rc;
 }

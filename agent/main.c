@@ -7,6 +7,7 @@
 #include "dbus.h"
 #include "events.h"
 #include "modules.h"
+#include "publish.h"
 #include "registry.h"
 #include "renewals.h"
 #include "server.h"
@@ -220,6 +221,8 @@ main(int argc, char **argv)
     /* Logged-in tokens show their private keys: look again. */
     if (agent_registry_login_from_files(&agent))
         agent_rescan(&agent);
+    /* Files a renewal changed while the agent was not running. */
+    agent_publish_all(&agent);
     server = agent_server_start(&agent, socket_path, &st);
     if (server == NULL) {
         g_critical("%s", st.message);

@@ -3,9 +3,6 @@
 #include "files.h"
 #include "state.h"
 
-#include <errno.h>
-#include <unistd.h>
-
 #define GROUP "enrolment"
 
 int
@@ -13,12 +10,7 @@ record_remove(const struct agent_state *state, const char *name,
               struct tessera_status *st)
 {
     char *path = state_record_path(state, name);
-    int rc = 0;
-    if (unlink(path) < 0 && errno != ENOENT) {
-        tessera_status_set(st, TESSERA_ERR_INTERNAL, "cannot remove %s: %s",
-                           path, g_strerror(errno));
-        rc = -1;
-    }
+    int rc = agent_remove_file(path, st);
     g_free(path);
     return rc;
 }
@@ -56,16 +48,6 @@ record_read(const struct agent_state *state, const char *name,
     return ok;
 }
 
-static int
-save(const char *path, GKeyFile *kf, struct tessera_status *st)
-{
-    gsize len;
-    char *data = g_key_file_to_data(kf, &len, NULL);
-    int rc = agent_write_file_atomic(path, data, len, 0600, st);
-    g_free(data);
-    return rc;
-}
-
 int
 record_write(const struct agent_state *state, const char *name,
              const struct enrolment_record *r, struct tessera_status *st)
@@ -79,7 +61,7 @@ record_write(const struct agent_state *state, const char *name,
     if (r->renew_after > 0)
         g_key_file_set_int64(kf, GROUP, "renew-after", r->renew_after);
     char *path = state_record_path(state, name);
-    int rc = save(path, kf, st);
+    int rc = agent_write_key_file(path, kf, st);
     g_free(path);
     g_key_file_free(kf);
     return rc;
@@ -98,7 +80,7 @@ record_renewed(const struct agent_state *state, const char *name,
         else
             g_key_file_remove_key(kf, GROUP, "renew-after", NULL);
         g_key_file_set_int64(kf, GROUP, "renewed-at", now);
-        if (save(path, kf, &st) < 0)
+        if (agent_write_key_file(path, kf, &st) < 0)
             g_warning("identity %s: %s", name, st.message);
     }
     g_key_file_free(kf);

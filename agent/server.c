@@ -361,6 +361,20 @@ handle_import(struct agent *agent, struct tessera_reader *r,
     tessera_import_request_clear(&req);
 }
 
+static void
+handle_export(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_export_request req;
+    struct tessera_status st = {0};
+    if (!tessera_decode_export(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed EXPORT request");
+        return;
+    }
+    reply_done(out, control_export(agent, &req, &st), &st);
+    tessera_export_request_clear(&req);
+}
+
 static enum verdict
 dispatch(struct connection *c, const uint8_t *body, size_t len,
          struct tessera_writer *out)
@@ -400,6 +414,9 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_IMPORT:
         handle_import(agent, &r, out);
+        break;
+    case TESSERA_MSG_EXPORT:
+        handle_export(agent, &r, out);
         break;
     case TESSERA_MSG_ENROLL:
         handle_enroll(agent, c->fd, &r, out);

@@ -137,13 +137,26 @@ state_chain_remove(const struct agent_state *state, const char *serial,
     g_free(path);
 }
 
+/* DIR/NAME.conf in the state directory. */
+static char *
+conf_path(const struct agent_state *state, const char *dir, const char *name)
+{
+    char *file = g_strconcat(name, ".conf", NULL);
+    char *path = g_build_filename(state->dir, dir, file, NULL);
+    g_free(file);
+    return path;
+}
+
 char *
 state_record_path(const struct agent_state *state, const char *name)
 {
-    char *file = g_strconcat(name, ".conf", NULL);
-    char *path = g_build_filename(state->dir, "enrolled", file, NULL);
-    g_free(file);
-    return path;
+    return conf_path(state, "enrolled", name);
+}
+
+char *
+state_exports_path(const struct agent_state *state, const char *name)
+{
+    return conf_path(state, "exported", name);
 }
 
 char *

@@ -41,6 +41,8 @@ void state_chain_remove(const struct agent_state *state, const char *serial,
 
 /* enrolled/NAME.conf */
 char *state_record_path(const struct agent_state *state, const char *name);
+/* exported/NAME.conf */
+char *state_exports_path(const struct agent_state *state, const char *name);
 /* renewals/ */
 char *state_journal_dir(const struct agent_state *state);
 

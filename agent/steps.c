@@ -214,12 +214,16 @@ agent_journal_finish(struct agent *agent, struct agent_token *token,
         transition_switch(agent, token, name, old_id, j->new_id, st) < 0)
         return -1;
     agent_test_point(name, "switched");
+    /* Part of the switch: until the journal leaves this phase, recovery
+     * runs it again, so the files never stay behind the token. */
+    gboolean published = agent_publish_files(agent, name);
+    agent_test_point(name, "published");
     int rc = j->kind == JOURNAL_ENROLMENT ? record_enrolment(agent, name, j, st)
                                           : enter_grace(agent, name, j, st);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
                          NULL);
-    if (rc == 0)
-        agent_publish_certificate(agent, name);
+    if (rc == 0 && published)
+        agent_publish_run_command(agent, name);
     return rc;
 }
 

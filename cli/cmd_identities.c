@@ -8,6 +8,7 @@
 #include "../common/keyspec.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int
 cmd_list(struct tessera_client *agent, const struct cli_args *args)
@@ -113,35 +114,78 @@ print_exported(const struct cli_args *args, const struct tessera_identity *id)
         json_end(&j);
         return;
     }
+    bool cert_chain =
+        cert != NULL && tessera_export_cert_with_chain(cert, chain);
     if (key_ref != NULL)
         printf("wrote %s's key reference to %s\n", name, key_ref);
     if (cert != NULL)
-        printf("wrote %s's certificate to %s\n", name, cert);
-    if (chain != NULL)
+        printf("wrote %s's certificate%s to %s\n", name,
+               cert_chain && n_chain > 0 ? " and its chain" : "", cert);
+    if (chain != NULL && (cert == NULL || strcmp(cert, chain) != 0))
         printf("wrote %s's chain (%zu CA certificate%s) to %s\n", name, n_chain,
                n_chain == 1 ? "" : "s", chain);
+    if (!files_is_stream(key_ref ? key_ref : cert ? cert : chain))
+        printf("the agent rewrites them when the certificate changes\n");
 }
 
-static int
-export_files(const struct cli_args *args, const struct tessera_identity *id)
+/* A stream (/dev/stdout) is written here, once. */
+static bool
+write_streams(const struct cli_args *args, const struct tessera_identity *id)
 {
     const char *key_ref = cli_value(args, "key-ref");
     const char *cert = cli_value(args, "cert");
     const char *chain = cli_value(args, "chain");
-    if ((cert != NULL || chain != NULL) && id->n_certs == 0) {
+    size_t n_cert = cert != NULL && tessera_export_cert_with_chain(cert, chain)
+                        ? id->n_certs
+                        : 1;
+    return (key_ref == NULL || !files_is_stream(key_ref) ||
+            files_write_key_reference(key_ref, id)) &&
+           (cert == NULL || !files_is_stream(cert) ||
+            files_write_certificates(cert, id->certs, n_cert)) &&
+           (chain == NULL || !files_is_stream(chain) ||
+            (cert != NULL && strcmp(cert, chain) == 0) ||
+            files_write_certificates(chain, id->certs + 1, id->n_certs - 1));
+}
+
+/* A file is the agent's to write, now and at each renewal. */
+static bool
+agent_file(const struct cli_args *args, const char *option, char **path)
+{
+    const char *value = cli_value(args, option);
+    *path = NULL;
+    if (value == NULL || files_is_stream(value))
+        return true;
+    *path = files_absolute(value);
+    return *path != NULL;
+}
+
+static int
+export_files(struct tessera_client *agent, const struct cli_args *args,
+             const struct tessera_identity *id)
+{
+    struct tessera_export_request req = {.name = id->summary.name};
+    struct tessera_status st = {0};
+    int rc = EXIT_FAILED;
+    if ((cli_value(args, "cert") != NULL || cli_value(args, "chain") != NULL) &&
+        id->n_certs == 0) {
         fprintf(stderr,
                 "tessera: identity %s has no certificate yet; "
                 "import one first\n",
                 id->summary.name);
-        return EXIT_FAILED;
+    } else if (agent_file(args, "key-ref", &req.key_ref) &&
+               agent_file(args, "cert", &req.cert) &&
+               agent_file(args, "chain", &req.chain) &&
+               write_streams(args, id)) {
+        rc = EXIT_OK;
+        if ((req.key_ref != NULL || req.cert != NULL || req.chain != NULL) &&
+            tessera_client_export(agent, &req, &st) < 0)
+            rc = cli_fail(args, &st);
     }
-    if ((key_ref != NULL && !files_write_key_reference(key_ref, id)) ||
-        (cert != NULL && !files_write_certificates(cert, id->certs, 1)) ||
-        (chain != NULL &&
-         !files_write_certificates(chain, id->certs + 1, id->n_certs - 1)))
-        return EXIT_FAILED;
-    print_exported(args, id);
-    return EXIT_OK;
+    if (rc == EXIT_OK)
+        print_exported(args, id);
+    req.name = NULL; /* id's */
+    tessera_export_request_clear(&req);
+    return rc;
 }
 
 int
@@ -155,7 +199,7 @@ cmd_export(struct tessera_client *agent, const struct cli_args *args)
     struct tessera_identity id;
     if (tessera_client_get_identity(agent, args->operand, &id, &st) < 0)
         return cli_fail(args, &st);
-    int rc = export_files(args, &id);
+    int rc = export_files(agent, args, &id);
     tessera_identity_clear(&id);
     return rc;
 }

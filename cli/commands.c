@@ -64,9 +64,13 @@ static const struct cli_option import_options[] = {
 
 static const struct cli_option export_options[] = {
     {"key-ref", CLI_FILE, "FILE", 0,
-     "write a key-reference file, which programs load as the key"},
-    {"cert", CLI_FILE, "FILE", 0, "write the certificate (PEM)"},
-    {"chain", CLI_FILE, "FILE", 0, "write its CA certificates (PEM)"},
+     "write a key-reference file (mode 0600), which programs load as the "
+     "key"},
+    {"cert", CLI_FILE, "FILE", 0,
+     "write the certificate followed by its CA certificates (PEM); the "
+     "certificate alone when --chain names another file"},
+    {"chain", CLI_FILE, "FILE", 0,
+     "write its CA certificates (PEM) to a file of their own"},
     JSON_OPTION("the files written as a JSON object"),
     {0},
 };
@@ -207,9 +211,12 @@ const struct cli_command cli_commands[] = {
      "`tessera:NAME` (curl, Python, wpa_supplicant): a key-reference file, "
      "a short PEM block naming the identity and carrying its public key, "
      "which the provider turns into the key on the token; and the "
-     "certificate and its CA certificates. Each file is replaced whole, "
-     "in a directory that only you (or root) can write. At least one of "
-     "the options is needed.",
+     "certificate and its CA certificates. The agent writes the files and "
+     "rewrites them whenever the certificate changes (a renewal, with a "
+     "new key too, or an import), so programs keep working with the same "
+     "files; /dev/stdout or a pipe is written once. Each file is replaced "
+     "whole, in a directory that only you (or root) can write. At least "
+     "one of the options is needed.",
      export_options, no_exit_statuses},
     {"help", cmd_help, "COMMAND", false, CLI_COMMAND,
      "show a command's usage, options and exit status",

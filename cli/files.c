@@ -4,6 +4,8 @@
 #include "../common/keyref.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -19,7 +21,11 @@ static bool
 write_stream(const char *path, const char *data, size_t len,
              struct tessera_status *st)
 {
-    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    /* Our own standard output at its offset: opened again, a redirected
+     * one would start at 0 under what is printed after. */
+    int fd = strcmp(path, "/dev/stdout") == 0
+                 ? dup(STDOUT_FILENO)
+                 : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     bool ok = fd >= 0;
     while (ok && len > 0) {
         ssize_t n = write(fd, data, len);
@@ -37,18 +43,37 @@ write_stream(const char *path, const char *data, size_t len,
     return ok;
 }
 
-static bool
-is_stream(const char *path)
+/* /dev/stdout with standard output redirected to a file stats as that
+ * file, but names the process's own stream. */
+bool
+files_is_stream(const char *path)
 {
     struct stat sb;
-    return stat(path, &sb) == 0 &&
-           (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode));
+    return strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ||
+           (stat(path, &sb) == 0 &&
+            (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)));
+}
+
+char *
+files_absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+    char *abs = NULL;
+    if (path[0] == '/')
+        abs = strdup(path);
+    else if (getcwd(cwd, sizeof(cwd)) != NULL &&
+             asprintf(&abs, "%s/%s", cwd, path) < 0)
+        abs = NULL;
+    if (abs == NULL)
+        fprintf(stderr, "tessera: cannot tell where %s is: %s\n", path,
+                strerror(errno));
+    return abs;
 }
 
 /* PEM made by fill, written by the one atomic write. */
 static bool
 write_pem(const char *path, bool (*fill)(BIO *out, const void *arg),
-          const void *arg)
+          const void *arg, mode_t mode)
 {
     struct tessera_status st = {0};
     BIO *pem = BIO_new(BIO_s_mem());
@@ -58,10 +83,10 @@ write_pem(const char *path, bool (*fill)(BIO *out, const void *arg),
     if (!ok)
         tessera_status_set(&st, TESSERA_ERR_INTERNAL,
                            "cannot encode the contents of %s", path);
-    else if (is_stream(path))
+    else if (files_is_stream(path))
         ok = write_stream(path, data, (size_t)len, &st);
     else
-        ok = tessera_write_file_atomic(path, data, (size_t)len, 0644, &st);
+        ok = tessera_write_file_atomic(path, data, (size_t)len, mode, &st);
     if (!ok)
         fprintf(stderr, "tessera: %s\n", st.message);
     BIO_free(pem);
@@ -72,17 +97,18 @@ static bool
 fill_key_reference(BIO *out, const void *arg)
 {
     const struct tessera_identity *id = arg;
-    uint8_t der[TESSERA_KEYREF_DER_MAX];
     size_t len;
-    return tessera_keyref_encode(id->summary.name, id->spki.data, id->spki.len,
-                                 der, sizeof(der), &len) &&
-           PEM_write_bio(out, TESSERA_KEYREF_PEM_NAME, "", der, (long)len);
+    char *pem =
+        tessera_keyref_pem(id->summary.name, id->spki.data, id->spki.len, &len);
+    bool ok = pem != NULL && BIO_write(out, pem, (int)len) == (int)len;
+    free(pem);
+    return ok;
 }
 
 bool
 files_write_key_reference(const char *path, const struct tessera_identity *id)
 {
-    return write_pem(path, fill_key_reference, id);
+    return write_pem(path, fill_key_reference, id, 0600);
 }
 
 struct certificates {
@@ -109,7 +135,7 @@ files_write_certificates(const char *path, const struct tessera_blob *certs,
                          size_t n)
 {
     struct certificates c = {certs, n};
-    return write_pem(path, fill_certificates, &c);
+    return write_pem(path, fill_certificates, &c, 0644);
 }
 
 static bool
@@ -127,7 +153,7 @@ bool
 files_write_csr(const char *path, const struct tessera_blob *der)
 {
     if (path != NULL)
-        return write_pem(path, fill_csr, der);
+        return write_pem(path, fill_csr, der, 0644);
     BIO *out = BIO_new_fp(stdout, BIO_NOCLOSE);
     bool ok = out != NULL && fill_csr(out, der);
     BIO_free(out);

@@ -9,7 +9,12 @@
 
 #include "../common/messages.h"
 
-/* A key-reference file naming the identity and carrying its public key. */
+/* A device or a pipe (/dev/stdout): written into, never replaced. */
+bool files_is_stream(const char *path);
+/* path from the current directory, malloc'd; NULL said on stderr. */
+char *files_absolute(const char *path);
+/* A key-reference file naming the identity and carrying its public key
+ * (mode 0600). */
 bool files_write_key_reference(const char *path,
                                const struct tessera_identity *id);
 /* certs[0..n) as PEM. */

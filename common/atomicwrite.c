@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -30,6 +31,24 @@ split_path(const char *path, char *dir, size_t size, const char **base)
                 ? snprintf(dir, size, "/")
                 : snprintf(dir, size, "%.*s", (int)(slash - path), path);
     return n > 0 && (size_t)n < size;
+}
+
+/* /dev, /proc and /sys hold devices and the kernel's views, whose names
+ * (/dev/stdout, /proc/self/fd/1) a rename would replace for everyone. */
+static bool
+system_directory(const char *dir)
+{
+    static const char *const roots[] = {"/dev", "/proc", "/sys"};
+    char real[PATH_MAX];
+    if (realpath(dir, real) == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        size_t n = strlen(roots[i]);
+        if (strncmp(real, roots[i], n) == 0 &&
+            (real[n] == '\0' || real[n] == '/'))
+            return true;
+    }
+    return false;
 }
 
 static int
@@ -110,6 +129,14 @@ tessera_write_file_atomic(const char *path, const void *data, size_t len,
         errno = EINVAL;
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "cannot write %s: it names no file", path);
+        return false;
+    }
+    if (system_directory(dir)) {
+        errno = EPERM;
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "refusing to replace %s: %s holds devices and "
+                           "the kernel's files, not files to write",
+                           path, dir);
         return false;
     }
     int dirfd = open_directory(path, dir, st);

@@ -20,7 +20,9 @@
  * replaced, not followed), and the directory fsynced so the rename survives
  * a power cut. The directory must exist and belong to this user or root and
  * be writable by neither group nor others (where others can write they can
- * swap the file between two steps); otherwise nothing is written. False
+ * swap the file between two steps), and must not be in /dev, /proc or
+ * /sys (a rename there would replace /dev/stdout for everyone); otherwise
+ * nothing is written. False
  * with st and errno set on failure; the temp file is then gone.
  */
 bool tessera_write_file_atomic(const char *path, const void *data, size_t len,

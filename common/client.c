@@ -738,6 +738,17 @@ tessera_client_import(struct tessera_client *c,
 }
 
 int
+tessera_client_export(struct tessera_client *c,
+                      const struct tessera_export_request *req,
+                      struct tessera_status *st)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_export(&w, req);
+    return call_for_ok(c, &w, st);
+}
+
+int
 tessera_client_enroll(struct tessera_client *c,
                       const struct tessera_enroll_request *req,
                       struct tessera_blob *leaf, struct tessera_status *st)

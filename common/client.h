@@ -90,6 +90,10 @@ int tessera_client_keygen(struct tessera_client *c,
 int tessera_client_import(struct tessera_client *c,
                           const struct tessera_import_request *req,
                           struct tessera_status *st);
+/* EXPORT: the agent writes the files and keeps them current. */
+int tessera_client_export(struct tessera_client *c,
+                          const struct tessera_export_request *req,
+                          struct tessera_status *st);
 /* ENROLL and RENEW: the new leaf's DER. Hanging up cancels (the agent
  * removes the new key), so a caller interrupted may just exit. */
 int tessera_client_enroll(struct tessera_client *c,

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "keyref.h"
 
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DER_SEQUENCE 0x30
@@ -131,4 +134,28 @@ tessera_keyref_decode(const uint8_t *der, size_t len,
     out->spki = with_key ? c.p : NULL;
     out->spki_len = with_key ? c.left : 0;
     return with_key ? one_sequence(c.p, c.left) : c.left == 0;
+}
+
+char *
+tessera_keyref_pem(const char *name, const uint8_t *spki, size_t spki_len,
+                   size_t *len)
+{
+    uint8_t der[TESSERA_KEYREF_DER_MAX];
+    size_t der_len;
+    if (!tessera_keyref_encode(name, spki, spki_len, der, sizeof(der),
+                               &der_len))
+        return NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *pem = NULL;
+    if (bio != NULL &&
+        PEM_write_bio(bio, TESSERA_KEYREF_PEM_NAME, "", der, (long)der_len)) {
+        long n = BIO_get_mem_data(bio, &data);
+        if ((pem = malloc((size_t)n + 1)) != NULL) {
+            memcpy(pem, data, (size_t)n);
+            pem[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    BIO_free(bio);
+    return pem;
 }

@@ -49,6 +49,13 @@ bool tessera_keyref_encode(const char *name, const uint8_t *spki,
                            size_t spki_len, uint8_t *out, size_t size,
                            size_t *len);
 /*
+ * The whole file: the reference of NAME and spki as PEM, malloc'd, *len
+ * its length; NULL when encode would fail. Written mode 0600: it tells
+ * whoever reads it which identity and key to ask the agent for.
+ */
+char *tessera_keyref_pem(const char *name, const uint8_t *spki, size_t spki_len,
+                         size_t *len);
+/*
  * Parses a DER body. False for anything but exactly one well-formed
  * reference (no trailing bytes, no NUL in the name, minimal lengths).
  */

@@ -708,6 +708,70 @@ tessera_import_request_clear(struct tessera_import_request *req)
     memset(req, 0, sizeof(*req));
 }
 
+bool
+tessera_export_cert_with_chain(const char *cert, const char *chain)
+{
+    return chain == NULL || strcmp(cert, chain) == 0;
+}
+
+static void
+put_optional_string(struct tessera_writer *w, const char *s)
+{
+    tessera_put_string(w, s != NULL ? s : "");
+}
+
+/* An empty string is "not asked for"; anything else must be absolute. */
+static char *
+get_optional_path(struct tessera_reader *r)
+{
+    char *s = tessera_get_string(r);
+    if (s != NULL && s[0] == '\0') {
+        free(s);
+        return NULL;
+    }
+    if (s != NULL && s[0] != '/')
+        r->failed = true;
+    return s;
+}
+
+void
+tessera_encode_export(struct tessera_writer *w,
+                      const struct tessera_export_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_EXPORT);
+    tessera_put_string(w, req->name);
+    put_optional_string(w, req->key_ref);
+    put_optional_string(w, req->cert);
+    put_optional_string(w, req->chain);
+}
+
+bool
+tessera_decode_export(struct tessera_reader *r,
+                      struct tessera_export_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->name = tessera_get_string(r);
+    req->key_ref = get_optional_path(r);
+    req->cert = get_optional_path(r);
+    req->chain = get_optional_path(r);
+    if (tessera_reader_done(r) &&
+        (req->key_ref != NULL || req->cert != NULL || req->chain != NULL))
+        return true;
+    r->failed = true;
+    tessera_export_request_clear(req);
+    return false;
+}
+
+void
+tessera_export_request_clear(struct tessera_export_request *req)
+{
+    free(req->name);
+    free(req->key_ref);
+    free(req->cert);
+    free(req->chain);
+    memset(req, 0, sizeof(*req));
+}
+
 void
 tessera_encode_blob_reply(struct tessera_writer *w, enum tessera_msg type,
                           const void *p, size_t n)

@@ -115,6 +115,21 @@ struct tessera_import_request {
     struct tessera_blob certs[TESSERA_CHAIN_MAX];
 };
 
+/* EXPORT: absolute paths, NULL for a file not asked for (empty on the
+ * wire). The agent writes them and rewrites them at every certificate
+ * change. */
+struct tessera_export_request {
+    char *name;
+    char *key_ref; /* a key-reference file, mode 0600 */
+    char *cert;    /* the leaf, followed by the chain unless chain differs */
+    char *chain;   /* the CA certificates */
+};
+
+/* Whether the certificate file also carries the chain: by default, and
+ * when both name one file (which must never end up holding only the CA
+ * certificates). */
+bool tessera_export_cert_with_chain(const char *cert, const char *chain);
+
 struct tessera_error_reply {
     uint32_t code;
     char *message;
@@ -244,6 +259,12 @@ void tessera_encode_import(struct tessera_writer *w,
 bool tessera_decode_import(struct tessera_reader *r,
                            struct tessera_import_request *req);
 void tessera_import_request_clear(struct tessera_import_request *req);
+/* Reply: OK. */
+void tessera_encode_export(struct tessera_writer *w,
+                           const struct tessera_export_request *req);
+bool tessera_decode_export(struct tessera_reader *r,
+                           struct tessera_export_request *req);
+void tessera_export_request_clear(struct tessera_export_request *req);
 
 /* A reply that carries one byte string: SIGN_REPLY (the signature),
  * KEYGEN_REPLY (a CSR), ENROLL_REPLY and RENEW_REPLY (a leaf), each with

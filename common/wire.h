@@ -29,6 +29,7 @@ enum tessera_msg {
     TESSERA_MSG_IMPORT = 0x09,
     TESSERA_MSG_ENROLL = 0x0a,
     TESSERA_MSG_RENEW = 0x0b,
+    TESSERA_MSG_EXPORT = 0x18, /* write files that follow the identity */
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,

@@ -13,7 +13,7 @@ packages=(
     llvm-14
     # the token, the peers and the tools the tests drive
     softhsm2 opensc openssl util-linux procps jq valgrind strace systemd
-    curl socat python3 freeradius eapoltest
+    curl socat python3 freeradius eapoltest openvpn
     # the man pages checked as man renders them; the shells the completion is for
     man-db groff-base bash-completion zsh
     # real CAs: an ACME server and a SCEP server

@@ -87,6 +87,10 @@ chain_trusted(const struct enroll_profile *ca, GPtrArray *chain, char **reason)
         if (x == NULL || !sk_X509_push(untrusted, x))
             X509_free(x);
     }
+    /* Without trust=, a local profile's own CA is the anchor, though it
+     * is an issuing CA below a root. */
+    if (store != NULL && ca->profile->trust == NULL)
+        X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
     if (store == NULL || ctx == NULL || X509_STORE_load_file(store, trust) != 1)
         *reason = g_strdup_printf("cannot read the trust anchors %s", trust);
     else if (leaf == NULL)

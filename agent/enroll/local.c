@@ -4,6 +4,8 @@
  * For the demo, tests and small set-ups. Profile keys:
  *   protocol=local
  *   ca-cert=/path/ca.pem      ca-key=/path/ca.key      validity-days=365
+ * ca-cert is the issuing CA's certificate, followed by its own chain when
+ * it is not a root (a bundle): all of it is sent after the leaf.
  *   validity-seconds=N        instead of days: short-lived certificates
  * The subject and subjectAltName come from the CSR, whose signature must
  * verify; the certificate is for TLS clients only.
@@ -21,18 +23,27 @@
 
 struct local_ca {
     X509 *cert;
+    STACK_OF(X509) * bundle; /* cert, then its chain */
     EVP_PKEY *key;
     long validity_seconds;
 };
 
-static X509 *
-read_certificate(const char *path)
+/* Every certificate of the file, the issuing CA's first. */
+static STACK_OF(X509) * read_bundle(const char *path)
 {
     FILE *f = fopen(path, "re");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    STACK_OF(X509) *bundle = f ? sk_X509_new_null() : NULL;
+    X509 *x;
+    while (bundle != NULL && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+        if (!sk_X509_push(bundle, x))
+            X509_free(x);
     if (f != NULL)
         fclose(f);
-    return x;
+    if (bundle != NULL && sk_X509_num(bundle) == 0) {
+        sk_X509_free(bundle);
+        bundle = NULL;
+    }
+    return bundle;
 }
 
 static gboolean
@@ -46,7 +57,8 @@ load_ca(const struct enroll_profile *ca, struct local_ca *out, char **reason)
     out->validity_seconds = ca->profile->validity_seconds
                                 ? (long)ca->profile->validity_seconds
                                 : (long)(days * 86400);
-    if ((out->cert = read_certificate(cert_path)) == NULL)
+    if ((out->bundle = read_bundle(cert_path)) == NULL ||
+        (out->cert = sk_X509_value(out->bundle, 0)) == NULL)
         *reason =
             g_strdup_printf("cannot read the CA certificate %s", cert_path);
     else if ((out->key = enroll_read_private_key(key_path)) == NULL)
@@ -162,14 +174,15 @@ local_submit(const struct enroll_profile *profile, GBytes *csr,
                                   ERR_reason_error_string(ERR_get_error()));
     } else {
         append_der(result->chain, cert);
-        append_der(result->chain, ca.cert);
+        for (int i = 0; i < sk_X509_num(ca.bundle); i++)
+            append_der(result->chain, sk_X509_value(ca.bundle, i));
         outcome = ENROLL_ISSUED;
     }
 out:
     ERR_clear_error();
     X509_free(cert);
     X509_REQ_free(req);
-    X509_free(ca.cert);
+    sk_X509_pop_free(ca.bundle, X509_free);
     EVP_PKEY_free(ca.key);
     return outcome;
 }

@@ -19,6 +19,7 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_keygen_request keygen = {0};
     struct tessera_import_request import;
     struct tessera_enroll_request enroll;
+    struct tessera_export_request export;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_hello(&r, &u32);
@@ -45,6 +46,9 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_enroll(&r, &enroll))
         tessera_enroll_request_clear(&enroll);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_export(&r, &export))
+        tessera_export_request_clear(&export);
 }
 
 static void

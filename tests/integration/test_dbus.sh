@@ -130,10 +130,15 @@ check_output "the agent still serves" "<'Test Token'>" prop "$TOKEN" .Token Labe
 
 check "Unlock again" call "$TOKEN" org.tessera.Agent1.Token.Unlock "'$PIN'"
 check_output "before Forget tessera list shows the identity" "^laptop " "$TESSERA" list
+"$TESSERA" export laptop --cert "$T/laptop-exported.pem" >/dev/null
+check "tessera export records the files it wrote" \
+    test -s "$XDG_STATE_HOME/tessera/exported/laptop.conf"
 check "Forget, deleting the key and certificate" \
     call "$ID" org.tessera.Agent1.Identity.Forget true
 check_fails "the identity's object is gone" "Object does not exist" \
     prop "$ID" .Identity Name
+check "and the record of its exported files (the files stay)" \
+    bash -c "[ ! -e '$XDG_STATE_HOME/tessera/exported/laptop.conf' ] && [ -s '$T/laptop-exported.pem' ]"
 check "and so is its [identity] group in agent.conf" \
     bash -c "! grep -qF '[identity laptop]' '$XDG_CONFIG_HOME/tessera/agent.conf'"
 check_output "while the CA profile stays" "\[ca corp\]" cat "$XDG_CONFIG_HOME/tessera/agent.conf"

@@ -176,6 +176,30 @@ test_directory_of_another_user_refused(void **state)
     assert_refused("theirs", 0755, STRANGER, "belongs to uid 4242");
 }
 
+/* `tessera export --cert /dev/stdout >file` once renamed a regular file
+ * over /dev/stdout: /dev/stdout is a symlink, and stat() saw the file. */
+static void
+test_system_directories_refused(void **state)
+{
+    (void)state;
+    char link[128], through_link[160];
+    struct tessera_status st = {0};
+    const char *direct = "/dev/tessera-files-test";
+    assert_false(tessera_write_file_atomic(direct, "x", 1, 0644, &st));
+    assert_non_null(strstr(st.message, "holds devices"));
+    assert_int_equal(access(direct, F_OK), -1);
+    snprintf(link, sizeof(link), "%s/devices", dir);
+    assert_int_equal(symlink("/dev", link), 0);
+    /* Names no one uses: were the guard gone, only they would appear. */
+    snprintf(through_link, sizeof(through_link), "%s/tessera-files-test", link);
+    assert_false(tessera_write_file_atomic(through_link, "x", 1, 0644, &st));
+    assert_int_equal(access(direct, F_OK), -1);
+    assert_false(tessera_write_file_atomic("/proc/self/tessera-files-test", "x",
+                                           1, 0644, &st));
+    assert_non_null(strstr(st.message, "holds devices"));
+    unlink(link);
+}
+
 static void
 test_failed_write_leaves_no_temp_file(void **state)
 {
@@ -384,6 +408,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_non_regular_target_refused,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_no_temp_file,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_system_directories_refused,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_path_naming_no_file_refused,
                                         make_dir, remove_dir),

@@ -269,6 +269,39 @@ test_too_many_chain_certificates_fail(void **state)
     tessera_writer_clear(&w);
 }
 
+/* Paths are the agent's to write, not relative to its directory. */
+static void
+test_export_takes_absolute_paths_only(void **state)
+{
+    (void)state;
+    const char *cases[][3] = {
+        {"/home/a/wifi.ref", "/home/a/wifi.pem", ""}, /* good */
+        {"wifi.ref", "", ""},                         /* relative */
+        {"", "", ""},                                 /* nothing asked */
+    };
+    for (size_t i = 0; i < 3; i++) {
+        struct tessera_writer w;
+        tessera_writer_init(&w);
+        tessera_put_type(&w, TESSERA_MSG_EXPORT);
+        tessera_put_string(&w, "wifi");
+        for (size_t j = 0; j < 3; j++)
+            tessera_put_string(&w, cases[i][j]);
+        struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_EXPORT);
+        struct tessera_export_request out;
+        bool ok = tessera_decode_export(&r, &out);
+        assert_int_equal(ok, i == 0);
+        if (ok) {
+            assert_string_equal(out.cert, "/home/a/wifi.pem");
+            assert_null(out.chain);
+            tessera_export_request_clear(&out);
+        }
+        tessera_writer_clear(&w);
+    }
+    assert_true(tessera_export_cert_with_chain("/a", NULL));
+    assert_true(tessera_export_cert_with_chain("/a", "/a"));
+    assert_false(tessera_export_cert_with_chain("/a", "/b"));
+}
+
 static struct tessera_enroll_request
 sample_enroll(void)
 {
@@ -655,6 +688,24 @@ decode_import(struct tessera_reader *r)
 }
 
 static void
+encode_export(struct tessera_writer *w)
+{
+    struct tessera_export_request req = {"laptop", "/k.ref", "/c.pem",
+                                         "/c.pem"};
+    tessera_encode_export(w, &req);
+}
+
+static bool
+decode_export(struct tessera_reader *r)
+{
+    struct tessera_export_request req;
+    bool ok = tessera_decode_export(r, &req);
+    if (ok)
+        tessera_export_request_clear(&req);
+    return ok;
+}
+
+static void
 encode_enroll(struct tessera_writer *w)
 {
     struct tessera_enroll_request req = sample_enroll();
@@ -737,6 +788,7 @@ static const struct frame {
     {TESSERA_MSG_LOCK, encode_lock, decode_name},
     {TESSERA_MSG_KEYGEN, encode_keygen, decode_keygen},
     {TESSERA_MSG_IMPORT, encode_import, decode_import},
+    {TESSERA_MSG_EXPORT, encode_export, decode_export},
     {TESSERA_MSG_ENROLL, encode_enroll, decode_enroll},
     {TESSERA_MSG_RENEW, encode_renew, decode_name},
     {TESSERA_MSG_OK, encode_ok, decode_ok},
@@ -1167,6 +1219,7 @@ main(void)
         cmocka_unit_test(test_frame_length_bounds),
         cmocka_unit_test(test_identity_round_trip),
         cmocka_unit_test(test_too_many_chain_certificates_fail),
+        cmocka_unit_test(test_export_takes_absolute_paths_only),
         cmocka_unit_test(test_enroll_round_trip),
         cmocka_unit_test(test_truncated_enroll_fails),
         cmocka_unit_test(test_too_many_sans_fail),
