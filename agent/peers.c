@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "peers.h"
+#include "../common/ownership.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+gboolean
+agent_peer_read(int fd, struct agent_peer *peer)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    *peer = (struct agent_peer){0};
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return FALSE;
+    /* SO_PEERGROUPS says how much room it needs when given too little. */
+    len = 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 &&
+        errno != ERANGE)
+        return FALSE;
+    gid_t *groups = g_malloc0(len + sizeof(gid_t));
+    if (len > 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+        g_free(groups);
+        return FALSE;
+    }
+    *peer = (struct agent_peer){cred.uid, cred.gid, cred.pid, groups,
+                                len / sizeof(gid_t)};
+    return TRUE;
+}
+
+void
+agent_peer_clear(struct agent_peer *peer)
+{
+    g_clear_pointer(&peer->groups, g_free);
+    peer->n_groups = 0;
+}
+
+/* A name from the user or group database, or a number. */
+static gboolean
+names_uid(const char *name, uid_t uid)
+{
+    char *end;
+    unsigned long n = strtoul(name, &end, 10);
+    if (name[0] != '\0' && *end == '\0')
+        return n == (unsigned long)uid;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    return getpwnam_r(name, &pw, buf, sizeof(buf), &found) == 0 &&
+           found != NULL && found->pw_uid == uid;
+}
+
+static gboolean
+names_gid(const char *name, gid_t gid)
+{
+    char *end;
+    unsigned long n = strtoul(name, &end, 10);
+    if (name[0] != '\0' && *end == '\0')
+        return n == (unsigned long)gid;
+    struct group gr, *found = NULL;
+    char buf[16384];
+    return getgrnam_r(name, &gr, buf, sizeof(buf), &found) == 0 &&
+           found != NULL && found->gr_gid == gid;
+}
+
+static gboolean
+in_allowed_groups(char **allowed, const struct agent_peer *peer)
+{
+    for (char **g = allowed; g != NULL && *g != NULL; g++) {
+        if (names_gid(*g, peer->gid))
+            return TRUE;
+        for (size_t i = 0; i < peer->n_groups; i++)
+            if (names_gid(*g, peer->groups[i]))
+                return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+system_serves(const struct config_agent *c, const struct agent_peer *peer)
+{
+    if (peer->uid == 0)
+        return TRUE;
+    for (char **u = c->allow_users; u != NULL && *u != NULL; u++)
+        if (names_uid(*u, peer->uid))
+            return TRUE;
+    return in_allowed_groups(c->allow_groups, peer);
+}
+
+gboolean
+agent_peer_allowed(const struct agent_config *cfg, gboolean system, uid_t self,
+                   const struct agent_peer *peer, struct tessera_status *st)
+{
+    char who[128];
+    if (system ? system_serves(&cfg->agent, peer)
+               : peer->uid == self || (peer->uid == 0 && cfg->agent.allow_root))
+        return TRUE;
+    tessera_describe_uid(peer->uid, who, sizeof(who));
+    if (system)
+        tessera_status_set(st, TESSERA_ERR_DENIED,
+                           "this Tessera system agent does not serve uid %s "
+                           "(pid %d); root can allow it with allow-users= or "
+                           "allow-groups= in [agent] of %s",
+                           who, (int)peer->pid, cfg->path);
+    else if (peer->uid == 0)
+        tessera_status_set(st, TESSERA_ERR_DENIED,
+                           "this Tessera agent serves only its own user: "
+                           "root is refused (allow-root=false in %s)",
+                           cfg->path);
+    else
+        tessera_status_set(st, TESSERA_ERR_DENIED,
+                           "this Tessera agent serves only its own user, not "
+                           "uid %s (pid %d); a system agent "
+                           "(tessera-agent --system) serves other users",
+                           who, (int)peer->pid);
+    return FALSE;
+}
