@@ -41,41 +41,36 @@ agent_peer_clear(struct agent_peer *peer)
     peer->n_groups = 0;
 }
 
-/* A name from the user or group database, or a number. */
+/*
+ * Whether name in allow-users= (group: allow-groups=) is id: a number, or
+ * a name in the user (group) database. The buffer holds a group of some
+ * thousand members; a bigger one's name does not match (its number does).
+ */
 static gboolean
-names_uid(const char *name, uid_t uid)
+names_id(const char *name, gboolean group, unsigned long id)
 {
     char *end;
     unsigned long n = strtoul(name, &end, 10);
-    if (name[0] != '\0' && *end == '\0')
-        return n == (unsigned long)uid;
-    struct passwd pw, *found = NULL;
-    char buf[4096];
-    return getpwnam_r(name, &pw, buf, sizeof(buf), &found) == 0 &&
-           found != NULL && found->pw_uid == uid;
-}
-
-static gboolean
-names_gid(const char *name, gid_t gid)
-{
-    char *end;
-    unsigned long n = strtoul(name, &end, 10);
-    if (name[0] != '\0' && *end == '\0')
-        return n == (unsigned long)gid;
-    struct group gr, *found = NULL;
-    char buf[16384];
-    return getgrnam_r(name, &gr, buf, sizeof(buf), &found) == 0 &&
-           found != NULL && found->gr_gid == gid;
+    char buf[65536];
+    struct passwd pw, *user = NULL;
+    struct group gr, *grp = NULL;
+    if (g_ascii_isdigit(name[0]) && *end == '\0')
+        return n == id;
+    if (group)
+        return getgrnam_r(name, &gr, buf, sizeof(buf), &grp) == 0 &&
+               grp != NULL && grp->gr_gid == id;
+    return getpwnam_r(name, &pw, buf, sizeof(buf), &user) == 0 &&
+           user != NULL && user->pw_uid == id;
 }
 
 static gboolean
 in_allowed_groups(char **allowed, const struct agent_peer *peer)
 {
     for (char **g = allowed; g != NULL && *g != NULL; g++) {
-        if (names_gid(*g, peer->gid))
+        if (names_id(*g, TRUE, peer->gid))
             return TRUE;
         for (size_t i = 0; i < peer->n_groups; i++)
-            if (names_gid(*g, peer->groups[i]))
+            if (names_id(*g, TRUE, peer->groups[i]))
                 return TRUE;
     }
     return FALSE;
@@ -87,7 +82,7 @@ system_serves(const struct config_agent *c, const struct agent_peer *peer)
     if (peer->uid == 0)
         return TRUE;
     for (char **u = c->allow_users; u != NULL && *u != NULL; u++)
-        if (names_uid(*u, peer->uid))
+        if (names_id(*u, FALSE, peer->uid))
             return TRUE;
     return in_allowed_groups(c->allow_groups, peer);
 }

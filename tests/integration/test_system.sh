@@ -20,7 +20,7 @@ export TESSERA_SYSTEM_SOCKET=$S/run/tessera/agent.sock
 mkdir -p "$ETC/certs" "$S/lib"
 # Other users may pass through on their way to the socket, no further.
 chmod 711 "$T" "$S"
-ALLOWED_GID=4242
+ALLOWED_GID=$(getent group users | cut -d: -f3) # nobody is not in it
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 as_member() { setpriv --reuid=65534 --regid=65534 --groups="$ALLOWED_GID" "$@"; }
 
@@ -50,6 +50,22 @@ write_conf() { # [AGENT KEY=VALUE...]
     } >"$CONF"
 }
 write_conf
+
+# A system bus of the test's own: Debian's system.conf (its default policy
+# denies method calls to names nobody allowed) with the machine's policy
+# files replaced by ours, where the group users (ALLOWED_GID, which nobody
+# is not in) stands for the group tessera.
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+sed "s/group=\"tessera\"/group=\"users\"/" "$SRC/data/org.tessera.Agent1.conf" \
+    >"$T/policy.conf"
+sed -e "s|<listen>.*</listen>|<listen>unix:path=$T/system_bus_socket</listen>|" \
+    -e '/<user>\|<fork\/>\|<pidfile>\|<syslog\/>\|<servicehelper>\|<standard_system_servicedirs\/>/d' \
+    -e '/<includedir>\|<include /d' \
+    -e "s|^</busconfig>|<include>$T/policy.conf</include></busconfig>|" \
+    /usr/share/dbus-1/system.conf >"$T/system-bus.conf"
+dbus-daemon --config-file="$T/system-bus.conf" --fork --print-pid=4 4>"$T/system-bus.pid"
+SERVER_PIDS+=("$(cat "$T/system-bus.pid")")
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
 
 # Started as a unit starts it, the paths of the test's tree given; the
 # socket comes from TESSERA_SYSTEM_SOCKET as the clients find it.
@@ -137,6 +153,19 @@ check_output "after allow-groups= and a SIGHUP the group's members are served" \
     "^laptop-wifi " eventually_served
 check_fails "and nobody else" "does not serve uid 65534" as_nobody "$TESSERA" --system list
 check "the agent still serves root" "$TESSERA" --system tokens
+
+# --- D-Bus on the system bus, as the bus policy allows
+version() {
+    timeout 20 gdbus call --system --dest org.tessera.Agent1 --object-path /org/tessera/Agent1 \
+        --method org.freedesktop.DBus.Properties.Get org.tessera.Agent1 Version
+}
+check_output "the system agent serves org.tessera.Agent1 on the system bus" \
+    "serving org.tessera.Agent1 on the system bus" cat "$T/agent.log"
+check_output "root calls it" "<'[0-9]+\.[0-9]+\.[0-9]+'>" version
+check_output "a member of the policy's group calls it" "<'[0-9]+\.[0-9]+\.[0-9]+'>" \
+    as_member bash -c "$(declare -f version); version"
+check_fails "anyone else is refused by the bus" "AccessDenied" \
+    as_nobody bash -c "$(declare -f version); version"
 
 # --- the units
 UNITS=$T/units

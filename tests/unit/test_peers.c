@@ -68,6 +68,12 @@ test_system_agent(void **state)
     assert_non_null(strstr(st.message, "allow-users= or allow-groups= in "
                                        "[agent] of /etc/tessera/agent.conf"));
     agent_config_unref(cfg);
+    /* Names, from the user and group databases */
+    cfg = config("[agent]\nallow-users=nobody\nallow-groups=nogroup\n");
+    assert_true(serves(cfg, TRUE, 65534, 100, 0, &st));
+    assert_true(serves(cfg, TRUE, 2000, 2000, 65534, &st));
+    assert_false(serves(cfg, TRUE, 2000, 2000, 0, &st));
+    agent_config_unref(cfg);
     cfg = config("");
     assert_true(serves(cfg, TRUE, 0, 0, 0, &st));
     assert_false(serves(cfg, TRUE, 2000, 3000, 4000, &st));
