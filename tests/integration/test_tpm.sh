@@ -3,7 +3,8 @@
 # A TPM 2.0 token: Debian's tpm2-pkcs11 on a software TPM (swtpm on
 # 127.0.0.1) behind tpm2-abrmd on a private bus, so the agent and the test's
 # own tools can hold TPM objects at once. Keygen, CSR, import, mutual TLS and
-# listing with TPM identities; and the TPM beside SoftHSM2 in one agent.
+# listing with TPM identities; the TPM beside SoftHSM2 in one agent; and
+# the system agent's machine identity on the TPM with its empty PIN.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/../../scripts/swtpm.sh"
