@@ -196,6 +196,7 @@ tessera_client_socket_path(char *buf, size_t size, struct tessera_status *st)
 {
     struct stat sb;
     const char *env = getenv("TESSERA_SOCKET");
+    char system[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct tessera_status why = {0};
     bool user = tessera_socket_path(buf, size, &why);
     /* Named, or there: the user's own agent, even when it is not running
@@ -205,7 +206,12 @@ tessera_client_socket_path(char *buf, size_t size, struct tessera_status *st)
     /* A socket that cannot be seen may be another user's: say so. */
     if (user && errno != ENOENT)
         return true;
-    return tessera_system_socket_path(buf, size, st);
+    if (!tessera_system_socket_path(system, sizeof(system), st))
+        return false;
+    /* With neither agent there, "not running" is about the user's. */
+    if (user && lstat(system, &sb) != 0)
+        return true;
+    return path_fits(snprintf(buf, size, "%s", system), size, st);
 }
 
 int

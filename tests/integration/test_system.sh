@@ -67,6 +67,13 @@ dbus-daemon --config-file="$T/system-bus.conf" --fork --print-pid=4 4>"$T/system
 SERVER_PIDS+=("$(cat "$T/system-bus.pid")")
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
 
+check_exit "before any agent runs, a user hears that theirs is not running" 3 \
+    "the Tessera agent is not running \(there is no $XDG_RUNTIME_DIR/tessera\)" \
+    env -u TESSERA_SOCKET "$TESSERA" list
+check_exit "and tessera --system that the system agent is not, and how to start it" 3 \
+    "the Tessera system agent is not running \(there is no $S/run/tessera\); start it with .systemctl start tessera-agent-system.socket." \
+    "$TESSERA" --system list
+
 # Started as a unit starts it, the paths of the test's tree given; the
 # socket comes from TESSERA_SYSTEM_SOCKET as the clients find it.
 TESSERA_SOCKET=$TESSERA_SYSTEM_SOCKET start_agent --system --config "$CONF" \
