@@ -8,7 +8,8 @@
 # a key-reference file and through a pkcs11: URI, with no agent of root's
 # own: the clients fall back to the system socket. Whom it serves: root,
 # the groups allow-groups= names (after a SIGHUP), and nobody else. The
-# system units pass `systemd-analyze verify` and score OK.
+# system units pass `systemd-analyze verify` and score OK, and socket
+# activation starts the agent as they would.
 . "$(dirname "$0")/lib.sh"
 
 SNIPPET=$(cd "$(dirname "$0")/../.." && pwd)/data/openssl-tessera.cnf
@@ -186,5 +187,24 @@ check "systemd-analyze verify passes the system units" \
 check_output "systemd-analyze security scores the service OK" \
     "Overall exposure level for tessera-agent-system.service: [0-9.]+ (SAFE|OK)" \
     systemd-analyze security --offline=yes "$UNITS/tessera-agent-system.service"
+
+# --- socket activation as the system unit has it: systemd-socket-activate
+# passes the listening socket as systemd does, made as the socket unit
+# makes it (the directory 0755, the socket 0666: SocketMode= has no
+# counterpart in systemd-socket-activate, so chmod does its part).
+stop_agent
+mkdir -p "$(dirname "$TESSERA_SYSTEM_SOCKET")"
+systemd-socket-activate -l "$TESSERA_SYSTEM_SOCKET" -E SOFTHSM2_CONF -E PATH \
+    "$AGENT" --system --foreground --module "$SOFTHSM_MODULE" --config "$CONF" \
+    --state-dir "$S/lib/tessera" >>"$T/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 100); do [ -S "$TESSERA_SYSTEM_SOCKET" ] && break; sleep 0.05; done
+chmod 666 "$TESSERA_SYSTEM_SOCKET"
+check_output "socket-activated by its first client, the system agent serves root" \
+    "^laptop-wifi " "$TESSERA" --system list
+check_output "the activator's process is the agent now" "^tessera-agent" cat "/proc/$AGENT_PID/comm"
+check_output "a member of the allowed group" "^laptop-wifi " as_member "$TESSERA" --system list
+check_fails "and refuses anyone else, by name" "does not serve uid 65534 \(nobody\)" \
+    as_nobody "$TESSERA" --system list
 
 finish
