@@ -199,7 +199,8 @@ const struct cli_command cli_commands[] = {
      "NAME's only), and with --cert and --key a key-reference file and its "
      "certificate file, loaded as programs load them. One line each, with "
      "the fix for what is wrong. It looks where programs look "
-     "(TESSERA_SOCKET, XDG_RUNTIME_DIR), not at --socket.",
+     "(TESSERA_SOCKET, XDG_RUNTIME_DIR, else the system agent's socket), "
+     "not at --socket.",
      doctor_options, doctor_exit_statuses},
     {"export", cmd_export, "NAME", true, CLI_IDENTITY,
      "write a key-reference file and the certificate and chain files",
