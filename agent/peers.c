@@ -18,19 +18,17 @@ agent_peer_read(int fd, struct agent_peer *peer)
     *peer = (struct agent_peer){0};
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return FALSE;
-    /* SO_PEERGROUPS says how much room it needs when given too little. */
+    *peer = (struct agent_peer){cred.uid, cred.gid, cred.pid, NULL, 0};
+    /* SO_PEERGROUPS says how much room it needs when given too little.
+     * Without it (Linux before 4.13) only the primary group counts. */
     len = 0;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 &&
         errno != ERANGE)
-        return FALSE;
-    gid_t *groups = g_malloc0(len + sizeof(gid_t));
+        return TRUE;
+    peer->groups = g_malloc0(len + sizeof(gid_t));
     if (len > 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-        g_free(groups);
-        return FALSE;
-    }
-    *peer = (struct agent_peer){cred.uid, cred.gid, cred.pid, groups,
-                                len / sizeof(gid_t)};
+        getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, peer->groups, &len) == 0)
+        peer->n_groups = len / sizeof(gid_t);
     return TRUE;
 }
 

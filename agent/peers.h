@@ -24,7 +24,8 @@ struct agent_peer {
 };
 
 /* The credentials of the process connected on fd. FALSE (and a cleared
- * peer) when the kernel does not say. */
+ * peer) when the kernel does not say who it is; no supplementary groups
+ * when it cannot say those (Linux before 4.13). */
 gboolean agent_peer_read(int fd, struct agent_peer *peer);
 void agent_peer_clear(struct agent_peer *peer);
 
