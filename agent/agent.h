@@ -39,6 +39,9 @@ struct agent {
     struct agent_renewals *renewals;  /* renewals.c */
     struct agent_claims *claims;      /* claims.c: one owner per identity */
     GThreadPool *ca_pool;             /* tasks.c */
+    /* tessera-agent --system: the machine's identities, for root and whom
+     * [agent] allows; PINs from pin-files or empty, never asked for. */
+    gboolean system;
 };
 
 /* The configuration in force, referenced: it stays as it is for as long

@@ -39,12 +39,12 @@ static const guint default_expiring_days[] = {14, 7, 3, 1};
 
 enum value_kind {
     VALUE_STRING,      /* not empty */
-    VALUE_STRING_LIST, /* modules */
+    VALUE_STRING_LIST, /* modules, allow-users, allow-groups */
     VALUE_BOOLEAN,
     VALUE_NUMBER,     /* in [min, max], a gint64 */
     VALUE_COUNT,      /* in [min, max], an unsigned */
     VALUE_DAYS,       /* whole days, 1 or more, a list */
-    VALUE_PIN_SOURCE, /* prompt, file, none */
+    VALUE_PIN_SOURCE, /* prompt, file, none, empty */
     VALUE_PROTOCOL,   /* local, exec, acme, scep */
     VALUE_KEY_SPEC,   /* ec-p256 ... ed25519 */
     VALUE_POLICY,     /* a renewal policy number; min, max as for a number */
@@ -77,6 +77,9 @@ static const struct key_rule agent_keys[] = {
               NULL),
     AGENT_KEY("expiring-days", VALUE_DAYS, expiring_days, 0, 0, NULL),
     AGENT_KEY("notifications", VALUE_BOOLEAN, notifications, 0, 0, NULL),
+    AGENT_KEY("allow-root", VALUE_BOOLEAN, allow_root, 0, 0, NULL),
+    AGENT_KEY("allow-users", VALUE_STRING_LIST, allow_users, 0, 0, NULL),
+    AGENT_KEY("allow-groups", VALUE_STRING_LIST, allow_groups, 0, 0, NULL),
 };
 
 #define TOKEN_KEY(k, kind, field, min, max, range)                             \
@@ -159,6 +162,7 @@ static const char *const pin_source_names[] = {
     [AGENT_PIN_PROMPT] = "prompt",
     [AGENT_PIN_FILE] = "file",
     [AGENT_PIN_NONE] = "none",
+    [AGENT_PIN_EMPTY] = "empty",
 };
 
 /* The kinds of group. */
@@ -533,6 +537,7 @@ config_new(const char *path)
     g_array_append_vals(cfg->agent.expiring_days, default_expiring_days,
                         G_N_ELEMENTS(default_expiring_days));
     cfg->agent.notifications = TRUE;
+    cfg->agent.allow_root = TRUE;
     cfg->tokens = g_ptr_array_new_with_free_func((GDestroyNotify)token_free);
     cfg->identities =
         g_ptr_array_new_with_free_func((GDestroyNotify)identity_free);
@@ -553,6 +558,8 @@ agent_config_unref(struct agent_config *cfg)
     if (cfg == NULL || !g_atomic_int_dec_and_test(&cfg->refcount))
         return;
     g_strfreev(cfg->agent.modules);
+    g_strfreev(cfg->agent.allow_users);
+    g_strfreev(cfg->agent.allow_groups);
     g_array_unref(cfg->agent.expiring_days);
     g_ptr_array_unref(cfg->tokens);
     g_ptr_array_unref(cfg->identities);
@@ -885,6 +892,12 @@ agent_unlock_allowed(const struct agent_config *cfg, const char *label,
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "token \"%s\" is never unlocked (pin-source=none "
                            "in agent.conf)",
+                           label);
+        return FALSE;
+    case AGENT_PIN_EMPTY:
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "token \"%s\" is unlocked with the empty PIN "
+                           "(pin-source=empty in agent.conf)",
                            label);
         return FALSE;
     default:

@@ -11,9 +11,10 @@
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8      poll-us=200      slot-poll-seconds=2
  *   expiring-days=14;7;3;1                  notifications=true
+ *   allow-root=true        allow-users=  allow-groups=  (peers.h)
  *
  *   [token Work Card]
- *   pin-source=prompt|file|none   (file when a pin-file is given)
+ *   pin-source=prompt|file|none|empty   (file when a pin-file is given)
  *   pin-file=/etc/tessera/work-card.pin
  *   idle-lock=900  lock-on-suspend=true
  *
@@ -40,6 +41,7 @@ enum agent_pin_source {
     AGENT_PIN_PROMPT, /* tessera unlock or D-Bus Unlock */
     AGENT_PIN_FILE,   /* the pin-file, at start, and nothing else */
     AGENT_PIN_NONE,   /* never logged in */
+    AGENT_PIN_EMPTY,  /* the empty PIN, at start (a TPM made without one) */
 };
 
 /* [agent] */
@@ -50,6 +52,9 @@ struct config_agent {
     unsigned slot_poll_seconds; /* watch.c; 0: off */
     GArray *expiring_days;      /* guint, descending */
     gboolean notifications;
+    gboolean allow_root; /* a user's agent serves root too */
+    char **allow_users;  /* the system agent serves them (names, uids) */
+    char **allow_groups; /* and these groups' members (names, gids) */
 };
 
 /* [token LABEL]; a token without a group has the defaults. Each group's

@@ -18,6 +18,16 @@ control_unlock(struct agent *agent, struct agent_token *token,
                const uint8_t *pin, size_t pin_len, gboolean force,
                struct tessera_status *st)
 {
+    /* Nobody sits at a system agent: its PINs are in root's files. */
+    if (agent->system) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the system agent never takes a PIN from a "
+                           "person: give token \"%s\" a root-only pin-file= "
+                           "(or pin-source=empty for a TPM) in its "
+                           "configuration",
+                           token_label(token));
+        return -1;
+    }
     struct agent_config *cfg = agent_config_get(agent);
     gboolean allowed = agent_unlock_allowed(cfg, token_label(token), st);
     agent_config_unref(cfg);

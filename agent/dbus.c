@@ -165,7 +165,8 @@ static void
 notify(struct agent_dbus *d, const char *summary, const char *body)
 {
     struct agent_config *cfg = agent_config_get(d->agent);
-    gboolean wanted = cfg->agent.notifications;
+    /* The system agent has no desktop to tell. */
+    gboolean wanted = cfg->agent.notifications && !d->agent->system;
     agent_config_unref(cfg);
     if (!wanted || d->connection == NULL)
         return;
@@ -792,27 +793,34 @@ static void
 on_name_acquired(GDBusConnection *connection, const char *name, gpointer data)
 {
     (void)connection;
-    (void)data;
-    g_message("serving %s on the session bus", name);
+    struct agent_dbus *d = data;
+    g_message("serving %s on the %s bus", name,
+              d->agent->system ? "system" : "session");
 }
 
 static void
 on_name_lost(GDBusConnection *connection, const char *name, gpointer data)
 {
-    (void)data;
+    struct agent_dbus *d = data;
     if (connection == NULL)
-        g_warning("cannot connect to the session bus: the D-Bus API is off");
+        g_warning("cannot connect to the %s bus: the D-Bus API is off",
+                  d->agent->system ? "system" : "session");
     else
         g_warning("another process owns %s: the D-Bus API is off", name);
 }
 
-/* No bus in the environment (a test, a headless box): no API, no autolaunch. */
+/* No bus in the environment (a test, a headless box): no API, no autolaunch.
+ * The system agent's is the system bus, allowed by its policy file
+ * (data/org.tessera.Agent1.conf). */
 static gboolean
-session_bus_present(void)
+bus_present(gboolean system)
 {
-    if (g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+    if (g_getenv(system ? "DBUS_SYSTEM_BUS_ADDRESS"
+                        : "DBUS_SESSION_BUS_ADDRESS") != NULL)
         return TRUE;
-    char *path = g_build_filename(g_get_user_runtime_dir(), "bus", NULL);
+    char *path = system
+                     ? g_strdup("/run/dbus/system_bus_socket")
+                     : g_build_filename(g_get_user_runtime_dir(), "bus", NULL);
     gboolean present = g_file_test(path, G_FILE_TEST_EXISTS);
     g_free(path);
     return present;
@@ -821,8 +829,9 @@ session_bus_present(void)
 struct agent_dbus *
 agent_dbus_start(struct agent *agent)
 {
-    if (!session_bus_present()) {
-        g_message("no session bus: the D-Bus API is off");
+    if (!bus_present(agent->system)) {
+        g_message("no %s bus: the D-Bus API is off",
+                  agent->system ? "system" : "session");
         return NULL;
     }
     struct agent_dbus *d = g_new0(struct agent_dbus, 1);
@@ -833,9 +842,10 @@ agent_dbus_start(struct agent *agent)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->last_pin_notice = -PIN_NOTIFY_INTERVAL_US;
     d->subscription = agent_events_subscribe(agent->events, on_event, d);
-    d->owner_id = g_bus_own_name(G_BUS_TYPE_SESSION, BUS_NAME,
-                                 G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
-                                 on_name_acquired, on_name_lost, d, NULL);
+    d->owner_id =
+        g_bus_own_name(agent->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                       BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
+                       on_name_acquired, on_name_lost, d, NULL);
     d->timer = g_timeout_add_seconds(CHECK_INTERVAL_SECONDS, on_timer, d);
     return d;
 }

@@ -108,15 +108,48 @@ default_path(const char *base, const char *leaf)
     return g_build_filename(base, "tessera", leaf, NULL);
 }
 
+/* The user agent's places, or the system agent's (/run, /etc, /var/lib
+ * under the prefix /usr); what the command line named stays. */
+static gboolean
+choose_paths(gboolean system, char **socket_path, char **config_path,
+             char **state_dir, struct tessera_status *st)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (*socket_path == NULL) {
+        if (!(system ? tessera_system_socket_path(path, sizeof(path), st)
+                     : tessera_socket_path(path, sizeof(path), st)))
+            return FALSE;
+        *socket_path = g_strdup(path);
+    }
+    if (*config_path == NULL)
+        *config_path =
+            default_path(system ? TESSERA_SYSCONFDIR : g_get_user_config_dir(),
+                         "agent.conf");
+    if (*state_dir == NULL)
+        *state_dir = g_build_filename(system ? TESSERA_LOCALSTATEDIR "/lib"
+                                             : g_get_user_state_dir(),
+                                      "tessera", NULL);
+    return TRUE;
+}
+
 int
 main(int argc, char **argv)
 {
     gboolean foreground = FALSE, verbose = FALSE, version = FALSE;
+    gboolean system = FALSE;
     char *socket_path = NULL, *config_path = NULL, *state_dir = NULL;
     char **modules = NULL;
     GOptionEntry entries[] = {
         {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
          "Stay in the foreground and log to stderr", NULL},
+        {"system", 0, 0, G_OPTION_ARG_NONE, &system,
+         "Be the system agent, for the machine's identities: serve root and "
+         "[agent] allow-users= and allow-groups=, on the system bus; PINs "
+         "only from root's pin-files or empty, never asked for; the "
+         "defaults below become " TESSERA_SYSTEM_SOCKET
+         " (or $TESSERA_SYSTEM_SOCKET), " TESSERA_SYSCONFDIR
+         "/tessera/agent.conf and " TESSERA_LOCALSTATEDIR "/lib/tessera",
+         NULL},
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
          "Listen on PATH (default: $TESSERA_SOCKET, else "
          "$XDG_RUNTIME_DIR/tessera/agent.sock)",
@@ -162,7 +195,8 @@ main(int argc, char **argv)
     g_option_context_set_summary(
         ctx, "Holds client-certificate keys on PKCS#11 tokens and signs for "
              "OpenSSL programs\nthrough the tessera provider, over a socket "
-             "only this user can use.");
+             "only this user (and root) can use;\nwith --system, the "
+             "machine's identities for root's services (802.1X, VPN).");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "tessera-agent: %s\n", error->message);
@@ -177,18 +211,11 @@ main(int argc, char **argv)
         g_log_set_debug_enabled(TRUE);
 
     struct tessera_status st = {0};
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (socket_path == NULL) {
-        if (!tessera_socket_path(path, sizeof(path), &st)) {
-            fprintf(stderr, "tessera-agent: %s; use --socket\n", st.message);
-            goto out;
-        }
-        socket_path = g_strdup(path);
+    if (!choose_paths(system, &socket_path, &config_path, &state_dir, &st)) {
+        fprintf(stderr, "tessera-agent: %s; use --socket\n", st.message);
+        goto out;
     }
-    if (config_path == NULL)
-        config_path = default_path(g_get_user_config_dir(), "agent.conf");
-    if (state_dir == NULL)
-        state_dir = g_build_filename(g_get_user_state_dir(), "tessera", NULL);
+    agent.system = system;
     g_mutex_init(&agent.config_lock);
     /* Nothing is trusted before both are known to be the user's alone. */
     if ((agent.config = agent_config_load(config_path, &st)) == NULL ||

@@ -263,16 +263,21 @@ read_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
     return agent_identities_read(token, key_ids, agent->state);
 }
 
-/* One login from the token's pin-file, if its PIN comes from there;
- * nobody asked, so a failure is logged. */
+/* One login from the token's pin-file, or with the empty PIN, if its PIN
+ * comes from there; nobody asked, so a failure is logged. */
 static gboolean
-login_from_file(const struct agent_config *cfg, struct agent_token *token)
+login_unattended(const struct agent_config *cfg, struct agent_token *token)
 {
     const struct config_token *c = agent_config_token(cfg, token_label(token));
     struct tessera_status st = {0};
-    if (c->pin_source != AGENT_PIN_FILE)
+    int rc;
+    if (c->pin_source == AGENT_PIN_FILE)
+        rc = token_login_from_file(token, c->pin_file, &st);
+    else if (c->pin_source == AGENT_PIN_EMPTY)
+        rc = token_login(token, (const uint8_t *)"", 0, FALSE, &st);
+    else
         return FALSE;
-    if (token_login_from_file(token, c->pin_file, &st) == 0)
+    if (rc == 0)
         return TRUE;
     g_warning("%s", st.message);
     return FALSE;
@@ -287,7 +292,7 @@ agent_registry_login_from_files(struct agent *agent)
     for (guint i = 0; i < reg->tokens->len; i++) {
         struct agent_token *t = g_ptr_array_index(reg->tokens, i);
         if (token_present(t) && !token_logged_in(t))
-            any = login_from_file(cfg, t) || any;
+            any = login_unattended(cfg, t) || any;
     }
     agent_registry_unref(reg);
     agent_config_unref(cfg);
@@ -301,7 +306,7 @@ scan_token(struct agent *agent, const struct agent_config *cfg,
 {
     /* A returning headless token logs in again from its file, once. */
     if (token_check_presence(token))
-        login_from_file(cfg, token);
+        login_unattended(cfg, token);
     if (!token_present(token)) {
         keep_identities(reg, old, token);
         return;

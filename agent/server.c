@@ -2,7 +2,7 @@
 /*
  * The socket server. The main loop accepts; each connection gets a thread
  * that reads a request, does the work and writes the reply, so a signature
- * never waits for another thread. Only peers with the agent's own uid are
+ * never waits for another thread. Only the peers peers.c allows are
  * served. Malformed input gets an ERROR reply and, where the stream cannot
  * be trusted any more, a closed connection; the agent goes on serving.
  */
@@ -11,6 +11,7 @@
 #include "../common/transport.h"
 #include "agent.h"
 #include "control.h"
+#include "peers.h"
 #include "registry.h"
 #include "renewals.h"
 #include "signer.h"
@@ -503,19 +504,24 @@ reap_finished(struct agent_server *server)
     }
 }
 
+/* Refused peers are told why and how to be allowed; so is the log. */
 static gboolean
-peer_is_owner(struct agent_server *server, int fd)
+peer_allowed(struct agent_server *server, int fd)
 {
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    struct agent_peer peer;
+    struct tessera_status st = {0};
+    if (!agent_peer_read(fd, &peer))
         return FALSE;
-    if (cred.uid == server->uid)
-        return TRUE;
-    g_warning("refused a connection from uid %u (pid %d): this agent serves "
-              "uid %u only",
-              (unsigned)cred.uid, (int)cred.pid, (unsigned)server->uid);
-    return FALSE;
+    struct agent_config *cfg = agent_config_get(server->agent);
+    gboolean ok =
+        agent_peer_allowed(cfg, server->agent->system, server->uid, &peer, &st);
+    agent_config_unref(cfg);
+    agent_peer_clear(&peer);
+    if (!ok) {
+        g_warning("refused a connection: %s", st.message);
+        send_refusal(fd, st.code, st.message);
+    }
+    return ok;
 }
 
 static gboolean
@@ -526,9 +532,7 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
     int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (client < 0)
         return G_SOURCE_CONTINUE;
-    if (!peer_is_owner(server, client)) {
-        send_refusal(client, TESSERA_ERR_DENIED,
-                     "this Tessera agent serves only its own user");
+    if (!peer_allowed(server, client)) {
         close(client);
         return G_SOURCE_CONTINUE;
     }
@@ -561,15 +565,19 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
 
 /*
  * The socket's directory must be private to the user: created 0700 when
- * missing, and refused when someone else owns it or could enter it.
+ * missing, and refused when someone else owns it or could enter it. The
+ * system agent's is open to all (0755) but writable by root alone: who is
+ * served is decided per connection (peers.c).
  */
 static gboolean
-prepare_directory(const char *path, struct tessera_status *st)
+prepare_directory(const char *path, gboolean system, struct tessera_status *st)
 {
     char *dir = g_path_get_dirname(path);
     struct stat sb;
     gboolean ok = FALSE;
-    if (g_mkdir_with_parents(dir, 0700) != 0 || lstat(dir, &sb) != 0)
+    mode_t refused = system ? 0022 : 0077;
+    if (g_mkdir_with_parents(dir, system ? 0755 : 0700) != 0 ||
+        lstat(dir, &sb) != 0)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot create socket directory %s: %s", dir,
                            g_strerror(errno));
@@ -578,12 +586,12 @@ prepare_directory(const char *path, struct tessera_status *st)
             st, TESSERA_ERR_UNTRUSTED,
             "socket directory %s is not a directory owned by uid %u", dir,
             (unsigned)getuid());
-    else if (sb.st_mode & 0077)
+    else if (sb.st_mode & refused)
         tessera_status_set(
             st, TESSERA_ERR_UNTRUSTED,
             "socket directory %s is open to other users (mode %03o); "
-            "it must be 0700",
-            dir, sb.st_mode & 0777);
+            "it must be %s",
+            dir, sb.st_mode & 0777, system ? "0755 or stricter" : "0700");
     else
         ok = TRUE;
     g_free(dir);
@@ -614,7 +622,7 @@ clear_stale_socket(const char *path, struct tessera_status *st)
 }
 
 static int
-listen_on(const char *path, struct tessera_status *st)
+listen_on(const char *path, gboolean system, struct tessera_status *st)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -622,7 +630,7 @@ listen_on(const char *path, struct tessera_status *st)
                            "socket path %s is too long", path);
         return -1;
     }
-    if (!prepare_directory(path, st) || !clear_stale_socket(path, st))
+    if (!prepare_directory(path, system, st) || !clear_stale_socket(path, st))
         return -1;
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -630,7 +638,7 @@ listen_on(const char *path, struct tessera_status *st)
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old);
     if (rc == 0)
-        rc = chmod(path, 0600);
+        rc = chmod(path, system ? 0666 : 0600);
     if (rc == 0)
         rc = listen(fd, 64);
     if (rc < 0) {
@@ -693,7 +701,7 @@ agent_server_start(struct agent *agent, const char *path,
     int fd = activation_socket(st);
     gboolean activated = fd >= 0;
     if (fd == -1)
-        fd = listen_on(path, st);
+        fd = listen_on(path, agent->system, st);
     if (fd < 0)
         return NULL;
     struct agent_server *server = g_new0(struct agent_server, 1);

@@ -203,7 +203,8 @@ const struct cli_command cli_commands[] = {
      "NAME's only), and with --cert and --key a key-reference file and its "
      "certificate file, loaded as programs load them. One line each, with "
      "the fix for what is wrong. It looks where programs look "
-     "(TESSERA_SOCKET, XDG_RUNTIME_DIR), not at --socket.",
+     "(TESSERA_SOCKET, XDG_RUNTIME_DIR, else the system agent's socket), "
+     "not at --socket.",
      doctor_options, doctor_exit_statuses},
     {"export", cmd_export, "NAME", true, CLI_IDENTITY,
      "write a key-reference file and the certificate and chain files",
@@ -231,6 +232,10 @@ const struct cli_option cli_global_options[] = {
      "the agent's socket (default: $TESSERA_SOCKET, else "
      "$XDG_RUNTIME_DIR/tessera/agent.sock); nothing is sent unless it and "
      "its directory are yours (or root's)"},
+    {"system", CLI_FLAG, NULL, 0,
+     "talk to the system agent (tessera-agent --system), at "
+     "$TESSERA_SYSTEM_SOCKET or " TESSERA_SYSTEM_SOCKET
+     ", which serves root and whom its configuration allows"},
     {"version", CLI_FLAG, NULL, 0, "print the version"},
     {0},
 };
@@ -257,6 +262,10 @@ const struct cli_note cli_environment[] = {
     {"XDG_RUNTIME_DIR",
      "the agent's socket is `$XDG_RUNTIME_DIR/tessera/agent.sock` when "
      "TESSERA_SOCKET is not set"},
+    {"TESSERA_SYSTEM_SOCKET",
+     "the system agent's socket (default " TESSERA_SYSTEM_SOCKET
+     "): used by --system, and when this user has no agent socket of its "
+     "own (root's services)"},
     {"OPENSSL_CONF", "the OpenSSL configuration `tessera doctor` checks, as "
                      "programs read it"},
     {"OPENSSL_MODULES", "where OpenSSL looks for tessera.so when the "

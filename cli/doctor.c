@@ -192,7 +192,7 @@ check_agent(struct doctor *d)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct tessera_status st = {0};
-    d->agent_answers = tessera_socket_path(path, sizeof(path), &st) &&
+    d->agent_answers = tessera_client_socket_path(path, sizeof(path), &st) &&
                        tessera_client_list(d->agent, &d->identities, &st) == 0;
     if (!d->agent_answers)
         report(d, false, "agent", "%s", st.message);

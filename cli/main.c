@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 /* An idle connection is kept this long between one command's requests
  * (unlock asks for the tokens first). */
@@ -45,6 +46,7 @@ int
 main(int argc, char **argv)
 {
     const char *socket_path = NULL;
+    char system_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -63,6 +65,16 @@ main(int argc, char **argv)
         }
         if (strncmp(argv[i], "--socket=", 9) == 0) {
             socket_path = argv[i] + 9;
+            continue;
+        }
+        if (strcmp(argv[i], "--system") == 0) {
+            struct tessera_status st = {0};
+            if (!tessera_system_socket_path(system_socket,
+                                            sizeof(system_socket), &st)) {
+                fprintf(stderr, "tessera: %s\n", st.message);
+                return EXIT_USAGE;
+            }
+            socket_path = system_socket;
             continue;
         }
         return global_usage_error("unknown option", argv[i]);

@@ -212,7 +212,7 @@ open_connection(struct tessera_client *c, struct tessera_status *st)
             return -1;
         }
         strcpy(path, c->socket_path);
-    } else if (!tessera_socket_path(path, sizeof(path), st)) {
+    } else if (!tessera_client_socket_path(path, sizeof(path), st)) {
         return -1;
     }
     int fd = tessera_agent_connect(path, c->agent_uids, c->n_agent_uids, st);

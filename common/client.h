@@ -15,7 +15,8 @@
 
 struct tessera_client_options {
     /* The agent's socket; NULL: $TESSERA_SOCKET, else
-     * $XDG_RUNTIME_DIR/tessera/agent.sock, looked up at each connection. */
+     * $XDG_RUNTIME_DIR/tessera/agent.sock when it exists, else the system
+     * agent's (tessera_client_socket_path), looked up at each connection. */
     const char *socket_path;
     /* Who may serve it (and own its directory); NULL: this process's
      * effective uid, and root (a system agent). */

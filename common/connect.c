@@ -60,6 +60,15 @@ another_users_agent(const char *path, struct tessera_status *st)
                            strerror(EACCES));
 }
 
+static bool
+is_system_socket(const char *path)
+{
+    char system[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct tessera_status ignored = {0};
+    return tessera_system_socket_path(system, sizeof(system), &ignored) &&
+           strcmp(path, system) == 0;
+}
+
 /* The socket's directory decides who could have put the socket there. */
 static bool
 socket_directory_trusted(const char *path, const uid_t *uids, size_t n_uids,
@@ -75,7 +84,13 @@ socket_directory_trusted(const char *path, const uid_t *uids, size_t n_uids,
         snprintf(dir, sizeof(dir), "%.*s",
                  slash == path ? 1 : (int)(slash - path), path);
     if (stat(dir, &sb) != 0) {
-        if (errno == ENOENT)
+        if (errno == ENOENT && is_system_socket(path))
+            tessera_status_set(
+                st, TESSERA_ERR_UNREACHABLE,
+                "the Tessera system agent is not running (there is no %s); "
+                "start it with `systemctl start tessera-agent-system.socket`",
+                dir);
+        else if (errno == ENOENT)
             tessera_status_set(
                 st, TESSERA_ERR_UNREACHABLE,
                 "the Tessera agent is not running (there is no %s); start "

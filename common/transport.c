@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -151,30 +152,66 @@ tessera_write_frame(int fd, const uint8_t *body, size_t len)
     return 0;
 }
 
+/* snprintf's answer checked against size and what sun_path holds. */
+static bool
+path_fits(int n, size_t size, struct tessera_status *st)
+{
+    if (n >= 0 && (size_t)n < size &&
+        (size_t)n < sizeof(((struct sockaddr_un *)0)->sun_path))
+        return true;
+    tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                       "the agent socket path is too long");
+    return false;
+}
+
 bool
 tessera_socket_path(char *buf, size_t size, struct tessera_status *st)
 {
     const char *env = getenv("TESSERA_SOCKET");
-    int n;
-    if (env != NULL && env[0] != '\0') {
-        n = snprintf(buf, size, "%s", env);
-    } else {
-        const char *runtime = getenv("XDG_RUNTIME_DIR");
-        if (runtime == NULL || runtime[0] == '\0') {
-            tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                               "neither TESSERA_SOCKET nor XDG_RUNTIME_DIR is "
-                               "set, so the agent's socket cannot be found");
-            return false;
-        }
-        n = snprintf(buf, size, "%s/tessera/agent.sock", runtime);
-    }
-    if (n < 0 || (size_t)n >= size ||
-        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+    if (env != NULL && env[0] != '\0')
+        return path_fits(snprintf(buf, size, "%s", env), size, st);
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    if (runtime == NULL || runtime[0] == '\0') {
         tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                           "the agent socket path is too long");
+                           "neither TESSERA_SOCKET nor XDG_RUNTIME_DIR is "
+                           "set, so the agent's socket cannot be found");
         return false;
     }
-    return true;
+    return path_fits(snprintf(buf, size, "%s/tessera/agent.sock", runtime),
+                     size, st);
+}
+
+bool
+tessera_system_socket_path(char *buf, size_t size, struct tessera_status *st)
+{
+    const char *env = getenv("TESSERA_SYSTEM_SOCKET");
+    return path_fits(
+        snprintf(buf, size, "%s",
+                 env != NULL && env[0] != '\0' ? env : TESSERA_SYSTEM_SOCKET),
+        size, st);
+}
+
+bool
+tessera_client_socket_path(char *buf, size_t size, struct tessera_status *st)
+{
+    struct stat sb;
+    const char *env = getenv("TESSERA_SOCKET");
+    char system[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct tessera_status why = {0};
+    bool user = tessera_socket_path(buf, size, &why);
+    /* Named, or there: the user's own agent, even when it is not running
+     * (a stale socket is for the user to see, not to route around). */
+    if (user && ((env != NULL && env[0] != '\0') || lstat(buf, &sb) == 0))
+        return true;
+    /* A socket that cannot be seen may be another user's: say so. */
+    if (user && errno != ENOENT)
+        return true;
+    if (!tessera_system_socket_path(system, sizeof(system), st))
+        return false;
+    /* With neither agent there, "not running" is about the user's. */
+    if (user && lstat(system, &sb) != 0)
+        return true;
+    return path_fits(snprintf(buf, size, "%s", system), size, st);
 }
 
 int

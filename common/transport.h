@@ -39,6 +39,25 @@ int tessera_write_frame(int fd, const uint8_t *body, size_t len);
  */
 bool tessera_socket_path(char *buf, size_t size, struct tessera_status *st);
 
+/* Where the system agent (tessera-agent --system) listens. */
+#define TESSERA_SYSTEM_SOCKET "/run/tessera/agent.sock"
+
+/*
+ * The system agent's socket: $TESSERA_SYSTEM_SOCKET (tests, unusual
+ * installs), else TESSERA_SYSTEM_SOCKET. False when it is too long.
+ */
+bool tessera_system_socket_path(char *buf, size_t size,
+                                struct tessera_status *st);
+
+/*
+ * The socket a client uses: $TESSERA_SOCKET; else this user's agent's,
+ * when that socket exists; else the system agent's. A process whose user
+ * has no agent of its own (root's services: wpa_supplicant, VPN daemons)
+ * thus reaches the machine's identities.
+ */
+bool tessera_client_socket_path(char *buf, size_t size,
+                                struct tessera_status *st);
+
 /*
  * Connects to the socket at path, no more: nothing is checked or sent.
  * Returns the descriptor, or -1 with st saying whether an agent runs there

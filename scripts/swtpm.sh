@@ -6,7 +6,8 @@
 #
 #   tpm_start DIR            start; exports TPM2_PKCS11_TCTI, TPM2_PKCS11_STORE,
 #                            TPM_BUS (the abrmd bus address) and TPM_MODULE
-#   tpm_token LABEL SO PIN   make and initialise a token
+#   tpm_token LABEL SO PIN [SLOT]  make and initialise a token in the
+#                            slot of that index (default 0: the first)
 #   tpm_stop DIR             stop what tpm_start started
 # The TPM's daemons and tools run without LD_PRELOAD: under the sanitizer
 # runtime (preloaded in sanitized test builds) tpm2-abrmd hangs.
@@ -49,7 +50,7 @@ tpm_pkcs11_tool() {
 }
 
 tpm_token() {
-    tpm_pkcs11_tool --slot-index 0 --init-token --label "$1" --so-pin "$2" >/dev/null &&
+    tpm_pkcs11_tool --slot-index "${4:-0}" --init-token --label "$1" --so-pin "$2" >/dev/null &&
         tpm_pkcs11_tool --token-label "$1" --login --login-type so --so-pin "$2" \
             --init-pin --pin "$3" >/dev/null
 }

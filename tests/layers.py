@@ -10,7 +10,7 @@ import sys
 # Bottom up; a module is its .c and .h.
 LAYERS = [
     ("foundation", "agent config events files state tasks naming schedule "
-                   "journal record exports recovery testpoint"),
+                   "peers journal record exports recovery testpoint"),
     ("PKCS#11 and tokens", "p11 modules tokens objects"),
     ("registry and identities", "identity registry"),
     ("signer", "digests signer builtin"),

@@ -468,6 +468,34 @@ EOF
         -s testing123 -t 30
 }
 
+# eap_pkcs11 IDENTITY URI: the same with client_cert and private_key as the
+# pkcs11: URI (;type=cert and ;type=private added), through libp11's engine
+# pointed at tessera-pkcs11.so, as NetworkManager configures
+# wpa_supplicant on Debian 12. libp11 loads modules only from under
+# /usr/lib/: the build's module is mounted where meson installs it, in a
+# namespace of its own. libp11 also loads OpenSSL's legacy provider, which
+# the suites' OPENSSL_MODULES (the build's provider) does not hold.
+P11_ENGINE=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
+eap_pkcs11() {
+    local installed
+    installed=$(pkg-config --variable=p11_module_path p11-kit-1)
+    cat >"$T/eap-engine-$1.conf" <<EOF
+pkcs11_engine_path=$P11_ENGINE
+pkcs11_module_path=$installed/tessera-pkcs11.so
+network={
+  key_mgmt=WPA-EAP
+  eap=TLS
+  identity="$1"
+  ca_cert="$T/ca/ca.pem"
+  client_cert="$2;type=cert"
+  private_key="$2;type=private"
+}
+EOF
+    env -u OPENSSL_MODULES unshare --mount bash -c "$PRIVATE_ROOT" - \
+        "$TESSERA_BUILD/pkcs11:$installed" -- timeout 60 eapol_test \
+        -c "$T/eap-engine-$1.conf" -a 127.0.0.1 -p "$RADIUS_PORT" -s testing123 -t 30
+}
+
 # handshake CERT KEY [s_client args]: a full mutual-TLS exchange through the
 # provider; the -www server echoes the client certificate it verified.
 handshake() {

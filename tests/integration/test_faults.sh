@@ -144,6 +144,11 @@ as_nobody() {
 }
 (as_nobody softhsm2-util --init-token --free --label "Nobody" --so-pin "$SO_PIN" \
     --pin "$PIN" >/dev/null)
+# Root is served by default (allow-root=true, as ssh-agent does): refused
+# here so that a uid that is not the agent's is.
+mkdir -p "$N/config/tessera"
+printf '[agent]\nallow-root=false\n' >"$N/config/tessera/agent.conf"
+chown -R nobody:nogroup "$N/config"
 as_nobody "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
     --socket "$N/run/agent.sock" >"$T/nobody-agent.log" 2>&1 &
 nobody_agent=$!
@@ -154,7 +159,20 @@ check_exit "a client refuses the agent of another user before sending anything" 
 check_output "and the agent refuses a peer whose uid is not its own" \
     "^ok - an agent refuses a peer of another uid" \
     env TESSERA_SOCKET="$N/run/agent.sock" "$HELPERS/wire_abuse" --denied
-check_output "and logs the refusal" "refused a connection from uid 0" cat "$T/nobody-agent.log"
+check_output "and logs the refusal" \
+    "refused a connection: this Tessera agent serves only its own user: root is refused \(allow-root=false" \
+    cat "$T/nobody-agent.log"
+printf '[agent]\n' >"$N/config/tessera/agent.conf"
+kill -HUP "$nobody_agent"
+greeted() {
+    for _ in $(seq 1 50); do
+        TESSERA_SOCKET="$N/run/agent.sock" "$HELPERS/wire_abuse" --served >/dev/null && break
+        sleep 0.1
+    done
+    TESSERA_SOCKET="$N/run/agent.sock" "$HELPERS/wire_abuse" --served
+}
+check_output "without allow-root=false (after a SIGHUP) the user's agent serves root" \
+    "^ok - an agent greets a peer it serves" greeted
 kill "$nobody_agent"
 status=0
 wait "$nobody_agent" || status=$?

@@ -77,6 +77,16 @@ check_output "which is where systemd looks for user units with XDG_DATA_HOME=PRE
     env XDG_DATA_HOME="$PREFIX/share" systemd-analyze --user unit-paths
 check "systemd-analyze verify accepts the installed units" \
     systemd-analyze verify --user "$UNITS/tessera-agent.socket" "$UNITS/tessera-agent.service"
+SYSTEM_UNITS=$PREFIX/share/systemd/system
+check_output "the system agent's units go to PREFIX/share/systemd/system, running the installed agent" \
+    "^ExecStart=$BIN/tessera-agent --system --foreground$" cat "$SYSTEM_UNITS/tessera-agent-system.service"
+check_output "its certificate directory is under the prefix's etc" \
+    "^ReadWritePaths=-$PREFIX/etc/tessera/certs$" cat "$SYSTEM_UNITS/tessera-agent-system.service"
+check "systemd-analyze verify accepts the installed system units" \
+    systemd-analyze verify --man=no --recursive-errors=no "$SYSTEM_UNITS/tessera-agent-system.socket" \
+    "$SYSTEM_UNITS/tessera-agent-system.service"
+check "the system bus policy goes to PREFIX/share/dbus-1/system.d" \
+    test -s "$PREFIX/share/dbus-1/system.d/org.tessera.Agent1.conf"
 # A session bus as the desktop's, finding services under $XDG_DATA_HOME.
 XDG_DATA_HOME=$PREFIX/share start_session_bus
 check_output "a session bus with XDG_DATA_HOME=PREFIX/share starts the installed agent" \

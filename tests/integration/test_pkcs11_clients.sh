@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$TESSERA_BUILD/pkcs11/tessera-pkcs11.so
-ENGINE=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
 
 make_token "Test Token"
 make_ca "$T/ca" "Tessera Test CA"
@@ -149,29 +148,9 @@ check_output "without the module Chromium has no certificate to present" \
     "400 No required SSL certificate was sent" chromium_get
 
 # --- wpa_supplicant (eapol_test): private_key="pkcs11:..." through libp11's
-# engine, pointed at the module, as NetworkManager configures it. It loads
-# modules only from under /usr/lib/: the build's module shows where meson
-# installs it, in the namespace. It also loads OpenSSL's legacy provider,
-# which the suite's OPENSSL_MODULES (the build's provider) does not hold.
-INSTALLED=$(pkg-config --variable=p11_module_path p11-kit-1)
+# engine, pointed at the module, as NetworkManager configures it (lib.sh).
 start_radius "$T/ca/ca.pem"
-eap_engine() { # NAME
-    cat >"$T/eap-engine-$1.conf" <<EOF
-pkcs11_engine_path=$ENGINE
-pkcs11_module_path=$INSTALLED/tessera-pkcs11.so
-network={
-  key_mgmt=WPA-EAP
-  eap=TLS
-  identity="$1"
-  ca_cert="$T/ca/ca.pem"
-  client_cert="$(uri "$1");type=cert"
-  private_key="$(uri "$1");type=private"
-}
-EOF
-    env -u OPENSSL_MODULES unshare --mount bash -c "$PRIVATE_ROOT" - \
-        "$(dirname "$MODULE"):$INSTALLED" -- timeout 60 eapol_test \
-        -c "$T/eap-engine-$1.conf" -a 127.0.0.1 -p "$RADIUS_PORT" -s testing123 -t 30
-}
+eap_engine() { eap_pkcs11 "$1" "$(uri "$1")"; }
 check_output "eapol_test authenticates with EAP-TLS through libp11 and the module" \
     "^SUCCESS$" eap_engine laptop
 check_output "FreeRADIUS saw the client certificate and accepted it" \

@@ -3,7 +3,8 @@
 # A TPM 2.0 token: Debian's tpm2-pkcs11 on a software TPM (swtpm on
 # 127.0.0.1) behind tpm2-abrmd on a private bus, so the agent and the test's
 # own tools can hold TPM objects at once. Keygen, CSR, import, mutual TLS and
-# listing with TPM identities; and the TPM beside SoftHSM2 in one agent.
+# listing with TPM identities; the TPM beside SoftHSM2 in one agent; and
+# the system agent's machine identity on the TPM with its empty PIN.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/../../scripts/swtpm.sh"
@@ -53,6 +54,38 @@ for name in tpm-ec-p256 tpm-rsa2048 soft; do
 done
 check_output "TPM signatures verify under load (4 threads)" \
     "40 of 40 signed and verified" "$HELPERS/sign_load" -t 4 -n 10 tessera:tpm-ec-p256
+
+# The system agent (tessera-agent --system) beside the user's, on the same
+# TPM: a machine identity in a token made without a user PIN, logged in
+# with pin-source=empty (never a prompt), used by a root program that has
+# no agent of its own (no TESSERA_SOCKET, no XDG_RUNTIME_DIR).
+tpm_token "Machine TPM" "$SO_PIN" "" 1
+S=$T/system
+mkdir -p "$S/etc"
+{
+    printf '[token Machine TPM]\npin-source=empty\n'
+    profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key"
+} >"$S/etc/agent.conf"
+export TESSERA_SYSTEM_SOCKET=$S/run/tessera/agent.sock
+DBUS_SESSION_BUS_ADDRESS=$TPM_BUS "$AGENT" --system --foreground --module "$TPM_MODULE" \
+    --config "$S/etc/agent.conf" --state-dir "$S/state" >"$T/system-agent.log" 2>&1 &
+system_agent=$!
+root_service() { (unset TESSERA_SOCKET XDG_RUNTIME_DIR && "$@"); }
+for _ in $(seq 1 100); do "$TESSERA" --system tokens >/dev/null 2>&1 && break; sleep 0.05; done
+check_output "the system agent logs into the TPM token with the empty PIN" \
+    "^Machine TPM .* unlocked " "$TESSERA" --system tokens
+check_output "tessera --system enroll makes the machine identity in the TPM" \
+    "enrolled laptop-tpm" "$TESSERA" --system enroll laptop-tpm --token "Machine TPM" \
+    --ca corp --subject "CN=laptop-tpm,O=Tessera Test"
+check_output "a root program without an agent of its own signs with it through the system agent" \
+    "Subject: CN=laptop-tpm, O=Tessera Test" \
+    root_service handshake tessera:laptop-tpm tessera:laptop-tpm
+check_fails "the user's agent has no such identity" 'no identity named "laptop-tpm"' \
+    "$TESSERA" export laptop-tpm --key-ref "$T/laptop-tpm.ref"
+kill -TERM "$system_agent"
+status=0
+wait "$system_agent" || status=$?
+check "the system agent stops on SIGTERM, status 0" test "$status" -eq 0
 
 # The TPM dies (its simulator stops): its identities fail with an error,
 # the SoftHSM2 token beside it is not held up.

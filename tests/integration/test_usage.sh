@@ -191,6 +191,8 @@ complete_bash() {
         sort | xargs -d '\n' echo
 }
 complete_bash_elsewhere() { TESSERA_SOCKET=$T/nowhere.sock complete_bash "$@"; }
+# The test's agent (root's, as the system agent is) stands for the system agent.
+as_system_agent() { (export TESSERA_SYSTEM_SOCKET=$TESSERA_SOCKET && "$@"); }
 check_output "bash: the commands" \
     "^doctor enroll export help import keygen list lock renew tokens unlock$" complete_bash tessera ""
 check_output "bash: a command from its start" "^unlock$" complete_bash tessera unl
@@ -209,6 +211,8 @@ check_output "bash: files for a file option" "^$T/laptop.crt$" complete_bash tes
 check_output "bash: options once the operand is there" "^--json$" complete_bash tessera renew laptop --j
 check_output "bash: the agent at --socket is asked, not the environment's" "^laptop$" \
     complete_bash_elsewhere tessera --socket "$TESSERA_SOCKET" export lap
+check_output "bash: after --system the system agent is asked (here the test's agent)" "^laptop$" \
+    as_system_agent complete_bash_elsewhere tessera --system export lap
 
 # --- zsh completion, in an interactive zsh on a pseudo-terminal
 # complete_zsh LINE: what zsh shows and offers after LINE and a Tab.
@@ -223,5 +227,7 @@ check_output "zsh: a label with quotes" '^Quote "Q" Token$' zsh_matches "tessera
 check_output "zsh: key types" "^ec-p384$" zsh_matches "tessera keygen x --key ec-p3"
 check_output "zsh: the agent at --socket is asked" "^laptop$" \
     zsh_matches_elsewhere "tessera --socket $TESSERA_SOCKET renew la"
+check_output "zsh: after --system the system agent is asked" "^laptop$" \
+    as_system_agent zsh_matches_elsewhere "tessera --system renew la"
 
 finish

@@ -6,6 +6,7 @@
  *
  *   wire_abuse              malformed frames and bodies
  *   wire_abuse --denied     only that the agent refuses this process's uid
+ *   wire_abuse --served     only that the agent greets this process's uid
  *   wire_abuse EC ED25519   SIGN requests whose scheme, key or input do not
  *                           fit, against an EC and an Ed25519 identity
  */
@@ -128,6 +129,25 @@ expect_denied(void)
     return failures ? 1 : 0;
 }
 
+/* Root at a user's agent (allow-root=true, the default): greeted. */
+static int
+expect_served(void)
+{
+    struct tessera_writer w;
+    uint32_t code = 0;
+    int fd = raw_connect();
+    tessera_writer_init(&w);
+    tessera_encode_hello(&w, TESSERA_PROTOCOL_VERSION);
+    if (fd >= 0)
+        send_frame(fd, &w);
+    tessera_writer_clear(&w);
+    report(fd >= 0 && next_reply(fd, &code) == TESSERA_MSG_HELLO_REPLY,
+           "an agent greets a peer it serves");
+    if (fd >= 0)
+        close(fd);
+    return failures ? 1 : 0;
+}
+
 static void
 sign_case(int fd, const struct tessera_sign_request *req, uint32_t want,
           const char *what)
@@ -186,6 +206,8 @@ main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--denied") == 0)
         return expect_denied();
+    if (argc > 1 && strcmp(argv[1], "--served") == 0)
+        return expect_served();
 
     fd = raw_connect();
     tessera_writer_init(&w);

@@ -112,12 +112,14 @@ test_bad_values(void **state)
             "agent.conf: [agent] notifications must be true or false");
     refused("[token T]\nidle-lock=-5\n",
             "agent.conf: [token T] idle-lock must be a number of seconds");
-    refused("[token T]\npin-source=sometimes\n",
-            "agent.conf: [token T] pin-source must be prompt, file or none, "
-            "not \"sometimes\"");
-    refused("[token T]\npin-source=fil\n",
-            "agent.conf: [token T] pin-source must be prompt, file or none, "
-            "not \"fil\" (did you mean file?)");
+    refused(
+        "[token T]\npin-source=sometimes\n",
+        "agent.conf: [token T] pin-source must be prompt, file, none or empty, "
+        "not \"sometimes\"");
+    refused(
+        "[token T]\npin-source=fil\n",
+        "agent.conf: [token T] pin-source must be prompt, file, none or empty, "
+        "not \"fil\" (did you mean file?)");
     refused("[token T]\npin-source=file\n",
             "agent.conf: [token T] pin-source=file needs a pin-file");
     refused("[identity x]\ncert-file=\n",
@@ -264,6 +266,7 @@ test_unlock_allowed(void **state)
     struct agent_config *cfg =
         accepted("[token Headless]\npin-file=/p\n"
                  "[token Never]\npin-source=none\n"
+                 "[token TPM]\npin-source=empty\n"
                  "[token Both]\npin-file=/p\npin-source=prompt\n");
     struct tessera_status st = {0};
     assert_true(agent_unlock_allowed(cfg, "Elsewhere", &st));
@@ -272,6 +275,8 @@ test_unlock_allowed(void **state)
     assert_non_null(strstr(st.message, "takes its PIN from its pin-file"));
     assert_false(agent_unlock_allowed(cfg, "Never", &st));
     assert_non_null(strstr(st.message, "is never unlocked"));
+    assert_false(agent_unlock_allowed(cfg, "TPM", &st));
+    assert_non_null(strstr(st.message, "with the empty PIN"));
     agent_config_unref(cfg);
 }
 
