@@ -7,6 +7,7 @@
 #include "events.h"
 #include "files.h"
 #include "keys.h"
+#include "naming.h"
 #include "record.h"
 #include "registry.h"
 #include "renew.h"
@@ -44,10 +45,26 @@ control_lock(struct agent *agent, struct agent_token *token,
     return rc;
 }
 
+/* The names the agent keeps for its own keys are not for users to give. */
+static gboolean
+name_for_users(const char *name, struct tessera_status *st)
+{
+    if (!naming_is_acme_account(name))
+        return TRUE;
+    tessera_status_set(st, TESSERA_ERR_INVALID,
+                       "\"%s\" is not a usable identity name: names starting "
+                       "with " NAMING_ACME_ACCOUNT_PREFIX
+                       " are the agent's ACME account keys",
+                       name);
+    return FALSE;
+}
+
 int
 control_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                struct tessera_blob *csr, struct tessera_status *st)
 {
+    if (!name_for_users(req->name, st))
+        return -1;
     return agent_keygen(agent, req, csr, st);
 }
 
@@ -63,6 +80,8 @@ control_enroll(struct agent *agent, const struct tessera_enroll_request *req,
                int client_fd, struct tessera_blob *leaf,
                struct tessera_status *st)
 {
+    if (!name_for_users(req->key.name, st))
+        return -1;
     return agent_enroll(agent, req, client_fd, leaf, st);
 }
 

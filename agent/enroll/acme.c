@@ -20,6 +20,7 @@
 #include "http.h"
 #include "../builtin.h"
 #include "../keys.h"
+#include "../naming.h"
 #include "../registry.h"
 #include "../../common/pinfile.h"
 
@@ -123,7 +124,7 @@ static EVP_PKEY *
 token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
                   char **reason)
 {
-    char *name = g_strdup_printf("acme-account.%s", ca->name);
+    char *name = g_strconcat(NAMING_ACME_ACCOUNT_PREFIX, ca->name, NULL);
     struct tessera_status st = {0};
     EVP_PKEY *key = NULL;
     *pub = identity_public_key(ca->agent, name);
