@@ -49,6 +49,9 @@ static const struct cli_option keygen_options[] = {
      "CKM_EDDSA)"},
     {"out", CLI_FILE, "FILE", 0,
      "write the CSR into FILE instead of standard output"},
+    {"san", CLI_TEXT, "KIND:VALUE", CLI_REPEATABLE,
+     "a subject alternative name for the CSR to ask for; KIND is dns, "
+     "email, uri, ip or upn"},
     JSON_OPTION("the name and the CSR as a JSON object"),
     {0},
 };
@@ -58,7 +61,18 @@ static const struct cli_option import_options[] = {
      "the issued certificate (PEM), optionally followed by its CA "
      "certificates"},
     {"chain", CLI_FILE, "FILE", 0, "CA certificates (PEM) to send after it"},
+    {"replace", CLI_FLAG, NULL, 0,
+     "replace the certificate NAME has (one reissued for the same key)"},
+    {"ca", CLI_TEXT, "PROFILE", 0,
+     "renew NAME through this CA profile from now on, a `[ca PROFILE]` "
+     "group of agent.conf"},
     JSON_OPTION("the certificate stored as a JSON object"),
+    {0},
+};
+
+static const struct cli_option forget_options[] = {
+    {"delete-keys", CLI_FLAG, NULL, 0, "delete NAME's key from the token too"},
+    JSON_OPTION("what was forgotten as a JSON object"),
     {0},
 };
 
@@ -179,7 +193,8 @@ const struct cli_command cli_commands[] = {
      "generate a key on a token and print its CSR",
      "Generates a non-extractable key on the token, as the identity NAME "
      "(up to 64 letters, digits and . _ @ + -), and writes a certificate "
-     "signing request for it, signed by the new key. Have a CA issue the "
+     "signing request for it, signed by the new key, asking for the --san "
+     "names. Have a CA issue the "
      "certificate, then `tessera import` it.\n\n"
      "With --out, says what it generated; without it, the CSR on standard "
      "output is the answer.",
@@ -189,8 +204,23 @@ const struct cli_command cli_commands[] = {
      "Stores the certificate a CA issued for NAME's key on the token, "
      "beside the key, with its CA certificates: those following it in the "
      "--cert file and those of --chain. Programs are sent them after it, "
-     "so a server that trusts only the root accepts them.",
+     "so a server that trusts only the root accepts them.\n\n"
+     "A key that has a certificate takes another only with --replace, and "
+     "only one for the same key: the new one is stored before the old one "
+     "goes. With --ca, the agent renews NAME through that CA profile from "
+     "then on, asking for the certificate's subject and subject "
+     "alternative names, as if it had been enrolled.",
      import_options, no_exit_statuses},
+    {"forget", cmd_forget, "NAME", true, CLI_IDENTITY,
+     "delete an identity's certificate and records; its key with "
+     "--delete-keys",
+     "Deletes NAME's certificate from its token, with its kept chain, its "
+     "enrolment record (so it no longer renews), what an interrupted "
+     "renewal left, and its `[identity NAME]` group of agent.conf. The key "
+     "stays on the token, listed without a certificate, so that a "
+     "certificate for it can be imported again; --delete-keys deletes it "
+     "too. Refused while NAME is being enrolled or renewed.",
+     forget_options, no_exit_statuses},
     {"doctor", cmd_doctor, "NAME", false, CLI_IDENTITY,
      "check what OpenSSL programs need to use an identity",
      "Checks, in the order a program meets them, what stands between an "

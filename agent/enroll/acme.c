@@ -132,7 +132,7 @@ token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
         char *subject = g_strdup_printf("CN=%s", name);
         struct tessera_keygen_request req = {name, (char *)ca->token,
                                              ACCOUNT_KEY_SPEC, subject};
-        if (agent_keygen(ca->agent, &req, NULL, &st) == 0) {
+        if (agent_keygen(ca->agent, &req, NULL, 0, NULL, &st) == 0) {
             g_message("CA %s: made the ACME account key %s on the token",
                       ca->name, name);
             *pub = identity_public_key(ca->agent, name);

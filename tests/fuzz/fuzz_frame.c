@@ -19,6 +19,8 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_keygen_request keygen = {0};
     struct tessera_import_request import;
     struct tessera_enroll_request enroll;
+    struct tessera_keygen_sans_request keygen_sans;
+    struct tessera_forget_request forget;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_hello(&r, &u32);
@@ -45,6 +47,15 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_enroll(&r, &enroll))
         tessera_enroll_request_clear(&enroll);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_keygen_sans(&r, &keygen_sans))
+        tessera_keygen_sans_request_clear(&keygen_sans);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_import_into(&r, &import))
+        tessera_import_request_clear(&import);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_forget(&r, &forget))
+        free(forget.name);
 }
 
 static void
