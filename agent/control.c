@@ -190,6 +190,20 @@ drop_identity_config(struct agent *agent, const char *name,
     return rc;
 }
 
+/* The key a renewal replaced, kept for its grace period, serves nobody
+ * once the identity is forgotten. */
+static int
+delete_replaced_key(struct agent *agent, const char *name,
+                    struct tessera_status *st)
+{
+    char *old = g_strconcat(name, NAMING_OLD_SUFFIX, NULL);
+    struct agent_identity *id = agent_identity_find(agent, old);
+    int rc = id != NULL ? agent_delete_identity(agent, old, FALSE, st) : 0;
+    agent_identity_unref(id);
+    g_free(old);
+    return rc;
+}
+
 static int
 forget_claimed(struct agent *agent, const char *name,
                enum control_forget_what what, struct tessera_status *st)
@@ -217,6 +231,8 @@ forget_claimed(struct agent *agent, const char *name,
                  : -1;
     if (rc == 0 && what != FORGET_ENROLMENT)
         rc = agent_delete_identity(agent, name, what == FORGET_CERTIFICATE, st);
+    if (rc == 0 && what != FORGET_ENROLMENT)
+        rc = delete_replaced_key(agent, name, st);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
                          NULL);
     if (rc == 0)

@@ -139,6 +139,7 @@ agent_adopt(struct agent *agent, const char *name, const char *ca,
     X509 *x = leaf ? enroll_x509_of(leaf) : NULL;
     const char *key_spec = id ? key_spec_of(id) : NULL;
     char **sans = NULL;
+    char *subject = x ? agent_subject_text(X509_get_subject_name(x)) : NULL;
     int rc = -1;
     if (x == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
@@ -152,7 +153,7 @@ agent_adopt(struct agent *agent, const char *name, const char *ca,
         struct enrolment_record r = {
             .ca = (char *)ca,
             .key_spec = (char *)key_spec,
-            .subject = (char *)agent_identity_subject(id),
+            .subject = subject,
             .sans = sans,
         };
         rc = record_write(agent->state, name, &r, st);
@@ -163,6 +164,7 @@ agent_adopt(struct agent *agent, const char *name, const char *ca,
                              name, NULL);
     }
     g_strfreev(sans);
+    g_free(subject);
     X509_free(x);
     agent_identity_unref(id);
     return rc;

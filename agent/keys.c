@@ -75,6 +75,33 @@ parse_subject(const char *text)
     return name;
 }
 
+char *
+agent_subject_text(const X509_NAME *name)
+{
+    GString *text = g_string_new(NULL);
+    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const ASN1_STRING *value = X509_NAME_ENTRY_get_data(e);
+        unsigned char *utf8 = NULL;
+        int len = ASN1_STRING_to_UTF8(&utf8, value);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        char oid[80];
+        const char *key = OBJ_nid2sn(nid);
+        if (nid == NID_undef || key == NULL) {
+            OBJ_obj2txt(oid, sizeof(oid), X509_NAME_ENTRY_get_object(e), 1);
+            key = oid;
+        }
+        g_string_append_printf(text, "%s%s=", i ? "," : "", key);
+        for (int k = 0; k < len; k++) {
+            if (utf8[k] == ',' || utf8[k] == '\\')
+                g_string_append_c(text, '\\');
+            g_string_append_c(text, (char)utf8[k]);
+        }
+        OPENSSL_free(utf8);
+    }
+    return g_string_free(text, FALSE);
+}
+
 GBytes *
 agent_new_key_id(void)
 {

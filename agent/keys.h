@@ -19,6 +19,10 @@
 
 struct agent;
 
+/* A name as keygen's subject is typed (CN=alice,O=Corp, a backslash
+ * before a comma in a value), so that it makes that name again: in the
+ * name's own order. */
+char *agent_subject_text(const X509_NAME *name);
 /* "dns:host", "email:a@b", "uri:...", "ip:addr", "upn:a@corp" as a
  * subjectAltName extension; NULL with st for anything else. */
 X509_EXTENSION *agent_san_extension(char *const *sans, size_t n_sans,

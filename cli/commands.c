@@ -136,6 +136,11 @@ static const struct cli_exit_status doctor_exit_statuses[] = {
     {0, NULL},
 };
 
+static const struct cli_exit_status forget_exit_statuses[] = {
+    {EXIT_RENEWAL_RUNNING, "NAME is being enrolled or renewed"},
+    {0, NULL},
+};
+
 static const struct cli_exit_status no_exit_statuses[] = {{0, NULL}};
 
 const struct cli_command cli_commands[] = {
@@ -220,7 +225,7 @@ const struct cli_command cli_commands[] = {
      "stays on the token, listed without a certificate, so that a "
      "certificate for it can be imported again; --delete-keys deletes it "
      "too. Refused while NAME is being enrolled or renewed.",
-     forget_options, no_exit_statuses},
+     forget_options, forget_exit_statuses},
     {"doctor", cmd_doctor, "NAME", false, CLI_IDENTITY,
      "check what OpenSSL programs need to use an identity",
      "Checks, in the order a program meets them, what stands between an "

@@ -48,7 +48,14 @@ setsid sleep 300 & echo \$! >"$T/escaped.pid"
 echo \$\$ >"$T/helper.pid"
 sleep 300
 EOF
-chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" \
+cat >"$T/gated" <<EOF
+#!/bin/sh
+# Issues once the test opens the gate, so that a renewal is seen running.
+touch "$T/gated.started"
+while [ ! -e "$T/gate" ]; do sleep 0.05; done
+exec "$T/sign-with-test-ca"
+EOF
+chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" "$T/gated" \
     "$T/leaves-a-child" "$T/hangs-with-children"
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
@@ -68,6 +75,7 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile tangled protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=1
     profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
+    profile gated protocol=exec "command=$T/gated" "trust=$T/ca/ca.pem"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
@@ -199,6 +207,50 @@ check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
     "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+
+# --- an identity made by keygen and import renews through a CA profile
+"$TESSERA" keygen adopted --token "Test Token" --subject "CN=adopted,O=Corp" \
+    --san dns:adopted.corp.example --out "$T/adopted.csr" >/dev/null
+printf 'extendedKeyUsage=clientAuth\nsubjectAltName=DNS:adopted.corp.example\n' \
+    >"$T/ca/adopted.ext"
+issue "$T/ca" "$T/adopted.csr" "$T/adopted.pem" adopted.ext
+check_output "import --ca attaches the imported identity to a CA profile" \
+    "renews through CA corp" "$TESSERA" import adopted --cert "$T/adopted.pem" --ca corp
+record=$XDG_STATE_HOME/tessera/enrolled/adopted.conf
+check_output "its enrolment record names the profile" "^ca=corp$" cat "$record"
+check_output "and asks again for the certificate's names" "dns:adopted.corp.example" cat "$record"
+check_output "tessera list shows a renewal planned" "^adopted .* valid +20[0-9-]+T" "$TESSERA" list
+check_output "tessera renew renews it through the profile" "renewed adopted" \
+    "$TESSERA" renew adopted
+"$TESSERA" export adopted --cert "$T/adopted-renewed.pem" >/dev/null
+check_output "the renewed certificate has the imported one's subject" \
+    "^$(openssl x509 -in "$T/adopted.pem" -noout -subject)$" \
+    openssl x509 -in "$T/adopted-renewed.pem" -noout -subject
+check_output "and its names" "DNS:adopted.corp.example" \
+    openssl x509 -in "$T/adopted-renewed.pem" -noout -ext subjectAltName
+check "for a new key" bash -c "! cmp -s <(openssl x509 -in '$T/adopted.pem' -noout -pubkey) \
+    <(openssl x509 -in '$T/adopted-renewed.pem' -noout -pubkey)"
+# Attached again, to a CA that waits until the test lets it issue.
+check_output "import --replace --ca of the certificate it has moves it to another profile" \
+    "renews through CA gated" "$TESSERA" import adopted --cert "$T/adopted-renewed.pem" \
+    --replace --ca gated
+"$TESSERA" renew adopted >"$T/gated-renew.out" 2>&1 &
+renew_pid=$!
+wait_for_file "$T/gated.started"
+check_exit "forget while a renewal runs: refused, exit 8" 8 \
+    "a renewal of adopted is already running" "$TESSERA" forget adopted --delete-keys
+touch "$T/gate"
+renew_status=0
+wait "$renew_pid" || renew_status=$?
+check_output "the renewal finished, nothing lost" "^0 renewed adopted" \
+    bash -c "echo $renew_status \$(grep renewed '$T/gated-renew.out')"
+check_output "forget --delete-keys then takes it all" "forgot adopted and deleted its key" \
+    "$TESSERA" forget adopted --delete-keys
+check "its record is gone" test ! -e "$record"
+check_output "no object of it (nor of the key renewal replaced) is left" "^0$" \
+    bash -c "pkcs11-tool --module '$SOFTHSM_MODULE' --token-label 'Test Token' --login \
+        --pin '$PIN' --list-objects 2>/dev/null | grep -c 'label: *adopted' || true"
+keys_before=$(private_keys)
 
 # --- SIGTERM while a helper runs: the agent stops within seconds, the
 # helper's group with it, the enrolment rolled back.
