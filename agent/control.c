@@ -229,7 +229,9 @@ forget_claimed(struct agent *agent, const char *name,
                      record_remove(agent->state, name, st) == 0
                  ? 0
                  : -1;
-    if (rc == 0 && what != FORGET_ENROLMENT)
+    /* A pending enrolment given up took its key with it. */
+    gboolean left = settled != RECOVERY_ROLL_BACK;
+    if (rc == 0 && what != FORGET_ENROLMENT && left)
         rc = agent_delete_identity(agent, name, what == FORGET_CERTIFICATE, st);
     if (rc == 0 && what != FORGET_ENROLMENT)
         rc = delete_replaced_key(agent, name, st);

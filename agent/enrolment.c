@@ -64,7 +64,17 @@ enrol_claimed(struct agent *agent, const struct tessera_enroll_request *req,
         .client_fd = client_fd,
     };
     int rc = agent_journal_request(agent, token, name, &j, &ask, st);
-    if (rc < 0) {
+    struct tessera_status why = {0};
+    /* The client stops waiting; the agent does not. */
+    if (rc < 0 && st->code == TESSERA_ERR_CA_TIMEOUT &&
+        agent_journal_keep_pending(agent, token, name, &j, &why) == 0) {
+        tessera_status_set(st, TESSERA_ERR_CA_TIMEOUT,
+                           "CA %s still says pending; the agent keeps asking "
+                           "it and stores the certificate when it comes "
+                           "(`tessera list` shows %s pending, with the next "
+                           "try)",
+                           req->ca, name);
+    } else if (rc < 0) {
         g_message("enrolment of %s failed: %s; removing its new key", name,
                   st->message);
         agent_journal_roll_back(agent, token, name, &j);

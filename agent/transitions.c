@@ -223,7 +223,34 @@ transition_discard_next(struct agent *agent, struct agent_token *token,
                         const char *name, GBytes *next_id,
                         struct tessera_status *st)
 {
-    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id, st);
+    /* Named NAME already when its enrolment was kept pending. */
+    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id, st) == 0
+               ? discard(agent, token, name, "", next_id, st)
+               : -1;
+}
+
+int
+transition_name_pending(struct agent *agent, struct agent_token *token,
+                        const char *name, GBytes *next_id,
+                        struct tessera_status *st)
+{
+    char *next = label_of(name, NAMING_NEXT_SUFFIX);
+    struct token_session s;
+    int rc = -1;
+    if (token_session_open(token, "name the pending key", &s, st) == 0) {
+        begin(agent, token);
+        rc = objects_relabel(&s, next_id, next, name, st);
+        if (rc == 0 && objects_count(&s, next_id, name, CKO_PRIVATE_KEY) == 0) {
+            tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                               "the key %s did not become %s on token \"%s\"",
+                               next, name, token_label(token));
+            rc = -1;
+        }
+        end(agent, token, next_id, NULL);
+        token_session_end(&s, FALSE);
+    }
+    g_free(next);
+    return rc;
 }
 
 int

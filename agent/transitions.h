@@ -39,7 +39,14 @@ int transition_switch(struct agent *agent, struct agent_token *token,
                       const char *name, GBytes *old_id, GBytes *next_id,
                       struct tessera_status *st);
 
-/* Roll back: next_id's NAME~next objects and kept chain destroyed. */
+/* An enrolment kept pending: next_id's NAME~next objects become NAME, a
+ * key without a certificate, listed as such until the CA decides. */
+int transition_name_pending(struct agent *agent, struct agent_token *token,
+                            const char *name, GBytes *next_id,
+                            struct tessera_status *st);
+
+/* Roll back: next_id's NAME~next (or, kept pending, NAME) objects and kept
+ * chain destroyed. */
 int transition_discard_next(struct agent *agent, struct agent_token *token,
                             const char *name, GBytes *next_id,
                             struct tessera_status *st);
