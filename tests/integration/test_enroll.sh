@@ -262,7 +262,7 @@ touch "$T/days-approved"
 issued() { "$TESSERA" list | grep -q "^patient .* ready .*valid"; }
 check "once the CA issues, the agent stores the certificate" wait_until 15 issued
 "$TESSERA" export patient --cert "$T/patient.pem" >/dev/null
-check_output "it is the CA's certificate for the pending key" ": OK" \
+check_output "it is issued by the CA" ": OK" \
     openssl verify -CAfile "$T/ca/ca.pem" "$T/patient.pem"
 check_output "the enrolment is recorded for renewal" "^ca=days$" \
     cat "$XDG_STATE_HOME/tessera/enrolled/patient.conf"
