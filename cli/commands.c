@@ -99,8 +99,8 @@ static const struct cli_option enroll_options[] = {
      "the key type (default: the profile's `key=`, else ec-p256, or "
      "rsa2048 for scep)"},
     {"timeout", CLI_TEXT, "SECONDS", 0,
-     "how long to wait while the CA says pending (1 to 86400; default "
-     "300)"},
+     "how long this command waits while the CA says pending (1 to 86400; "
+     "default 300); the agent goes on asking after it"},
     JSON_OPTION("the certificate issued as a JSON object"),
     {0},
 };
@@ -125,7 +125,8 @@ static const struct cli_exit_status ca_exit_statuses[] = {
     {EXIT_CA_REJECTED, "the CA rejected the request; asking again will not "
                        "help"},
     {EXIT_CA_UNREACHABLE, "the CA could not be asked"},
-    {EXIT_CA_TIMEOUT, "the CA still said pending at the timeout"},
+    {EXIT_CA_TIMEOUT, "the CA still said pending at the timeout (the agent "
+                      "keeps asking)"},
     {EXIT_CA_RESPONSE, "the CA's answer was unusable"},
     {EXIT_RENEWAL_RUNNING, "NAME is being enrolled or renewed already"},
     {0, NULL},
@@ -182,7 +183,11 @@ const struct cli_command cli_commands[] = {
      "certificate against the profile's trust anchors and stores it "
      "beside the key, as the identity NAME. The agent renews it before it "
      "expires, through the same CA.\n\n"
-     "While the CA says pending, the agent asks again until --timeout; "
+     "While the CA says pending, the agent asks again; at --timeout the "
+     "command stops waiting (exit 6) but the agent keeps asking every "
+     "`retry-seconds`, across restarts, and stores the certificate when "
+     "it comes: `tessera list` shows NAME `pending at CA` with the next "
+     "try meanwhile, and `tessera forget NAME --delete-keys` gives it up. "
      "Ctrl-C stops it, and the new key is removed. A failed enrolment "
      "leaves no key behind.",
      enroll_options, ca_exit_statuses},
