@@ -7,7 +7,6 @@
 #include "registry.h"
 #include "renewals.h"
 #include "steps.h"
-#include "tasks.h"
 
 static gint64
 now_seconds(void)
@@ -152,29 +151,14 @@ agent_recover_first(struct agent *agent, const char *name,
     return recover_claimed(agent, name, TRUE, done, st);
 }
 
-struct ask_job {
-    struct agent *agent;
-    char *name;
-};
-
-static void
-ask_job_free(gpointer data)
-{
-    struct ask_job *job = data;
-    g_free(job->name);
-    g_free(job);
-}
-
 /* On the CA pool, with NAME claimed by the look that started it. */
 static void
-run_ask_again(gpointer data)
+run_ask_again(struct agent *agent, const char *name)
 {
-    struct ask_job *job = data;
     struct tessera_status st = {0};
     enum recovery_action done;
-    if (recover_claimed(job->agent, job->name, FALSE, &done, &st) < 0)
-        g_warning("identity %s: %s", job->name, st.message);
-    agent_claim_release(job->agent->claims, job->name);
+    if (recover_claimed(agent, name, FALSE, &done, &st) < 0)
+        g_warning("identity %s: %s", name, st.message);
 }
 
 int
@@ -200,10 +184,7 @@ agent_recover(struct agent *agent, const char *name, struct tessera_status *st)
         struct tessera_status busy = {0};
         if (!agent_claim_take(agent->claims, name, CLAIM_ENROLMENT, &busy))
             return 0;
-        struct ask_job *job = g_new0(struct ask_job, 1);
-        job->agent = agent;
-        job->name = g_strdup(name);
-        agent_run_ca_job(agent, run_ask_again, job, ask_job_free);
+        agent_claimed_job(agent, name, run_ask_again);
         return 0;
     }
     /* Something to do: as the owner, on the journal as it is now. */

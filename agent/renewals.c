@@ -245,29 +245,14 @@ schedule_of(struct agent *agent, const struct agent_identity *id)
     return due;
 }
 
-struct renewal_job {
-    struct agent *agent;
-    char *name;
-};
-
-static void
-renewal_job_free(gpointer data)
-{
-    struct renewal_job *job = data;
-    g_free(job->name);
-    g_free(job);
-}
-
 /* On the CA pool, with NAME claimed by the look that started it. */
 static void
-run_renewal(gpointer data)
+run_renewal(struct agent *agent, const char *name)
 {
-    struct renewal_job *job = data;
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};
-    agent_renew_claimed(job->agent, job->name, -1, &leaf, &st);
+    agent_renew_claimed(agent, name, -1, &leaf, &st);
     tessera_blob_clear(&leaf);
-    agent_claim_release(job->agent->claims, job->name);
 }
 
 /* NAME is due by the registry of this moment: one that another renewal
@@ -312,10 +297,7 @@ consider(struct agent *agent, struct agent_identity *id)
         agent_claim_release(agent->claims, name);
         return;
     }
-    struct renewal_job *job = g_new0(struct renewal_job, 1);
-    job->agent = agent;
-    job->name = g_strdup(name);
-    agent_run_ca_job(agent, run_renewal, job, renewal_job_free);
+    agent_claimed_job(agent, name, run_renewal);
 }
 
 /* Journals left by earlier renewals and enrolments. */
