@@ -12,6 +12,7 @@
 #include "recover.h"
 #include "registry.h"
 #include "renew.h"
+#include "renewals.h"
 
 int
 control_unlock(struct agent *agent, struct agent_token *token,
@@ -235,6 +236,8 @@ forget_claimed(struct agent *agent, const char *name,
         rc = agent_delete_identity(agent, name, what == FORGET_CERTIFICATE, st);
     if (rc == 0 && what != FORGET_ENROLMENT)
         rc = delete_replaced_key(agent, name, st);
+    if (rc == 0)
+        agent_renewal_forget(agent, name);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
                          NULL);
     if (rc == 0)

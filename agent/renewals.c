@@ -348,6 +348,17 @@ agent_renewal_tick(struct agent *agent)
 }
 
 void
+agent_renewal_forget(struct agent *agent, const char *name)
+{
+    struct agent_renewals *r = agent->renewals;
+    if (r == NULL)
+        return;
+    g_mutex_lock(&r->lock);
+    g_hash_table_remove(r->by_name, name);
+    g_mutex_unlock(&r->lock);
+}
+
+void
 agent_renewal_note_pending(struct agent *agent, const char *name,
                            gint64 next_try)
 {
