@@ -13,6 +13,7 @@
 #include "state.h"
 #include "tokens.h"
 #include "record.h"
+#include "registry.h"
 #include "renewals.h"
 #include "testpoint.h"
 #include "transitions.h"
@@ -205,6 +206,18 @@ agent_journal_ask_again(struct agent *agent, struct agent_token *token,
     /* Named already, unless a crash came between the journal and that. */
     if (transition_name_pending(agent, token, name, j->new_id, st) < 0)
         return -1;
+    /* A certificate came another way (tessera import), or the journal is
+     * not this key's: nothing to ask for. */
+    GBytes *leaf = agent_leaf_of(agent, name);
+    if (leaf != NULL) {
+        g_bytes_unref(leaf);
+        g_message("identity %s has a certificate: dropping its pending "
+                  "request to CA %s",
+                  name, j->ca);
+        remove_journal(agent, name);
+        agent_renewal_note_pending(agent, name, 0);
+        return 1;
+    }
     if (ask_ca(agent, token, name, j, &req, &why) == 0)
         return save(agent, name, j, JOURNAL_ISSUED, st) ? 0 : -1;
     gboolean refused = why.code == TESSERA_ERR_CA_REJECTED ||
@@ -231,11 +244,18 @@ agent_journal_roll_back(struct agent *agent, struct agent_token *token,
 {
     struct tessera_status why = {0};
     /* Left for the next look when the token does not let go of it. */
-    if (j->rekey &&
-        transition_discard_next(agent, token, name, j->new_id, &why) < 0) {
-        g_warning("identity %s: could not delete the key of %s yet: %s", name,
-                  journal_kind_phrase(j->kind), why.message);
-        return;
+    int (*discard)(struct agent *, struct agent_token *, const char *, GBytes *,
+                   struct tessera_status *) =
+        j->key_named ? transition_discard_pending : transition_discard_next;
+    if (j->rekey && discard(agent, token, name, j->new_id, &why) < 0) {
+        /* A key that is an identity: the journal is not its own. */
+        gboolean stays = why.code == TESSERA_ERR_INVALID;
+        g_warning("identity %s: %s the key of %s%s: %s", name,
+                  stays ? "leaving" : "could not delete yet",
+                  journal_kind_phrase(j->kind),
+                  stays ? " and dropping the journal" : "", why.message);
+        if (!stays)
+            return;
     }
     remove_journal(agent, name);
 }

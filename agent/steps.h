@@ -48,7 +48,9 @@ int agent_journal_keep_pending(struct agent *agent, struct agent_token *token,
                                const char *name, struct journal *j,
                                struct tessera_status *st);
 /* From PENDING, once: 0 the CA issued (ISSUED, to finish), 1 still pending
- * or not reachable (PENDING, its next try), -1 with st: it refused or the
+ * or not reachable (PENDING, its next try) or nothing to ask for any more
+ * (the key NAME has a certificate: the journal goes), -1 with st: it
+ * refused or the
  * answer is unusable (rolled back: the key goes), or the journal could not
  * be written. */
 int agent_journal_ask_again(struct agent *agent, struct agent_token *token,

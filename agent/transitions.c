@@ -223,10 +223,29 @@ transition_discard_next(struct agent *agent, struct agent_token *token,
                         const char *name, GBytes *next_id,
                         struct tessera_status *st)
 {
-    /* Named NAME already when its enrolment was kept pending. */
-    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id, st) == 0
-               ? discard(agent, token, name, "", next_id, st)
-               : -1;
+    return discard(agent, token, name, NAMING_NEXT_SUFFIX, next_id, st);
+}
+
+int
+transition_discard_pending(struct agent *agent, struct agent_token *token,
+                           const char *name, GBytes *next_id,
+                           struct tessera_status *st)
+{
+    struct token_session s;
+    if (token_session_open(token, "look at the pending key", &s, st) < 0)
+        return -1;
+    gboolean certified = objects_count(&s, next_id, name, CKO_CERTIFICATE) > 0;
+    token_session_end(&s, FALSE);
+    /* A key of that id with a certificate is an identity, whatever a
+     * journal says: never deleted by one. */
+    if (certified) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the key %s has a certificate: it is not a pending "
+                           "request's, and stays",
+                           name);
+        return -1;
+    }
+    return discard(agent, token, name, "", next_id, st);
 }
 
 int

@@ -45,11 +45,15 @@ int transition_name_pending(struct agent *agent, struct agent_token *token,
                             const char *name, GBytes *next_id,
                             struct tessera_status *st);
 
-/* Roll back: next_id's NAME~next (or, kept pending, NAME) objects and kept
- * chain destroyed. */
+/* Roll back: next_id's NAME~next objects and kept chain destroyed. */
 int transition_discard_next(struct agent *agent, struct agent_token *token,
                             const char *name, GBytes *next_id,
                             struct tessera_status *st);
+/* Roll back a pending enrolment: next_id's NAME objects destroyed, unless
+ * that key has a certificate (then it is an identity, and stays). */
+int transition_discard_pending(struct agent *agent, struct agent_token *token,
+                               const char *name, GBytes *next_id,
+                               struct tessera_status *st);
 
 /* End of grace: old_id's NAME~old objects and kept chain destroyed. */
 int transition_retire_old(struct agent *agent, struct agent_token *token,
