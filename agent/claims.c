@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "claims.h"
 #include "../common/errors.h"
+#include "agent.h"
+#include "tasks.h"
 
 struct agent_claims {
     struct agent_events *events;
@@ -127,4 +129,37 @@ agent_claims_wait(struct agent_claims *c)
     while (g_hash_table_size(c->held) > 0)
         g_cond_wait(&c->released, &c->lock);
     g_mutex_unlock(&c->lock);
+}
+
+struct claimed_job {
+    struct agent *agent;
+    char *name;
+    void (*work)(struct agent *agent, const char *name);
+};
+
+static void
+claimed_job_free(gpointer data)
+{
+    struct claimed_job *job = data;
+    g_free(job->name);
+    g_free(job);
+}
+
+static void
+run_claimed_job(gpointer data)
+{
+    struct claimed_job *job = data;
+    job->work(job->agent, job->name);
+    agent_claim_release(job->agent->claims, job->name);
+}
+
+void
+agent_claimed_job(struct agent *agent, const char *name,
+                  void (*work)(struct agent *agent, const char *name))
+{
+    struct claimed_job *job = g_new0(struct claimed_job, 1);
+    job->agent = agent;
+    job->name = g_strdup(name);
+    job->work = work;
+    agent_run_ca_job(agent, run_claimed_job, job, claimed_job_free);
 }

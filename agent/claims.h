@@ -44,4 +44,10 @@ void agent_claims_stop(struct agent_claims *claims);
 /* Until no claim is held. */
 void agent_claims_wait(struct agent_claims *claims);
 
+struct agent;
+/* work(agent, name) on the CA pool; the caller's claim of name is handed
+ * over and released after it. */
+void agent_claimed_job(struct agent *agent, const char *name,
+                       void (*work)(struct agent *agent, const char *name));
+
 #endif

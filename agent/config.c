@@ -131,6 +131,9 @@ static const struct key_rule ca_keys[] = {
            ONLY(CONFIG_ACME) | ONLY(CONFIG_SCEP)),
     CA_KEY("account-key", VALUE_STRING, account_key, 0, 0, ONLY(CONFIG_ACME)),
     CA_KEY("contact", VALUE_STRING, contact, 0, 0, ONLY(CONFIG_ACME)),
+    CA_KEY("eab-kid", VALUE_STRING, eab_kid, 0, 0, ONLY(CONFIG_ACME)),
+    CA_KEY("eab-hmac-key-file", VALUE_STRING, eab_hmac_key_file, 0, 0,
+           ONLY(CONFIG_ACME)),
     CA_KEY("challenge", VALUE_STRING, challenge, 0, 0, ONLY(CONFIG_SCEP)),
     CA_KEY("challenge-file", VALUE_STRING, challenge_file, 0, 0,
            ONLY(CONFIG_SCEP)),
@@ -518,6 +521,8 @@ ca_free(struct config_ca *ca)
                        ca->ca_cert, ca->ca_key,    ca->command,
                        ca->url,     ca->tls_ca,    ca->account_key,
                        ca->contact, ca->challenge, ca->challenge_file};
+    g_free(ca->eab_kid);
+    g_free(ca->eab_hmac_key_file);
     for (gsize i = 0; i < G_N_ELEMENTS(strings); i++)
         g_free(strings[i]);
     g_free(ca);
@@ -631,6 +636,9 @@ profile_complete(struct reader *r, const struct config_ca *ca)
         if (ca->url == NULL || !g_str_has_prefix(ca->url, "https://"))
             return fail(r, "needs url=https://... (protocol=acme: the "
                            "directory URL)");
+        if ((ca->eab_kid == NULL) != (ca->eab_hmac_key_file == NULL))
+            return fail(r, "needs both eab-kid= and eab-hmac-key-file= (the "
+                           "external account binding the CA gave)");
         break;
     case CONFIG_SCEP:
         if (ca->url == NULL || (!g_str_has_prefix(ca->url, "http://") &&

@@ -95,7 +95,7 @@ struct config_identity {
 enum config_protocol {
     CONFIG_LOCAL, /* ca-cert, ca-key, validity-days or -seconds */
     CONFIG_EXEC,  /* command, command-timeout */
-    CONFIG_ACME,  /* url (https), tls-ca, account-key, contact */
+    CONFIG_ACME,  /* url (https), tls-ca, account-key, contact, eab-* */
     CONFIG_SCEP,  /* url, challenge or challenge-file, tls-ca */
 };
 struct config_ca {
@@ -112,6 +112,8 @@ struct config_ca {
     char *tls_ca;  /* acme, scep: the TLS trust of url */
     char *account_key;
     char *contact;
+    /* acme: the external account binding */
+    char *eab_kid, *eab_hmac_key_file;
     char *challenge, *challenge_file; /* scep */
     gint64 command_timeout;           /* seconds per exchange */
     gint64 retry_seconds;             /* between asks while pending */

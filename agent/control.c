@@ -9,9 +9,12 @@
 #include "files.h"
 #include "keys.h"
 #include "publish.h"
+#include "naming.h"
 #include "record.h"
+#include "recover.h"
 #include "registry.h"
 #include "renew.h"
+#include "renewals.h"
 
 int
 control_unlock(struct agent *agent, struct agent_token *token,
@@ -56,18 +59,70 @@ control_lock(struct agent *agent, struct agent_token *token,
     return rc;
 }
 
+/* The names the agent keeps for its own keys are not for users to give. */
+static gboolean
+name_for_users(const char *name, struct tessera_status *st)
+{
+    if (!naming_is_acme_account(name))
+        return TRUE;
+    tessera_status_set(st, TESSERA_ERR_INVALID,
+                       "\"%s\" is not a usable identity name: names starting "
+                       "with " NAMING_ACME_ACCOUNT_PREFIX
+                       " are the agent's ACME account keys",
+                       name);
+    return FALSE;
+}
+
 int
-control_keygen(struct agent *agent, const struct tessera_keygen_request *req,
+control_keygen(struct agent *agent,
+               const struct tessera_keygen_sans_request *req,
                struct tessera_blob *csr, struct tessera_status *st)
 {
-    return agent_keygen(agent, req, csr, st);
+    if (!name_for_users(req->key.name, st))
+        return -1;
+    return agent_keygen(agent, &req->key, req->sans, req->n_sans, csr, st);
+}
+
+static gboolean
+profile_known(struct agent *agent, const char *ca, struct tessera_status *st)
+{
+    struct agent_config *cfg = agent_config_get(agent);
+    gboolean known = agent_config_ca(cfg, ca) != NULL;
+    if (!known)
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "no CA profile [ca %s] in %s", ca, cfg->path);
+    agent_config_unref(cfg);
+    return known;
+}
+
+static int
+import_claimed(struct agent *agent, const struct tessera_import_request *req,
+               struct tessera_status *st)
+{
+    if (req->ca != NULL && !profile_known(agent, req->ca, st))
+        return -1;
+    if (agent_import(agent, req, st) < 0)
+        return -1;
+    struct tessera_status why = {0};
+    if (req->ca == NULL || agent_adopt(agent, req->name, req->ca, &why) == 0)
+        return 0;
+    tessera_status_set(st, why.code,
+                       "stored the certificate of %s, but it will not renew "
+                       "through CA %s: %s",
+                       req->name, req->ca, why.message);
+    return -1;
 }
 
 int
 control_import(struct agent *agent, const struct tessera_import_request *req,
                struct tessera_status *st)
 {
-    return agent_import(agent, req, st);
+    /* Not while a renewal switches the certificate under it. */
+    if (!agent_claim_take(agent->claims, req->name, CLAIM_ENROLMENT, st))
+        return -1;
+    int rc = import_claimed(agent, req, st);
+    agent_claim_release(agent->claims, req->name);
+    return rc;
 }
 
 int
@@ -82,6 +137,8 @@ control_enroll(struct agent *agent, const struct tessera_enroll_request *req,
                int client_fd, struct tessera_blob *leaf,
                struct tessera_status *st)
 {
+    if (!name_for_users(req->key.name, st))
+        return -1;
     return agent_enroll(agent, req, client_fd, leaf, st);
 }
 
@@ -153,41 +210,69 @@ drop_identity_config(struct agent *agent, const char *name,
     return rc;
 }
 
+/* The key a renewal replaced, kept for its grace period, serves nobody
+ * once the identity is forgotten. */
 static int
-forget_claimed(struct agent *agent, const char *name, gboolean delete_objects,
-               struct tessera_status *st)
+delete_replaced_key(struct agent *agent, const char *name,
+                    struct tessera_status *st)
 {
+    char *old = g_strconcat(name, NAMING_OLD_SUFFIX, NULL);
+    struct agent_identity *id = agent_identity_find(agent, old);
+    int rc = id != NULL ? agent_delete_identity(agent, old, FALSE, st) : 0;
+    agent_identity_unref(id);
+    g_free(old);
+    return rc;
+}
+
+static int
+forget_claimed(struct agent *agent, const char *name,
+               enum control_forget_what what, struct tessera_status *st)
+{
+    static const char *const said[] = {
+        [FORGET_ENROLMENT] = "",
+        [FORGET_CERTIFICATE] = " and deleted its certificate",
+        [FORGET_KEYS] = " and deleted its key and certificate",
+    };
     struct agent_identity *id = agent_identity_find(agent, name);
     gboolean known = id != NULL;
     agent_identity_unref(id);
+    enum recovery_action settled;
     if (!known) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
         return -1;
     }
-    int rc = drop_identity_config(agent, name, st) == 0 &&
+    /* What an interrupted renewal left (a journal, a next key) goes
+     * first, as before an enrolment. */
+    int rc = agent_recover_first(agent, name, &settled, st) == 0 &&
+                     drop_identity_config(agent, name, st) == 0 &&
                      record_remove(agent->state, name, st) == 0 &&
                      exports_remove(agent->state, name, st) == 0
                  ? 0
                  : -1;
-    if (rc == 0 && delete_objects)
-        rc = agent_delete_identity(agent, name, st);
+    /* A pending enrolment given up took its key with it. */
+    gboolean left = settled != RECOVERY_ROLL_BACK;
+    if (rc == 0 && what != FORGET_ENROLMENT && left)
+        rc = agent_delete_identity(agent, name, what == FORGET_CERTIFICATE, st);
+    if (rc == 0 && what != FORGET_ENROLMENT)
+        rc = delete_replaced_key(agent, name, st);
+    if (rc == 0)
+        agent_renewal_forget(agent, name);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,
                          NULL);
     if (rc == 0)
-        g_message("forgot identity %s%s", name,
-                  delete_objects ? " and deleted its key and certificate" : "");
+        g_message("forgot identity %s%s", name, said[what]);
     return rc;
 }
 
 int
-control_forget(struct agent *agent, const char *name, gboolean delete_objects,
-               struct tessera_status *st)
+control_forget(struct agent *agent, const char *name,
+               enum control_forget_what what, struct tessera_status *st)
 {
     /* Not in the middle of a renewal, which would put the identity back. */
     if (!agent_claim_take(agent->claims, name, CLAIM_FORGET, st))
         return -1;
-    int rc = forget_claimed(agent, name, delete_objects, st);
+    int rc = forget_claimed(agent, name, what, st);
     agent_claim_release(agent->claims, name);
     return rc;
 }

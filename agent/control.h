@@ -24,15 +24,18 @@ int control_unlock(struct agent *agent, struct agent_token *token,
 /* Logs the token out (NULL: every token). */
 int control_lock(struct agent *agent, struct agent_token *token,
                  struct tessera_status *st);
-/* A key pair on a token and its CSR. */
+/* A key pair on a token and its CSR, which asks for the SANs. */
 int control_keygen(struct agent *agent,
-                   const struct tessera_keygen_request *req,
+                   const struct tessera_keygen_sans_request *req,
                    struct tessera_blob *csr, struct tessera_status *st);
-/* The certificate (and chain) of a key without one. */
 /* Writes the files and keeps them current (publish.c). */
 int control_export(struct agent *agent,
                    const struct tessera_export_request *req,
                    struct tessera_status *st);
+/* The certificate (and chain) of a key without one, or with replace one
+ * reissued for the same key in place of its own; with ca, the identity
+ * renews through that CA profile from then on. Not while it is being
+ * renewed. */
 int control_import(struct agent *agent,
                    const struct tessera_import_request *req,
                    struct tessera_status *st);
@@ -54,11 +57,19 @@ gboolean control_renew_claim(struct agent *agent, const char *name,
                              struct tessera_status *st);
 int control_renew_claimed(struct agent *agent, const char *name, int client_fd,
                           struct tessera_blob *leaf, struct tessera_status *st);
+/* How much of an identity Forget takes. */
+enum control_forget_what {
+    FORGET_ENROLMENT,   /* the configuration and records: it no longer renews */
+    FORGET_CERTIFICATE, /* and its certificate: the key stays, to import
+                         * a certificate for again */
+    FORGET_KEYS,        /* and its key too */
+};
 /* NAME's [identity] group goes from agent.conf and from the configuration
- * in force, its enrolment record goes, and with delete_objects its key
- * and certificate on the token. Not while it is being renewed. */
+ * in force, what an interrupted renewal left is settled, its enrolment
+ * record goes, and then its objects on the token as what says. Not while
+ * it is being renewed. */
 int control_forget(struct agent *agent, const char *name,
-                   gboolean delete_objects, struct tessera_status *st);
+                   enum control_forget_what what, struct tessera_status *st);
 /* The tokens are read again. */
 int control_reload(struct agent *agent, struct tessera_status *st);
 

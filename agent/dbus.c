@@ -444,7 +444,9 @@ run_forget(gpointer data)
 {
     struct method_call *c = data;
     struct tessera_status st = {0};
-    if (control_forget(c->dbus->agent, c->name, c->delete_objects, &st) == 0)
+    if (control_forget(c->dbus->agent, c->name,
+                       c->delete_objects ? FORGET_KEYS : FORGET_ENROLMENT,
+                       &st) == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
         return_status(c->inv, &st);

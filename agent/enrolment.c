@@ -10,9 +10,11 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
+#include "events.h"
 #include "enroll/certify.h"
 #include "enroll/enroll.h"
 #include "keys.h"
+#include "record.h"
 #include "recover.h"
 #include "registry.h"
 #include "steps.h"
@@ -62,7 +64,17 @@ enrol_claimed(struct agent *agent, const struct tessera_enroll_request *req,
         .client_fd = client_fd,
     };
     int rc = agent_journal_request(agent, token, name, &j, &ask, st);
-    if (rc < 0) {
+    struct tessera_status why = {0};
+    /* The client stops waiting; the agent does not. */
+    if (rc < 0 && st->code == TESSERA_ERR_CA_TIMEOUT &&
+        agent_journal_keep_pending(agent, token, name, &j, &why) == 0) {
+        tessera_status_set(st, TESSERA_ERR_CA_TIMEOUT,
+                           "CA %s still says pending; the agent keeps asking "
+                           "it and stores the certificate when it comes "
+                           "(`tessera list` shows %s pending, with the next "
+                           "try)",
+                           req->ca, name);
+    } else if (rc < 0) {
         g_message("enrolment of %s failed: %s; removing its new key", name,
                   st->message);
         agent_journal_roll_back(agent, token, name, &j);
@@ -110,5 +122,60 @@ out:
         token_unref(token);
     X509_EXTENSION_free(san);
     agent_config_unref(cfg);
+    return rc;
+}
+
+/* The spelling of the identity's key type, as keygen takes it. */
+static const char *
+key_spec_of(const struct agent_identity *id)
+{
+    struct tessera_keyspec spec;
+    const char *name;
+    for (size_t i = 0; (name = tessera_keyspec_name(i)) != NULL; i++)
+        if (tessera_keyspec_parse(name, &spec) &&
+            spec.type == agent_identity_key_type(id) &&
+            (spec.type == TESSERA_KEY_ED25519 ||
+             spec.bits == agent_identity_key_bits(id)))
+            return name;
+    return NULL;
+}
+
+int
+agent_adopt(struct agent *agent, const char *name, const char *ca,
+            struct tessera_status *st)
+{
+    struct agent_identity *id = agent_identity_find(agent, name);
+    GBytes *leaf = id ? agent_identity_leaf(id) : NULL;
+    X509 *x = leaf ? enroll_x509_of(leaf) : NULL;
+    const char *key_spec = id ? key_spec_of(id) : NULL;
+    char **sans = NULL;
+    char *subject = x ? agent_subject_text(X509_get_subject_name(x)) : NULL;
+    int rc = -1;
+    if (x == NULL)
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "identity %s has no certificate to renew", name);
+    else if (key_spec == NULL)
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "identity %s has a key of a type renewal cannot "
+                           "make",
+                           name);
+    else if ((sans = agent_sans_of(x, st)) != NULL) {
+        struct enrolment_record r = {
+            .ca = (char *)ca,
+            .key_spec = (char *)key_spec,
+            .subject = subject,
+            .sans = sans,
+        };
+        rc = record_write(agent->state, name, &r, st);
+    }
+    if (rc == 0) {
+        g_message("identity %s renews through CA %s from now on", name, ca);
+        agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED,
+                             name, NULL);
+    }
+    g_strfreev(sans);
+    g_free(subject);
+    X509_free(x);
+    agent_identity_unref(id);
     return rc;
 }

@@ -18,4 +18,12 @@ int agent_enroll(struct agent *agent, const struct tessera_enroll_request *req,
                  int client_fd, struct tessera_blob *leaf,
                  struct tessera_status *st);
 
+/*
+ * An identity made elsewhere (keygen and import) renews through the CA
+ * profile ca from now on: its enrolment record, written from its
+ * certificate (subject, subject alternative names) and key type.
+ */
+int agent_adopt(struct agent *agent, const char *name, const char *ca,
+                struct tessera_status *st);
+
 #endif

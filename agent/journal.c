@@ -14,8 +14,8 @@
 
 static const char *const phase_names[JOURNAL_PHASES] = {
     [JOURNAL_GENERATING] = "generating", [JOURNAL_REQUESTING] = "requesting",
-    [JOURNAL_ISSUED] = "issued",         [JOURNAL_SWITCHING] = "switching",
-    [JOURNAL_GRACE] = "grace",
+    [JOURNAL_PENDING] = "pending",       [JOURNAL_ISSUED] = "issued",
+    [JOURNAL_SWITCHING] = "switching",   [JOURNAL_GRACE] = "grace",
 };
 
 const char *
@@ -119,6 +119,8 @@ journal_save(const char *dir, const char *name, struct journal *j,
     set_chain(kf, j->chain);
     g_key_file_set_int64(kf, GROUP, "renew-after", j->renew_after);
     g_key_file_set_int64(kf, GROUP, "grace-until", j->grace_until);
+    g_key_file_set_boolean(kf, GROUP, "key-named", j->key_named);
+    g_key_file_set_int64(kf, GROUP, "next-try", j->next_try);
     if (j->kind == JOURNAL_ENROLMENT) {
         g_key_file_set_string(kf, GROUP, "key", j->key_spec);
         g_key_file_set_string(kf, GROUP, "subject", j->subject);
@@ -155,11 +157,17 @@ problem_of(const struct journal *j)
     if (j->phase >= JOURNAL_ISSUED && j->phase < JOURNAL_GRACE &&
         j->chain->len == 0)
         return "issued without a chain";
+    if (j->key_named &&
+        (j->kind != JOURNAL_ENROLMENT || j->phase < JOURNAL_PENDING))
+        return "a key named before its enrolment was pending";
     if (j->kind == JOURNAL_ENROLMENT)
         return j->old_id != NULL || !j->rekey || j->phase == JOURNAL_GRACE ||
+                       (j->phase == JOURNAL_PENDING && !j->key_named) ||
                        j->key_spec == NULL || j->subject == NULL
                    ? "not a possible enrolment"
                    : NULL;
+    if (j->phase == JOURNAL_PENDING)
+        return "a renewal is never kept pending";
     if (j->old_id == NULL)
         return "no usable old-key-id";
     /* A new key is never the current one; the same key is exactly it. */
@@ -194,6 +202,8 @@ parse(GKeyFile *kf, struct journal *j)
     j->chain = get_chain(kf);
     j->renew_after = g_key_file_get_int64(kf, GROUP, "renew-after", NULL);
     j->grace_until = g_key_file_get_int64(kf, GROUP, "grace-until", NULL);
+    j->key_named = g_key_file_get_boolean(kf, GROUP, "key-named", NULL);
+    j->next_try = g_key_file_get_int64(kf, GROUP, "next-try", NULL);
     j->key_spec = g_key_file_get_string(kf, GROUP, "key", NULL);
     j->subject = g_key_file_get_string(kf, GROUP, "subject", NULL);
     j->sans = g_key_file_get_string_list(kf, GROUP, "san", NULL, NULL);

@@ -22,9 +22,13 @@ enum journal_kind {
 enum journal_phase {
     JOURNAL_GENERATING, /* the next key's id is chosen; it may be made */
     JOURNAL_REQUESTING, /* the next key exists; the CA is being asked */
-    JOURNAL_ISSUED,     /* the CA's chain is in the journal */
-    JOURNAL_SWITCHING,  /* the certificate stored, the labels switched */
-    JOURNAL_GRACE,      /* done; the replaced key goes at grace_until */
+    /* An enrolment the CA still said pending when its client stopped
+     * waiting: the key is NAME (without a certificate), asked again at
+     * next_try until the CA decides. */
+    JOURNAL_PENDING,
+    JOURNAL_ISSUED,    /* the CA's chain is in the journal */
+    JOURNAL_SWITCHING, /* the certificate stored, the labels switched */
+    JOURNAL_GRACE,     /* done; the replaced key goes at grace_until */
 };
 #define JOURNAL_PHASES (JOURNAL_GRACE + 1)
 
@@ -39,6 +43,9 @@ struct journal {
     GPtrArray *chain;   /* DER GBytes, leaf first, from ISSUED on */
     gint64 renew_after; /* the CA's advice with that chain, 0 if none */
     gint64 grace_until; /* seconds since the epoch, in GRACE */
+    /* PENDING, and on from it: the next key is labelled NAME already. */
+    gboolean key_named;
+    gint64 next_try; /* PENDING: seconds since the epoch */
     /* Enrolment: what the enrolment record will say. */
     char *key_spec, *subject;
     char **sans;

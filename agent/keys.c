@@ -17,7 +17,9 @@
 #include "publish.h"
 #include "registry.h"
 #include "state.h"
+#include "transitions.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/ec.h>
@@ -71,6 +73,33 @@ parse_subject(const char *text)
         return NULL;
     }
     return name;
+}
+
+char *
+agent_subject_text(const X509_NAME *name)
+{
+    GString *text = g_string_new(NULL);
+    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const ASN1_STRING *value = X509_NAME_ENTRY_get_data(e);
+        unsigned char *utf8 = NULL;
+        int len = ASN1_STRING_to_UTF8(&utf8, value);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        char oid[80];
+        const char *key = OBJ_nid2sn(nid);
+        if (nid == NID_undef || key == NULL) {
+            OBJ_obj2txt(oid, sizeof(oid), X509_NAME_ENTRY_get_object(e), 1);
+            key = oid;
+        }
+        g_string_append_printf(text, "%s%s=", i ? "," : "", key);
+        for (int k = 0; k < len; k++) {
+            if (utf8[k] == ',' || utf8[k] == '\\')
+                g_string_append_c(text, '\\');
+            g_string_append_c(text, (char)utf8[k]);
+        }
+        OPENSSL_free(utf8);
+    }
+    return g_string_free(text, FALSE);
 }
 
 GBytes *
@@ -137,6 +166,63 @@ agent_san_extension(char *const *sans, size_t n_sans, struct tessera_status *st)
     ERR_clear_error();
     g_string_free(conf, TRUE);
     return ext;
+}
+
+/* One name of a certificate in our spelling, or NULL for a kind a CSR
+ * of ours cannot ask for. */
+static char *
+san_spelling(const GENERAL_NAME *n)
+{
+    ASN1_OBJECT *other_oid = NULL;
+    ASN1_TYPE *other = NULL;
+    const ASN1_STRING *text = n->type == GEN_DNS     ? n->d.dNSName
+                              : n->type == GEN_EMAIL ? n->d.rfc822Name
+                              : n->type == GEN_URI
+                                  ? n->d.uniformResourceIdentifier
+                                  : NULL;
+    const char *kind = n->type == GEN_DNS     ? "dns:"
+                       : n->type == GEN_EMAIL ? "email:"
+                                              : "uri:";
+    if (n->type == GEN_OTHERNAME &&
+        GENERAL_NAME_get0_otherName(n, &other_oid, &other) &&
+        OBJ_obj2nid(other_oid) == NID_ms_upn &&
+        ASN1_TYPE_get(other) == V_ASN1_UTF8STRING) {
+        text = other->value.utf8string;
+        kind = "upn:";
+    }
+    if (text != NULL)
+        return g_strdup_printf("%s%.*s", kind, ASN1_STRING_length(text),
+                               (const char *)ASN1_STRING_get0_data(text));
+    if (n->type == GEN_IPADD &&
+        (n->d.ip->length == 4 || n->d.ip->length == 16)) {
+        char addr[INET6_ADDRSTRLEN];
+        if (inet_ntop(n->d.ip->length == 4 ? AF_INET : AF_INET6, n->d.ip->data,
+                      addr, sizeof(addr)) != NULL)
+            return g_strdup_printf("ip:%s", addr);
+    }
+    return NULL;
+}
+
+char **
+agent_sans_of(X509 *x, struct tessera_status *st)
+{
+    GENERAL_NAMES *names =
+        X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int n = sk_GENERAL_NAME_num(names);
+    char **sans = g_new0(char *, n > 0 ? n + 1 : 1);
+    for (int i = 0; i < n && sans != NULL; i++) {
+        sans[i] = san_spelling(sk_GENERAL_NAME_value(names, i));
+        if (sans[i] == NULL) {
+            tessera_status_set(st, TESSERA_ERR_INVALID,
+                               "the certificate names a subject alternative "
+                               "name of a kind a renewal cannot ask for (only "
+                               "dns, email, uri, ip and upn)");
+            g_clear_pointer(&sans, g_strfreev);
+        }
+    }
+    GENERAL_NAMES_free(names);
+    ERR_clear_error();
+    return sans;
 }
 
 static gboolean
@@ -282,12 +368,20 @@ agent_keygen_token(struct agent *agent,
 
 int
 agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-             struct tessera_blob *csr_der, struct tessera_status *st)
+             char *const *sans, size_t n_sans, struct tessera_blob *csr_der,
+             struct tessera_status *st)
 {
     struct tessera_keyspec spec;
-    struct agent_token *token = agent_keygen_token(agent, req, &spec, st);
-    if (token == NULL)
+    /* Every check before anything touches the token. */
+    X509_EXTENSION *san =
+        n_sans > 0 ? agent_san_extension(sans, n_sans, st) : NULL;
+    if (n_sans > 0 && san == NULL)
         return -1;
+    struct agent_token *token = agent_keygen_token(agent, req, &spec, st);
+    if (token == NULL) {
+        X509_EXTENSION_free(san);
+        return -1;
+    }
     X509_NAME *subject = parse_subject(req->subject);
     GBytes *key_id = agent_new_key_id();
     int rc = -1;
@@ -299,7 +393,7 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
                   req->name, token_label(token));
         agent_rescan(agent);
         rc = csr_der != NULL
-                 ? build_csr(agent, req->name, subject, NULL, csr_der, st)
+                 ? build_csr(agent, req->name, subject, san, csr_der, st)
                  : 0;
         if (rc < 0) {
             /* Nothing half-made stays behind on the token. */
@@ -312,6 +406,7 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
         g_bytes_unref(key_id);
     token_unref(token);
     X509_NAME_free(subject);
+    X509_EXTENSION_free(san);
     return rc;
 }
 
@@ -393,6 +488,28 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
     return rc;
 }
 
+/* The new certificate beside the key, then the key's others go (as a
+ * renewal that keeps its key does), so the key is never without one. */
+static int
+replace_certificate(struct agent *agent, struct agent_identity *id,
+                    const struct tessera_import_request *req,
+                    struct tessera_status *st)
+{
+    struct agent_token *token = agent_identity_token(id);
+    GBytes *key_id = agent_identity_key_id(id);
+    GPtrArray *chain =
+        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    for (size_t i = 0; i < req->n_certs; i++)
+        g_ptr_array_add(chain,
+                        g_bytes_new(req->certs[i].data, req->certs[i].len));
+    int rc = transition_store(agent, token, req->name, key_id, TRUE, chain, st);
+    /* The chain kept for the old certificate is not the new one's. */
+    if (rc == 0 && req->n_certs == 1)
+        state_chain_remove(agent->state, token_serial(token), key_id);
+    g_ptr_array_unref(chain);
+    return rc;
+}
+
 int
 agent_import(struct agent *agent, const struct tessera_import_request *req,
              struct tessera_status *st)
@@ -404,9 +521,12 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no key named %s: make one with `tessera keygen`",
                            req->name);
-    } else if (agent_identity_leaf(id) != NULL) {
+    } else if (agent_identity_leaf(id) != NULL && !req->replace) {
         tessera_status_set(st, TESSERA_ERR_EXISTS,
-                           "identity %s has a certificate already", req->name);
+                           "identity %s has a certificate already; `tessera "
+                           "import --replace` stores one reissued for the "
+                           "same key",
+                           req->name);
     } else if (leaf == NULL) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "the certificate for %s is not valid DER X.509",
@@ -417,14 +537,18 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
                            "identity %s",
                            req->name);
     } else if (token_usable(agent_identity_token(id), st)) {
-        rc = agent_store_certificates(agent, agent_identity_token(id),
-                                      agent_identity_key_id(id), req->name,
-                                      req->certs, req->n_certs, st);
+        rc =
+            agent_identity_leaf(id) != NULL
+                ? replace_certificate(agent, id, req, st)
+                : agent_store_certificates(agent, agent_identity_token(id),
+                                           agent_identity_key_id(id), req->name,
+                                           req->certs, req->n_certs, st);
     }
     X509_free(leaf);
     agent_identity_unref(id);
     if (rc == 0) {
-        g_message("stored the certificate of identity %s", req->name);
+        g_message("stored the certificate of identity %s%s", req->name,
+                  req->replace ? " (replacing its certificate)" : "");
         agent_rescan(agent);
         agent_publish_certificate(agent, req->name);
     }
@@ -449,29 +573,34 @@ agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
     return rc;
 }
 
-gboolean
+int
 agent_delete_identity(struct agent *agent, const char *name,
-                      struct tessera_status *st)
+                      gboolean certificates_only, struct tessera_status *st)
 {
     struct agent_identity *id = agent_identity_find(agent, name);
+    const char *what =
+        certificates_only ? "certificate" : "key and certificate";
     struct tessera_status why = {0};
     int rc = -1;
     if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
                            "no identity named \"%s\"", name);
     else if (agent_destroy_key_objects(agent_identity_token(id),
-                                       agent_identity_key_id(id), FALSE,
-                                       &why) < 0)
+                                       agent_identity_key_id(id),
+                                       certificates_only, &why) < 0)
         tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
                            "could not delete every object of %s from its "
                            "token: %s",
                            name, why.message);
     else
         rc = 0;
-    if (rc == 0)
-        g_message("deleted identity %s from its token", name);
-    else
+    if (rc == 0) {
+        state_chain_remove(agent->state, token_serial(agent_identity_token(id)),
+                           agent_identity_key_id(id));
+        g_message("deleted the %s of identity %s from its token", what, name);
+    } else {
         g_warning("%s", st->message);
+    }
     agent_identity_unref(id);
     agent_rescan(agent);
     return rc;

@@ -19,10 +19,18 @@
 
 struct agent;
 
+/* A name as keygen's subject is typed (CN=alice,O=Corp, a backslash
+ * before a comma in a value), so that it makes that name again: in the
+ * name's own order. */
+char *agent_subject_text(const X509_NAME *name);
 /* "dns:host", "email:a@b", "uri:...", "ip:addr", "upn:a@corp" as a
  * subjectAltName extension; NULL with st for anything else. */
 X509_EXTENSION *agent_san_extension(char *const *sans, size_t n_sans,
                                     struct tessera_status *st);
+/* The inverse: a certificate's subject alternative names in those
+ * spellings (NULL-terminated, possibly empty); NULL with st when it has a
+ * kind no CSR of ours can ask for. */
+char **agent_sans_of(X509 *x, struct tessera_status *st);
 /* The token a new key named req->name may be made on, after every check
  * (name free and usable, key type, subject, token writable and unlocked);
  * NULL with st otherwise. */
@@ -30,9 +38,11 @@ struct agent_token *agent_keygen_token(struct agent *agent,
                                        const struct tessera_keygen_request *req,
                                        struct tessera_keyspec *spec,
                                        struct tessera_status *st);
-/* tessera keygen: the key pair and its CSR (csr_der NULL: none made). */
+/* tessera keygen: the key pair and its CSR (csr_der NULL: none made),
+ * which asks for the n_sans subject alternative names. */
 int agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
-                 struct tessera_blob *csr_der, struct tessera_status *st);
+                 char *const *sans, size_t n_sans, struct tessera_blob *csr_der,
+                 struct tessera_status *st);
 /* tessera import: the certificate (and chain) of a key without one. */
 int agent_import(struct agent *agent, const struct tessera_import_request *req,
                  struct tessera_status *st);
@@ -57,8 +67,10 @@ gboolean agent_certificate_matches_key(X509 *x, GBytes *spki);
 int agent_destroy_key_objects(struct agent_token *token, GBytes *key_id,
                               gboolean certificates_only,
                               struct tessera_status *st);
-/* Destroys an identity's objects on its token; -1 if any remain. */
+/* Destroys an identity's objects on its token (or its certificates
+ * only) and the chain kept for it; -1 if any remain. */
 int agent_delete_identity(struct agent *agent, const char *name,
+                          gboolean certificates_only,
                           struct tessera_status *st);
 
 #endif

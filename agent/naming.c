@@ -11,6 +11,18 @@ naming_is_renewal_key(const char *name)
 }
 
 gboolean
+naming_is_acme_account(const char *name)
+{
+    return g_str_has_prefix(name, NAMING_ACME_ACCOUNT_PREFIX);
+}
+
+gboolean
+naming_is_unlisted(const char *name)
+{
+    return naming_is_renewal_key(name) || naming_is_acme_account(name);
+}
+
+gboolean
 naming_valid(const char *name)
 {
     size_t len = strlen(name);

@@ -22,6 +22,17 @@
 #define NAMING_OLD_SUFFIX "~old"
 gboolean naming_is_renewal_key(const char *name);
 
+/*
+ * An ACME profile's account key is acme-account.PROFILE on the token: the
+ * agent's own key, reachable by name to sign the account's requests but
+ * never listed (tessera list, D-Bus, the PKCS#11 module), and not a name
+ * users may give.
+ */
+#define NAMING_ACME_ACCOUNT_PREFIX "acme-account."
+gboolean naming_is_acme_account(const char *name);
+/* Renewal keys and account keys: the agent's, not identities to list. */
+gboolean naming_is_unlisted(const char *name);
+
 /* A name a user may give: 1 to NAMING_MAX of [A-Za-z0-9._@+-], not
  * starting with . or -. */
 gboolean naming_valid(const char *name);

@@ -3,7 +3,9 @@
 #include "../common/errors.h"
 #include "agent.h"
 #include "claims.h"
+#include "events.h"
 #include "registry.h"
+#include "renewals.h"
 #include "steps.h"
 
 static gint64
@@ -46,6 +48,33 @@ load(struct agent *agent, const char *name, struct journal *j,
     return ok;
 }
 
+/*
+ * A pending enrolment asked again: stored once the CA issues, given up
+ * once it refuses; D-Bus hears either outcome as the renewal signals of
+ * NAME, as a client of `tessera enroll` would have.
+ */
+static int
+ask_again(struct agent *agent, struct agent_token *token, const char *name,
+          struct journal *j, struct tessera_status *st)
+{
+    int rc = agent_journal_ask_again(agent, token, name, j, st);
+    if (rc == 0)
+        rc = agent_journal_finish(agent, token, name, j, st);
+    if (rc == 1)
+        return 0;
+    gboolean decided = rc == 0 || st->code == TESSERA_ERR_CA_REJECTED ||
+                       st->code == TESSERA_ERR_CA_RESPONSE;
+    if (!decided)
+        return rc;
+    agent_renewal_note_pending(agent, name, 0);
+    if (rc == 0)
+        g_message("enrolled %s with CA %s, which had said pending", name,
+                  j->ca);
+    agent_events_publish(agent->events, AGENT_EVENT_RENEWAL_FINISHED, name,
+                         rc == 0 ? NULL : st);
+    return 0;
+}
+
 static int
 act(struct agent *agent, struct agent_token *token, const char *name,
     struct journal *j, enum recovery_action action, struct tessera_status *st)
@@ -64,6 +93,8 @@ act(struct agent *agent, struct agent_token *token, const char *name,
         return agent_journal_finish(agent, token, name, j, st);
     case RECOVERY_END_GRACE:
         return agent_journal_end_grace(agent, token, name, j, st);
+    case RECOVERY_ASK_AGAIN:
+        return ask_again(agent, token, name, j, st);
     case RECOVERY_WAIT:
     case RECOVERY_NOTHING:
         break;
@@ -71,23 +102,27 @@ act(struct agent *agent, struct agent_token *token, const char *name,
     return 0;
 }
 
+/* settle: the journal must come to its end now (grace over, a pending
+ * enrolment given up). */
 static enum recovery_action
 decide(const struct journal *j, struct agent_token *token, gboolean claimed,
-       gboolean grace_over)
+       gboolean settle)
 {
     struct recovery_facts facts = {
         .phase = j->phase,
         .token = token_fact(token),
         .claimed = claimed,
-        .now = grace_over ? G_MAXINT64 : now_seconds(),
+        .now = settle ? G_MAXINT64 : now_seconds(),
         .grace_until = j->grace_until,
+        .next_try = j->next_try,
+        .settle = settle,
     };
     return recovery_decide(&facts);
 }
 
 /* The caller holds NAME's claim. */
 static int
-recover_claimed(struct agent *agent, const char *name, gboolean grace_over,
+recover_claimed(struct agent *agent, const char *name, gboolean settle,
                 enum recovery_action *done, struct tessera_status *st)
 {
     struct journal j;
@@ -95,7 +130,7 @@ recover_claimed(struct agent *agent, const char *name, gboolean grace_over,
     if (!load(agent, name, &j, st))
         return st->code == TESSERA_OK ? 0 : -1;
     struct agent_token *token = journal_token(agent, &j);
-    *done = decide(&j, token, FALSE, grace_over);
+    *done = decide(&j, token, FALSE, settle);
     if (*done == RECOVERY_WAIT)
         tessera_status_set(st, TESSERA_ERR_RENEWAL_RUNNING,
                            "%s of %s was interrupted and waits for token "
@@ -116,6 +151,16 @@ agent_recover_first(struct agent *agent, const char *name,
     return recover_claimed(agent, name, TRUE, done, st);
 }
 
+/* On the CA pool, with NAME claimed by the look that started it. */
+static void
+run_ask_again(struct agent *agent, const char *name)
+{
+    struct tessera_status st = {0};
+    enum recovery_action done;
+    if (recover_claimed(agent, name, FALSE, &done, &st) < 0)
+        g_warning("identity %s: %s", name, st.message);
+}
+
 int
 agent_recover(struct agent *agent, const char *name, struct tessera_status *st)
 {
@@ -125,11 +170,23 @@ agent_recover(struct agent *agent, const char *name, struct tessera_status *st)
     struct agent_token *token = journal_token(agent, &j);
     gboolean claimed = agent_claim_held(agent->claims, name, NULL);
     enum recovery_action action = decide(&j, token, claimed, FALSE);
+    /* What list shows for it, after a restart too. */
+    if (j.phase == JOURNAL_PENDING)
+        agent_renewal_note_pending(agent, name, j.next_try);
     if (token != NULL)
         token_unref(token);
     journal_clear(&j);
     if (action == RECOVERY_NOTHING || action == RECOVERY_WAIT)
         return 0;
+    /* The CA may take its time: on the CA pool, as an enrolment (a Forget
+     * meanwhile is refused, as during `tessera enroll`). */
+    if (action == RECOVERY_ASK_AGAIN) {
+        struct tessera_status busy = {0};
+        if (!agent_claim_take(agent->claims, name, CLAIM_ENROLMENT, &busy))
+            return 0;
+        agent_claimed_job(agent, name, run_ask_again);
+        return 0;
+    }
     /* Something to do: as the owner, on the journal as it is now. */
     struct tessera_status ignored = {0};
     if (!agent_claim_take(agent->claims, name, CLAIM_RECOVERY, &ignored))

@@ -14,9 +14,9 @@ struct agent;
 /*
  * Before a renewal or enrolment of NAME, whose claim the caller holds: the
  * journal NAME's last one left is brought to its end, a grace period ended
- * early. *done says what was done (RECOVERY_NOTHING without a journal);
- * -1 with st when that failed, must wait for a token, or the journal is
- * not acted on.
+ * early, an enrolment the CA kept pending given up (its key goes). *done says
+ * what was done (RECOVERY_NOTHING without a journal); -1 with st when that
+ * failed, must wait for a token, or the journal is not acted on.
  */
 int agent_recover_first(struct agent *agent, const char *name,
                         enum recovery_action *done, struct tessera_status *st);

@@ -13,6 +13,8 @@ due_action(enum journal_phase phase)
         return RECOVERY_FINISH;
     case JOURNAL_GRACE:
         return RECOVERY_END_GRACE;
+    case JOURNAL_PENDING:
+        return RECOVERY_ASK_AGAIN;
     }
     return RECOVERY_NOTHING;
 }
@@ -24,6 +26,11 @@ recovery_decide(const struct recovery_facts *f)
     if (f->claimed)
         return RECOVERY_NOTHING;
     if (f->phase == JOURNAL_GRACE && f->now < f->grace_until)
+        return RECOVERY_NOTHING;
+    if (f->phase == JOURNAL_PENDING && f->settle)
+        return f->token == RECOVERY_TOKEN_READY ? RECOVERY_ROLL_BACK
+                                                : RECOVERY_WAIT;
+    if (f->phase == JOURNAL_PENDING && f->now < f->next_try)
         return RECOVERY_NOTHING;
     if (f->token != RECOVERY_TOKEN_READY)
         return RECOVERY_WAIT;

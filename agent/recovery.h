@@ -23,6 +23,10 @@ struct recovery_facts {
     enum recovery_token token;
     gboolean claimed; /* a renewal or enrolment of the identity runs */
     gint64 now, grace_until;
+    gint64 next_try; /* PENDING: when the CA is asked again */
+    /* The journal must come to an end now (before another enrolment of
+     * the name, a Forget): a pending one is given up. */
+    gboolean settle;
 };
 
 enum recovery_action {
@@ -31,6 +35,7 @@ enum recovery_action {
     RECOVERY_ROLL_BACK, /* the CA had not answered: undo the attempt */
     RECOVERY_FINISH,    /* the CA had answered: store, switch */
     RECOVERY_END_GRACE, /* destroy the replaced key, forget the journal */
+    RECOVERY_ASK_AGAIN, /* a pending enrolment's time to ask the CA again */
 };
 
 enum recovery_action recovery_decide(const struct recovery_facts *f);

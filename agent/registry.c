@@ -10,10 +10,10 @@
 /* An immutable view of tokens and identities; replaced, never changed. */
 struct agent_registry {
     gint refcount;
-    GPtrArray *tokens;       /* struct agent_token * */
-    GPtrArray *identities;   /* struct agent_identity *, in discovery order */
-    GPtrArray *renewal_keys; /* NAME~next and NAME~old: not listed */
-    GHashTable *by_name;     /* name -> struct agent_identity *, both kinds */
+    GPtrArray *tokens;     /* struct agent_token * */
+    GPtrArray *identities; /* struct agent_identity *, in discovery order */
+    GPtrArray *unlisted;   /* NAME~next, NAME~old, ACME account keys */
+    GHashTable *by_name;   /* name -> struct agent_identity *, both kinds */
 };
 
 /* What the agent holds: the current snapshot and the rescan lock. */
@@ -32,7 +32,7 @@ registry_new(GPtrArray *tokens)
     reg->tokens = tokens;
     reg->identities =
         g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
-    reg->renewal_keys =
+    reg->unlisted =
         g_ptr_array_new_with_free_func((GDestroyNotify)agent_identity_unref);
     reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     return reg;
@@ -91,7 +91,7 @@ agent_registry_unref(struct agent_registry *reg)
         return;
     g_hash_table_unref(reg->by_name);
     g_ptr_array_unref(reg->identities);
-    g_ptr_array_unref(reg->renewal_keys);
+    g_ptr_array_unref(reg->unlisted);
     g_ptr_array_unref(reg->tokens);
     g_free(reg);
 }
@@ -234,8 +234,8 @@ add_identity(struct agent_registry *reg, struct agent_identity *id)
         g_free(base);
         name = agent_identity_name(id);
     }
-    g_ptr_array_add(
-        naming_is_renewal_key(name) ? reg->renewal_keys : reg->identities, id);
+    g_ptr_array_add(naming_is_unlisted(name) ? reg->unlisted : reg->identities,
+                    id);
     g_hash_table_insert(reg->by_name, (char *)name, id);
 }
 
@@ -246,7 +246,7 @@ keep_identities(struct agent_registry *reg, const struct agent_registry *old,
                 const struct agent_token *token)
 {
     GPtrArray *kinds[] = {old ? old->identities : NULL,
-                          old ? old->renewal_keys : NULL};
+                          old ? old->unlisted : NULL};
     for (size_t k = 0; k < G_N_ELEMENTS(kinds) && kinds[k] != NULL; k++)
         for (guint i = 0; i < kinds[k]->len; i++) {
             struct agent_identity *id = g_ptr_array_index(kinds[k], i);
@@ -353,7 +353,7 @@ refresh_keys(struct agent *agent, struct agent_token *token, GPtrArray *key_ids)
         return;
     struct agent_registry *old = agent->registry->current;
     struct agent_registry *reg = registry_new(g_ptr_array_ref(old->tokens));
-    GPtrArray *kinds[] = {old->identities, old->renewal_keys};
+    GPtrArray *kinds[] = {old->identities, old->unlisted};
     /* The list keeps its order: a name read again takes its old place (a
      * renewed NAME, now another key), the names that are new go last. */
     for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++)

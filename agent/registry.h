@@ -29,15 +29,15 @@ void agent_registry_finish(struct agent *agent);
 /* The current snapshot, referenced. */
 struct agent_registry *agent_registry_get(struct agent *agent);
 void agent_registry_unref(struct agent_registry *reg);
-/* The identities `tessera list` shows, in discovery order (NAME~next and
- * NAME~old are not among them). */
+/* The identities `tessera list` shows, in discovery order (NAME~next,
+ * NAME~old and ACME account keys are not among them: naming.h). */
 guint agent_registry_n_identities(const struct agent_registry *reg);
 struct agent_identity *agent_registry_identity(const struct agent_registry *reg,
                                                guint i);
 guint agent_registry_n_tokens(const struct agent_registry *reg);
 struct agent_token *agent_registry_token(const struct agent_registry *reg,
                                          guint i);
-/* By name, NAME~next and NAME~old included; borrowed from reg, or NULL. */
+/* By name, unlisted keys included; borrowed from reg, or NULL. */
 struct agent_identity *agent_registry_lookup(const struct agent_registry *reg,
                                              const char *name);
 /* The one token that spec names (a label or a pkcs11: URI; "" when there

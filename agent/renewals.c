@@ -40,6 +40,8 @@ struct renewal {
      * due_for: the once-a-second look reads no file while it holds. */
     gint64 due, looked_at;
     guint64 due_for;
+    /* An enrolment the CA keeps pending: its next ask; 0: none. */
+    gint64 pending_until;
     gint64 recover_after; /* its journal's recovery failed: not before */
     guint recover_failures;
 };
@@ -243,29 +245,14 @@ schedule_of(struct agent *agent, const struct agent_identity *id)
     return due;
 }
 
-struct renewal_job {
-    struct agent *agent;
-    char *name;
-};
-
-static void
-renewal_job_free(gpointer data)
-{
-    struct renewal_job *job = data;
-    g_free(job->name);
-    g_free(job);
-}
-
 /* On the CA pool, with NAME claimed by the look that started it. */
 static void
-run_renewal(gpointer data)
+run_renewal(struct agent *agent, const char *name)
 {
-    struct renewal_job *job = data;
     struct tessera_status st = {0};
     struct tessera_blob leaf = {0};
-    agent_renew_claimed(job->agent, job->name, -1, &leaf, &st);
+    agent_renew_claimed(agent, name, -1, &leaf, &st);
     tessera_blob_clear(&leaf);
-    agent_claim_release(job->agent->claims, job->name);
 }
 
 /* NAME is due by the registry of this moment: one that another renewal
@@ -310,10 +297,7 @@ consider(struct agent *agent, struct agent_identity *id)
         agent_claim_release(agent->claims, name);
         return;
     }
-    struct renewal_job *job = g_new0(struct renewal_job, 1);
-    job->agent = agent;
-    job->name = g_strdup(name);
-    agent_run_ca_job(agent, run_renewal, job, renewal_job_free);
+    agent_claimed_job(agent, name, run_renewal);
 }
 
 /* Journals left by earlier renewals and enrolments. */
@@ -364,10 +348,55 @@ agent_renewal_tick(struct agent *agent)
 }
 
 void
+agent_renewal_forget(struct agent *agent, const char *name)
+{
+    struct agent_renewals *r = agent->renewals;
+    if (r == NULL)
+        return;
+    g_mutex_lock(&r->lock);
+    g_hash_table_remove(r->by_name, name);
+    g_mutex_unlock(&r->lock);
+}
+
+void
+agent_renewal_note_pending(struct agent *agent, const char *name,
+                           gint64 next_try)
+{
+    struct agent_renewals *r = agent->renewals;
+    if (r == NULL)
+        return;
+    g_mutex_lock(&r->lock);
+    struct renewal *state = renewal_of(r, name);
+    state->pending_until = next_try;
+    g_mutex_unlock(&r->lock);
+}
+
+/* A pending enrolment's key: when the CA is asked again, or 0. */
+static gint64
+pending_enrolment(struct agent_renewals *r, const struct agent_identity *id)
+{
+    if (agent_identity_leaf(id) != NULL)
+        return 0;
+    g_mutex_lock(&r->lock);
+    struct renewal *state =
+        g_hash_table_lookup(r->by_name, agent_identity_name(id));
+    gint64 next_try = state ? state->pending_until : 0;
+    g_mutex_unlock(&r->lock);
+    return next_try;
+}
+
+void
 agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
                        struct tessera_identity_summary *s)
 {
     gint64 due = agent->renewals ? schedule_of(agent, id) : G_MAXINT64;
+    gint64 next_try =
+        agent->renewals ? pending_enrolment(agent->renewals, id) : 0;
+    if (next_try > 0) {
+        s->renewal_state = TESSERA_RENEWAL_PENDING;
+        s->next_renewal = (uint64_t)next_try;
+        return;
+    }
     if (due == G_MAXINT64) {
         s->renewal_state = TESSERA_RENEWAL_NONE;
         return;

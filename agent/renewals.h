@@ -11,6 +11,8 @@
 #include "../common/messages.h"
 #include "../common/transport.h"
 
+#include <glib.h>
+
 struct agent;
 struct agent_identity;
 
@@ -29,6 +31,13 @@ void agent_renewal_tick(struct agent *agent);
 void agent_renewal_describe(struct agent *agent,
                             const struct agent_identity *id,
                             struct tessera_identity_summary *s);
+/* What is kept in memory about NAME (failures, last error, pending) goes:
+ * it was forgotten. */
+void agent_renewal_forget(struct agent *agent, const char *name);
+/* NAME is an enrolment the CA keeps pending, asked again at next_try
+ * (0: no longer): what list and D-Bus show for its key. */
+void agent_renewal_note_pending(struct agent *agent, const char *name,
+                                gint64 next_try);
 /* The last thing about NAME that failed (a signature, a renewal, a due
  * renewal waiting for its PIN), or NULL; cleared by a renewal. */
 char *agent_renewal_last_error(struct agent *agent, const char *name);

@@ -299,20 +299,23 @@ handle_lock(struct agent *agent, struct tessera_reader *r,
     reply_done(out, rc, &st);
 }
 
+/* KEYGEN, or KEYGEN_SANS with its names. */
 static void
-handle_keygen(struct agent *agent, struct tessera_reader *r,
+handle_keygen(struct agent *agent, uint8_t type, struct tessera_reader *r,
               struct tessera_writer *out)
 {
-    struct tessera_keygen_request req = {0};
+    struct tessera_keygen_sans_request req = {0};
     struct tessera_blob csr = {0};
     struct tessera_status st = {0};
-    if (!tessera_decode_keygen(r, &req)) {
-        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed KEYGEN request");
+    if (type == TESSERA_MSG_KEYGEN ? !tessera_decode_keygen(r, &req.key)
+                                   : !tessera_decode_keygen_sans(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed %s request",
+                    type == TESSERA_MSG_KEYGEN ? "KEYGEN" : "KEYGEN_SANS");
         return;
     }
     int rc = control_keygen(agent, &req, &csr, &st);
     reply_blob(out, TESSERA_MSG_KEYGEN_REPLY, rc, &csr, &st);
-    tessera_keygen_request_clear(&req);
+    tessera_keygen_sans_request_clear(&req);
 }
 
 static void
@@ -348,14 +351,17 @@ handle_renew(struct agent *agent, int client_fd, struct tessera_reader *r,
     free(name);
 }
 
+/* IMPORT, or IMPORT_INTO with --replace and --ca. */
 static void
-handle_import(struct agent *agent, struct tessera_reader *r,
+handle_import(struct agent *agent, uint8_t type, struct tessera_reader *r,
               struct tessera_writer *out)
 {
     struct tessera_import_request req;
     struct tessera_status st = {0};
-    if (!tessera_decode_import(r, &req)) {
-        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed IMPORT request");
+    if (type == TESSERA_MSG_IMPORT ? !tessera_decode_import(r, &req)
+                                   : !tessera_decode_import_into(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed %s request",
+                    type == TESSERA_MSG_IMPORT ? "IMPORT" : "IMPORT_INTO");
         return;
     }
     reply_done(out, control_import(agent, &req, &st), &st);
@@ -374,6 +380,23 @@ handle_export(struct agent *agent, struct tessera_reader *r,
     }
     reply_done(out, control_export(agent, &req, &st), &st);
     tessera_export_request_clear(&req);
+}
+
+static void
+handle_forget(struct agent *agent, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct tessera_forget_request req = {0};
+    struct tessera_status st = {0};
+    if (!tessera_decode_forget(r, &req)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed FORGET request");
+        return;
+    }
+    int rc =
+        control_forget(agent, req.name,
+                       req.delete_keys ? FORGET_KEYS : FORGET_CERTIFICATE, &st);
+    reply_done(out, rc, &st);
+    free(req.name);
 }
 
 static enum verdict
@@ -411,10 +434,15 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         handle_lock(agent, &r, out);
         break;
     case TESSERA_MSG_KEYGEN:
-        handle_keygen(agent, &r, out);
+    case TESSERA_MSG_KEYGEN_SANS:
+        handle_keygen(agent, type, &r, out);
         break;
     case TESSERA_MSG_IMPORT:
-        handle_import(agent, &r, out);
+    case TESSERA_MSG_IMPORT_INTO:
+        handle_import(agent, type, &r, out);
+        break;
+    case TESSERA_MSG_FORGET:
+        handle_forget(agent, &r, out);
         break;
     case TESSERA_MSG_EXPORT:
         handle_export(agent, &r, out);

@@ -13,6 +13,8 @@
 #include "state.h"
 #include "tokens.h"
 #include "record.h"
+#include "registry.h"
+#include "renewals.h"
 #include "testpoint.h"
 #include "transitions.h"
 
@@ -84,6 +86,38 @@ make_csr(struct agent *agent, const char *key_name,
     return rc;
 }
 
+/* The CSR of key_name, the CA asked; its chain kept in j. */
+static int
+ask_ca(struct agent *agent, struct agent_token *token, const char *key_name,
+       struct journal *j, const struct journal_request *req,
+       struct tessera_status *st)
+{
+    struct tessera_blob csr = {0};
+    GPtrArray *chain =
+        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    struct enroll_result result = {.chain = chain};
+    int rc = make_csr(agent, key_name, req, &csr, st);
+    struct agent_certify_request certify = {
+        .ca = j->ca,
+        .token = token_label(token),
+        .key_name = key_name,
+        .renewing = req->renewing,
+        .csr = {csr.data, csr.len},
+        .timeout_seconds = req->timeout_seconds,
+        .client_fd = req->client_fd,
+        .cancel = agent_claims_cancellable(agent->claims),
+    };
+    if (rc == 0)
+        rc = agent_certify(agent, &certify, &result, st);
+    if (rc == 0) {
+        j->chain = g_ptr_array_ref(chain);
+        j->renew_after = result.renew_after;
+    }
+    tessera_blob_clear(&csr);
+    g_ptr_array_unref(chain);
+    return rc;
+}
+
 int
 agent_journal_request(struct agent *agent, struct agent_token *token,
                       const char *name, struct journal *j,
@@ -94,10 +128,6 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
     char *next_name = g_strconcat(name, NAMING_NEXT_SUFFIX, NULL);
     const char *key_name = same_key ? name : next_name;
     struct tessera_keyspec spec;
-    struct tessera_blob csr = {0};
-    GPtrArray *chain =
-        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-    struct enroll_result result = {.chain = chain};
     int rc = -1;
     if (!tessera_keyspec_parse(j->key_spec, &spec)) {
         tessera_status_set(st, TESSERA_ERR_INVALID, "unknown key type \"%s\"",
@@ -114,31 +144,98 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
     if (!save(agent, name, j, JOURNAL_REQUESTING, st))
         goto out;
     agent_test_point(name, "requesting");
-    if (make_csr(agent, key_name, req, &csr, st) < 0)
+    if (ask_ca(agent, token, key_name, j, req, st) < 0)
         goto out;
-    struct agent_certify_request certify = {
-        .ca = j->ca,
-        .token = token_label(token),
-        .key_name = key_name,
-        .renewing = req->renewing,
-        .csr = {csr.data, csr.len},
-        .timeout_seconds = req->timeout_seconds,
-        .client_fd = req->client_fd,
-        .cancel = agent_claims_cancellable(agent->claims),
-    };
-    if (agent_certify(agent, &certify, &result, st) < 0)
-        goto out;
-    j->chain = g_ptr_array_ref(chain);
-    j->renew_after = result.renew_after;
     if (!save(agent, name, j, JOURNAL_ISSUED, st))
         goto out;
     agent_test_point(name, "issued");
     rc = 0;
 out:
-    tessera_blob_clear(&csr);
-    g_ptr_array_unref(chain);
     g_free(next_name);
     return rc;
+}
+
+/* Seconds between asks while the profile's CA says pending. */
+static gint64
+retry_seconds_of(struct agent *agent, const char *ca)
+{
+    struct agent_config *cfg = agent_config_get(agent);
+    const struct config_ca *profile = agent_config_ca(cfg, ca);
+    gint64 retry = profile ? profile->retry_seconds : 60;
+    agent_config_unref(cfg);
+    return retry;
+}
+
+/* PENDING with its next try: said to the list and written down. */
+static int
+save_pending(struct agent *agent, const char *name, struct journal *j,
+             struct tessera_status *st)
+{
+    j->key_named = TRUE;
+    j->next_try = now_seconds() + retry_seconds_of(agent, j->ca);
+    if (!save(agent, name, j, JOURNAL_PENDING, st))
+        return -1;
+    agent_renewal_note_pending(agent, name, j->next_try);
+    return 0;
+}
+
+int
+agent_journal_keep_pending(struct agent *agent, struct agent_token *token,
+                           const char *name, struct journal *j,
+                           struct tessera_status *st)
+{
+    if (save_pending(agent, name, j, st) < 0 ||
+        transition_name_pending(agent, token, name, j->new_id, st) < 0)
+        return -1;
+    agent_test_point(name, "pending");
+    g_message("enrolment of %s: CA %s still says pending; asking again every "
+              "%" G_GINT64_FORMAT " s",
+              name, j->ca, retry_seconds_of(agent, j->ca));
+    return 0;
+}
+
+int
+agent_journal_ask_again(struct agent *agent, struct agent_token *token,
+                        const char *name, struct journal *j,
+                        struct tessera_status *st)
+{
+    /* One ask: the next one is the next look's. */
+    struct journal_request req = {
+        .subject = j->subject, .sans = j->sans, .client_fd = -1};
+    struct tessera_status why = {0};
+    /* Named already, unless a crash came between the journal and that. */
+    if (transition_name_pending(agent, token, name, j->new_id, st) < 0)
+        return -1;
+    /* A certificate came another way (tessera import), or the journal is
+     * not this key's: nothing to ask for. */
+    GBytes *leaf = agent_leaf_of(agent, name);
+    if (leaf != NULL) {
+        g_bytes_unref(leaf);
+        g_message("identity %s has a certificate: dropping its pending "
+                  "request to CA %s",
+                  name, j->ca);
+        remove_journal(agent, name);
+        agent_renewal_note_pending(agent, name, 0);
+        return 1;
+    }
+    if (ask_ca(agent, token, name, j, &req, &why) == 0)
+        return save(agent, name, j, JOURNAL_ISSUED, st) ? 0 : -1;
+    gboolean refused = why.code == TESSERA_ERR_CA_REJECTED ||
+                       why.code == TESSERA_ERR_CA_RESPONSE;
+    if (why.code == TESSERA_ERR_CA_TIMEOUT ||
+        why.code == TESSERA_ERR_CA_UNREACHABLE) {
+        g_message("enrolment of %s: %s; asking again in %" G_GINT64_FORMAT " s",
+                  name, why.message, retry_seconds_of(agent, j->ca));
+        return save_pending(agent, name, j, st) == 0 ? 1 : -1;
+    }
+    *st = why;
+    /* A token that cannot sign now is waited for; the CA's no is final. */
+    if (refused) {
+        g_message("enrolment of %s failed: %s; removing its key", name,
+                  st->message);
+        agent_journal_roll_back(agent, token, name, j);
+    }
+    return -1;
 }
 
 void
@@ -147,11 +244,18 @@ agent_journal_roll_back(struct agent *agent, struct agent_token *token,
 {
     struct tessera_status why = {0};
     /* Left for the next look when the token does not let go of it. */
-    if (j->rekey &&
-        transition_discard_next(agent, token, name, j->new_id, &why) < 0) {
-        g_warning("identity %s: could not delete the key of %s yet: %s", name,
-                  journal_kind_phrase(j->kind), why.message);
-        return;
+    int (*discard)(struct agent *, struct agent_token *, const char *, GBytes *,
+                   struct tessera_status *) =
+        j->key_named ? transition_discard_pending : transition_discard_next;
+    if (j->rekey && discard(agent, token, name, j->new_id, &why) < 0) {
+        /* A key that is an identity: the journal is not its own. */
+        gboolean stays = why.code == TESSERA_ERR_INVALID;
+        g_warning("identity %s: %s the key of %s%s: %s", name,
+                  stays ? "leaving" : "could not delete yet",
+                  journal_kind_phrase(j->kind),
+                  stays ? " and dropping the journal" : "", why.message);
+        if (!stays)
+            return;
     }
     remove_journal(agent, name);
 }
@@ -197,7 +301,9 @@ agent_journal_finish(struct agent *agent, struct agent_token *token,
                      const char *name, struct journal *j,
                      struct tessera_status *st)
 {
-    gboolean same_key = j->kind == JOURNAL_RENEWAL && !j->rekey;
+    /* A key kept pending is NAME already: nothing to switch. */
+    gboolean same_key =
+        (j->kind == JOURNAL_RENEWAL && !j->rekey) || j->key_named;
     GBytes *old_id = j->kind == JOURNAL_RENEWAL ? j->old_id : NULL;
     if (j->phase < JOURNAL_SWITCHING &&
         !save(agent, name, j, JOURNAL_SWITCHING, st))

@@ -39,6 +39,23 @@ int agent_journal_request(struct agent *agent, struct agent_token *token,
                           const char *name, struct journal *j,
                           const struct journal_request *req,
                           struct tessera_status *st);
+/*
+ * An enrolment whose CA still said pending when its client stopped
+ * waiting: PENDING, the key named NAME (listed, without a certificate),
+ * the CA asked again from the once-a-second look (recover.c).
+ */
+int agent_journal_keep_pending(struct agent *agent, struct agent_token *token,
+                               const char *name, struct journal *j,
+                               struct tessera_status *st);
+/* From PENDING, once: 0 the CA issued (ISSUED, to finish), 1 still pending
+ * or not reachable (PENDING, its next try) or nothing to ask for any more
+ * (the key NAME has a certificate: the journal goes), -1 with st: it
+ * refused or the
+ * answer is unusable (rolled back: the key goes), or the journal could not
+ * be written. */
+int agent_journal_ask_again(struct agent *agent, struct agent_token *token,
+                            const char *name, struct journal *j,
+                            struct tessera_status *st);
 /* From ISSUED: the certificate stored, the keys switched, the record
  * written; a renewal enters its grace period, an enrolment is done. */
 int agent_journal_finish(struct agent *agent, struct agent_token *token,

@@ -227,6 +227,52 @@ transition_discard_next(struct agent *agent, struct agent_token *token,
 }
 
 int
+transition_discard_pending(struct agent *agent, struct agent_token *token,
+                           const char *name, GBytes *next_id,
+                           struct tessera_status *st)
+{
+    struct token_session s;
+    if (token_session_open(token, "look at the pending key", &s, st) < 0)
+        return -1;
+    gboolean certified = objects_count(&s, next_id, name, CKO_CERTIFICATE) > 0;
+    token_session_end(&s, FALSE);
+    /* A key of that id with a certificate is an identity, whatever a
+     * journal says: never deleted by one. */
+    if (certified) {
+        tessera_status_set(st, TESSERA_ERR_INVALID,
+                           "the key %s has a certificate: it is not a pending "
+                           "request's, and stays",
+                           name);
+        return -1;
+    }
+    return discard(agent, token, name, "", next_id, st);
+}
+
+int
+transition_name_pending(struct agent *agent, struct agent_token *token,
+                        const char *name, GBytes *next_id,
+                        struct tessera_status *st)
+{
+    char *next = label_of(name, NAMING_NEXT_SUFFIX);
+    struct token_session s;
+    int rc = -1;
+    if (token_session_open(token, "name the pending key", &s, st) == 0) {
+        begin(agent, token);
+        rc = objects_relabel(&s, next_id, next, name, st);
+        if (rc == 0 && objects_count(&s, next_id, name, CKO_PRIVATE_KEY) == 0) {
+            tessera_status_set(st, TESSERA_ERR_TOKEN_FAILED,
+                               "the key %s did not become %s on token \"%s\"",
+                               next, name, token_label(token));
+            rc = -1;
+        }
+        end(agent, token, next_id, NULL);
+        token_session_end(&s, FALSE);
+    }
+    g_free(next);
+    return rc;
+}
+
+int
 transition_retire_old(struct agent *agent, struct agent_token *token,
                       const char *name, GBytes *old_id,
                       struct tessera_status *st)

@@ -39,10 +39,21 @@ int transition_switch(struct agent *agent, struct agent_token *token,
                       const char *name, GBytes *old_id, GBytes *next_id,
                       struct tessera_status *st);
 
+/* An enrolment kept pending: next_id's NAME~next objects become NAME, a
+ * key without a certificate, listed as such until the CA decides. */
+int transition_name_pending(struct agent *agent, struct agent_token *token,
+                            const char *name, GBytes *next_id,
+                            struct tessera_status *st);
+
 /* Roll back: next_id's NAME~next objects and kept chain destroyed. */
 int transition_discard_next(struct agent *agent, struct agent_token *token,
                             const char *name, GBytes *next_id,
                             struct tessera_status *st);
+/* Roll back a pending enrolment: next_id's NAME objects destroyed, unless
+ * that key has a certificate (then it is an identity, and stays). */
+int transition_discard_pending(struct agent *agent, struct agent_token *token,
+                               const char *name, GBytes *next_id,
+                               struct tessera_status *st);
 
 /* End of grace: old_id's NAME~old objects and kept chain destroyed. */
 int transition_retire_old(struct agent *agent, struct agent_token *token,

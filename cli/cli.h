@@ -132,7 +132,7 @@ int cli_fail(const struct cli_args *args, const struct tessera_status *st);
 /* cmd_tokens.c */
 cli_run cmd_tokens, cmd_unlock, cmd_lock;
 /* cmd_identities.c */
-cli_run cmd_list, cmd_keygen, cmd_import, cmd_export;
+cli_run cmd_list, cmd_keygen, cmd_import, cmd_export, cmd_forget;
 /* cmd_enroll.c */
 cli_run cmd_enroll, cmd_renew;
 /* doctor.c: EXIT_OK only when all is well. */

@@ -45,12 +45,16 @@ cmd_keygen(struct tessera_client *agent, const struct cli_args *args)
     const char *out = cli_value(args, "out");
     const char *key = cli_value(args, "key");
     /* The request's strings are argv's, never freed through it. */
-    struct tessera_keygen_request req = {
-        .name = (char *)args->operand,
-        .token = (char *)cli_value(args, "token"),
-        .subject = (char *)cli_value(args, "subject"),
-        .key_spec = (char *)(key ? key : tessera_keyspec_name(0)),
+    struct tessera_keygen_sans_request ask = {
+        .key = {.name = (char *)args->operand,
+                .token = (char *)cli_value(args, "token"),
+                .subject = (char *)cli_value(args, "subject"),
+                .key_spec = (char *)(key ? key : tessera_keyspec_name(0))},
+        .n_sans = (uint32_t)args->n_repeated,
     };
+    const struct tessera_keygen_request req = ask.key;
+    for (size_t i = 0; i < args->n_repeated; i++)
+        ask.sans[i] = (char *)args->repeated[i];
     struct tessera_keyspec spec;
     char specs[128];
     cli_key_specs(specs, sizeof(specs));
@@ -59,7 +63,7 @@ cmd_keygen(struct tessera_client *agent, const struct cli_args *args)
                                req.key_spec, specs);
     struct tessera_status st = {0};
     struct tessera_blob csr;
-    if (tessera_client_keygen(agent, &req, &csr, &st) < 0)
+    if (tessera_client_keygen(agent, &ask, &csr, &st) < 0)
         return cli_fail(args, &st);
     /* Written where asked, or on stdout unless the JSON carries it. */
     bool written = (out == NULL && args->json) || files_write_csr(out, &csr);
@@ -76,21 +80,53 @@ int
 cmd_import(struct tessera_client *agent, const struct cli_args *args)
 {
     const char *chain = cli_value(args, "chain");
-    struct tessera_import_request req = {.name = (char *)args->operand};
+    struct tessera_import_request req = {
+        .name = (char *)args->operand,
+        .replace = cli_value(args, "replace") != NULL,
+        .ca = (char *)cli_value(args, "ca"),
+    };
     struct tessera_status st = {0};
     int rc = EXIT_FAILED;
     if (files_read_certificates(cli_value(args, "cert"), &req) &&
         (chain == NULL || files_read_certificates(chain, &req))) {
         if (tessera_client_import(agent, &req, &st) == 0) {
             output_certified("imported", req.name, &req.certs[0], args->json);
+            if (req.ca != NULL && !args->json)
+                printf("  renews through CA %s\n", req.ca);
             rc = EXIT_OK;
         } else {
             rc = cli_fail(args, &st);
         }
     }
-    req.name = NULL; /* argv's */
+    req.name = req.ca = NULL; /* argv's */
     tessera_import_request_clear(&req);
     return rc;
+}
+
+int
+cmd_forget(struct tessera_client *agent, const struct cli_args *args)
+{
+    struct tessera_forget_request req = {
+        .name = (char *)args->operand,
+        .delete_keys = cli_value(args, "delete-keys") != NULL,
+    };
+    struct tessera_status st = {0};
+    if (tessera_client_forget(agent, &req, &st) < 0)
+        return cli_fail(args, &st);
+    if (args->json) {
+        struct json j = {.out = stdout};
+        json_begin_object(&j, NULL);
+        json_string(&j, "name", req.name);
+        json_bool(&j, "deleted_key", req.delete_keys);
+        json_end(&j);
+    } else if (req.delete_keys) {
+        printf("forgot %s and deleted its key and certificate\n", req.name);
+    } else {
+        printf("forgot %s and deleted its certificate; its key stays on the "
+               "token (--delete-keys deletes it too)\n",
+               req.name);
+    }
+    return EXIT_OK;
 }
 
 /* "wrote NAME's certificate to FILE", or {"name", "key_ref", "cert",

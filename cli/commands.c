@@ -49,6 +49,9 @@ static const struct cli_option keygen_options[] = {
      "CKM_EDDSA)"},
     {"out", CLI_FILE, "FILE", 0,
      "write the CSR into FILE instead of standard output"},
+    {"san", CLI_TEXT, "KIND:VALUE", CLI_REPEATABLE,
+     "a subject alternative name for the CSR to ask for; KIND is dns, "
+     "email, uri, ip or upn"},
     JSON_OPTION("the name and the CSR as a JSON object"),
     {0},
 };
@@ -58,7 +61,18 @@ static const struct cli_option import_options[] = {
      "the issued certificate (PEM), optionally followed by its CA "
      "certificates"},
     {"chain", CLI_FILE, "FILE", 0, "CA certificates (PEM) to send after it"},
+    {"replace", CLI_FLAG, NULL, 0,
+     "replace the certificate NAME has (one reissued for the same key)"},
+    {"ca", CLI_TEXT, "PROFILE", 0,
+     "renew NAME through this CA profile from now on, a `[ca PROFILE]` "
+     "group of agent.conf"},
     JSON_OPTION("the certificate stored as a JSON object"),
+    {0},
+};
+
+static const struct cli_option forget_options[] = {
+    {"delete-keys", CLI_FLAG, NULL, 0, "delete NAME's key from the token too"},
+    JSON_OPTION("what was forgotten as a JSON object"),
     {0},
 };
 
@@ -89,8 +103,8 @@ static const struct cli_option enroll_options[] = {
      "the key type (default: the profile's `key=`, else ec-p256, or "
      "rsa2048 for scep)"},
     {"timeout", CLI_TEXT, "SECONDS", 0,
-     "how long to wait while the CA says pending (1 to 86400; default "
-     "300)"},
+     "how long this command waits while the CA says pending (1 to 86400; "
+     "default 300); the agent goes on asking after it"},
     JSON_OPTION("the certificate issued as a JSON object"),
     {0},
 };
@@ -115,7 +129,8 @@ static const struct cli_exit_status ca_exit_statuses[] = {
     {EXIT_CA_REJECTED, "the CA rejected the request; asking again will not "
                        "help"},
     {EXIT_CA_UNREACHABLE, "the CA could not be asked"},
-    {EXIT_CA_TIMEOUT, "the CA still said pending at the timeout"},
+    {EXIT_CA_TIMEOUT, "the CA still said pending at the timeout (the agent "
+                      "keeps asking)"},
     {EXIT_CA_RESPONSE, "the CA's answer was unusable"},
     {EXIT_RENEWAL_RUNNING, "NAME is being enrolled or renewed already"},
     {0, NULL},
@@ -123,6 +138,11 @@ static const struct cli_exit_status ca_exit_statuses[] = {
 
 static const struct cli_exit_status doctor_exit_statuses[] = {
     {EXIT_FAILED, "a check failed: its line says what to fix"},
+    {0, NULL},
+};
+
+static const struct cli_exit_status forget_exit_statuses[] = {
+    {EXIT_RENEWAL_RUNNING, "NAME is being enrolled or renewed"},
     {0, NULL},
 };
 
@@ -167,7 +187,11 @@ const struct cli_command cli_commands[] = {
      "certificate against the profile's trust anchors and stores it "
      "beside the key, as the identity NAME. The agent renews it before it "
      "expires, through the same CA.\n\n"
-     "While the CA says pending, the agent asks again until --timeout; "
+     "While the CA says pending, the agent asks again; at --timeout the "
+     "command stops waiting (exit 6) but the agent keeps asking every "
+     "`retry-seconds`, across restarts, and stores the certificate when "
+     "it comes: `tessera list` shows NAME `pending at CA` with the next "
+     "try meanwhile, and `tessera forget NAME --delete-keys` gives it up. "
      "Ctrl-C stops it, and the new key is removed. A failed enrolment "
      "leaves no key behind.",
      enroll_options, ca_exit_statuses},
@@ -183,7 +207,8 @@ const struct cli_command cli_commands[] = {
      "generate a key on a token and print its CSR",
      "Generates a non-extractable key on the token, as the identity NAME "
      "(up to 64 letters, digits and . _ @ + -), and writes a certificate "
-     "signing request for it, signed by the new key. Have a CA issue the "
+     "signing request for it, signed by the new key, asking for the --san "
+     "names. Have a CA issue the "
      "certificate, then `tessera import` it.\n\n"
      "With --out, says what it generated; without it, the CSR on standard "
      "output is the answer.",
@@ -193,8 +218,23 @@ const struct cli_command cli_commands[] = {
      "Stores the certificate a CA issued for NAME's key on the token, "
      "beside the key, with its CA certificates: those following it in the "
      "--cert file and those of --chain. Programs are sent them after it, "
-     "so a server that trusts only the root accepts them.",
+     "so a server that trusts only the root accepts them.\n\n"
+     "A key that has a certificate takes another only with --replace, and "
+     "only one for the same key: the new one is stored before the old one "
+     "goes. With --ca, the agent renews NAME through that CA profile from "
+     "then on, asking for the certificate's subject and subject "
+     "alternative names, as if it had been enrolled.",
      import_options, no_exit_statuses},
+    {"forget", cmd_forget, "NAME", true, CLI_IDENTITY,
+     "delete an identity's certificate and records; its key with "
+     "--delete-keys",
+     "Deletes NAME's certificate from its token, with its kept chain, its "
+     "enrolment record (so it no longer renews), what an interrupted "
+     "renewal left, and its `[identity NAME]` group of agent.conf. The key "
+     "stays on the token, listed without a certificate, so that a "
+     "certificate for it can be imported again; --delete-keys deletes it "
+     "too. Refused while NAME is being enrolled or renewed.",
+     forget_options, forget_exit_statuses},
     {"doctor", cmd_doctor, "NAME", false, CLI_IDENTITY,
      "check what OpenSSL programs need to use an identity",
      "Checks, in the order a program meets them, what stands between an "

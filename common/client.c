@@ -377,7 +377,10 @@ resendable(enum tessera_msg type)
     switch (type) {
     case TESSERA_MSG_UNLOCK:
     case TESSERA_MSG_KEYGEN:
+    case TESSERA_MSG_KEYGEN_SANS:
     case TESSERA_MSG_IMPORT:
+    case TESSERA_MSG_IMPORT_INTO:
+    case TESSERA_MSG_FORGET:
     case TESSERA_MSG_ENROLL:
     case TESSERA_MSG_RENEW:
         return false;
@@ -716,12 +719,12 @@ tessera_client_lock(struct tessera_client *c, const char *token,
 
 int
 tessera_client_keygen(struct tessera_client *c,
-                      const struct tessera_keygen_request *req,
+                      const struct tessera_keygen_sans_request *req,
                       struct tessera_blob *csr_der, struct tessera_status *st)
 {
     struct tessera_writer w;
     tessera_writer_init(&w);
-    tessera_encode_keygen(&w, req);
+    tessera_encode_keygen_sans(&w, req);
     return call_for_blob(c, &w, TESSERA_MSG_KEYGEN_REPLY, 0, TESSERA_DER_MAX,
                          "CSR", csr_der, st);
 }
@@ -745,6 +748,17 @@ tessera_client_export(struct tessera_client *c,
     struct tessera_writer w;
     tessera_writer_init(&w);
     tessera_encode_export(&w, req);
+    return call_for_ok(c, &w, st);
+}
+
+int
+tessera_client_forget(struct tessera_client *c,
+                      const struct tessera_forget_request *req,
+                      struct tessera_status *st)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_forget(&w, req);
     return call_for_ok(c, &w, st);
 }
 

@@ -62,8 +62,8 @@ void tessera_client_free(struct tessera_client *c);
  * TESSERA_ERR_UNREACHABLE (no agent), TESSERA_ERR_UNTRUSTED (the socket is
  * another user's), TESSERA_ERR_PROTOCOL (a malformed answer). A pooled
  * connection the agent had closed (a restart, an idle timeout) is replaced
- * once; a request that acts (UNLOCK, KEYGEN, IMPORT, ENROLL, RENEW) is sent
- * again only if it never left, so a PIN is never tried twice.
+ * once; a request that acts (UNLOCK, KEYGEN, IMPORT, FORGET, ENROLL, RENEW) is
+ * sent again only if it never left, so a PIN is never tried twice.
  */
 int tessera_client_list(struct tessera_client *c,
                         struct tessera_identity_list *out,
@@ -85,7 +85,7 @@ int tessera_client_unlock(struct tessera_client *c,
 int tessera_client_lock(struct tessera_client *c, const char *token,
                         struct tessera_status *st);
 int tessera_client_keygen(struct tessera_client *c,
-                          const struct tessera_keygen_request *req,
+                          const struct tessera_keygen_sans_request *req,
                           struct tessera_blob *csr_der,
                           struct tessera_status *st);
 int tessera_client_import(struct tessera_client *c,
@@ -94,6 +94,11 @@ int tessera_client_import(struct tessera_client *c,
 /* EXPORT: the agent writes the files and keeps them current. */
 int tessera_client_export(struct tessera_client *c,
                           const struct tessera_export_request *req,
+                          struct tessera_status *st);
+/* FORGET: the identity's certificate, records and state; its key too if
+ * asked. */
+int tessera_client_forget(struct tessera_client *c,
+                          const struct tessera_forget_request *req,
                           struct tessera_status *st);
 /* ENROLL and RENEW: the new leaf's DER. Hanging up cancels (the agent
  * removes the new key), so a caller interrupted may just exit. */

@@ -622,6 +622,68 @@ tessera_decode_keygen(struct tessera_reader *r,
     return false;
 }
 
+static void
+put_sans(struct tessera_writer *w, uint32_t n, char *const *sans)
+{
+    tessera_put_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        tessera_put_string(w, sans[i]);
+}
+
+static void
+get_sans(struct tessera_reader *r, uint32_t *n_sans, char **sans)
+{
+    uint32_t n = tessera_get_u32(r);
+    if (n > TESSERA_SANS_MAX)
+        r->failed = true;
+    for (uint32_t i = 0; !r->failed && i < n; i++) {
+        sans[i] = tessera_get_string(r);
+        *n_sans = i + 1;
+    }
+}
+
+static void
+clear_sans(uint32_t n, char **sans)
+{
+    for (uint32_t i = 0; i < n; i++)
+        free(sans[i]);
+}
+
+void
+tessera_encode_keygen_sans(struct tessera_writer *w,
+                           const struct tessera_keygen_sans_request *req)
+{
+    if (req->n_sans == 0) {
+        tessera_encode_keygen(w, &req->key);
+        return;
+    }
+    tessera_put_type(w, TESSERA_MSG_KEYGEN_SANS);
+    put_key_fields(w, &req->key);
+    put_sans(w, req->n_sans, req->sans);
+}
+
+bool
+tessera_decode_keygen_sans(struct tessera_reader *r,
+                           struct tessera_keygen_sans_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    get_key_fields(r, &req->key);
+    get_sans(r, &req->n_sans, req->sans);
+    if (req->n_sans > 0 && tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    tessera_keygen_sans_request_clear(req);
+    return false;
+}
+
+void
+tessera_keygen_sans_request_clear(struct tessera_keygen_sans_request *req)
+{
+    tessera_keygen_request_clear(&req->key);
+    clear_sans(req->n_sans, req->sans);
+    memset(req, 0, sizeof(*req));
+}
+
 void
 tessera_encode_enroll(struct tessera_writer *w,
                       const struct tessera_enroll_request *req)
@@ -629,9 +691,7 @@ tessera_encode_enroll(struct tessera_writer *w,
     tessera_put_type(w, TESSERA_MSG_ENROLL);
     put_key_fields(w, &req->key);
     tessera_put_string(w, req->ca);
-    tessera_put_u32(w, req->n_sans);
-    for (uint32_t i = 0; i < req->n_sans; i++)
-        tessera_put_string(w, req->sans[i]);
+    put_sans(w, req->n_sans, req->sans);
     tessera_put_u32(w, req->timeout_seconds);
 }
 
@@ -642,13 +702,7 @@ tessera_decode_enroll(struct tessera_reader *r,
     memset(req, 0, sizeof(*req));
     get_key_fields(r, &req->key);
     req->ca = tessera_get_string(r);
-    uint32_t n = tessera_get_u32(r);
-    if (n > TESSERA_SANS_MAX)
-        r->failed = true;
-    for (uint32_t i = 0; !r->failed && i < n; i++) {
-        req->sans[i] = tessera_get_string(r);
-        req->n_sans = i + 1;
-    }
+    get_sans(r, &req->n_sans, req->sans);
     req->timeout_seconds = tessera_get_u32(r);
     if (tessera_reader_done(r))
         return true;
@@ -662,8 +716,7 @@ tessera_enroll_request_clear(struct tessera_enroll_request *req)
 {
     tessera_keygen_request_clear(&req->key);
     free(req->ca);
-    for (uint32_t i = 0; i < req->n_sans; i++)
-        free(req->sans[i]);
+    clear_sans(req->n_sans, req->sans);
     memset(req, 0, sizeof(*req));
 }
 
@@ -681,29 +734,64 @@ void
 tessera_encode_import(struct tessera_writer *w,
                       const struct tessera_import_request *req)
 {
-    tessera_put_type(w, TESSERA_MSG_IMPORT);
+    bool into = req->replace || req->ca != NULL;
+    tessera_put_type(w, into ? TESSERA_MSG_IMPORT_INTO : TESSERA_MSG_IMPORT);
     tessera_put_string(w, req->name);
     put_chain(w, req->n_certs, req->certs);
+    if (into) {
+        tessera_put_u8(w, req->replace ? 1 : 0);
+        tessera_put_string(w, req->ca ? req->ca : "");
+    }
 }
 
-bool
-tessera_decode_import(struct tessera_reader *r,
-                      struct tessera_import_request *req)
+static bool
+get_import_fields(struct tessera_reader *r, struct tessera_import_request *req)
 {
     memset(req, 0, sizeof(*req));
     req->name = tessera_get_string(r);
-    if (get_chain(r, &req->n_certs, req->certs) && req->n_certs > 0 &&
-        tessera_reader_done(r))
+    return get_chain(r, &req->n_certs, req->certs) && req->n_certs > 0;
+}
+
+static bool
+import_decoded(struct tessera_reader *r, struct tessera_import_request *req,
+               bool ok)
+{
+    if (ok && tessera_reader_done(r))
         return true;
     r->failed = true;
     tessera_import_request_clear(req);
     return false;
 }
 
+bool
+tessera_decode_import(struct tessera_reader *r,
+                      struct tessera_import_request *req)
+{
+    return import_decoded(r, req, get_import_fields(r, req));
+}
+
+bool
+tessera_decode_import_into(struct tessera_reader *r,
+                           struct tessera_import_request *req)
+{
+    bool ok = get_import_fields(r, req);
+    uint8_t replace = tessera_get_u8(r);
+    req->ca = tessera_get_string(r);
+    ok = ok && replace <= 1 && req->ca != NULL;
+    req->replace = replace;
+    /* "": no profile. */
+    if (ok && req->ca[0] == '\0') {
+        free(req->ca);
+        req->ca = NULL;
+    }
+    return import_decoded(r, req, ok);
+}
+
 void
 tessera_import_request_clear(struct tessera_import_request *req)
 {
     free(req->name);
+    free(req->ca);
     clear_chain(&req->n_certs, req->certs);
     memset(req, 0, sizeof(*req));
 }
@@ -770,6 +858,29 @@ tessera_export_request_clear(struct tessera_export_request *req)
     free(req->cert);
     free(req->chain);
     memset(req, 0, sizeof(*req));
+}
+
+void
+tessera_encode_forget(struct tessera_writer *w,
+                      const struct tessera_forget_request *req)
+{
+    tessera_put_type(w, TESSERA_MSG_FORGET);
+    tessera_put_string(w, req->name);
+    tessera_put_u8(w, req->delete_keys ? 1 : 0);
+}
+
+bool
+tessera_decode_forget(struct tessera_reader *r,
+                      struct tessera_forget_request *req)
+{
+    req->name = tessera_get_string(r);
+    req->delete_keys = tessera_get_u8(r);
+    if (req->delete_keys <= 1 && tessera_reader_done(r))
+        return true;
+    r->failed = true;
+    free(req->name);
+    memset(req, 0, sizeof(*req));
+    return false;
 }
 
 void

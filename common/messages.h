@@ -100,6 +100,13 @@ struct tessera_keygen_request {
     char *subject;
 };
 
+/* KEYGEN_SANS: a key whose CSR asks for subject alternative names. */
+struct tessera_keygen_sans_request {
+    struct tessera_keygen_request key;
+    uint32_t n_sans;
+    char *sans[TESSERA_SANS_MAX]; /* "dns:host", "email:a@b", ... */
+};
+
 /* keygen + CSR + a CA + import, in one request (tessera enroll). */
 struct tessera_enroll_request {
     struct tessera_keygen_request key;
@@ -113,6 +120,16 @@ struct tessera_import_request {
     char *name;
     size_t n_certs;
     struct tessera_blob certs[TESSERA_CHAIN_MAX];
+    /* IMPORT_INTO only (IMPORT when both are unset): */
+    uint8_t replace; /* the certificate the key has already goes */
+    char *ca;        /* a [ca NAME] profile to renew through, or NULL */
+};
+
+/* FORGET: an identity's certificate, records and state; its key only with
+ * delete_keys. */
+struct tessera_forget_request {
+    char *name;
+    uint8_t delete_keys;
 };
 
 /* EXPORT: absolute paths, NULL for a file not asked for (empty on the
@@ -248,16 +265,26 @@ bool tessera_decode_keygen(struct tessera_reader *r,
                            struct tessera_keygen_request *req);
 void tessera_keygen_request_clear(struct tessera_keygen_request *req);
 
+/* KEYGEN when there is no SAN, else KEYGEN_SANS. */
+void tessera_encode_keygen_sans(struct tessera_writer *w,
+                                const struct tessera_keygen_sans_request *req);
+bool tessera_decode_keygen_sans(struct tessera_reader *r,
+                                struct tessera_keygen_sans_request *req);
+void tessera_keygen_sans_request_clear(struct tessera_keygen_sans_request *req);
+
 void tessera_encode_enroll(struct tessera_writer *w,
                            const struct tessera_enroll_request *req);
 bool tessera_decode_enroll(struct tessera_reader *r,
                            struct tessera_enroll_request *req);
 void tessera_enroll_request_clear(struct tessera_enroll_request *req);
 
+/* IMPORT, or IMPORT_INTO when replace or ca is set. */
 void tessera_encode_import(struct tessera_writer *w,
                            const struct tessera_import_request *req);
 bool tessera_decode_import(struct tessera_reader *r,
                            struct tessera_import_request *req);
+bool tessera_decode_import_into(struct tessera_reader *r,
+                                struct tessera_import_request *req);
 void tessera_import_request_clear(struct tessera_import_request *req);
 /* Reply: OK. */
 void tessera_encode_export(struct tessera_writer *w,
@@ -265,6 +292,11 @@ void tessera_encode_export(struct tessera_writer *w,
 bool tessera_decode_export(struct tessera_reader *r,
                            struct tessera_export_request *req);
 void tessera_export_request_clear(struct tessera_export_request *req);
+
+void tessera_encode_forget(struct tessera_writer *w,
+                           const struct tessera_forget_request *req);
+bool tessera_decode_forget(struct tessera_reader *r,
+                           struct tessera_forget_request *req);
 
 /* A reply that carries one byte string: SIGN_REPLY (the signature),
  * KEYGEN_REPLY (a CSR), ENROLL_REPLY and RENEW_REPLY (a leaf), each with

@@ -30,6 +30,11 @@ enum tessera_msg {
     TESSERA_MSG_ENROLL = 0x0a,
     TESSERA_MSG_RENEW = 0x0b,
     TESSERA_MSG_EXPORT = 0x18, /* write files that follow the identity */
+    /* keygen whose CSR asks for subject alternative names; KEYGEN_REPLY */
+    TESSERA_MSG_KEYGEN_SANS = 0x1c,
+    /* import replacing a certificate, or attaching a CA profile; OK */
+    TESSERA_MSG_IMPORT_INTO = 0x1d,
+    TESSERA_MSG_FORGET = 0x1e, /* OK */
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,

@@ -20,7 +20,9 @@
 #include "http.h"
 #include "../builtin.h"
 #include "../keys.h"
+#include "../naming.h"
 #include "../registry.h"
+#include "../../common/pinfile.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -122,7 +124,7 @@ static EVP_PKEY *
 token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
                   char **reason)
 {
-    char *name = g_strdup_printf("acme-account.%s", ca->name);
+    char *name = g_strconcat(NAMING_ACME_ACCOUNT_PREFIX, ca->name, NULL);
     struct tessera_status st = {0};
     EVP_PKEY *key = NULL;
     *pub = identity_public_key(ca->agent, name);
@@ -130,7 +132,7 @@ token_account_key(const struct enroll_profile *ca, EVP_PKEY **pub,
         char *subject = g_strdup_printf("CN=%s", name);
         struct tessera_keygen_request req = {name, (char *)ca->token,
                                              ACCOUNT_KEY_SPEC, subject};
-        if (agent_keygen(ca->agent, &req, NULL, &st) == 0) {
+        if (agent_keygen(ca->agent, &req, NULL, 0, NULL, &st) == 0) {
             g_message("CA %s: made the ACME account key %s on the token",
                       ca->name, name);
             *pub = identity_public_key(ca->agent, name);
@@ -171,16 +173,6 @@ load_account_key(struct acme_session *s, char **reason)
 }
 
 /* ---- JWS (RFC 7515, flattened JSON serialization) ---- */
-
-static char *
-json_text(JsonNode *node)
-{
-    JsonGenerator *g = json_generator_new();
-    json_generator_set_root(g, node);
-    char *text = json_generator_to_data(g, NULL);
-    g_object_unref(g);
-    return text;
-}
 
 /* ES256 wants r || s of 32 bytes each, not DER. */
 static char *
@@ -225,8 +217,8 @@ jws(struct acme_session *s, const char *url, JsonNode *payload)
     json_object_set_string_member(protected, "nonce", s->nonce);
     json_object_set_string_member(protected, "url", url);
     JsonNode *node = json_node_init_object(json_node_alloc(), protected);
-    char *header = json_text(node);
-    char *body = payload ? json_text(payload) : g_strdup("");
+    char *header = acme_json_text(node);
+    char *body = payload ? acme_json_text(payload) : g_strdup("");
     char *header64 = acme_base64url(header, strlen(header));
     char *body64 = acme_base64url(body, strlen(body));
     char *input = g_strconcat(header64, ".", body64, NULL);
@@ -377,12 +369,65 @@ get_directory(struct acme_session *s, char **reason)
     return outcome;
 }
 
+static const struct tessera_secret_kind eab_key_file = {
+    "eab-hmac-key-file", "base64url HMAC key", TESSERA_SECRET_LINE_MAX};
+
+/*
+ * The externalAccountBinding of the profile's eab-kid, its key read from
+ * eab-hmac-key-file at each use and wiped; NULL with *reason when there
+ * is none to give and the server requires one, or the key file is bad.
+ */
+static gboolean
+external_binding(struct acme_session *s, JsonNode **binding, char **reason)
+{
+    const struct config_ca *p = s->ca->profile;
+    char text[TESSERA_SECRET_LINE_MAX + 1];
+    gsize text_len = 0, key_len = 0;
+    struct tessera_status st = {0};
+    char *why = NULL;
+    *binding = NULL;
+    if (p->eab_kid == NULL) {
+        if (s->dir.external_account_required)
+            *reason = g_strdup(
+                "the ACME server requires an external account binding: set "
+                "eab-kid= and eab-hmac-key-file= to what the CA gave");
+        return !s->dir.external_account_required;
+    }
+    if (!tessera_read_secret_file(p->eab_hmac_key_file, &eab_key_file, text,
+                                  sizeof(text), &text_len, &st)) {
+        *reason = g_strdup(st.message);
+        return FALSE;
+    }
+    guint8 *key = acme_eab_key_decode(text, text_len, &key_len, &why);
+    explicit_bzero(text, sizeof(text));
+    if (key == NULL) {
+        *reason = g_strdup_printf("eab-hmac-key-file %s %s",
+                                  p->eab_hmac_key_file, why);
+        g_free(why);
+        return FALSE;
+    }
+    *binding =
+        acme_eab_binding(p->eab_kid, key, key_len, s->jwk, s->dir.new_account);
+    explicit_bzero(key, key_len);
+    g_free(key);
+    if (*binding == NULL)
+        *reason = g_strdup("cannot compute the external account binding "
+                           "(HMAC-SHA256)");
+    return *binding != NULL;
+}
+
 static enum enroll_outcome
 register_account(struct acme_session *s, char **reason)
 {
     const char *contact = s->ca->profile->contact;
+    JsonNode *binding;
+    if (!external_binding(s, &binding, reason))
+        return s->ca->profile->eab_kid == NULL ? ENROLL_REJECTED
+                                               : ENROLL_UNREACHABLE;
     JsonObject *o = json_object_new();
     json_object_set_boolean_member(o, "termsOfServiceAgreed", TRUE);
+    if (binding != NULL)
+        json_object_set_member(o, "externalAccountBinding", binding);
     if (contact != NULL) {
         JsonArray *a = json_array_new();
         json_array_add_string_element(a, contact);

@@ -2,6 +2,7 @@
 #include "acme_msg.h"
 
 #include <json-glib/json-glib.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <string.h>
 
@@ -159,9 +160,16 @@ acme_parse_directory(const char *body, gsize len, struct acme_directory *out,
                   required_url(o, "newNonce", &out->new_nonce, reason) &&
                   required_url(o, "newAccount", &out->new_account, reason) &&
                   required_url(o, "newOrder", &out->new_order, reason);
-    if (ok)
+    JsonObject *meta = ok ? member_object(o, "meta") : NULL;
+    JsonNode *eab =
+        meta ? json_object_get_member(meta, "externalAccountRequired") : NULL;
+    if (ok) {
         out->renewal_info = checked_url(member_string(o, "renewalInfo"));
-    else
+        out->external_account_required =
+            eab != NULL && JSON_NODE_HOLDS_VALUE(eab) &&
+            json_node_get_value_type(eab) == G_TYPE_BOOLEAN &&
+            json_node_get_boolean(eab);
+    } else
         acme_directory_clear(out);
     if (parser != NULL)
         g_object_unref(parser);
@@ -410,4 +418,101 @@ acme_order_request(JsonArray *identifiers, const char *replaces)
     JsonNode *node = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return node;
+}
+
+guint8 *
+acme_eab_key_decode(const char *text, gsize len, gsize *key_len, char **reason)
+{
+    /* Padding is tolerated, though RFC 8555 CAs hand the key out without. */
+    while (len > 0 && text[len - 1] == '=')
+        len--;
+    gsize size = len * 3 / 4 + 1, out = 0, bad = 0;
+    guint8 *key = g_malloc(size);
+    guint32 bits = 0;
+    int n_bits = 0;
+    for (gsize i = 0; i < len && bad == 0; i++) {
+        char c = text[i];
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '-'             ? 62
+                : c == '_'             ? 63
+                                       : -1;
+        if (v < 0) {
+            bad = i + 1;
+            continue;
+        }
+        bits = bits << 6 | (guint32)v;
+        n_bits += 6;
+        if (n_bits >= 8) {
+            n_bits -= 8;
+            key[out++] = (guint8)(bits >> n_bits);
+        }
+    }
+    if (bad != 0) {
+        *reason = g_strdup_printf("is not base64url: character %zu is not "
+                                  "A-Z, a-z, 0-9, - or _",
+                                  bad);
+    } else if (len % 4 == 1) {
+        *reason = g_strdup("is not base64url: its length is impossible");
+    } else if (out < ACME_EAB_KEY_MIN) {
+        *reason = g_strdup_printf("holds a %zu-byte key; the CA's HMAC keys "
+                                  "have at least %d bytes (is it cut short?)",
+                                  out, ACME_EAB_KEY_MIN);
+    } else {
+        *key_len = out;
+        return key;
+    }
+    explicit_bzero(key, size);
+    g_free(key);
+    return NULL;
+}
+
+char *
+acme_json_text(JsonNode *node)
+{
+    JsonGenerator *g = json_generator_new();
+    json_generator_set_root(g, node);
+    char *text = json_generator_to_data(g, NULL);
+    g_object_unref(g);
+    return text;
+}
+
+JsonNode *
+acme_eab_binding(const char *kid, const guint8 *key, gsize key_len,
+                 JsonNode *jwk, const char *url)
+{
+    JsonObject *protected = json_object_new();
+    json_object_set_string_member(protected, "alg", "HS256");
+    json_object_set_string_member(protected, "kid", kid);
+    json_object_set_string_member(protected, "url", url);
+    JsonNode *header = json_node_init_object(json_node_alloc(), protected);
+    char *header_text = acme_json_text(header), *jwk_text = acme_json_text(jwk);
+    char *header64 = acme_base64url(header_text, strlen(header_text));
+    char *payload64 = acme_base64url(jwk_text, strlen(jwk_text));
+    char *input = g_strconcat(header64, ".", payload64, NULL);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t mac_len = 0;
+    JsonNode *out = NULL;
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len,
+                  (const unsigned char *)input, strlen(input), mac, sizeof(mac),
+                  &mac_len) != NULL) {
+        char *mac64 = acme_base64url(mac, mac_len);
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "protected", header64);
+        json_object_set_string_member(o, "payload", payload64);
+        json_object_set_string_member(o, "signature", mac64);
+        out = json_node_init_object(json_node_alloc(), o);
+        json_object_unref(o);
+        g_free(mac64);
+    }
+    explicit_bzero(mac, sizeof(mac));
+    json_node_unref(header);
+    json_object_unref(protected);
+    g_free(header_text);
+    g_free(jwk_text);
+    g_free(header64);
+    g_free(payload64);
+    g_free(input);
+    return out;
 }

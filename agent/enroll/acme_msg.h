@@ -13,10 +13,14 @@
 #define ACME_BODY_MAX (256 * 1024)
 #define ACME_URL_MAX 2048
 #define ACME_AUTHZ_MAX 32
+/* A key's length is the CA's choice (RFC 7518 asks 32 bytes for HS256);
+ * shorter than this is a key cut short when it was copied. */
+#define ACME_EAB_KEY_MIN 16
 
 struct acme_directory {
     char *new_nonce, *new_account, *new_order;
     char *renewal_info; /* NULL: the server offers no RFC 9773 */
+    gboolean external_account_required; /* meta.externalAccountRequired */
 };
 
 enum acme_status {
@@ -69,6 +73,9 @@ void acme_order_clear(struct acme_order *o);
 void acme_authz_clear(struct acme_authz *a);
 void acme_problem_clear(struct acme_problem *p);
 
+/* A JSON node as compact text. */
+char *acme_json_text(JsonNode *node);
+
 /* base64url without padding (RFC 7515, section 2). */
 char *acme_base64url(const void *data, gsize len);
 
@@ -92,5 +99,22 @@ gint64 acme_renewal_time(const struct acme_renewal_window *w, gint64 now,
  * renewal information; replaces may be NULL.
  */
 JsonNode *acme_order_request(JsonArray *identifiers, const char *replaces);
+
+/*
+ * External account binding (RFC 8555, section 7.3.4): the HMAC key the CA
+ * handed out, as the base64url text of len bytes (padding tolerated),
+ * decoded into a new buffer of *key_len bytes that the caller wipes and
+ * frees; NULL with *reason saying what is wrong with the text (never
+ * quoting it: it is a secret).
+ */
+guint8 *acme_eab_key_decode(const char *text, gsize len, gsize *key_len,
+                            char **reason);
+/*
+ * The externalAccountBinding member of a newAccount payload: a JWS over
+ * the account's JWK, HS256 with the key, naming kid and the newAccount
+ * url. NULL if HMAC is unavailable.
+ */
+JsonNode *acme_eab_binding(const char *kid, const guint8 *key, gsize key_len,
+                           JsonNode *jwk, const char *url);
 
 #endif

@@ -143,7 +143,7 @@ submit_until(const struct enroll_protocol *proto,
             return outcome;
         gint64 now = g_get_monotonic_time();
         if (now + retry * G_USEC_PER_SEC > deadline) {
-            *reason = g_strdup("still pending when the enrolment timed out");
+            *reason = g_strdup("the request is still pending");
             return ENROLL_PENDING;
         }
         g_message("CA %s: request pending, asking again in %ld s", ca->name,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Every ACME response parser on the same hostile bytes. */
+/* Every ACME response parser, and the EAB key's decoder, on the same
+ * hostile bytes. */
 #include "../../agent/enroll/acme_msg.h"
 
 #include <stddef.h>
@@ -30,5 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     acme_parse_problem(body, size, &p);
     acme_problem_clear(&p);
     g_free(acme_cert_id(data, size));
+    gsize key_len;
+    g_free(acme_eab_key_decode(body, size, &key_len, &reason));
+    g_clear_pointer(&reason, g_free);
     return 0;
 }

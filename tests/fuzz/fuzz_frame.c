@@ -20,6 +20,8 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_import_request import;
     struct tessera_enroll_request enroll;
     struct tessera_export_request export;
+    struct tessera_keygen_sans_request keygen_sans;
+    struct tessera_forget_request forget;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_hello(&r, &u32);
@@ -49,6 +51,14 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_export(&r, &export))
         tessera_export_request_clear(&export);
+    if (tessera_decode_keygen_sans(&r, &keygen_sans))
+        tessera_keygen_sans_request_clear(&keygen_sans);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_import_into(&r, &import))
+        tessera_import_request_clear(&import);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_forget(&r, &forget))
+        free(forget.name);
 }
 
 static void

@@ -362,6 +362,8 @@ no_sanitizer() { env -u LD_PRELOAD "$@"; }
 # authorization valid, its TLS certificate from the test CA (make_ca and
 # make_server_cert first). Sets PEBBLE_DIR (the directory URL) and
 # PEBBLE_ROOTS (its root and intermediate: what it issues chains to them).
+# With PEBBLE_EAB_KID and PEBBLE_EAB_KEY (base64url) set, it requires an
+# external account binding with that key id and HMAC key.
 start_pebble() {
     on_free_port pebble pebble_on pebble_ready || return 1
     PEBBLE_DIR=https://127.0.0.1:$PORT/dir
@@ -373,12 +375,17 @@ start_pebble() {
     PEBBLE_ROOTS=$T/pebble-roots.pem
 }
 pebble_on() {
+    local eab='"externalAccountBindingRequired": false'
+    if [ -n "${PEBBLE_EAB_KID:-}" ]; then
+        eab='"externalAccountBindingRequired": true,
+  "externalAccountMACKeys": {"'$PEBBLE_EAB_KID'": "'$PEBBLE_EAB_KEY'"}'
+    fi
     cat >"$T/pebble.json" <<EOF
 {"pebble": {"listenAddress": "127.0.0.1:$1",
   "managementListenAddress": "127.0.0.1:$(($1 + 1))",
   "certificate": "$T/server.pem", "privateKey": "$T/server.key",
   "httpPort": $(($1 + 2)), "tlsPort": $(($1 + 3)),
-  "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+  "ocspResponderURL": "", $eab}}
 EOF
     PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 exec env -u LD_PRELOAD \
         pebble -config "$T/pebble.json" >"$T/pebble.log" 2>&1

@@ -26,6 +26,7 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$T/account.key"
 closed_port=$((PORT + 1))
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
+start_session_bus
 {
     profile pebble protocol=acme "url=$PEBBLE_DIR" "tls-ca=$T/ca/ca.pem" \
         "trust=$PEBBLE_ROOTS" contact=mailto:admin@corp.example
@@ -77,6 +78,26 @@ cat "$T/ca/ca.pem" "$PEBBLE_ROOTS" >"$T/peer-trust.pem"
 start_server -www -CAfile "$T/peer-trust.pem"
 check_output "the ACME certificate authenticates a mutual-TLS handshake" \
     "Subject: CN=laptop.corp.example" handshake tessera:laptop tessera:laptop
+
+# --- the account key is the agent's own: never listed as an identity
+check "tessera list does not show the ACME account key" not_listed acme-account.pebble
+"$TESSERA" list --json >"$T/list.json"
+check_output "tessera list --json lists the enrolled identities" '"laptop"' cat "$T/list.json"
+check_absent "tessera list --json does not show the account key" "acme-account" "$T/list.json"
+gdbus call --session --dest org.tessera.Agent1 --object-path /org/tessera/Agent1 \
+    --method org.freedesktop.DBus.ObjectManager.GetManagedObjects >"$T/objects.dbus" 2>&1
+check_output "D-Bus has the enrolled identities" "identity/laptop" cat "$T/objects.dbus"
+check_absent "D-Bus has no object for the account key" "acme" "$T/objects.dbus"
+pkcs11-tool --module "$TESSERA_BUILD/pkcs11/tessera-pkcs11.so" --list-objects \
+    >"$T/objects.p11" 2>&1
+check_output "the PKCS#11 module shows the enrolled identities" "label: +laptop" \
+    cat "$T/objects.p11"
+check_absent "the PKCS#11 module shows no account key" "acme-account" "$T/objects.p11"
+check_exit "a user cannot make a key under an account key's name" 1 \
+    "\"acme-account.mine\" is not a usable identity name: names starting with acme-account. are the agent's ACME account keys" \
+    "$TESSERA" keygen acme-account.mine --token "Test Token" --subject CN=mine
+check_exit "nor enrol one" 1 "names starting with acme-account. are the agent's" \
+    enroll acme-account.pebble pebble --san dns:mine.corp.example
 
 # --- renewal: a new order with the account key, for a new key
 "$TESSERA" export laptop --cert /dev/stdout >"$T/before.pem" # a copy, not kept current

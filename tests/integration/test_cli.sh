@@ -155,6 +155,72 @@ wait "$reader"
 check "which stays a FIFO" test -p "$T/csr.fifo"
 check_output "and the reader got the CSR" "BEGIN CERTIFICATE REQUEST" cat "$T/from-fifo.csr"
 
+# --- keygen --san, import --replace, forget
+cert_objects() { # LABEL: how many certificates the token holds for it
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+        --pin "$PIN" --list-objects --type cert 2>/dev/null | grep -c "label: *$1\$" || true
+}
+key_objects() { # LABEL: how many private keys the token holds for it
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
+        --pin "$PIN" --list-objects --type privkey 2>/dev/null | grep -c "label: *$1\$" || true
+}
+der() { openssl x509 -in "$1" -outform DER | sha256sum; }
+check_output "keygen --san says what it generated" "generated ec-p256 key sanned" \
+    "$TESSERA" keygen sanned --token "Test Token" --subject CN=sanned,O=Corp \
+    --san dns:sanned.corp.example --san email:s@corp.example --san ip:10.1.2.3 \
+    --san upn:s@corp.example --out "$T/sanned.csr"
+check_output "its CSR asks for every --san name" \
+    "DNS:sanned.corp.example, email:s@corp.example, IP Address:10.1.2.3, othername: UPN::s@corp.example" \
+    openssl req -in "$T/sanned.csr" -noout -text
+check_output "and is signed by the new key" "verify OK" openssl req -in "$T/sanned.csr" -noout -verify
+check_exit "keygen --san of an unknown kind: refused, naming the kinds" 1 \
+    'cannot use subject alternative name "x400:o=corp": write dns:NAME, email:ADDR' \
+    "$TESSERA" keygen bad-san --token "Test Token" --subject CN=x --san x400:o=corp
+check "and no key was made for it" not_listed bad-san
+check_output "no key object bad-san on the token" "^0$" key_objects bad-san
+
+issue "$T/ca" "$T/sanned.csr" "$T/sanned-1.pem" client.ext
+"$TESSERA" import sanned --cert "$T/sanned-1.pem" >/dev/null
+issue "$T/ca" "$T/sanned.csr" "$T/sanned-2.pem" client.ext # reissued: same key
+check_exit "a second certificate without --replace: refused, saying how" 1 \
+    "identity sanned has a certificate already; .tessera import --replace. stores one reissued for the same key" \
+    "$TESSERA" import sanned --cert "$T/sanned-2.pem"
+check_output "import --replace stores the reissued certificate" "^imported sanned" \
+    "$TESSERA" import sanned --cert "$T/sanned-2.pem" --replace
+"$TESSERA" export sanned --cert "$T/sanned-now.pem" >/dev/null
+check_output "the agent serves the reissued one" "^$(der "$T/sanned-2.pem")$" der "$T/sanned-now.pem"
+check_output "the old certificate is gone from the token: one left" "^1$" cert_objects sanned
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=sanned,O=Corp -out "$T/stranger.csr" 2>/dev/null
+issue "$T/ca" "$T/stranger.csr" "$T/stranger.pem" client.ext
+check_exit "import --replace of a certificate for another key: refused" 1 \
+    "the certificate's public key is not the key of identity sanned" \
+    "$TESSERA" import sanned --cert "$T/stranger.pem" --replace
+"$TESSERA" export sanned --cert "$T/sanned-now.pem" >/dev/null
+check_output "and the reissued certificate stays, alone" "^$(der "$T/sanned-2.pem") 1$" \
+    bash -c "echo \"\$(openssl x509 -in '$T/sanned-now.pem' -outform DER | sha256sum) $(cert_objects sanned)\""
+check_exit "import --ca naming no profile: refused before anything is stored" 1 \
+    "no CA profile \[ca nosuch\] in" "$TESSERA" import sanned --cert "$T/sanned-1.pem" --replace --ca nosuch
+"$TESSERA" export sanned --cert "$T/sanned-now.pem" >/dev/null
+check_output "and the certificate is still the reissued one" "^$(der "$T/sanned-2.pem")$" der "$T/sanned-now.pem"
+
+check_exit "forget of a name the agent does not know" 1 'no identity named "nosuch"' \
+    "$TESSERA" forget nosuch
+check_output "forget deletes the certificate and says the key stays" \
+    "forgot sanned and deleted its certificate; its key stays on the token" \
+    "$TESSERA" forget sanned
+check_output "sanned is listed without a certificate" "^sanned .*no certificate" "$TESSERA" list
+check_output "no certificate object is left, the key is" "^0 1$" \
+    bash -c "echo \"$(cert_objects sanned) $(key_objects sanned)\""
+check_output "so its key takes a certificate again" "^imported sanned" \
+    "$TESSERA" import sanned --cert "$T/sanned-1.pem"
+check_output "forget --delete-keys --json says what it did" '^sanned true$' \
+    bash -o pipefail -c "'$TESSERA' forget sanned --delete-keys --json | jq -r '\"\\(.name) \\(.deleted_key)\"'"
+check "sanned is no longer listed" not_listed sanned
+check_output "and nothing of it is left on the token" "^0 0$" \
+    bash -c "echo \"$(cert_objects sanned) $(key_objects sanned)\""
+check "the agent still serves" "$TESSERA" list
+
 # A headless unlock through pin-file in the config.
 stop_agent
 mkdir -p "$XDG_CONFIG_HOME/tessera"

@@ -48,15 +48,40 @@ setsid sleep 300 & echo \$! >"$T/escaped.pid"
 echo \$\$ >"$T/helper.pid"
 sleep 300
 EOF
-chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" \
-    "$T/leaves-a-child" "$T/hangs-with-children"
+cat >"$T/pending-for-days" <<EOF
+#!/bin/sh
+# Says "pending", counting the asks, until the test approves the request.
+count=\$(cat "$T/days-polls" 2>/dev/null || echo 0)
+echo \$((count + 1)) >"$T/days-polls"
+[ -e "$T/days-approved" ] || exit 2
+exec "$T/sign-with-test-ca"
+EOF
+cat >"$T/pending-then-no" <<EOF
+#!/bin/sh
+# Pending at first; then no.
+[ -e "$T/doubted" ] || { touch "$T/doubted"; exit 2; }
+echo "not this one" >&2
+exit 1
+EOF
+cat >"$T/gated" <<EOF
+#!/bin/sh
+# Issues once the test opens the gate, so that a renewal is seen running.
+touch "$T/gated.started"
+while [ ! -e "$T/gate" ]; do sleep 0.05; done
+exec "$T/sign-with-test-ca"
+EOF
+chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" "$T/gated" \
+    "$T/pending-for-days" "$T/pending-then-no" "$T/leaves-a-child" \
+    "$T/hangs-with-children"
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
 {
     profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key" validity-days=30
     profile helper protocol=exec "command=$T/sign-with-test-ca" "trust=$T/ca/ca.pem"
     profile approval protocol=exec "command=$T/pending-twice" "trust=$T/ca/ca.pem" retry-seconds=1
-    profile forever protocol=exec "command=exit 2" "trust=$T/ca/ca.pem" retry-seconds=1
+    profile forever protocol=exec "command=exit 2" "trust=$T/ca/ca.pem" retry-seconds=30
+    profile days protocol=exec "command=$T/pending-for-days" "trust=$T/ca/ca.pem" retry-seconds=1
+    profile doubt protocol=exec "command=$T/pending-then-no" "trust=$T/ca/ca.pem" retry-seconds=1
     profile strict protocol=exec "command=echo 'subject not allowed' >&2; exit 1" "trust=$T/ca/ca.pem"
     profile garbage protocol=exec "command=echo hello" "trust=$T/ca/ca.pem"
     profile stranger protocol=exec "command=$T/sign-with-test-ca" "trust=$T/other-ca/ca.pem"
@@ -68,7 +93,9 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile tangled protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=1
     profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
+    profile gated protocol=exec "command=$T/gated" "trust=$T/ca/ca.pem"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_session_bus
 start_agent
 unlock
 
@@ -110,8 +137,6 @@ keys_before=$(private_keys)
 # --- failure: one sentence, its own exit status, nothing left on the token
 check_exit "a CA that rejects the request: exit 4 with its reason" 4 \
     "CA strict: rejected: subject not allowed" enroll refused strict
-check_exit "a CA still pending at --timeout: exit 6" 6 \
-    "CA forever: still pending" enroll waiting forever --timeout 2
 check_exit "a CA that answers without a certificate: exit 7" 7 \
     "CA garbage: .* printed no usable PEM certificate" enroll babble garbage
 check_exit "a certificate from another CA: exit 7" 7 \
@@ -199,6 +224,112 @@ check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
     "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+
+# --- a CA that says pending for days: the agent keeps asking after the
+# client stopped waiting, across a restart, and stores what it issues.
+patient_status=0
+"$TESSERA" enroll patient --token "Test Token" --ca days --subject CN=patient \
+    --san dns:patient.corp.example --timeout 1 >"$T/patient.out" 2>&1 ||
+    patient_status=$?
+check_output "enroll --timeout while the CA says pending: exit 6, the agent keeps asking" \
+    "^6 .*CA days still says pending; the agent keeps asking it and stores the certificate when it comes" \
+    bash -c "echo $patient_status \$(cat '$T/patient.out')"
+check_output "tessera list shows it pending at the CA, with the next try" \
+    "^patient .* no certificate +pending at CA +20[0-9-]+T" "$TESSERA" list
+check_output "its key stays on the token, named for it" "^1$" \
+    bash -c "pkcs11-tool --module '$SOFTHSM_MODULE' --token-label 'Test Token' --login \
+        --pin '$PIN' --list-objects --type privkey 2>/dev/null | grep -c 'label: *patient$'"
+asked() { cat "$T/days-polls" 2>/dev/null || echo 0; }
+wait_until() { # SECONDS COMMAND...
+    local end=$((SECONDS + $1))
+    shift
+    until "$@"; do [ "$SECONDS" -lt "$end" ] || return 1; sleep 0.1; done
+}
+asked_twice() { [ "$(asked)" -ge 2 ]; }
+check "the agent asks the CA again by itself" wait_until 10 asked_twice
+stop_agent
+polls_at_stop=$(asked)
+start_agent
+unlock
+listed_pending() { "$TESSERA" list | grep -q "^patient .*pending at CA"; }
+check "after a restart it is listed pending again" wait_until 10 listed_pending
+asked_more() { [ "$(asked)" -gt "$polls_at_stop" ]; }
+check "and the restarted agent keeps asking" wait_until 10 asked_more
+gdbus monitor --session --dest org.tessera.Agent1 >"$T/days.dbus" 2>&1 &
+monitor_pid=$!
+sleep 0.5
+touch "$T/days-approved"
+issued() { "$TESSERA" list | grep -q "^patient .* ready .*valid"; }
+check "once the CA issues, the agent stores the certificate" wait_until 15 issued
+"$TESSERA" export patient --cert "$T/patient.pem" >/dev/null
+check_output "it is issued by the CA" ": OK" \
+    openssl verify -CAfile "$T/ca/ca.pem" "$T/patient.pem"
+check_output "the enrolment is recorded for renewal" "^ca=days$" \
+    cat "$XDG_STATE_HOME/tessera/enrolled/patient.conf"
+succeeded() { grep -q "RenewalSucceeded.*identity/patient" "$T/days.dbus"; }
+check "D-Bus signals the outcome" wait_until 5 succeeded
+check_output "the identity signs for a TLS client" "Subject: CN=patient" \
+    handshake tessera:patient tessera:patient
+# The CA's no, after pending: the key goes, D-Bus hears why.
+"$TESSERA" enroll doubtful --token "Test Token" --ca doubt --subject CN=doubtful \
+    --timeout 1 >/dev/null 2>&1 || true
+check "a CA that decides no after pending: the key goes" \
+    wait_until 10 not_listed doubtful
+failed() { grep -q "RenewalFailed.*identity/doubtful.*rejected: not this one" "$T/days.dbus"; }
+check "and D-Bus signals why" wait_until 5 failed
+kill "$monitor_pid"
+# Given up by the user: forget takes the pending key.
+keys_now=$(private_keys)
+check_exit "a CA still pending at --timeout: exit 6" 6 \
+    "CA forever still says pending" enroll waiting forever --timeout 2
+check_output "forget --delete-keys gives a pending enrolment up" \
+    "forgot waiting and deleted its key" "$TESSERA" forget waiting --delete-keys
+check "and it is gone" not_listed waiting
+check_output "no key of it stays on the token" "^$keys_now$" private_keys
+
+# --- an identity made by keygen and import renews through a CA profile
+"$TESSERA" keygen adopted --token "Test Token" --subject "CN=adopted,O=Corp" \
+    --san dns:adopted.corp.example --out "$T/adopted.csr" >/dev/null
+printf 'extendedKeyUsage=clientAuth\nsubjectAltName=DNS:adopted.corp.example\n' \
+    >"$T/ca/adopted.ext"
+issue "$T/ca" "$T/adopted.csr" "$T/adopted.pem" adopted.ext
+check_output "import --ca attaches the imported identity to a CA profile" \
+    "renews through CA corp" "$TESSERA" import adopted --cert "$T/adopted.pem" --ca corp
+record=$XDG_STATE_HOME/tessera/enrolled/adopted.conf
+check_output "its enrolment record names the profile" "^ca=corp$" cat "$record"
+check_output "and asks again for the certificate's names" "dns:adopted.corp.example" cat "$record"
+check_output "tessera list shows a renewal planned" "^adopted .* valid +20[0-9-]+T" "$TESSERA" list
+check_output "tessera renew renews it through the profile" "renewed adopted" \
+    "$TESSERA" renew adopted
+"$TESSERA" export adopted --cert "$T/adopted-renewed.pem" >/dev/null
+check_output "the renewed certificate has the imported one's subject" \
+    "^$(openssl x509 -in "$T/adopted.pem" -noout -subject)$" \
+    openssl x509 -in "$T/adopted-renewed.pem" -noout -subject
+check_output "and its names" "DNS:adopted.corp.example" \
+    openssl x509 -in "$T/adopted-renewed.pem" -noout -ext subjectAltName
+check "for a new key" bash -c "! cmp -s <(openssl x509 -in '$T/adopted.pem' -noout -pubkey) \
+    <(openssl x509 -in '$T/adopted-renewed.pem' -noout -pubkey)"
+# Attached again, to a CA that waits until the test lets it issue.
+check_output "import --replace --ca of the certificate it has moves it to another profile" \
+    "renews through CA gated" "$TESSERA" import adopted --cert "$T/adopted-renewed.pem" \
+    --replace --ca gated
+"$TESSERA" renew adopted >"$T/gated-renew.out" 2>&1 &
+renew_pid=$!
+wait_for_file "$T/gated.started"
+check_exit "forget while a renewal runs: refused, exit 8" 8 \
+    "a renewal of adopted is already running" "$TESSERA" forget adopted --delete-keys
+touch "$T/gate"
+renew_status=0
+wait "$renew_pid" || renew_status=$?
+check_output "the renewal finished, nothing lost" "^0 renewed adopted" \
+    bash -c "echo $renew_status \$(grep renewed '$T/gated-renew.out')"
+check_output "forget --delete-keys then takes it all" "forgot adopted and deleted its key" \
+    "$TESSERA" forget adopted --delete-keys
+check "its record is gone" test ! -e "$record"
+check_output "no object of it (nor of the key renewal replaced) is left" "^0$" \
+    bash -c "pkcs11-tool --module '$SOFTHSM_MODULE' --token-label 'Test Token' --login \
+        --pin '$PIN' --list-objects 2>/dev/null | grep -c 'label: *adopted' || true"
+keys_before=$(private_keys)
 
 # --- SIGTERM while a helper runs: the agent stops within seconds, the
 # helper's group with it, the enrolment rolled back.

@@ -441,6 +441,15 @@ check_identity "nor does a journal from a backup that ends a grace period of the
 check "and wifi's chain file stays" test -s "$chain_file"
 no_journals() { [ -z "$(ls "$journals")" ]; }
 check "both journals are gone" eventually no_journals
+{
+    printf '[journal]\nkind=enrolment\nphase=pending\nca=slow\nkey=ec-p256\n'
+    printf 'subject=CN=wifi\ntoken-serial=%s\ntoken-label=Test Token\n' "$serial"
+    printf 'new-key-id=%s\nrekey=true\nkey-named=true\nnext-try=0\n' "$current"
+} >"$journals/wifi.journal"
+asked=$(ca_requests)
+check "a planted pending enrolment naming wifi's key is dropped" eventually no_journals
+check_output "without asking the CA" "^$asked$" ca_requests
+check_identity "and wifi stays one working identity" wifi
 chmod g+w "$journals"
 plant generating "$other" "$current" 0
 sleep 2

@@ -7,6 +7,7 @@
 #include "../../agent/enroll/acme_msg.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/x509v3.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -325,6 +326,133 @@ test_base64url(void **state)
     g_free(s);
 }
 
+/* pebble's documented example HMAC key: 48 bytes. */
+static const char eab_key_text[] =
+    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+static void
+test_eab_required(void **state)
+{
+    (void)state;
+    static const char required[] =
+        "{\"newNonce\": \"https://a.example/n\","
+        " \"newAccount\": \"https://a.example/a\","
+        " \"newOrder\": \"https://a.example/o\","
+        " \"meta\": {\"externalAccountRequired\": true}}";
+    static const char not_boolean[] =
+        "{\"newNonce\": \"https://a.example/n\","
+        " \"newAccount\": \"https://a.example/a\","
+        " \"newOrder\": \"https://a.example/o\","
+        " \"meta\": {\"externalAccountRequired\": \"yes\"}}";
+    struct acme_directory d;
+    char *reason = NULL;
+    assert_true(acme_parse_directory(TEXT(required), &d, &reason));
+    assert_true(d.external_account_required);
+    acme_directory_clear(&d);
+    assert_true(acme_parse_directory(TEXT(not_boolean), &d, &reason));
+    assert_false(d.external_account_required);
+    acme_directory_clear(&d);
+    assert_true(acme_parse_directory(TEXT(directory_pebble), &d, &reason));
+    assert_false(d.external_account_required);
+    acme_directory_clear(&d);
+}
+
+static void
+expect_eab_key_refused(const char *text, const char *why)
+{
+    gsize len = 0;
+    char *reason = NULL;
+    assert_null(acme_eab_key_decode(text, strlen(text), &len, &reason));
+    if (strstr(reason, why) == NULL)
+        fail_msg("\"%s\" is not in \"%s\"", why, reason);
+    /* The secret is never quoted back. */
+    if (strlen(text) > 4)
+        assert_null(strstr(reason, text));
+    g_free(reason);
+}
+
+static void
+test_eab_key_decode(void **state)
+{
+    (void)state;
+    gsize len = 0;
+    char *reason = NULL;
+    guint8 *key = acme_eab_key_decode(TEXT(eab_key_text), &len, &reason);
+    assert_non_null(key);
+    assert_int_equal(len, 48);
+    /* "zWND" is 0xcd 0x63 0x43. */
+    assert_int_equal(key[0], 0xcd);
+    assert_int_equal(key[1], 0x63);
+    assert_int_equal(key[2], 0x43);
+    g_free(key);
+    /* 17 bytes: a tail of two characters and padding. */
+    key = acme_eab_key_decode(TEXT("-_-_-_-_-_-_-_-_-_-_-_8="), &len, &reason);
+    assert_non_null(key);
+    assert_int_equal(len, 17);
+    assert_int_equal(key[0], 0xfb);
+    assert_int_equal(key[16], 0xff);
+    g_free(key);
+    expect_eab_key_refused("zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIogu+ysq",
+                           "character 37 is not");
+    expect_eab_key_refused("zWNDZM6eQGHWpSRTPal5eIUYFTu7 EajVIogu",
+                           "character 29 is not");
+    expect_eab_key_refused("zWNDZM6eQGHW", "9-byte key");
+    expect_eab_key_refused("zWNDZ", "length is impossible");
+    expect_eab_key_refused("", "0-byte key");
+}
+
+static void
+test_eab_binding(void **state)
+{
+    (void)state;
+    gsize key_len = 0;
+    char *reason = NULL;
+    guint8 *key = acme_eab_key_decode(TEXT(eab_key_text), &key_len, &reason);
+    JsonNode *jwk = json_from_string(
+        "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"AAAA\",\"y\":\"BBBB\"}",
+        NULL);
+    JsonNode *eab = acme_eab_binding("kid-1", key, key_len, jwk,
+                                     "https://ca.example/new-acct");
+    assert_non_null(eab);
+    JsonObject *o = json_node_get_object(eab);
+    const char *protected64 = json_object_get_string_member(o, "protected");
+    const char *payload64 = json_object_get_string_member(o, "payload");
+    const char *sig64 = json_object_get_string_member(o, "signature");
+    const char *header = "{\"alg\":\"HS256\",\"kid\":\"kid-1\","
+                         "\"url\":\"https://ca.example/new-acct\"}";
+    char *want = acme_base64url(header, strlen(header));
+    assert_string_equal(protected64, want);
+    g_free(want);
+    /* The payload is the account's JWK itself. */
+    char *jwk_text = acme_json_text(jwk);
+    want = acme_base64url(jwk_text, strlen(jwk_text));
+    assert_string_equal(payload64, want);
+    g_free(want);
+    g_free(jwk_text);
+    /* HS256 over "protected.payload", computed here on its own. */
+    char *input = g_strconcat(protected64, ".", payload64, NULL);
+    unsigned char mac[32];
+    unsigned int mac_len = sizeof(mac);
+    assert_non_null(HMAC(EVP_sha256(), key, (int)key_len,
+                         (const unsigned char *)input, strlen(input), mac,
+                         &mac_len));
+    want = acme_base64url(mac, mac_len);
+    assert_string_equal(sig64, want);
+    g_free(want);
+    /* Another key signs differently. */
+    key[0] ^= 1;
+    JsonNode *other = acme_eab_binding("kid-1", key, key_len, jwk,
+                                       "https://ca.example/new-acct");
+    assert_string_not_equal(
+        json_object_get_string_member(json_node_get_object(other), "signature"),
+        sig64);
+    json_node_unref(other);
+    g_free(input);
+    json_node_unref(eab);
+    json_node_unref(jwk);
+    g_free(key);
+}
+
 int
 main(void)
 {
@@ -339,6 +467,9 @@ main(void)
         cmocka_unit_test(test_cert_id),
         cmocka_unit_test(test_order_request),
         cmocka_unit_test(test_base64url),
+        cmocka_unit_test(test_eab_required),
+        cmocka_unit_test(test_eab_key_decode),
+        cmocka_unit_test(test_eab_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

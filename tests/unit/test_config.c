@@ -196,6 +196,13 @@ test_profiles(void **state)
     refused("[ca c]\nprotocol=acme\nurl=http://ca/dir\ntrust=/t\n",
             "agent.conf: [ca c] needs url=https://... (protocol=acme: the "
             "directory URL)");
+    refused("[ca c]\nprotocol=acme\nurl=https://ca/dir\ntrust=/t\n"
+            "eab-kid=k\n",
+            "agent.conf: [ca c] needs both eab-kid= and eab-hmac-key-file= "
+            "(the external account binding the CA gave)");
+    refused("[ca c]\nprotocol=exec\ncommand=/x\ntrust=/t\neab-kid=k\n",
+            "agent.conf: [ca c] eab-kid is not a key of exec profiles (it is "
+            "one of acme)");
     refused("[ca c]\nprotocol=scep\nurl=ftp://ca\ntrust=/t\n",
             "agent.conf: [ca c] needs url=http://.../scep (protocol=scep)");
     refused("[ca c]\nprotocol=scep\nurl=http://ca\ntrust=/t\nkey=ed25519\n",
@@ -207,11 +214,14 @@ test_profiles(void **state)
     struct agent_config *cfg =
         accepted("[ca a]\nprotocol=acme\nurl=https://ca/dir\ntrust=/t\n"
                  "command-timeout=5\naccount-key=token\n"
+                 "eab-kid=k\neab-hmac-key-file=/k\n"
                  "[ca s]\nprotocol=scep\nurl=http://ca/scep\ntrust=/t\n"
                  "challenge-file=/c\nkey=rsa3072\n");
     assert_int_equal(agent_config_ca(cfg, "a")->protocol, CONFIG_ACME);
     assert_int_equal(agent_config_ca(cfg, "a")->command_timeout, 5);
     assert_string_equal(agent_config_ca(cfg, "s")->challenge_file, "/c");
+    assert_string_equal(agent_config_ca(cfg, "a")->eab_kid, "k");
+    assert_string_equal(agent_config_ca(cfg, "a")->eab_hmac_key_file, "/k");
     agent_config_unref(cfg);
 }
 

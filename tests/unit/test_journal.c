@@ -87,6 +87,8 @@ test_renewal_round_trip(void **state)
     j.renew_after = 1234;
     j.grace_until = 5678;
     for (int p = 0; p < JOURNAL_PHASES; p++) {
+        if (p == JOURNAL_PENDING) /* enrolments only */
+            continue;
         assert_int_equal(journal_save(d->journals, "wifi", &j, p, &st), 0);
         assert_int_equal(j.phase, p);
         assert_true(journal_load(d->journals, "wifi", &back, &st));
@@ -136,6 +138,17 @@ test_enrolment_round_trip(void **state)
     assert_string_equal(back.subject, "CN=alice,O=Corp");
     assert_int_equal(g_strv_length(back.sans), 2);
     assert_string_equal(back.sans[1], "email:alice@corp.example");
+    assert_false(back.key_named);
+    journal_clear(&back);
+    /* Kept pending: its key named, its next try. */
+    j.key_named = TRUE;
+    j.next_try = 4321;
+    assert_int_equal(
+        journal_save(d->journals, "laptop", &j, JOURNAL_PENDING, &st), 0);
+    assert_true(journal_load(d->journals, "laptop", &back, &st));
+    assert_int_equal(back.phase, JOURNAL_PENDING);
+    assert_true(back.key_named);
+    assert_int_equal(back.next_try, 4321);
     journal_clear(&back);
     journal_clear(&j);
 }
@@ -173,6 +186,15 @@ test_nonsense_refused(void **state)
         {"kind=enrolment\nphase=grace\nnew-key-id=bmV3\nrekey=true\nkey=e\n"
          "subject=CN=x\n",
          "not a possible enrolment"},
+        {"kind=enrolment\nphase=pending\nnew-key-id=bmV3\nrekey=true\nkey=e\n"
+         "subject=CN=x\n",
+         "not a possible enrolment"},
+        {"kind=enrolment\nphase=requesting\nnew-key-id=bmV3\nrekey=true\n"
+         "key=e\nsubject=CN=x\nkey-named=true\n",
+         "named before"},
+        {"kind=renewal\nphase=pending\nold-key-id=b2xk\nnew-key-id=bmV3\n"
+         "rekey=true\n",
+         "never kept pending"},
         {"kind=enrolment\nphase=requesting\nnew-key-id=bmV3\nrekey=true\n",
          "not a possible enrolment"},
     };

@@ -77,6 +77,13 @@ test_renewal_keys_and_doubles(void **state)
     assert_false(naming_is_renewal_key("wifi"));
     assert_false(naming_is_renewal_key("wifi~2"));
     assert_false(naming_is_renewal_key("next"));
+    assert_true(naming_is_unlisted("wifi~next"));
+    assert_true(naming_is_unlisted("acme-account.corp"));
+    assert_true(naming_is_unlisted("acme-account.corp~2"));
+    assert_true(naming_is_acme_account("acme-account.corp"));
+    assert_false(naming_is_unlisted("wifi"));
+    assert_false(naming_is_unlisted("acme-accounts"));
+    assert_false(naming_is_unlisted("my-acme-account.corp"));
     char *second = naming_nth("wifi", 2);
     assert_string_equal(second, "wifi~2");
     assert_false(naming_is_renewal_key(second));

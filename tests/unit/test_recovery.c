@@ -15,7 +15,11 @@ static enum recovery_action
 decide(enum journal_phase phase, enum recovery_token token, gboolean claimed,
        gint64 grace_until)
 {
-    struct recovery_facts f = {phase, token, claimed, NOW, grace_until};
+    struct recovery_facts f = {.phase = phase,
+                               .token = token,
+                               .claimed = claimed,
+                               .now = NOW,
+                               .grace_until = grace_until};
     return recovery_decide(&f);
 }
 
@@ -27,6 +31,7 @@ test_each_phase_when_ready(void **state)
     static const enum recovery_action want[JOURNAL_PHASES] = {
         [JOURNAL_GENERATING] = RECOVERY_ROLL_BACK,
         [JOURNAL_REQUESTING] = RECOVERY_ROLL_BACK,
+        [JOURNAL_PENDING] = RECOVERY_ASK_AGAIN,
         [JOURNAL_ISSUED] = RECOVERY_FINISH,
         [JOURNAL_SWITCHING] = RECOVERY_FINISH,
         [JOURNAL_GRACE] = RECOVERY_END_GRACE,
@@ -86,6 +91,43 @@ test_grace_time(void **state)
         RECOVERY_FINISH);
 }
 
+static enum recovery_action
+decide_pending(enum recovery_token token, gint64 next_try, gboolean settle)
+{
+    struct recovery_facts f = {.phase = JOURNAL_PENDING,
+                               .token = token,
+                               .now = NOW,
+                               .next_try = next_try,
+                               .settle = settle};
+    return recovery_decide(&f);
+}
+
+/* A pending enrolment is asked again at next_try, not a second before,
+ * and given up (its key goes) only when it must come to an end. */
+static void
+test_pending(void **state)
+{
+    (void)state;
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_READY, NOW + 1, FALSE),
+                     RECOVERY_NOTHING);
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_READY, NOW, FALSE),
+                     RECOVERY_ASK_AGAIN);
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_LOCKED, NOW + 1, FALSE),
+                     RECOVERY_NOTHING);
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_ABSENT, NOW - 1, FALSE),
+                     RECOVERY_WAIT);
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_READY, NOW + 99, TRUE),
+                     RECOVERY_ROLL_BACK);
+    assert_int_equal(decide_pending(RECOVERY_TOKEN_LOCKED, NOW + 99, TRUE),
+                     RECOVERY_WAIT);
+    /* Settling leaves the other phases as they were. */
+    struct recovery_facts f = {.phase = JOURNAL_ISSUED,
+                               .token = RECOVERY_TOKEN_READY,
+                               .now = NOW,
+                               .settle = TRUE};
+    assert_int_equal(recovery_decide(&f), RECOVERY_FINISH);
+}
+
 int
 main(void)
 {
@@ -94,6 +136,7 @@ main(void)
         cmocka_unit_test(test_claimed_is_never_touched),
         cmocka_unit_test(test_token_not_ready),
         cmocka_unit_test(test_grace_time),
+        cmocka_unit_test(test_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

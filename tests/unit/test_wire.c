@@ -706,6 +706,67 @@ decode_export(struct tessera_reader *r)
 }
 
 static void
+encode_keygen_sans(struct tessera_writer *w)
+{
+    struct tessera_keygen_sans_request req = {
+        .key = {"laptop", "Work Card", "ec-p256", "CN=laptop"},
+        .n_sans = 2,
+        .sans = {"dns:laptop.corp.example", "upn:alice@corp.example"},
+    };
+    tessera_encode_keygen_sans(w, &req);
+}
+
+static bool
+decode_keygen_sans(struct tessera_reader *r)
+{
+    struct tessera_keygen_sans_request req;
+    bool ok = tessera_decode_keygen_sans(r, &req);
+    if (ok)
+        tessera_keygen_sans_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_import_into(struct tessera_writer *w)
+{
+    struct tessera_import_request req = {
+        .name = "laptop",
+        .n_certs = 1,
+        .certs = {{sample_bytes, sizeof(sample_bytes)}},
+        .replace = 1,
+        .ca = "corp",
+    };
+    tessera_encode_import(w, &req);
+}
+
+static bool
+decode_import_into(struct tessera_reader *r)
+{
+    struct tessera_import_request req;
+    bool ok = tessera_decode_import_into(r, &req);
+    if (ok)
+        tessera_import_request_clear(&req);
+    return ok;
+}
+
+static void
+encode_forget(struct tessera_writer *w)
+{
+    struct tessera_forget_request req = {"laptop", 1};
+    tessera_encode_forget(w, &req);
+}
+
+static bool
+decode_forget(struct tessera_reader *r)
+{
+    struct tessera_forget_request req;
+    bool ok = tessera_decode_forget(r, &req);
+    if (ok)
+        free(req.name);
+    return ok;
+}
+
+static void
 encode_enroll(struct tessera_writer *w)
 {
     struct tessera_enroll_request req = sample_enroll();
@@ -789,6 +850,9 @@ static const struct frame {
     {TESSERA_MSG_KEYGEN, encode_keygen, decode_keygen},
     {TESSERA_MSG_IMPORT, encode_import, decode_import},
     {TESSERA_MSG_EXPORT, encode_export, decode_export},
+    {TESSERA_MSG_KEYGEN_SANS, encode_keygen_sans, decode_keygen_sans},
+    {TESSERA_MSG_IMPORT_INTO, encode_import_into, decode_import_into},
+    {TESSERA_MSG_FORGET, encode_forget, decode_forget},
     {TESSERA_MSG_ENROLL, encode_enroll, decode_enroll},
     {TESSERA_MSG_RENEW, encode_renew, decode_name},
     {TESSERA_MSG_OK, encode_ok, decode_ok},
@@ -944,6 +1008,62 @@ test_control_frames_round_trip(void **state)
     assert_memory_equal(import.certs[1].data, sample_bytes,
                         sizeof(sample_bytes));
     tessera_import_request_clear(&import);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_keygen_sans(&w);
+    r = reader_after_type(&w, TESSERA_MSG_KEYGEN_SANS);
+    struct tessera_keygen_sans_request keygen_sans;
+    assert_true(tessera_decode_keygen_sans(&r, &keygen_sans));
+    assert_string_equal(keygen_sans.key.subject, "CN=laptop");
+    assert_int_equal(keygen_sans.n_sans, 2);
+    assert_string_equal(keygen_sans.sans[1], "upn:alice@corp.example");
+    tessera_keygen_sans_request_clear(&keygen_sans);
+    tessera_writer_clear(&w);
+
+    /* Without SANs, the KEYGEN an older agent knows. */
+    struct tessera_keygen_sans_request bare = {
+        .key = {"laptop", "Work Card", "ec-p256", "CN=laptop"}};
+    tessera_writer_init(&w);
+    tessera_encode_keygen_sans(&w, &bare);
+    r = reader_after_type(&w, TESSERA_MSG_KEYGEN);
+    assert_true(tessera_decode_keygen(&r, &keygen));
+    tessera_keygen_request_clear(&keygen);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_import_into(&w);
+    r = reader_after_type(&w, TESSERA_MSG_IMPORT_INTO);
+    assert_true(tessera_decode_import_into(&r, &import));
+    assert_string_equal(import.name, "laptop");
+    assert_int_equal(import.replace, 1);
+    assert_string_equal(import.ca, "corp");
+    tessera_import_request_clear(&import);
+    tessera_writer_clear(&w);
+
+    /* --replace alone: no profile. */
+    struct tessera_import_request replace = {
+        .name = "laptop",
+        .n_certs = 1,
+        .certs = {{sample_bytes, sizeof(sample_bytes)}},
+        .replace = 1,
+    };
+    tessera_writer_init(&w);
+    tessera_encode_import(&w, &replace);
+    r = reader_after_type(&w, TESSERA_MSG_IMPORT_INTO);
+    assert_true(tessera_decode_import_into(&r, &import));
+    assert_null(import.ca);
+    tessera_import_request_clear(&import);
+    tessera_writer_clear(&w);
+
+    tessera_writer_init(&w);
+    encode_forget(&w);
+    r = reader_after_type(&w, TESSERA_MSG_FORGET);
+    struct tessera_forget_request forget;
+    assert_true(tessera_decode_forget(&r, &forget));
+    assert_string_equal(forget.name, "laptop");
+    assert_int_equal(forget.delete_keys, 1);
+    free(forget.name);
     tessera_writer_clear(&w);
 
     tessera_writer_init(&w);
