@@ -32,7 +32,11 @@
 
 #define KEY_ID_LEN 16
 
-/* "CN=alice,O=Corp" or "/CN=alice/O=Corp"; "\," escapes a comma. */
+/*
+ * "CN=alice,O=Corp" (RFC 4514: the most specific RDN first, so the last in
+ * the DER) or "/O=Corp/CN=alice" (OpenSSL's: in DER order); "\," escapes a
+ * comma.
+ */
 static X509_NAME *
 parse_subject(const char *text)
 {
@@ -58,7 +62,7 @@ parse_subject(const char *text)
             *eq = '\0';
             ok = X509_NAME_add_entry_by_txt(
                      name, g_strstrip(field), MBSTRING_UTF8,
-                     (unsigned char *)eq + 1, -1, -1, 0) == 1;
+                     (unsigned char *)eq + 1, -1, slashes ? -1 : 0, 0) == 1;
         }
         g_string_truncate(part, 0);
         if (*p == '\0')

@@ -43,7 +43,8 @@ static const struct cli_option keygen_options[] = {
     {"token", CLI_TOKEN, "TOKEN", CLI_REQUIRED,
      "the token to generate the key on: its label or a pkcs11: URI"},
     {"subject", CLI_TEXT, "DN", CLI_REQUIRED,
-     "the CSR's subject, such as `CN=alice,O=Corp`"},
+     "the CSR's subject in RFC 4514 order, most specific first, such as "
+     "`CN=alice,O=Corp` (or OpenSSL's `/O=Corp/CN=alice`)"},
     {"key", CLI_KEY_SPEC, "SPEC", 0,
      "the key type (default ec-p256; ed25519 only where the token offers "
      "CKM_EDDSA)"},
@@ -77,7 +78,7 @@ static const struct cli_option enroll_options[] = {
     {"ca", CLI_TEXT, "PROFILE", CLI_REQUIRED,
      "the CA profile, a `[ca PROFILE]` group of agent.conf"},
     {"subject", CLI_TEXT, "DN", CLI_REQUIRED,
-     "the subject to ask for, such as `CN=alice,O=Corp`"},
+     "the subject to ask for in RFC 4514 order, such as `CN=alice,O=Corp`"},
     {"san", CLI_TEXT, "KIND:VALUE", CLI_REPEATABLE,
      "a subject alternative name to ask for; KIND is dns, email, uri, ip "
      "or upn"},

@@ -155,6 +155,25 @@ wait "$reader"
 check "which stays a FIFO" test -p "$T/csr.fifo"
 check_output "and the reader got the CSR" "BEGIN CERTIFICATE REQUEST" cat "$T/from-fifo.csr"
 
+# Subjects in RFC 4514 order both ways: the string names the most specific
+# RDN first, the DER has it last (as openssl req -subj "/O=Corp/CN=alice").
+check "keygen takes a subject in RFC 4514 order" \
+    "$TESSERA" keygen rfc4514 --token "Test Token" --subject "CN=alice,O=Corp" \
+    --out "$T/rfc4514.csr"
+check_output "which its CSR encodes with O before CN" '^subject=O = Corp, CN = alice$' \
+    openssl req -in "$T/rfc4514.csr" -noout -subject
+issue "$T/ca" "$T/rfc4514.csr" "$T/rfc4514.pem" client.ext
+"$TESSERA" import rfc4514 --cert "$T/rfc4514.pem" >/dev/null
+check_output "and tessera list shows as it was typed" "rfc4514 .* CN=alice,O=Corp" \
+    "$TESSERA" list
+check_output "so does --json" '^CN=alice,O=Corp$' \
+    bash -o pipefail -c "'$TESSERA' list --json | jq -r '.[] | select(.name == \"rfc4514\") | .subject'"
+# Each failure of renew says which it is.
+check_fails "renew of an unknown name says there is no such identity" \
+    '^tessera: no identity named "nosuch"$' "$TESSERA" renew nosuch
+check_fails "renew of an imported identity says it was not enrolled" \
+    "identity rfc4514 was not enrolled" "$TESSERA" renew rfc4514
+
 # A headless unlock through pin-file in the config.
 stop_agent
 mkdir -p "$XDG_CONFIG_HOME/tessera"

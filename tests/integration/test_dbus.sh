@@ -61,7 +61,7 @@ check_output "Enroll makes an identity through the CA profile" \
     "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=laptop,O=Tessera Test'>, 'san': <['dns:laptop.corp.example']>}"
 ID=$AGENT/identity/laptop
 check_output "its object carries subject, issuer and key type" \
-    "'KeyType': <'EC-256'>, 'Subject': <'O=Tessera Test,CN=laptop'>, 'Issuer': <'CN=Tessera Test CA'>" \
+    "'KeyType': <'EC-256'>, 'Subject': <'CN=laptop,O=Tessera Test'>, 'Issuer': <'CN=Tessera Test CA'>" \
     call "$ID" org.freedesktop.DBus.Properties.GetAll org.tessera.Agent1.Identity
 check_output "its state is ready and its key reference a tessera: URI" \
     "<'tessera:laptop'>" prop "$ID" .Identity KeyReference

@@ -97,7 +97,7 @@ check_output "the enrolment is recorded for renewal" "ca=corp" \
     cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
 start_server -www
 check_output "the enrolled identity authenticates a mutual-TLS handshake" \
-    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+    "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
 check_output "enroll an RSA-3072 identity" "enrolled desk" \
     enroll desk corp --key rsa3072
 check_output "enroll through an exec helper" "issuer  CN=Tessera Test CA" \
@@ -198,7 +198,7 @@ check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
     enroll ghost corp "${sans[@]}"
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
-    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+    "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
 
 # --- SIGTERM while a helper runs: the agent stops within seconds, the
 # helper's group with it, the enrolment rolled back.
