@@ -771,6 +771,8 @@ on_event(const struct agent_event *event, gpointer data)
         g_main_context_invoke(NULL, deliver, e);
         return;
     }
+    case AGENT_EVENT_PROGRESS: /* for the client that asked, not the bus */
+        return;
     default:
         request_sync(d);
     }

@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "builtin.h"
 #include "config.h"
+#include "events.h"
 #include "files.h"
 #include "naming.h"
 #include "objects.h"
@@ -295,6 +296,10 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     X509_NAME *subject = parse_subject(req->subject);
     GBytes *key_id = agent_new_key_id();
     int rc = -1;
+    if (key_id != NULL)
+        agent_events_progress(agent->events, req->name, TESSERA_STEP_GENERATING,
+                              0, "generating a %s key on token \"%s\"",
+                              req->key_spec, token_label(token));
     if (key_id == NULL)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot draw a random key id");

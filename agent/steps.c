@@ -107,16 +107,23 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
     if (!save(agent, name, j, JOURNAL_GENERATING, st))
         goto out;
     agent_test_point(name, "generating");
-    if (!same_key &&
-        transition_make_next(agent, token, name, &spec, j->new_id, st) < 0)
-        goto out;
+    if (!same_key) {
+        agent_events_progress(agent->events, name, TESSERA_STEP_GENERATING, 0,
+                              "generating its new %s key on token \"%s\"",
+                              j->key_spec, token_label(token));
+        if (transition_make_next(agent, token, name, &spec, j->new_id, st) < 0)
+            goto out;
+    }
     agent_test_point(name, "generated");
     if (!save(agent, name, j, JOURNAL_REQUESTING, st))
         goto out;
     agent_test_point(name, "requesting");
     if (make_csr(agent, key_name, req, &csr, st) < 0)
         goto out;
+    agent_events_progress(agent->events, name, TESSERA_STEP_CSR_SIGNED, 0,
+                          "CSR signed by its %s key", same_key ? "" : "new ");
     struct agent_certify_request certify = {
+        .name = name,
         .ca = j->ca,
         .token = token_label(token),
         .key_name = key_name,
@@ -214,6 +221,9 @@ agent_journal_finish(struct agent *agent, struct agent_token *token,
         transition_switch(agent, token, name, old_id, j->new_id, st) < 0)
         return -1;
     agent_test_point(name, "switched");
+    agent_events_progress(agent->events, name, TESSERA_STEP_STORED, 0,
+                          "certificate stored on token \"%s\" and in use",
+                          token_label(token));
     int rc = j->kind == JOURNAL_ENROLMENT ? record_enrolment(agent, name, j, st)
                                           : enter_grace(agent, name, j, st);
     agent_events_publish(agent->events, AGENT_EVENT_ENROLMENT_RECORDED, name,

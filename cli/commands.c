@@ -166,7 +166,11 @@ const struct cli_command cli_commands[] = {
      "expires, through the same CA.\n\n"
      "While the CA says pending, the agent asks again until --timeout; "
      "Ctrl-C stops it, and the new key is removed. A failed enrolment "
-     "leaves no key behind.",
+     "leaves no key behind.\n\n"
+     "Each step the agent takes (key, CSR, CA asked, pending, issued, "
+     "stored, an exec helper's stderr) is shown on standard error as it "
+     "happens: one redrawn line on a terminal, a line each otherwise, a "
+     "JSON line each with --json.",
      enroll_options, ca_exit_statuses},
     {"renew", cmd_renew, "NAME", true, CLI_IDENTITY,
      "renew an enrolled identity now",
@@ -174,7 +178,7 @@ const struct cli_command cli_commands[] = {
      "unless the CA profile says `rekey=false`. The agent renews on its "
      "own before expiry; `tessera list` shows when. Programs that name the "
      "identity (`tessera:NAME`, a key-reference file) follow the new key "
-     "without any change.",
+     "without any change. Its steps are shown as enroll shows them.",
      renew_options, ca_exit_statuses},
     {"keygen", cmd_keygen, "NAME", true, CLI_TEXT,
      "generate a key on a token and print its CSR",

@@ -38,6 +38,22 @@ tessera_renewal_state_name(uint8_t state)
     return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
 
+const char *
+tessera_progress_step_name(uint8_t step)
+{
+    static const char *const names[] = {
+        [TESSERA_STEP_GENERATING] = "generating",
+        [TESSERA_STEP_CSR_SIGNED] = "csr-signed",
+        [TESSERA_STEP_SUBMITTED] = "submitted",
+        [TESSERA_STEP_PENDING] = "pending",
+        [TESSERA_STEP_ISSUED] = "issued",
+        [TESSERA_STEP_STORED] = "stored",
+        [TESSERA_STEP_HELPER] = "helper",
+    };
+    return step > 0 && step < sizeof(names) / sizeof(names[0]) ? names[step]
+                                                               : "unknown";
+}
+
 void
 tessera_token_state_describe(uint32_t flags, char *buf, size_t size)
 {

@@ -29,6 +29,9 @@ enum tessera_msg {
     TESSERA_MSG_IMPORT = 0x09,
     TESSERA_MSG_ENROLL = 0x0a,
     TESSERA_MSG_RENEW = 0x0b,
+    /* A KEYGEN, ENROLL or RENEW whose steps the client wants as PROGRESS
+     * frames before the reply: the wrapped request's body follows. */
+    TESSERA_MSG_FOLLOW = 0x20,
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,
@@ -39,6 +42,8 @@ enum tessera_msg {
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
     TESSERA_MSG_ENROLL_REPLY = 0x8a,
     TESSERA_MSG_RENEW_REPLY = 0x8b,
+    /* Not a reply: a step of a FOLLOW request, any number before it. */
+    TESSERA_MSG_PROGRESS = 0xa0,
     TESSERA_MSG_ERROR = 0xff,
 };
 

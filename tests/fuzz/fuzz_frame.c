@@ -19,6 +19,7 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_keygen_request keygen = {0};
     struct tessera_import_request import;
     struct tessera_enroll_request enroll;
+    uint8_t wrapped;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_hello(&r, &u32);
@@ -45,6 +46,11 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_enroll(&r, &enroll))
         tessera_enroll_request_clear(&enroll);
+    /* FOLLOW, then what it wraps, as the agent reads it */
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_follow(&r, &wrapped) && wrapped == TESSERA_MSG_RENEW &&
+        tessera_decode_name_request(&r, &name))
+        free(name);
 }
 
 static void
@@ -58,6 +64,7 @@ decode_replies(const uint8_t *data, size_t size)
     struct tessera_error_reply e;
     uint32_t version, total;
     char *agent_version;
+    struct tessera_progress progress;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_ok(&r);
@@ -84,6 +91,9 @@ decode_replies(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_error(&r, &e))
         free(e.message);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_progress(&r, &progress))
+        free(progress.message);
 }
 
 int
