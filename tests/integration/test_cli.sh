@@ -174,6 +174,15 @@ check_fails "renew of an unknown name says there is no such identity" \
 check_fails "renew of an imported identity says it was not enrolled" \
     "identity rfc4514 was not enrolled" "$TESSERA" renew rfc4514
 
+# An RSA-4096 key takes the token seconds: on a terminal keygen shows a
+# spinner, redrawn while it waits (the agent streams its steps).
+script -qec "'$TESSERA' keygen big --token 'Test Token' --key rsa4096 --subject CN=big --out '$T/big.csr'" \
+    /dev/null >"$T/big.out" 2>&1 </dev/null
+check_output "RSA-4096 keygen shows its step on a terminal, redrawn" '^([2-9]|[1-9][0-9]+)$' \
+    bash -c "cat -v '$T/big.out' | grep -o '\^M\^\[\[K[-|/\\] generating a rsa4096 key on token \"Test Token\"' | wc -l"
+check_output "and then says what it generated" "generated rsa4096 key big on token Test Token" \
+    cat "$T/big.out"
+
 # A headless unlock through pin-file in the config.
 stop_agent
 mkdir -p "$XDG_CONFIG_HOME/tessera"
