@@ -737,11 +737,25 @@ agent_server_start(struct agent *agent, const char *path,
     server->progress_subscription =
         agent_events_subscribe(agent->events, on_progress, server);
     server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
-    if (activated)
+    return server;
+}
+
+void
+agent_server_adopt(struct agent_server *server)
+{
+    /* Linux takes a listening socket's peer credentials at listen(). */
+    if (server->path != NULL && listen(server->listen_fd, 64) < 0)
+        g_warning("cannot listen on %s again: %s", server->path,
+                  g_strerror(errno));
+}
+
+void
+agent_server_announce(const struct agent_server *server)
+{
+    if (server->path == NULL)
         g_message("listening on the socket the service manager passed");
     else
-        g_message("listening on %s", path);
-    return server;
+        g_message("listening on %s", server->path);
 }
 
 void

@@ -121,7 +121,7 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
     if (make_csr(agent, key_name, req, &csr, st) < 0)
         goto out;
     agent_events_progress(agent->events, name, TESSERA_STEP_CSR_SIGNED, 0,
-                          "CSR signed by its %s key", same_key ? "" : "new ");
+                          "CSR signed by its %skey", same_key ? "" : "new ");
     struct agent_certify_request certify = {
         .name = name,
         .ca = j->ca,
