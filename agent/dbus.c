@@ -179,6 +179,12 @@ notify(struct agent_dbus *d, const char *summary, const char *body)
         NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }
 
+/*
+ * A certificate past an expiring-days threshold is announced only when
+ * nothing will replace it in time (agent_renewal_at_risk): once per
+ * threshold and certificate, so a failing renewal is told again as expiry
+ * nears, and a healthy one whose renewal is scheduled never.
+ */
 static void
 check_expiry(struct agent_dbus *d, const struct agent_config *cfg,
              const struct agent_identity *id, const char *path)
@@ -197,15 +203,24 @@ check_expiry(struct agent_dbus *d, const struct agent_config *cfg,
     }
     if (crossed == 0)
         return;
-    char *key = g_strdup_printf("%s %u", agent_identity_name(id), crossed);
-    if (!g_hash_table_add(d->expiry_sent, key))
+    char *key = g_strdup_printf("%s %" G_GINT64_FORMAT " %u",
+                                agent_identity_name(id), not_after, crossed);
+    char *why = NULL;
+    if (g_hash_table_contains(d->expiry_sent, key) ||
+        (why = agent_renewal_at_risk(d->agent, id)) == NULL) {
+        g_free(key);
         return;
+    }
+    g_hash_table_add(d->expiry_sent, key);
     tessera_agent1_emit_expiring_soon(d->manager, path, (guint64)not_after,
                                       days_left);
-    char *body = g_strdup_printf("The certificate of %s expires in %u days.",
-                                 agent_identity_name(id), days_left);
+    char *body =
+        g_strdup_printf("The certificate of %s expires in %u days; %s.",
+                        agent_identity_name(id), days_left, why);
+    g_message("%s", body);
     notify(d, "Certificate expiring", body);
     g_free(body);
+    g_free(why);
 }
 
 /* --- methods */
@@ -759,6 +774,8 @@ on_event(const struct agent_event *event, gpointer data)
         g_main_context_invoke(NULL, deliver, e);
         return;
     }
+    case AGENT_EVENT_PROGRESS: /* for the client that asked, not the bus */
+        return;
     default:
         request_sync(d);
     }

@@ -55,18 +55,41 @@ agent_events_unsubscribe(struct agent_events *e, guint id)
     g_rw_lock_writer_unlock(&e->lock);
 }
 
+static void
+deliver(struct agent_events *e, const struct agent_event *event)
+{
+    g_rw_lock_reader_lock(&e->lock);
+    for (guint i = 0; i < e->subscribers->len; i++) {
+        struct subscriber *s =
+            &g_array_index(e->subscribers, struct subscriber, i);
+        s->handler(event, s->data);
+    }
+    g_rw_lock_reader_unlock(&e->lock);
+}
+
 void
 agent_events_publish(struct agent_events *e, enum agent_event_kind kind,
                      const char *name, const struct tessera_status *status)
 {
     if (e == NULL)
         return;
-    struct agent_event event = {kind, name, status};
-    g_rw_lock_reader_lock(&e->lock);
-    for (guint i = 0; i < e->subscribers->len; i++) {
-        struct subscriber *s =
-            &g_array_index(e->subscribers, struct subscriber, i);
-        s->handler(&event, s->data);
-    }
-    g_rw_lock_reader_unlock(&e->lock);
+    struct agent_event event = {kind, name, status, NULL};
+    deliver(e, &event);
+}
+
+void
+agent_events_progress(struct agent_events *e, const char *name,
+                      enum tessera_progress_step step, guint seconds,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_message("%s: %s", name, message);
+    struct tessera_progress progress = {(uint8_t)step, seconds, message};
+    struct agent_event event = {AGENT_EVENT_PROGRESS, name, NULL, &progress};
+    if (e != NULL)
+        deliver(e, &event);
+    g_free(message);
 }

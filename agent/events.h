@@ -13,6 +13,7 @@
 #define TESSERA_AGENT_EVENTS_H
 
 #include "../common/errors.h"
+#include "../common/messages.h"
 
 #include <glib.h>
 
@@ -33,12 +34,16 @@ enum agent_event_kind {
     AGENT_EVENT_ENROLMENT_RECORDED,
     /* A new configuration is in force (Reload, SIGHUP, Forget). */
     AGENT_EVENT_CONFIG_CHANGED,
+    /* A step of name's key generation, enrolment or renewal (progress),
+     * published on the thread doing the work. */
+    AGENT_EVENT_PROGRESS,
 };
 
 struct agent_event {
     enum agent_event_kind kind;
-    const char *name;                    /* the identity, or NULL */
-    const struct tessera_status *status; /* what failed, or NULL */
+    const char *name;                        /* the identity, or NULL */
+    const struct tessera_status *status;     /* what failed, or NULL */
+    const struct tessera_progress *progress; /* AGENT_EVENT_PROGRESS only */
 };
 
 typedef void (*agent_event_handler)(const struct agent_event *event,
@@ -58,5 +63,10 @@ void agent_events_unsubscribe(struct agent_events *events, guint id);
 void agent_events_publish(struct agent_events *events,
                           enum agent_event_kind kind, const char *name,
                           const struct tessera_status *status);
+/* A step of name's work: logged, and published as AGENT_EVENT_PROGRESS
+ * (seconds: until the next try, for TESSERA_STEP_PENDING). */
+void agent_events_progress(struct agent_events *events, const char *name,
+                           enum tessera_progress_step step, guint seconds,
+                           const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 
 #endif

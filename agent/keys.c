@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "builtin.h"
 #include "config.h"
+#include "events.h"
 #include "files.h"
 #include "naming.h"
 #include "objects.h"
@@ -34,7 +35,11 @@
 
 #define KEY_ID_LEN 16
 
-/* "CN=alice,O=Corp" or "/CN=alice/O=Corp"; "\," escapes a comma. */
+/*
+ * "CN=alice,O=Corp" (RFC 4514: the most specific RDN first, so the last in
+ * the DER) or "/O=Corp/CN=alice" (OpenSSL's: in DER order); "\," escapes a
+ * comma.
+ */
 static X509_NAME *
 parse_subject(const char *text)
 {
@@ -60,7 +65,7 @@ parse_subject(const char *text)
             *eq = '\0';
             ok = X509_NAME_add_entry_by_txt(
                      name, g_strstrip(field), MBSTRING_UTF8,
-                     (unsigned char *)eq + 1, -1, -1, 0) == 1;
+                     (unsigned char *)eq + 1, -1, slashes ? -1 : 0, 0) == 1;
         }
         g_string_truncate(part, 0);
         if (*p == '\0')
@@ -79,8 +84,10 @@ char *
 agent_subject_text(const X509_NAME *name)
 {
     GString *text = g_string_new(NULL);
-    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+    /* RFC 4514's order, which parse_subject reads back: the last first. */
+    int count = X509_NAME_entry_count(name);
+    for (int i = 0; i < count; i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, count - 1 - i);
         const ASN1_STRING *value = X509_NAME_ENTRY_get_data(e);
         unsigned char *utf8 = NULL;
         int len = ASN1_STRING_to_UTF8(&utf8, value);
@@ -385,6 +392,10 @@ agent_keygen(struct agent *agent, const struct tessera_keygen_request *req,
     X509_NAME *subject = parse_subject(req->subject);
     GBytes *key_id = agent_new_key_id();
     int rc = -1;
+    if (key_id != NULL)
+        agent_events_progress(agent->events, req->name, TESSERA_STEP_GENERATING,
+                              0, "generating a %s key on token \"%s\"",
+                              req->key_spec, token_label(token));
     if (key_id == NULL)
         tessera_status_set(st, TESSERA_ERR_INTERNAL,
                            "cannot draw a random key id");

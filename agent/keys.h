@@ -21,7 +21,7 @@ struct agent;
 
 /* A name as keygen's subject is typed (CN=alice,O=Corp, a backslash
  * before a comma in a value), so that it makes that name again: in the
- * name's own order. */
+ * order of RFC 4514, the last RDN first. */
 char *agent_subject_text(const X509_NAME *name);
 /* "dns:host", "email:a@b", "uri:...", "ip:addr", "upn:a@corp" as a
  * subjectAltName extension; NULL with st for anything else. */

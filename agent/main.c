@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /*
@@ -35,6 +36,49 @@
  * however it is registered.
  */
 const int tessera_agent_marker = 1;
+
+/* Set once the agent has left its terminal: the log goes to the journal,
+ * else to syslog, and nothing more to the terminal that started it. */
+static gboolean to_system_log;
+
+static const char *
+log_field(const GLogField *fields, gsize n, const char *key)
+{
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, key) == 0 && fields[i].length < 0)
+            return fields[i].value;
+    return NULL;
+}
+
+/* The journal's priorities for GLib's levels, as GLib gives them. */
+static int
+syslog_priority(GLogLevelFlags level)
+{
+    if (level & G_LOG_LEVEL_ERROR)
+        return LOG_ERR;
+    if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+        return LOG_WARNING;
+    if (level & G_LOG_LEVEL_MESSAGE)
+        return LOG_NOTICE;
+    if (level & G_LOG_LEVEL_INFO)
+        return LOG_INFO;
+    return LOG_DEBUG;
+}
+
+static GLogWriterOutput
+write_log(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+    if (!to_system_log)
+        return g_log_writer_default(level, fields, n, data);
+    if (g_log_writer_default_would_drop(level,
+                                        log_field(fields, n, "GLIB_DOMAIN")))
+        return G_LOG_WRITER_HANDLED;
+    if (g_log_writer_journald(level, fields, n, data) == G_LOG_WRITER_HANDLED)
+        return G_LOG_WRITER_HANDLED;
+    const char *message = log_field(fields, n, "MESSAGE");
+    syslog(syslog_priority(level), "%s", message ? message : "");
+    return G_LOG_WRITER_HANDLED;
+}
 
 static gboolean
 on_quit(gpointer data)
@@ -82,12 +126,19 @@ daemonize(void)
         do
             n = read(ready[0], &ok, 1);
         while (n < 0 && errno == EINTR);
+        if (n != 1 || ok != 1)
+            fprintf(stderr, "tessera-agent: the agent did not start; its log "
+                            "(the journal, or syslog) says why\n");
         _exit(n == 1 && ok == 1 ? 0 : 1);
     }
     close(ready[0]);
     setsid();
-    if (!freopen("/dev/null", "r", stdin))
+    if (!freopen("/dev/null", "r", stdin) ||
+        !freopen("/dev/null", "w", stdout) ||
+        !freopen("/dev/null", "w", stderr))
         return -1;
+    openlog("tessera-agent", LOG_PID, LOG_USER);
+    to_system_log = TRUE;
     return ready[1];
 }
 
@@ -141,7 +192,9 @@ main(int argc, char **argv)
     char **modules = NULL;
     GOptionEntry entries[] = {
         {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
-         "Stay in the foreground and log to stderr", NULL},
+         "Stay in the foreground and log to stderr (else: to the journal, or "
+         "syslog)",
+         NULL},
         {"system", 0, 0, G_OPTION_ARG_NONE, &system,
          "Be the system agent, for the machine's identities: serve root and "
          "[agent] allow-users= and allow-groups=, on the system bus; PINs "
@@ -190,6 +243,7 @@ main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #endif
     signal(SIGPIPE, SIG_IGN);
+    g_log_set_writer_func(write_log, NULL, NULL);
 
     GOptionContext *ctx = g_option_context_new("- Tessera credential agent");
     g_option_context_set_summary(
@@ -223,13 +277,24 @@ main(int argc, char **argv)
         fprintf(stderr, "tessera-agent: %s\n", st.message);
         goto out;
     }
+    agent.events = agent_events_new();
+    /* Before the modules load (seconds, with a TPM module and no TPM) and
+     * before the terminal is left: a second agent says so at once. The
+     * socket accepts once the main loop runs. */
+    server = agent_server_start(&agent, socket_path, &st);
+    if (server == NULL) {
+        fprintf(stderr, "tessera-agent: %s\n", st.message);
+        goto out;
+    }
     if (!foreground && (ready_fd = daemonize()) < 0) {
         fprintf(stderr, "tessera-agent: cannot go to the background: %s\n",
                 g_strerror(errno));
         goto out;
     }
 
-    agent.events = agent_events_new();
+    if (!foreground)
+        agent_server_adopt(server);
+    agent_server_announce(server);
     agent_registry_init(&agent);
     agent_renewals_init(&agent);
     agent.claims = agent_claims_new(agent.events);
@@ -250,11 +315,6 @@ main(int argc, char **argv)
         agent_rescan(&agent);
     /* Files a renewal changed while the agent was not running. */
     agent_publish_all(&agent);
-    server = agent_server_start(&agent, socket_path, &st);
-    if (server == NULL) {
-        g_critical("%s", st.message);
-        goto out;
-    }
     dbus = agent_dbus_start(&agent);
     watch = agent_watch_start(&agent);
     suspend = agent_suspend_start(&agent);

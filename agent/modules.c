@@ -2,11 +2,101 @@
 #include "modules.h"
 #include "p11.h"
 
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* What a module may print while it initialises, kept for the log. */
+#define SAID_MAX 4096
+
 struct agent_modules {
     CK_FUNCTION_LIST **list; /* NULL-terminated */
-    gboolean from_registry;  /* p11-kit allocated list */
     GPtrArray *held;         /* CK_FUNCTION_LIST *: see modules_hold */
 };
+
+/*
+ * C_Initialize with the module's stderr caught: a registered module that
+ * cannot work here says so there at length (tpm2-pkcs11 without a TPM:
+ * a dozen TCTI errors, a GLib CRITICAL), which is for the debug log; the
+ * agent says in one line what became of the module. *said: what it
+ * printed, or NULL.
+ */
+static CK_RV
+initialize_caught(CK_FUNCTION_LIST *module, char **said)
+{
+    *said = NULL;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int caught = memfd_create("module-stderr", MFD_CLOEXEC);
+    if (saved < 0 || caught < 0 || dup2(caught, STDERR_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (caught >= 0)
+            close(caught);
+        return p11_kit_module_initialize(module);
+    }
+    CK_RV rv = p11_kit_module_initialize(module);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char text[SAID_MAX];
+    ssize_t n = pread(caught, text, sizeof(text) - 1, 0);
+    close(caught);
+    if (n > 0)
+        *said = g_strstrip(g_strndup(text, (gsize)n));
+    return rv;
+}
+
+/* A module that holds trust anchors only (p11-kit's trust-policy option,
+ * p11-kit-trust): no private key can be on it. */
+static gboolean
+trust_only(CK_FUNCTION_LIST *module)
+{
+    char *policy = p11_kit_config_option(module, "trust-policy");
+    gboolean yes = policy != NULL && g_ascii_strcasecmp(policy, "yes") == 0;
+    free(policy);
+    return yes;
+}
+
+/* p11-kit's registered modules that can hold keys and initialise: a
+ * module that cannot is one INFO line and left out. */
+static CK_FUNCTION_LIST **
+load_registered(struct tessera_status *st)
+{
+    CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, 0);
+    if (all == NULL) {
+        tessera_status_set(st, TESSERA_ERR_INTERNAL,
+                           "p11-kit could not load the registered modules: %s",
+                           p11_kit_message());
+        return NULL;
+    }
+    GPtrArray *used = g_ptr_array_new();
+    for (CK_FUNCTION_LIST **p = all; *p != NULL; p++) {
+        char *name = modules_name(*p);
+        char *said = NULL;
+        CK_RV rv = CKR_OK;
+        gboolean trust = trust_only(*p);
+        if (trust)
+            g_info("PKCS#11 module %s holds trust anchors only: not used",
+                   name);
+        else if ((rv = initialize_caught(*p, &said)) != CKR_OK)
+            g_info("PKCS#11 module %s is not used: it failed to initialise "
+                   "(%s)",
+                   name, p11_kit_strerror(rv));
+        if (said != NULL)
+            g_debug("PKCS#11 module %s said while initialising: %s", name,
+                    said);
+        if (rv == CKR_OK && !trust)
+            g_ptr_array_add(used, *p);
+        else
+            p11_kit_module_release(*p);
+        g_free(said);
+        g_free(name);
+    }
+    free(all); /* p11-kit's array; the modules are in used or released */
+    g_ptr_array_add(used, NULL);
+    return (CK_FUNCTION_LIST **)g_ptr_array_free(used, FALSE);
+}
 
 struct agent_modules *
 modules_load(char *const *paths, struct tessera_status *st)
@@ -14,13 +104,7 @@ modules_load(char *const *paths, struct tessera_status *st)
     struct agent_modules *m = g_new0(struct agent_modules, 1);
     m->held = g_ptr_array_new();
     if (paths == NULL) {
-        m->list = p11_kit_modules_load_and_initialize(0);
-        m->from_registry = TRUE;
-        if (m->list == NULL) {
-            tessera_status_set(st, TESSERA_ERR_INTERNAL,
-                               "p11-kit could not load the registered "
-                               "modules: %s",
-                               p11_kit_message());
+        if ((m->list = load_registered(st)) == NULL) {
             modules_free(m);
             return NULL;
         }
@@ -110,10 +194,7 @@ modules_free(struct agent_modules *m)
     for (CK_FUNCTION_LIST **p = m->list; p && *p; p++)
         if (!held(m, *p))
             p11_kit_module_release(*p);
-    if (m->from_registry)
-        free(m->list); /* p11-kit allocated the array */
-    else
-        g_free(m->list);
+    g_free(m->list);
     g_ptr_array_unref(m->held);
     g_free(m);
 }

@@ -107,6 +107,13 @@ agent_renew_claimed(struct agent *agent, const char *name, int client_fd,
                     struct tessera_blob *leaf, struct tessera_status *st)
 {
     struct enrolment_record record;
+    struct agent_identity *known = agent_identity_find(agent, name);
+    agent_identity_unref(known);
+    if (known == NULL) {
+        tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
+                           "no identity named \"%s\"", name);
+        return -1;
+    }
     if (!record_read(agent->state, name, &record)) {
         tessera_status_set(st, TESSERA_ERR_INVALID,
                            "identity %s was not enrolled with `tessera "

@@ -414,6 +414,65 @@ agent_renewal_describe(struct agent *agent, const struct agent_identity *id,
     g_mutex_unlock(&r->lock);
 }
 
+/* One failed attempt may be a passing outage; the next one retried. */
+#define FAILURES_AT_RISK 2
+
+/* An enrolment whose CA profile is no longer in the configuration. */
+static char *
+profile_missing(struct agent *agent, const char *name)
+{
+    struct enrolment_record e;
+    if (!record_read(agent->state, name, &e))
+        return NULL;
+    struct agent_config *cfg = agent_config_get(agent);
+    char *why = agent_config_ca(cfg, e.ca) == NULL
+                    ? g_strdup_printf("its CA profile [ca %s] is not in "
+                                      "agent.conf",
+                                      e.ca)
+                    : NULL;
+    agent_config_unref(cfg);
+    record_clear(&e);
+    return why;
+}
+
+/* What in the renewal's state keeps it from happening, or NULL. */
+static char *
+state_at_risk(const struct tessera_identity_summary *s, guint failures)
+{
+    if (failures >= FAILURES_AT_RISK)
+        return g_strdup_printf("its renewal failed %u times: %s", failures,
+                               s->renewal_error);
+    if (s->renewal_state == TESSERA_RENEWAL_WAITING_TOKEN)
+        return g_strdup("its renewal waits for its token");
+    if (s->renewal_state == TESSERA_RENEWAL_WAITING_PIN)
+        return g_strdup("its renewal waits for its PIN");
+    return NULL;
+}
+
+char *
+agent_renewal_at_risk(struct agent *agent, const struct agent_identity *id)
+{
+    const char *name = agent_identity_name(id);
+    /* An enrolment or renewal under way decides; its end is an event. */
+    if (agent_claim_held(agent->claims, name, NULL))
+        return NULL;
+    struct tessera_identity_summary s = {0};
+    agent_renewal_describe(agent, id, &s);
+    if (s.renewal_state == TESSERA_RENEWAL_NONE) {
+        tessera_identity_summary_clear(&s);
+        return g_strdup("nothing renews it: it was not enrolled with a CA "
+                        "profile");
+    }
+    g_mutex_lock(&agent->renewals->lock);
+    guint failures = renewal_of(agent->renewals, name)->failures;
+    g_mutex_unlock(&agent->renewals->lock);
+    char *why = profile_missing(agent, name);
+    if (why == NULL)
+        why = state_at_risk(&s, failures);
+    tessera_identity_summary_clear(&s);
+    return why;
+}
+
 char *
 agent_renewal_last_error(struct agent *agent, const char *name)
 {

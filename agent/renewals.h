@@ -38,6 +38,14 @@ void agent_renewal_forget(struct agent *agent, const char *name);
  * (0: no longer): what list and D-Bus show for its key. */
 void agent_renewal_note_pending(struct agent *agent, const char *name,
                                 gint64 next_try);
+/*
+ * Why the identity's certificate will not be replaced by itself, or NULL
+ * when its renewal is scheduled and healthy: not enrolled, its CA profile
+ * gone from agent.conf, failing attempt after attempt, or waiting for its
+ * token or PIN. What expiry warnings are for.
+ */
+char *agent_renewal_at_risk(struct agent *agent,
+                            const struct agent_identity *id);
 /* The last thing about NAME that failed (a signature, a renewal, a due
  * renewal waiting for its PIN), or NULL; cleared by a renewal. */
 char *agent_renewal_last_error(struct agent *agent, const char *name);

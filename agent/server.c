@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "control.h"
 #include "peers.h"
+#include "events.h"
 #include "registry.h"
 #include "renewals.h"
 #include "signer.h"
@@ -36,6 +37,7 @@ struct agent_server {
     uid_t uid;
     GMutex lock;
     GPtrArray *connections; /* struct connection *, joined when finished */
+    guint progress_subscription;
 };
 
 struct connection {
@@ -50,6 +52,10 @@ struct connection {
 
 /* What the dispatcher tells the connection loop. */
 enum verdict { KEEP_OPEN, CLOSE };
+
+/* The connection whose FOLLOW request this thread is working on: the
+ * steps published on this thread meanwhile are its. */
+static GPrivate following;
 
 static void reply_error(struct tessera_writer *out, int code, const char *fmt,
                         ...) __attribute__((format(printf, 3, 4)));
@@ -399,6 +405,46 @@ handle_forget(struct agent *agent, struct tessera_reader *r,
     free(req.name);
 }
 
+/* Written as they happen, on the thread doing the work, which is the
+ * connection's: in order, and before its reply. A client that went away
+ * is found out by the reply's write. */
+static void
+on_progress(const struct agent_event *event, gpointer data)
+{
+    (void)data;
+    struct connection *c = g_private_get(&following);
+    if (event->kind != AGENT_EVENT_PROGRESS || c == NULL)
+        return;
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_progress(&w, event->progress);
+    if (!w.failed)
+        (void)tessera_write_frame(c->fd, w.data, w.len);
+    tessera_writer_clear(&w);
+}
+
+static void
+handle_follow(struct connection *c, struct tessera_reader *r,
+              struct tessera_writer *out)
+{
+    struct agent *agent = c->server->agent;
+    uint8_t wrapped;
+    if (!tessera_decode_follow(r, &wrapped)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL,
+                    "FOLLOW wraps a KEYGEN, KEYGEN_SANS, ENROLL or RENEW "
+                    "request");
+        return;
+    }
+    g_private_set(&following, c);
+    if (wrapped == TESSERA_MSG_KEYGEN || wrapped == TESSERA_MSG_KEYGEN_SANS)
+        handle_keygen(agent, wrapped, r, out);
+    else if (wrapped == TESSERA_MSG_ENROLL)
+        handle_enroll(agent, c->fd, r, out);
+    else
+        handle_renew(agent, c->fd, r, out);
+    g_private_set(&following, NULL);
+}
+
 static enum verdict
 dispatch(struct connection *c, const uint8_t *body, size_t len,
          struct tessera_writer *out)
@@ -452,6 +498,9 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_RENEW:
         handle_renew(agent, c->fd, &r, out);
+        break;
+    case TESSERA_MSG_FOLLOW:
+        handle_follow(c, &r, out);
         break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",
@@ -739,12 +788,28 @@ agent_server_start(struct agent *agent, const char *path,
     server->uid = getuid();
     g_mutex_init(&server->lock);
     server->connections = g_ptr_array_new();
+    server->progress_subscription =
+        agent_events_subscribe(agent->events, on_progress, server);
     server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
-    if (activated)
+    return server;
+}
+
+void
+agent_server_adopt(struct agent_server *server)
+{
+    /* Linux takes a listening socket's peer credentials at listen(). */
+    if (server->path != NULL && listen(server->listen_fd, 64) < 0)
+        g_warning("cannot listen on %s again: %s", server->path,
+                  g_strerror(errno));
+}
+
+void
+agent_server_announce(const struct agent_server *server)
+{
+    if (server->path == NULL)
         g_message("listening on the socket the service manager passed");
     else
-        g_message("listening on %s", path);
-    return server;
+        g_message("listening on %s", server->path);
 }
 
 void
@@ -773,6 +838,8 @@ agent_server_stop(struct agent_server *server)
         g_thread_join(c->thread);
         g_free(c);
     }
+    agent_events_unsubscribe(server->agent->events,
+                             server->progress_subscription);
     g_ptr_array_unref(server->connections);
     g_mutex_clear(&server->lock);
     g_free(server->path);

@@ -88,16 +88,22 @@ make_csr(struct agent *agent, const char *key_name,
 
 /* The CSR of key_name, the CA asked; its chain kept in j. */
 static int
-ask_ca(struct agent *agent, struct agent_token *token, const char *key_name,
-       struct journal *j, const struct journal_request *req,
-       struct tessera_status *st)
+ask_ca(struct agent *agent, struct agent_token *token, const char *name,
+       const char *key_name, struct journal *j,
+       const struct journal_request *req, struct tessera_status *st)
 {
+    gboolean same_key = j->kind == JOURNAL_RENEWAL && !j->rekey;
     struct tessera_blob csr = {0};
     GPtrArray *chain =
         g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     struct enroll_result result = {.chain = chain};
     int rc = make_csr(agent, key_name, req, &csr, st);
+    if (rc == 0)
+        agent_events_progress(agent->events, name, TESSERA_STEP_CSR_SIGNED, 0,
+                              "CSR signed by its %skey",
+                              same_key ? "" : "new ");
     struct agent_certify_request certify = {
+        .name = name,
         .ca = j->ca,
         .token = token_label(token),
         .key_name = key_name,
@@ -137,14 +143,18 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
     if (!save(agent, name, j, JOURNAL_GENERATING, st))
         goto out;
     agent_test_point(name, "generating");
-    if (!same_key &&
-        transition_make_next(agent, token, name, &spec, j->new_id, st) < 0)
-        goto out;
+    if (!same_key) {
+        agent_events_progress(agent->events, name, TESSERA_STEP_GENERATING, 0,
+                              "generating its new %s key on token \"%s\"",
+                              j->key_spec, token_label(token));
+        if (transition_make_next(agent, token, name, &spec, j->new_id, st) < 0)
+            goto out;
+    }
     agent_test_point(name, "generated");
     if (!save(agent, name, j, JOURNAL_REQUESTING, st))
         goto out;
     agent_test_point(name, "requesting");
-    if (ask_ca(agent, token, key_name, j, req, st) < 0)
+    if (ask_ca(agent, token, name, key_name, j, req, st) < 0)
         goto out;
     if (!save(agent, name, j, JOURNAL_ISSUED, st))
         goto out;
@@ -218,7 +228,7 @@ agent_journal_ask_again(struct agent *agent, struct agent_token *token,
         agent_renewal_note_pending(agent, name, 0);
         return 1;
     }
-    if (ask_ca(agent, token, name, j, &req, &why) == 0)
+    if (ask_ca(agent, token, name, name, j, &req, &why) == 0)
         return save(agent, name, j, JOURNAL_ISSUED, st) ? 0 : -1;
     gboolean refused = why.code == TESSERA_ERR_CA_REJECTED ||
                        why.code == TESSERA_ERR_CA_RESPONSE;
@@ -320,6 +330,9 @@ agent_journal_finish(struct agent *agent, struct agent_token *token,
         transition_switch(agent, token, name, old_id, j->new_id, st) < 0)
         return -1;
     agent_test_point(name, "switched");
+    agent_events_progress(agent->events, name, TESSERA_STEP_STORED, 0,
+                          "certificate stored on token \"%s\" and in use",
+                          token_label(token));
     /* Part of the switch: until the journal leaves this phase, recovery
      * runs it again, so the files never stay behind the token. */
     gboolean published = agent_publish_files(agent, name);

@@ -2,6 +2,7 @@
 /* tessera enroll and renew: a certificate from a CA, through the agent. */
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -68,14 +69,19 @@ cmd_enroll(struct tessera_client *agent, const struct cli_args *args)
                                    timeout);
         req.timeout_seconds = (uint32_t)seconds;
     }
-    fprintf(stderr,
-            "tessera: enrolling %s with CA %s (waiting up to %u s if the CA "
-            "says pending)\n",
-            req.key.name, req.ca, req.timeout_seconds);
+    /* With --json, stderr carries the steps' JSON lines alone. */
+    if (!args->json)
+        fprintf(stderr,
+                "tessera: enrolling %s with CA %s (waiting up to %u s if the "
+                "CA says pending)\n",
+                req.key.name, req.ca, req.timeout_seconds);
     cancel_on_interrupt();
     struct tessera_blob leaf;
     struct tessera_status st = {0};
-    int rc = tessera_client_enroll(agent, &req, &leaf, &st);
+    struct progress progress;
+    progress_begin(&progress, args->json);
+    int rc = tessera_client_enroll(agent, &req, &progress.sink, &leaf, &st);
+    progress_end(&progress);
     return report_certificate(args, rc, "enrolled", req.key.name, &leaf, &st);
 }
 
@@ -83,13 +89,16 @@ int
 cmd_renew(struct tessera_client *agent, const struct cli_args *args)
 {
     const char *name = args->operand;
-    fprintf(stderr,
-            "tessera: renewing %s with the CA it was enrolled with; the agent "
-            "logs each step\n",
-            name);
+    if (!args->json)
+        fprintf(stderr,
+                "tessera: renewing %s with the CA it was enrolled with\n",
+                name);
     cancel_on_interrupt();
     struct tessera_blob leaf;
     struct tessera_status st = {0};
-    int rc = tessera_client_renew(agent, name, &leaf, &st);
+    struct progress progress;
+    progress_begin(&progress, args->json);
+    int rc = tessera_client_renew(agent, name, &progress.sink, &leaf, &st);
+    progress_end(&progress);
     return report_certificate(args, rc, "renewed", name, &leaf, &st);
 }

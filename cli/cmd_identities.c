@@ -5,6 +5,7 @@
 #include "help.h"
 #include "json.h"
 #include "output.h"
+#include "progress.h"
 #include "../common/keyspec.h"
 
 #include <stdlib.h>
@@ -63,7 +64,11 @@ cmd_keygen(struct tessera_client *agent, const struct cli_args *args)
                                req.key_spec, specs);
     struct tessera_status st = {0};
     struct tessera_blob csr;
-    if (tessera_client_keygen(agent, &ask, &csr, &st) < 0)
+    struct progress progress;
+    progress_begin(&progress, args->json);
+    int rc = tessera_client_keygen(agent, &ask, &progress.sink, &csr, &st);
+    progress_end(&progress);
+    if (rc < 0)
         return cli_fail(args, &st);
     /* Written where asked, or on stdout unless the JSON carries it. */
     bool written = (out == NULL && args->json) || files_write_csr(out, &csr);

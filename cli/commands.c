@@ -43,7 +43,8 @@ static const struct cli_option keygen_options[] = {
     {"token", CLI_TOKEN, "TOKEN", CLI_REQUIRED,
      "the token to generate the key on: its label or a pkcs11: URI"},
     {"subject", CLI_TEXT, "DN", CLI_REQUIRED,
-     "the CSR's subject, such as `CN=alice,O=Corp`"},
+     "the CSR's subject in RFC 4514 order, most specific first, such as "
+     "`CN=alice,O=Corp` (or OpenSSL's `/O=Corp/CN=alice`)"},
     {"key", CLI_KEY_SPEC, "SPEC", 0,
      "the key type (default ec-p256; ed25519 only where the token offers "
      "CKM_EDDSA)"},
@@ -95,7 +96,7 @@ static const struct cli_option enroll_options[] = {
     {"ca", CLI_TEXT, "PROFILE", CLI_REQUIRED,
      "the CA profile, a `[ca PROFILE]` group of agent.conf"},
     {"subject", CLI_TEXT, "DN", CLI_REQUIRED,
-     "the subject to ask for, such as `CN=alice,O=Corp`"},
+     "the subject to ask for in RFC 4514 order, such as `CN=alice,O=Corp`"},
     {"san", CLI_TEXT, "KIND:VALUE", CLI_REPEATABLE,
      "a subject alternative name to ask for; KIND is dns, email, uri, ip "
      "or upn"},
@@ -193,7 +194,11 @@ const struct cli_command cli_commands[] = {
      "it comes: `tessera list` shows NAME `pending at CA` with the next "
      "try meanwhile, and `tessera forget NAME --delete-keys` gives it up. "
      "Ctrl-C stops it, and the new key is removed. A failed enrolment "
-     "leaves no key behind.",
+     "leaves no key behind.\n\n"
+     "Each step the agent takes (key, CSR, CA asked, pending, issued, "
+     "stored, an exec helper's stderr) is shown on standard error as it "
+     "happens: one redrawn line on a terminal, a line each otherwise, a "
+     "JSON line each with --json.",
      enroll_options, ca_exit_statuses},
     {"renew", cmd_renew, "NAME", true, CLI_IDENTITY,
      "renew an enrolled identity now",
@@ -201,7 +206,7 @@ const struct cli_command cli_commands[] = {
      "unless the CA profile says `rekey=false`. The agent renews on its "
      "own before expiry; `tessera list` shows when. Programs that name the "
      "identity (`tessera:NAME`, a key-reference file) follow the new key "
-     "without any change.",
+     "without any change. Its steps are shown as enroll shows them.",
      renew_options, ca_exit_statuses},
     {"keygen", cmd_keygen, "NAME", true, CLI_TEXT,
      "generate a key on a token and print its CSR",

@@ -383,6 +383,7 @@ resendable(enum tessera_msg type)
     case TESSERA_MSG_FORGET:
     case TESSERA_MSG_ENROLL:
     case TESSERA_MSG_RENEW:
+    case TESSERA_MSG_FOLLOW:
         return false;
     default:
         return true;
@@ -393,6 +394,7 @@ struct single_request {
     const struct tessera_writer *req;
     enum tessera_msg expect;
     unsigned poll_us;
+    const struct tessera_progress_sink *sink; /* a FOLLOW request's */
     struct tessera_reply *reply;
 };
 
@@ -400,6 +402,9 @@ static enum tessera_outcome
 single_exchange(int fd, void *arg, struct tessera_status *st)
 {
     struct single_request *r = arg;
+    if (r->sink != NULL)
+        return tessera_exchange_following(fd, r->req, r->expect, r->sink,
+                                          r->reply, st);
     return tessera_exchange(fd, r->req, r->expect, r->poll_us, r->reply, st);
 }
 
@@ -408,25 +413,36 @@ single_exchange(int fd, void *arg, struct tessera_status *st)
  * its type byte, or -1 with st. The caller clears the reply either way.
  */
 static int
-call(struct tessera_client *c, const struct tessera_writer *req,
-     enum tessera_msg expect, unsigned poll_us, struct tessera_reply *reply,
-     struct tessera_status *st)
+call_following(struct tessera_client *c, const struct tessera_writer *req,
+               enum tessera_msg expect, unsigned poll_us,
+               const struct tessera_progress_sink *sink,
+               struct tessera_reply *reply, struct tessera_status *st)
 {
-    struct single_request r = {req, expect, poll_us, reply};
+    struct single_request r = {req, expect, poll_us, sink, reply};
     memset(reply, 0, sizeof(*reply));
     return run(c, req->len > 0 && resendable(req->data[0]), single_exchange, &r,
                st);
 }
 
-/* A call whose reply is one byte string of at most max bytes. */
+static int
+call(struct tessera_client *c, const struct tessera_writer *req,
+     enum tessera_msg expect, unsigned poll_us, struct tessera_reply *reply,
+     struct tessera_status *st)
+{
+    return call_following(c, req, expect, poll_us, NULL, reply, st);
+}
+
+/* A call whose reply is one byte string of at most max bytes; with a
+ * sink, req is a FOLLOW request. */
 static int
 call_for_blob(struct tessera_client *c, struct tessera_writer *req,
-              enum tessera_msg expect, unsigned poll_us, size_t max,
+              enum tessera_msg expect, unsigned poll_us,
+              const struct tessera_progress_sink *sink, size_t max,
               const char *what, struct tessera_blob *out,
               struct tessera_status *st)
 {
     struct tessera_reply reply;
-    int rc = call(c, req, expect, poll_us, &reply, st);
+    int rc = call_following(c, req, expect, poll_us, sink, &reply, st);
     memset(out, 0, sizeof(*out));
     if (rc == 0 && !tessera_decode_blob_reply(&reply.reader, max, out)) {
         tessera_status_set(st, TESSERA_ERR_PROTOCOL,
@@ -687,7 +703,7 @@ tessera_client_sign(struct tessera_client *c,
     tessera_encode_sign(&w, req);
     uint64_t start = tessera_monotonic_us();
     int rc = call_for_blob(c, &w, TESSERA_MSG_SIGN_REPLY,
-                           sign_poll_us(c->sign_poll_us, latency),
+                           sign_poll_us(c->sign_poll_us, latency), NULL,
                            TESSERA_SIGNATURE_MAX, "signature", signature, st);
     if (rc == 0)
         record_latency(latency, tessera_monotonic_us() - start);
@@ -717,16 +733,27 @@ tessera_client_lock(struct tessera_client *c, const char *token,
     return call_for_ok(c, &w, st);
 }
 
+/* A FOLLOW request with a sink: its frame starts with the wrapper. */
+static void
+begin_request(struct tessera_writer *w,
+              const struct tessera_progress_sink *sink)
+{
+    tessera_writer_init(w);
+    if (sink != NULL)
+        tessera_encode_follow(w);
+}
+
 int
 tessera_client_keygen(struct tessera_client *c,
                       const struct tessera_keygen_sans_request *req,
+                      const struct tessera_progress_sink *sink,
                       struct tessera_blob *csr_der, struct tessera_status *st)
 {
     struct tessera_writer w;
-    tessera_writer_init(&w);
+    begin_request(&w, sink);
     tessera_encode_keygen_sans(&w, req);
-    return call_for_blob(c, &w, TESSERA_MSG_KEYGEN_REPLY, 0, TESSERA_DER_MAX,
-                         "CSR", csr_der, st);
+    return call_for_blob(c, &w, TESSERA_MSG_KEYGEN_REPLY, 0, sink,
+                         TESSERA_DER_MAX, "CSR", csr_der, st);
 }
 
 int
@@ -765,22 +792,24 @@ tessera_client_forget(struct tessera_client *c,
 int
 tessera_client_enroll(struct tessera_client *c,
                       const struct tessera_enroll_request *req,
+                      const struct tessera_progress_sink *sink,
                       struct tessera_blob *leaf, struct tessera_status *st)
 {
     struct tessera_writer w;
-    tessera_writer_init(&w);
+    begin_request(&w, sink);
     tessera_encode_enroll(&w, req);
-    return call_for_blob(c, &w, TESSERA_MSG_ENROLL_REPLY, 0, TESSERA_DER_MAX,
-                         "certificate", leaf, st);
+    return call_for_blob(c, &w, TESSERA_MSG_ENROLL_REPLY, 0, sink,
+                         TESSERA_DER_MAX, "certificate", leaf, st);
 }
 
 int
 tessera_client_renew(struct tessera_client *c, const char *name,
+                     const struct tessera_progress_sink *sink,
                      struct tessera_blob *leaf, struct tessera_status *st)
 {
     struct tessera_writer w;
-    tessera_writer_init(&w);
+    begin_request(&w, sink);
     tessera_encode_name_request(&w, TESSERA_MSG_RENEW, name);
-    return call_for_blob(c, &w, TESSERA_MSG_RENEW_REPLY, 0, TESSERA_DER_MAX,
-                         "certificate", leaf, st);
+    return call_for_blob(c, &w, TESSERA_MSG_RENEW_REPLY, 0, sink,
+                         TESSERA_DER_MAX, "certificate", leaf, st);
 }

@@ -84,8 +84,11 @@ int tessera_client_unlock(struct tessera_client *c,
 /* token: a label or pkcs11: URI; "" for every token. */
 int tessera_client_lock(struct tessera_client *c, const char *token,
                         struct tessera_status *st);
+/* KEYGEN, ENROLL and RENEW with a sink (or NULL) that hears each step
+ * the agent takes as it takes it (transport.h). */
 int tessera_client_keygen(struct tessera_client *c,
                           const struct tessera_keygen_sans_request *req,
+                          const struct tessera_progress_sink *sink,
                           struct tessera_blob *csr_der,
                           struct tessera_status *st);
 int tessera_client_import(struct tessera_client *c,
@@ -104,8 +107,10 @@ int tessera_client_forget(struct tessera_client *c,
  * removes the new key), so a caller interrupted may just exit. */
 int tessera_client_enroll(struct tessera_client *c,
                           const struct tessera_enroll_request *req,
+                          const struct tessera_progress_sink *sink,
                           struct tessera_blob *leaf, struct tessera_status *st);
 int tessera_client_renew(struct tessera_client *c, const char *name,
+                         const struct tessera_progress_sink *sink,
                          struct tessera_blob *leaf, struct tessera_status *st);
 
 #endif

@@ -922,3 +922,44 @@ tessera_decode_error(struct tessera_reader *r, struct tessera_error_reply *e)
     e->message = NULL;
     return false;
 }
+
+void
+tessera_encode_follow(struct tessera_writer *w)
+{
+    tessera_put_type(w, TESSERA_MSG_FOLLOW);
+}
+
+bool
+tessera_decode_follow(struct tessera_reader *r, uint8_t *wrapped)
+{
+    *wrapped = tessera_get_u8(r);
+    if (r->failed)
+        return false;
+    return *wrapped == TESSERA_MSG_KEYGEN ||
+           *wrapped == TESSERA_MSG_KEYGEN_SANS ||
+           *wrapped == TESSERA_MSG_ENROLL || *wrapped == TESSERA_MSG_RENEW;
+}
+
+void
+tessera_encode_progress(struct tessera_writer *w,
+                        const struct tessera_progress *p)
+{
+    tessera_put_type(w, TESSERA_MSG_PROGRESS);
+    tessera_put_u8(w, p->step);
+    tessera_put_u32(w, p->seconds);
+    tessera_put_string(w, p->message);
+}
+
+bool
+tessera_decode_progress(struct tessera_reader *r, struct tessera_progress *p)
+{
+    p->step = tessera_get_u8(r);
+    p->seconds = tessera_get_u32(r);
+    p->message = tessera_get_string(r);
+    if (tessera_reader_done(r) && p->step >= TESSERA_STEP_GENERATING &&
+        p->step <= TESSERA_STEP_MAX)
+        return true;
+    free(p->message);
+    p->message = NULL;
+    return false;
+}

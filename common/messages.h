@@ -306,6 +306,40 @@ void tessera_encode_blob_reply(struct tessera_writer *w, enum tessera_msg type,
 bool tessera_decode_blob_reply(struct tessera_reader *r, size_t max,
                                struct tessera_blob *out);
 
+/* The steps of a key generation, enrolment or renewal, as PROGRESS says. */
+enum tessera_progress_step {
+    TESSERA_STEP_GENERATING = 1, /* making the key on the token */
+    TESSERA_STEP_CSR_SIGNED = 2,
+    TESSERA_STEP_SUBMITTED = 3, /* the CSR went to the CA */
+    TESSERA_STEP_PENDING = 4,   /* the CA said pending; seconds: next try */
+    TESSERA_STEP_ISSUED = 5,
+    TESSERA_STEP_STORED = 6, /* the certificate is on the token, in use */
+    TESSERA_STEP_HELPER = 7, /* a line an exec CA helper wrote on stderr */
+    TESSERA_STEP_MAX = TESSERA_STEP_HELPER,
+};
+
+struct tessera_progress {
+    uint8_t step;     /* enum tessera_progress_step */
+    uint32_t seconds; /* PENDING: until the next try; else 0 */
+    char *message;    /* the sentence the agent logs */
+};
+
+/*
+ * FOLLOW: put the type, then encode the wrapped request after it. The
+ * decoder reads the wrapped type: KEYGEN, ENROLL or RENEW, else it fails;
+ * that request's decoder reads the rest.
+ */
+void tessera_encode_follow(struct tessera_writer *w);
+bool tessera_decode_follow(struct tessera_reader *r, uint8_t *wrapped);
+
+/* PROGRESS: an unknown step is malformed. */
+void tessera_encode_progress(struct tessera_writer *w,
+                             const struct tessera_progress *p);
+bool tessera_decode_progress(struct tessera_reader *r,
+                             struct tessera_progress *p);
+/* "generating", "pending", ...: for --json lines. */
+const char *tessera_progress_step_name(uint8_t step);
+
 /* ERROR: code 0 is not an error, and malformed. */
 void tessera_encode_error(struct tessera_writer *w, uint32_t code,
                           const char *message);

@@ -23,6 +23,13 @@ tessera_identity_state(const struct tessera_identity_summary *s, uint64_t now)
     return "ready";
 }
 
+/* names[i], or "unknown" for a number the table has no name for. */
+static const char *
+name_in(const char *const *names, size_t n, unsigned i)
+{
+    return i < n && names[i] != NULL ? names[i] : "unknown";
+}
+
 const char *
 tessera_renewal_state_name(uint8_t state)
 {
@@ -35,7 +42,22 @@ tessera_renewal_state_name(uint8_t state)
         [TESSERA_RENEWAL_WAITING_TOKEN] = "waiting for token",
         [TESSERA_RENEWAL_WAITING_PIN] = "waiting for PIN",
     };
-    return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+    return name_in(names, sizeof(names) / sizeof(names[0]), state);
+}
+
+const char *
+tessera_progress_step_name(uint8_t step)
+{
+    static const char *const names[] = {
+        [TESSERA_STEP_GENERATING] = "generating",
+        [TESSERA_STEP_CSR_SIGNED] = "csr-signed",
+        [TESSERA_STEP_SUBMITTED] = "submitted",
+        [TESSERA_STEP_PENDING] = "pending",
+        [TESSERA_STEP_ISSUED] = "issued",
+        [TESSERA_STEP_STORED] = "stored",
+        [TESSERA_STEP_HELPER] = "helper",
+    };
+    return name_in(names, sizeof(names) / sizeof(names[0]), step);
 }
 
 void

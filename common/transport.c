@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -256,10 +257,39 @@ tessera_reply_clear(struct tessera_reply *reply)
     memset(reply, 0, sizeof(*reply));
 }
 
-enum tessera_outcome
-tessera_exchange(int fd, const struct tessera_writer *req,
-                 enum tessera_msg expect, unsigned poll_us,
-                 struct tessera_reply *reply, struct tessera_status *st)
+/* Ticks the sink until the socket has something to read. */
+static void
+wait_ticking(int fd, const struct tessera_progress_sink *sink)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, TESSERA_PROGRESS_TICK_MS)) == 0 ||
+           (n < 0 && errno == EINTR))
+        sink->step(NULL, sink->data);
+}
+
+/* A PROGRESS frame given to the sink; false when it is malformed. */
+static bool
+pass_progress(struct tessera_reply *reply,
+              const struct tessera_progress_sink *sink,
+              struct tessera_status *st)
+{
+    struct tessera_progress p;
+    bool ok = tessera_decode_progress(&reply->reader, &p);
+    if (ok)
+        sink->step(&p, sink->data);
+    else
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent a malformed PROGRESS frame");
+    free(p.message);
+    tessera_reply_clear(reply);
+    return ok;
+}
+
+static enum tessera_outcome
+exchange(int fd, const struct tessera_writer *req, enum tessera_msg expect,
+         unsigned poll_us, const struct tessera_progress_sink *sink,
+         struct tessera_reply *reply, struct tessera_status *st)
 {
     memset(reply, 0, sizeof(*reply));
     if (req->failed) {
@@ -273,14 +303,22 @@ tessera_exchange(int fd, const struct tessera_writer *req,
     int write_errno = errno;
     if (sent)
         tessera_poll_readable(fd, poll_us);
-    if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
-        tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
-                           "lost the connection to the Tessera agent: %s",
-                           strerror(sent ? errno : write_errno));
-        return sent ? TESSERA_LOST_SENT : TESSERA_LOST_UNSENT;
-    }
-    tessera_reader_init(&reply->reader, reply->body, reply->len);
-    uint8_t type = tessera_get_u8(&reply->reader);
+    uint8_t type;
+    do {
+        if (sent && sink != NULL)
+            wait_ticking(fd, sink);
+        if (tessera_read_frame(fd, &reply->body, &reply->len) < 0) {
+            tessera_status_set(st, TESSERA_ERR_UNREACHABLE,
+                               "lost the connection to the Tessera agent: %s",
+                               strerror(sent ? errno : write_errno));
+            return sent ? TESSERA_LOST_SENT : TESSERA_LOST_UNSENT;
+        }
+        tessera_reader_init(&reply->reader, reply->body, reply->len);
+        type = tessera_get_u8(&reply->reader);
+        if (type == TESSERA_MSG_PROGRESS && sink != NULL &&
+            !pass_progress(reply, sink, st))
+            return TESSERA_LOST_SENT;
+    } while (type == TESSERA_MSG_PROGRESS && sink != NULL);
     if (type == expect)
         return TESSERA_ANSWERED;
     struct tessera_error_reply err = {0};
@@ -295,4 +333,22 @@ tessera_exchange(int fd, const struct tessera_writer *req,
     }
     tessera_reply_clear(reply);
     return TESSERA_FAILED;
+}
+
+enum tessera_outcome
+tessera_exchange(int fd, const struct tessera_writer *req,
+                 enum tessera_msg expect, unsigned poll_us,
+                 struct tessera_reply *reply, struct tessera_status *st)
+{
+    return exchange(fd, req, expect, poll_us, NULL, reply, st);
+}
+
+enum tessera_outcome
+tessera_exchange_following(int fd, const struct tessera_writer *req,
+                           enum tessera_msg expect,
+                           const struct tessera_progress_sink *sink,
+                           struct tessera_reply *reply,
+                           struct tessera_status *st)
+{
+    return exchange(fd, req, expect, 0, sink, reply, st);
 }

@@ -87,6 +87,23 @@ enum tessera_outcome {
  * first (see tessera_poll_readable). TESSERA_ANSWERED leaves the reply
  * positioned after its type byte; otherwise it is empty and st says why.
  */
+/* Where the steps of a FOLLOW request go as they arrive. */
+struct tessera_progress_sink {
+    /* A step the agent told; NULL every TESSERA_PROGRESS_TICK_MS while
+     * none comes, so that a terminal can animate. */
+    void (*step)(const struct tessera_progress *p, void *data);
+    void *data;
+};
+#define TESSERA_PROGRESS_TICK_MS 100
+/*
+ * The same for a FOLLOW request: the PROGRESS frames before the reply go
+ * to sink as they come. A malformed one loses the connection (what
+ * follows it cannot be trusted).
+ */
+enum tessera_outcome tessera_exchange_following(
+    int fd, const struct tessera_writer *req, enum tessera_msg expect,
+    const struct tessera_progress_sink *sink, struct tessera_reply *reply,
+    struct tessera_status *st);
 enum tessera_outcome tessera_exchange(int fd, const struct tessera_writer *req,
                                       enum tessera_msg expect, unsigned poll_us,
                                       struct tessera_reply *reply,

@@ -35,6 +35,10 @@ enum tessera_msg {
     /* import replacing a certificate, or attaching a CA profile; OK */
     TESSERA_MSG_IMPORT_INTO = 0x1d,
     TESSERA_MSG_FORGET = 0x1e, /* OK */
+    /* A KEYGEN (or KEYGEN_SANS), ENROLL or RENEW whose steps the client wants
+     * as PROGRESS frames before the reply: the wrapped request's body follows.
+     */
+    TESSERA_MSG_FOLLOW = 0x20,
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,
@@ -45,6 +49,8 @@ enum tessera_msg {
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
     TESSERA_MSG_ENROLL_REPLY = 0x8a,
     TESSERA_MSG_RENEW_REPLY = 0x8b,
+    /* Not a reply: a step of a FOLLOW request, any number before it. */
+    TESSERA_MSG_PROGRESS = 0xa0,
     TESSERA_MSG_ERROR = 0xff,
 };
 

@@ -8,6 +8,7 @@
 #include "certify.h"
 #include "../../common/errors.h"
 #include "../agent.h"
+#include "../events.h"
 #include "../registry.h"
 #include "enroll.h"
 
@@ -137,7 +138,12 @@ submit_until(const struct enroll_protocol *proto,
              struct enroll_result *result, char **reason)
 {
     long retry = (long)ca->profile->retry_seconds;
+    struct agent_events *events = ca->agent->events;
     for (;;) {
+        agent_events_progress(events, ca->enrolling, TESSERA_STEP_SUBMITTED, 0,
+                              "%s CA %s (%s)",
+                              result->attempt == 0 ? "asking" : "asking again",
+                              ca->name, proto->name);
         enum enroll_outcome outcome = proto->submit(ca, csr, result, reason);
         if (outcome != ENROLL_PENDING)
             return outcome;
@@ -146,8 +152,9 @@ submit_until(const struct enroll_protocol *proto,
             *reason = g_strdup("the request is still pending");
             return ENROLL_PENDING;
         }
-        g_message("CA %s: request pending, asking again in %ld s", ca->name,
-                  retry);
+        agent_events_progress(
+            events, ca->enrolling, TESSERA_STEP_PENDING, (guint)retry,
+            "CA %s: request pending, asking again in %ld s", ca->name, retry);
         if (enroll_wait(ca, retry)) {
             *reason = g_strdup("the enrolment was interrupted while pending");
             return ENROLL_CANCELLED;
@@ -224,6 +231,10 @@ certify(const struct enroll_profile *ca, const struct enroll_protocol *proto,
                            reason);
     else
         rc = 0;
+    if (rc == 0)
+        agent_events_progress(ca->agent->events, ca->enrolling,
+                              TESSERA_STEP_ISSUED, 0,
+                              "CA %s issued its certificate", ca->name);
     g_free(reason);
     return rc;
 }
@@ -236,6 +247,7 @@ agent_certify(struct agent *agent, const struct agent_certify_request *req,
     struct agent_config *cfg = agent_config_get(agent);
     struct enroll_profile ca = {
         .name = req->ca,
+        .enrolling = req->name,
         .profile = agent_config_ca(cfg, req->ca),
         .agent = agent,
         .token = req->token,

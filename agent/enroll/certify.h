@@ -16,6 +16,7 @@
 struct agent;
 
 struct agent_certify_request {
+    const char *name; /* the identity enrolled or renewed */
     const char *ca, *token;
     const char *key_name; /* the key the CSR is for (SCEP decrypts with it) */
     const char *renewing; /* the identity being renewed, or NULL */

@@ -30,11 +30,12 @@ struct enroll_profile {
     const char *name;
     const struct config_ca *profile; /* config.h: its keys */
     struct agent *agent;
-    const char *token;    /* the token URI of the enrolment */
-    const char *identity; /* the name of the new key */
-    const char *renewing; /* a renewal: the identity being renewed, or NULL */
-    GCancellable *cancel; /* the agent is stopping: stop waiting */
-    int client_fd;        /* hung up while pending: stop asking; or -1 */
+    const char *token;     /* the token URI of the enrolment */
+    const char *enrolling; /* the identity enrolled or renewed */
+    const char *identity;  /* the name of the new key */
+    const char *renewing;  /* a renewal: the identity being renewed, or NULL */
+    GCancellable *cancel;  /* the agent is stopping: stop waiting */
+    int client_fd;         /* hung up while pending: stop asking; or -1 */
 };
 
 struct enroll_result {

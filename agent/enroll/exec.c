@@ -19,9 +19,13 @@
  * whole group gets SIGTERM and, KILL_GRACE_SECONDS later, SIGKILL. When the
  * helper exits, whatever it left running in its group is killed: the exit
  * status is the answer, and nothing it started may keep its output open
- * and the agent waiting.
+ * and the agent waiting. Its stderr goes to the agent's log (and the
+ * client's progress) line by line, bounded: MAX_LOG_LINES lines of at most
+ * MAX_LOG_LINE bytes each per run, the rest counted.
  */
 #include "enroll.h"
+#include "../agent.h"
+#include "../events.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -35,19 +39,30 @@
 
 #define MAX_OUTPUT (256 * 1024)
 #define MAX_REASON 200 /* bytes of stderr kept: its first line is a reason */
+#define MAX_LOG_LINES 20
+#define MAX_LOG_LINE 200
 #define KILL_GRACE_SECONDS 2
 #define PIPE_WORTH (64 * 1024) /* Linux's default pipe capacity */
 #define EXIT_ISSUED 0
 #define EXIT_REJECTED 1
 #define EXIT_PENDING 2
 
+/* The helper's stderr on its way to the log, a line at a time. */
+struct line_log {
+    const struct enroll_profile *ca;
+    GString *line;  /* the line being read, printable, cut at MAX_LOG_LINE */
+    guint logged;   /* lines so far */
+    guint unlogged; /* lines beyond MAX_LOG_LINES */
+};
+
 /* One of the helper's output pipes: its beginning kept, the rest read
  * and dropped. */
 struct output {
     int fd; /* -1 once closed */
     GByteArray *kept;
-    gsize keep;   /* at most this many bytes in kept */
-    gsize length; /* everything read */
+    gsize keep;             /* at most this many bytes in kept */
+    gsize length;           /* everything read */
+    struct line_log *lines; /* stderr: every line logged too; or NULL */
 };
 
 enum ending {
@@ -164,6 +179,45 @@ helper_stop(struct helper *h, enum ending why)
     h->kill_at = g_get_monotonic_time() + KILL_GRACE_SECONDS * G_USEC_PER_SEC;
 }
 
+static void
+line_log_end_line(struct line_log *log)
+{
+    if (log->logged < MAX_LOG_LINES) {
+        log->logged++;
+        agent_events_progress(log->ca->agent ? log->ca->agent->events : NULL,
+                              log->ca->enrolling, TESSERA_STEP_HELPER, 0,
+                              "CA %s says: %s", log->ca->name, log->line->str);
+    } else {
+        log->unlogged++;
+    }
+    g_string_truncate(log->line, 0);
+}
+
+static void
+line_log_feed(struct line_log *log, const char *data, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        if (data[i] == '\n')
+            line_log_end_line(log);
+        else if (log->line->len < MAX_LOG_LINE)
+            g_string_append_c(log->line,
+                              g_ascii_isprint(data[i]) ? data[i] : '?');
+    }
+}
+
+/* The last line, even without its newline, and what was left out. */
+static void
+line_log_finish(struct line_log *log)
+{
+    if (log->line->len > 0)
+        line_log_end_line(log);
+    if (log->unlogged > 0)
+        g_message("%s: CA %s: %u more lines on the helper's stderr, not "
+                  "logged",
+                  log->ca->enrolling, log->ca->name, log->unlogged);
+    g_string_free(log->line, TRUE);
+}
+
 /*
  * Reads what the pipe holds, at most a pipe's worth at a time (a writer as
  * fast as the agent cannot keep it here); FALSE once it has nothing more.
@@ -180,6 +234,8 @@ output_read(struct output *o)
             return FALSE;
         g_byte_array_append(o->kept, (guint8 *)chunk,
                             (guint)MIN((gsize)n, o->keep - o->kept->len));
+        if (o->lines != NULL)
+            line_log_feed(o->lines, chunk, (gsize)n);
         o->length += (gsize)n;
         got += (gsize)n;
     }
@@ -345,12 +401,13 @@ run_helper(const struct enroll_profile *ca, const char *command, GBytes *pem,
            struct enroll_result *result, char **reason)
 {
     long seconds = (long)ca->profile->command_timeout;
+    struct line_log lines = {ca, g_string_new(NULL), 0, 0};
     struct helper h = {
         .pidfd = -1,
         .in = -1,
         .csr = pem,
-        .out = {-1, g_byte_array_new(), MAX_OUTPUT + 1, 0},
-        .err = {-1, g_byte_array_new(), MAX_REASON, 0},
+        .out = {-1, g_byte_array_new(), MAX_OUTPUT + 1, 0, NULL},
+        .err = {-1, g_byte_array_new(), MAX_REASON, 0, &lines},
         .deadline = g_get_monotonic_time() + seconds * G_USEC_PER_SEC,
     };
     GError *error = NULL;
@@ -359,6 +416,7 @@ run_helper(const struct enroll_profile *ca, const char *command, GBytes *pem,
     if (started)
         helper_wait(&h, ca);
     int status = helper_finish(&h);
+    line_log_finish(&lines);
     if (!started)
         *reason = g_strdup_printf("cannot run %s: %s", command, error->message);
     else if (h.ending == CANCELLED) {

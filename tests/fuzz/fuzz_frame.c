@@ -22,6 +22,7 @@ decode_requests(const uint8_t *data, size_t size)
     struct tessera_export_request export;
     struct tessera_keygen_sans_request keygen_sans;
     struct tessera_forget_request forget;
+    uint8_t wrapped;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_hello(&r, &u32);
@@ -59,6 +60,11 @@ decode_requests(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_forget(&r, &forget))
         free(forget.name);
+    /* FOLLOW, then what it wraps, as the agent reads it */
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_follow(&r, &wrapped) && wrapped == TESSERA_MSG_RENEW &&
+        tessera_decode_name_request(&r, &name))
+        free(name);
 }
 
 static void
@@ -72,6 +78,7 @@ decode_replies(const uint8_t *data, size_t size)
     struct tessera_error_reply e;
     uint32_t version, total;
     char *agent_version;
+    struct tessera_progress progress;
 
     tessera_reader_init(&r, data, size);
     (void)tessera_decode_ok(&r);
@@ -98,6 +105,9 @@ decode_replies(const uint8_t *data, size_t size)
     tessera_reader_init(&r, data, size);
     if (tessera_decode_error(&r, &e))
         free(e.message);
+    tessera_reader_init(&r, data, size);
+    if (tessera_decode_progress(&r, &progress))
+        free(progress.message);
 }
 
 int

@@ -220,6 +220,33 @@ check "sanned is no longer listed" not_listed sanned
 check_output "and nothing of it is left on the token" "^0 0$" \
     bash -c "echo \"$(cert_objects sanned) $(key_objects sanned)\""
 check "the agent still serves" "$TESSERA" list
+# Subjects in RFC 4514 order both ways: the string names the most specific
+# RDN first, the DER has it last (as openssl req -subj "/O=Corp/CN=alice").
+check "keygen takes a subject in RFC 4514 order" \
+    "$TESSERA" keygen rfc4514 --token "Test Token" --subject "CN=alice,O=Corp" \
+    --out "$T/rfc4514.csr"
+check_output "which its CSR encodes with O before CN" '^subject=O = Corp, CN = alice$' \
+    openssl req -in "$T/rfc4514.csr" -noout -subject
+issue "$T/ca" "$T/rfc4514.csr" "$T/rfc4514.pem" client.ext
+"$TESSERA" import rfc4514 --cert "$T/rfc4514.pem" >/dev/null
+check_output "and tessera list shows as it was typed" "rfc4514 .* CN=alice,O=Corp" \
+    "$TESSERA" list
+check_output "so does --json" '^CN=alice,O=Corp$' \
+    bash -o pipefail -c "'$TESSERA' list --json | jq -r '.[] | select(.name == \"rfc4514\") | .subject'"
+# Each failure of renew says which it is.
+check_fails "renew of an unknown name says there is no such identity" \
+    '^tessera: no identity named "nosuch"$' "$TESSERA" renew nosuch
+check_fails "renew of an imported identity says it was not enrolled" \
+    "identity rfc4514 was not enrolled" "$TESSERA" renew rfc4514
+
+# An RSA-4096 key takes the token seconds: on a terminal keygen shows a
+# spinner, redrawn while it waits (the agent streams its steps).
+script -qec "'$TESSERA' keygen big --token 'Test Token' --key rsa4096 --subject CN=big --out '$T/big.csr'" \
+    /dev/null >"$T/big.out" 2>&1 </dev/null
+check_output "RSA-4096 keygen shows its step on a terminal, redrawn" '^([2-9]|[1-9][0-9]+)$' \
+    bash -c "env -u LD_PRELOAD cat -v '$T/big.out' | grep -o '\^M\^\[\[K[-|/\\] generating a rsa4096 key on token \"Test Token\"' | wc -l"
+check_output "and then says what it generated" "generated rsa4096 key big on token Test Token" \
+    cat "$T/big.out"
 
 # A headless unlock through pin-file in the config.
 stop_agent

@@ -76,16 +76,16 @@ check_output "the agent runs with the snippet in OPENSSL_CONF" "unlocked" \
     "$TESSERA" unlock --pin-file "$T/pin"
 
 start_server -www
-page() { grep -o "Subject: CN=$1, O=Tessera Test" "$T/out" >/dev/null; }
+page() { grep -o "Subject: O=Tessera Test, CN=$1" "$T/out" >/dev/null; }
 
 # A key-reference file goes wherever a key file goes, in openssl(1) too;
 # what each makes verifies against the identity's certificate.
 check_output "openssl s_client, TLS 1.3, configured only by OPENSSL_CONF" \
-    "Subject: CN=laptop, O=Tessera Test" bash -c \
+    "Subject: O=Tessera Test, CN=laptop" bash -c \
     "printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$PORT \
      -CAfile '$T/ca/ca.pem' -cert tessera:laptop -key tessera:laptop -ign_eof"
 check_output "openssl s_client -key with a key-reference file" \
-    "Subject: CN=legacy, O=Tessera Test" bash -c \
+    "Subject: O=Tessera Test, CN=legacy" bash -c \
     "printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$PORT \
      -CAfile '$T/ca/ca.pem' -cert '$T/legacy.crt' -key '$T/legacy.ref' -ign_eof"
 check_output "openssl s_time -new makes full handshakes with a token key" \
@@ -143,9 +143,9 @@ curl_get() { # CERT KEY
         "https://127.0.0.1:$PORT/"
 }
 check_output "curl with a key-reference file (EC)" \
-    "Subject: CN=laptop, O=Tessera Test" curl_get "$T/laptop.crt" "$T/laptop.ref"
+    "Subject: O=Tessera Test, CN=laptop" curl_get "$T/laptop.crt" "$T/laptop.ref"
 check_output "curl with a key-reference file (RSA)" \
-    "Subject: CN=legacy, O=Tessera Test" curl_get "$T/legacy.crt" "$T/legacy.ref"
+    "Subject: O=Tessera Test, CN=legacy" curl_get "$T/legacy.crt" "$T/legacy.ref"
 check_refused "curl with a certificate from another CA is refused" \
     "Subject: CN=stranger" curl_get "$T/stranger.crt" "$T/stranger.ref"
 
@@ -154,7 +154,7 @@ py_get() { # CERT KEY
     "$PY" "$(dirname "$0")/https_get.py" "$T/ca/ca.pem" "$PORT" any "$1" "$2"
 }
 check_output "Python ssl.load_cert_chain with a key-reference file" \
-    "Subject: CN=laptop, O=Tessera Test" py_get "$T/laptop.crt" "$T/laptop.ref"
+    "Subject: O=Tessera Test, CN=laptop" py_get "$T/laptop.crt" "$T/laptop.ref"
 check_refused "Python with a certificate from another CA is refused" \
     "Subject: CN=stranger" py_get "$T/stranger.crt" "$T/stranger.ref"
 
@@ -164,7 +164,7 @@ socat_get() { # CERT KEY
         "OPENSSL:127.0.0.1:$PORT,cert=$1,key=$2,cafile=$T/ca/ca.pem"
 }
 check_output "socat with a key-reference file" \
-    "Subject: CN=legacy, O=Tessera Test" socat_get "$T/legacy.crt" "$T/legacy.ref"
+    "Subject: O=Tessera Test, CN=legacy" socat_get "$T/legacy.crt" "$T/legacy.ref"
 # socat reads a TLS 1.3 refusal as a plain close; the server says why.
 start_server -www
 socat_get "$T/stranger.crt" "$T/stranger.ref" >"$T/out" 2>&1 || true

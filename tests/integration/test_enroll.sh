@@ -124,7 +124,7 @@ check_output "the enrolment is recorded for renewal" "ca=corp" \
     cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
 start_server -www
 check_output "the enrolled identity authenticates a mutual-TLS handshake" \
-    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+    "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
 check_output "enroll an RSA-3072 identity" "enrolled desk" \
     enroll desk corp --key rsa3072
 check_output "enroll through an exec helper" "issuer  CN=Tessera Test CA" \
@@ -197,7 +197,7 @@ kill "$(cat "$T/escaped.pid")"
 "$TESSERA" enroll impatient --token "Test Token" --ca forever --subject CN=impatient \
     --timeout 60 >"$T/interrupted.out" 2>&1 &
 enroll_pid=$!
-pending_impatient() { grep -A3 "enrolling impatient" "$T/agent.log" | grep -q "request pending"; }
+pending_impatient() { grep -A8 "enrolling impatient" "$T/agent.log" | grep -q "request pending"; }
 for _ in $(seq 1 100); do pending_impatient && break; sleep 0.05; done
 kill -INT "$enroll_pid"
 status=0
@@ -223,7 +223,7 @@ check_exit "so are more than 16 --san options" 2 "at most 16 --san options" \
     enroll ghost corp "${sans[@]}"
 check_output "still no stray key on the token" "^$keys_before$" private_keys
 check_output "the agent still serves the identities it had" \
-    "Subject: CN=laptop, O=Tessera Test" handshake tessera:laptop tessera:laptop
+    "Subject: O=Tessera Test, CN=laptop" handshake tessera:laptop tessera:laptop
 
 # --- a CA that says pending for days: the agent keeps asking after the
 # client stopped waiting, across a restart, and stores what it issues.
@@ -350,5 +350,79 @@ check "so is its process group" gone "$T/grouped.pid"
 kill "$(cat "$T/escaped.pid")"
 check_output "the enrolment was rolled back: no new key on the token" \
     "^$keys_before$" private_keys
+
+# --- progress: the agent's steps reach the client as they happen
+cat >"$T/chatty" <<EOF
+#!/bin/sh
+# Talks on stderr as CA tools do: more lines than the log keeps; then
+# issues.
+for i in \$(seq 1 26); do echo "step \$i of the approval" >&2; done
+exec "$T/sign-with-test-ca"
+EOF
+chmod +x "$T/chatty"
+{
+    profile chatty protocol=exec "command=$T/chatty" "trust=$T/ca/ca.pem"
+    profile slow-approval protocol=exec "command=$T/pending-twice" "trust=$T/ca/ca.pem" retry-seconds=2
+} >>"$XDG_CONFIG_HOME/tessera/agent.conf"
+start_agent
+unlock
+# The steps named in a stream of lines, in order, each once in a row.
+steps() { grep -aoE 'generating|CSR signed|asking( again)? CA|request pending|issued|stored' "$1" | uniq | paste -sd' '; }
+rm -f "$T/polls"
+enroll followed approval 2>"$T/followed.err" >/dev/null
+check_output "enroll says each step on stderr, a line each off a terminal" \
+    "^generating CSR signed asking CA request pending asking again CA request pending asking again CA issued stored$" \
+    steps "$T/followed.err"
+check_output "the pending step says when the CA is asked again" \
+    "^tessera: CA approval: request pending, asking again in 1 s$" cat "$T/followed.err"
+rm -f "$T/polls"
+enroll jsonfollowed approval --json 2>"$T/json.err" >"$T/json.out"
+check_output "with --json each step is a JSON line on stderr" \
+    "^generating csr-signed submitted pending submitted pending submitted issued stored$" \
+    bash -o pipefail -c "jq -r .step '$T/json.err' | paste -sd' '"
+check_output "and stdout is the result alone" "^jsonfollowed$" jq -r .name "$T/json.out"
+"$TESSERA" enroll live --token "Test Token" --ca forever --subject CN=live --timeout 60 \
+    >/dev/null 2>"$T/live.err" &
+live_pid=$!
+for _ in $(seq 1 100); do grep -q "request pending" "$T/live.err" && break; sleep 0.05; done
+check "the pending step arrives while the CA is still pending" \
+    bash -c "grep -q 'request pending' '$T/live.err' && kill -0 $live_pid"
+kill -INT "$live_pid"
+wait "$live_pid" || true
+rm -f "$T/polls"
+script -qec "'$TESSERA' enroll spun --token 'Test Token' --ca slow-approval --subject CN=spun" \
+    /dev/null >"$T/tty.out" 2>&1 </dev/null
+check_output "on a terminal one line is redrawn, with a spinner and the seconds waited" \
+    '\^M\^\[\[K[-|/\\] CA slow-approval: request pending, asking again in 2 s \(1 s\)' \
+    no_sanitizer cat -v "$T/tty.out"
+check_output "and taken off before the result" '\^M\^\[\[Kenrolled spun' no_sanitizer cat -v "$T/tty.out"
+"$TESSERA" renew laptop 2>"$T/renew.err" >/dev/null
+check_output "renew says its steps too" \
+    "^generating CSR signed asking CA issued stored$" steps "$T/renew.err"
+enroll talker chatty 2>"$T/chatty.err" >/dev/null
+check_output "an exec helper's stderr is in the agent's log, line by line" \
+    "talker: CA chatty says: step 1 of the approval" cat "$T/agent.log"
+check_output "and reaches the client as it comes" "CA chatty says: step 20 of the approval" \
+    cat "$T/chatty.err"
+check_absent "bounded: 20 lines per run" "CA chatty says: step 21" "$T/agent.log"
+check_output "the rest counted" "talker: CA chatty: 6 more lines on the helper's stderr, not logged" \
+    cat "$T/agent.log"
+# A client that does not ask to follow (an older one) gets its reply alone.
+version=$(sed -n 's/^#define TESSERA_PROTOCOL_VERSION \([0-9]*\)u$/\1/p' \
+    "$(dirname "$0")/../../common/wire.h")
+check_output "a plain RENEW gets RENEW_REPLY as its first frame, no PROGRESS" "^8b$" \
+    python3 -c '
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["TESSERA_SOCKET"])
+def send(body): s.sendall(struct.pack(">I", len(body)) + body)
+def recv():
+    n = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))[0]
+    return s.recv(n, socket.MSG_WAITALL)
+send(b"\x01" + struct.pack(">I", int(sys.argv[1])))
+recv()
+send(b"\x0b" + struct.pack(">I", 6) + b"laptop")
+print("%02x" % recv()[0])
+' "$version"
 
 finish

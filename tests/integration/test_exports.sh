@@ -72,12 +72,12 @@ check_output "the key-reference file is 0600 whatever the umask" "^600$" \
     stat -c %a "$T/files/wifi.ref"
 check_output "the certificate file holds the leaf and its chain" "^2$" \
     count_certs "$T/files/wifi.pem"
-check_output "the leaf first" "subject=CN = wifi" \
+check_output "the leaf first" "subject=O = Tessera Test, CN = wifi" \
     openssl x509 -in "$T/files/wifi.pem" -noout -subject
 "$TESSERA" export wifi --cert "$T/files/same.pem" --chain "$T/files/same.pem" >/dev/null
 check_output "--cert F --chain F: the leaf and the chain, never the CA alone" "^2$" \
     count_certs "$T/files/same.pem"
-check_output "and the leaf first" "subject=CN = wifi" \
+check_output "and the leaf first" "subject=O = Tessera Test, CN = wifi" \
     openssl x509 -in "$T/files/same.pem" -noout -subject
 "$TESSERA" export wifi --cert "$T/files/leaf.pem" --chain "$T/files/chain.pem" >/dev/null
 check_output "--cert F --chain G: the leaf alone in F" "^1$" count_certs "$T/files/leaf.pem"
@@ -112,7 +112,7 @@ python_get() {
         "$T/files/wifi.pem" "$T/files/wifi.ref"
 }
 check_refused "a leaf without its chain is refused by the server" \
-    "Subject: CN=wifi" no_sanitizer curl -sS --max-time 20 --cacert "$T/ca/ca.pem" \
+    "Subject: O=Tessera Test, CN=wifi" no_sanitizer curl -sS --max-time 20 --cacert "$T/ca/ca.pem" \
     --cert "$T/files/leaf.pem" --key "$T/files/wifi.ref" "https://127.0.0.1:$HTTPS_PORT/"
 
 # OpenVPN, point to point over TCP with no tunnel device: when the client
@@ -146,11 +146,11 @@ s_client_get() { # ARGS...: openssl s_client with tessera:wifi
         -CAfile "$T/ca/ca.pem" -cert tessera:wifi -key tessera:wifi -ign_eof "$@"
 }
 # s_client takes the first certificate of -cert; -cert_chain takes them all.
-check_refused "s_client -cert tessera:NAME sends the leaf alone" "Subject: CN=wifi" s_client_get
-check_output "s_client -cert_chain tessera:NAME sends the chain too" "Subject: CN=wifi" \
+check_refused "s_client -cert tessera:NAME sends the leaf alone" "Subject: O=Tessera Test, CN=wifi" s_client_get
+check_output "s_client -cert_chain tessera:NAME sends the chain too" "Subject: O=Tessera Test, CN=wifi" \
     s_client_get -cert_chain tessera:wifi
-check_output "curl authenticates with the exported files" "Subject: CN=wifi" curl_get
-check_output "Python authenticates with the exported files" "Subject: CN=wifi" python_get
+check_output "curl authenticates with the exported files" "Subject: O=Tessera Test, CN=wifi" curl_get
+check_output "Python authenticates with the exported files" "Subject: O=Tessera Test, CN=wifi" python_get
 check "OpenVPN connects with the exported files" vpn_reconnects 1
 
 # --- two scheduled renewals, each with a new key
@@ -166,8 +166,8 @@ for round in 1 2; do
         wait_for 5 cmp "$T/files/wifi.pem" "$T/conf/wifi.pem"
     check_output "renewal $round: post-renew-command ran after the files were written" \
         "$(leaf_serial "$T/conf/wifi.pem")" wait_for 5 grep -F "$(leaf_serial "$T/conf/wifi.pem")" "$T/hook.log"
-    check_output "renewal $round: curl authenticates with the same files" "Subject: CN=wifi" curl_get
-    check_output "renewal $round: Python authenticates with the same files" "Subject: CN=wifi" python_get
+    check_output "renewal $round: curl authenticates with the same files" "Subject: O=Tessera Test, CN=wifi" curl_get
+    check_output "renewal $round: Python authenticates with the same files" "Subject: O=Tessera Test, CN=wifi" python_get
     kill -USR1 "$VPN_CLIENT"
     check "renewal $round: OpenVPN reconnects with the same files" \
         vpn_reconnects $((round + 1))
@@ -201,7 +201,7 @@ AGENT_PID=
 start_agent
 check "after the restart the exported certificate is the token's" \
     wait_for 10 bash -c "[ \"\$(openssl x509 -in '$T/files/wifi.pem' -noout -pubkey)\" = \"\$(openssl storeutl -certs tessera:wifi 2>/dev/null | openssl x509 -noout -pubkey)\" ]"
-check_output "and curl authenticates with the same files" "Subject: CN=wifi" curl_get
+check_output "and curl authenticates with the same files" "Subject: O=Tessera Test, CN=wifi" curl_get
 
 # --- at start: files changed while the agent was down catch up (desk's:
 # wifi's would be rewritten by its next renewal anyway)

@@ -109,7 +109,7 @@ for key in ec256 ec384 rsa-pkcs1 rsa-pss ed; do
     esac
     for version in 1.2 1.3; do
         [ "$key/$version" = rsa-pkcs1/1.3 ] && continue
-        page=("New, TLSv$version," "Peer signature type: $sigtype$" "Subject: CN=$name, O=Tessera Test")
+        page=("New, TLSv$version," "Peer signature type: $sigtype$" "Subject: O=Tessera Test, CN=$name")
         for order in "${ORDERS[@]}"; do
             for client in s_client curl_get py_get; do
                 expect "$key, TLS $version, $order, ${client%_get}" 1 "${page[@]}" -- \

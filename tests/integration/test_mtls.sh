@@ -15,7 +15,7 @@ for spec in ec-p256 ec-p384 rsa2048 rsa3072; do
     check "keygen, issue and import a $spec identity" enroll "id-$spec" "$spec"
 done
 check_output "tessera list shows the identities ready" \
-    "id-rsa3072 +Test Token +RSA-3072 .* ready .* O=Tessera Test,CN=id-rsa3072" \
+    "id-rsa3072 +Test Token +RSA-3072 .* ready .* CN=id-rsa3072,O=Tessera Test" \
     "$TESSERA" list
 
 # The -www server answers with the client certificate it verified; seeing the
@@ -24,7 +24,7 @@ start_server -www
 for spec in ec-p256 ec-p384 rsa2048 rsa3072; do
     for version in tls1_2 tls1_3; do
         check_output "$spec client authentication over ${version/_/.}" \
-            "Subject: CN=id-$spec, O=Tessera Test" \
+            "Subject: O=Tessera Test, CN=id-$spec" \
             handshake "tessera:id-$spec" "tessera:id-$spec" "-$version"
     done
 done
@@ -32,17 +32,17 @@ done
 # TLS 1.2 with RSA PKCS#1 v1.5 rather than PSS (both are used in the field).
 start_server -www -client_sigalgs RSA+SHA256:RSA+SHA384
 check_output "RSA PKCS 1 v1.5 client signature over TLS 1.2" \
-    "Subject: CN=id-rsa2048, O=Tessera Test" \
+    "Subject: O=Tessera Test, CN=id-rsa2048" \
     handshake tessera:id-rsa2048 tessera:id-rsa2048 -tls1_2
 start_server -www -client_sigalgs RSA-PSS+SHA512
 check_output "RSA-PSS with SHA-512 over TLS 1.3" \
-    "Subject: CN=id-rsa2048, O=Tessera Test" \
+    "Subject: O=Tessera Test, CN=id-rsa2048" \
     handshake tessera:id-rsa2048 tessera:id-rsa2048 -tls1_3
 
 # RFC 7512 URIs name the same identities.
 start_server -www
 check_output "pkcs11: URIs for certificate and key" \
-    "Subject: CN=id-ec-p256, O=Tessera Test" \
+    "Subject: O=Tessera Test, CN=id-ec-p256" \
     handshake "pkcs11:token=Test%20Token;object=id-ec-p256;type=cert" \
     "pkcs11:token=Test%20Token;object=id-ec-p256;type=private" -tls1_3
 check_fails "a pkcs11: URI matching nothing is a clear error" \

@@ -33,7 +33,7 @@ check_output "the token requires login and is write-protected" \
     pkcs11-tool --module "$MODULE" --list-slots
 pkcs11-tool --module "$MODULE" --list-objects >"$T/objects" 2>&1
 for what in "Certificate Object; type = X.509 cert" "Public Key Object; EC" \
-    "Private Key Object; RSA" "subject: +DN: CN=laptop, O=Tessera Test"; do
+    "Private Key Object; RSA" "subject: +DN: O=Tessera Test, CN=laptop"; do
     check_output "pkcs11-tool lists: $what" "$what" cat "$T/objects"
 done
 check_output "private keys are sensitive, never extractable, and sign" \
@@ -201,7 +201,7 @@ registry_agent() { # NAME: the agent under another program name, on the registry
     ln -sf "$AGENT" "$T/$1"
     (TESSERA_PKCS11_DEBUG=1 exec unshare --mount bash -c "$PRIVATE_ROOT" - \
         "$T/registry:/usr/share/p11-kit/modules" -- \
-        "$T/$1" --foreground --socket "$T/$1.sock" >"$T/$1.log" 2>&1) &
+        "$T/$1" --foreground -v --socket "$T/$1.sock" >"$T/$1.log" 2>&1) &
     local pid=$!
     for _ in $(seq 1 100); do
         TESSERA_SOCKET=$T/$1.sock "$TESSERA" tokens >"$T/$1.tokens" 2>&1 && break

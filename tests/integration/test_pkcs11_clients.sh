@@ -52,17 +52,17 @@ gnutls_get() { # NAME [gnutls-cli ARGS]: GET / with NAME's certificate and key
             --x509keyfile "$(uri "$name");type=private${KEY_QUERY:-}" "$@" 127.0.0.1
 }
 check_output "gnutls-cli authenticates to openssl s_server with pkcs11: URIs (TLS 1.3, ECDSA)" \
-    "Subject: CN=laptop, O=Tessera Test" gnutls_get laptop
+    "Subject: O=Tessera Test, CN=laptop" gnutls_get laptop
 check_output "and with an RSA key (TLS 1.3: RSA-PSS)" \
-    "Subject: CN=legacy, O=Tessera Test" gnutls_get legacy
-check_output "and over TLS 1.2 (RSA, PKCS 1 v1.5)" "Subject: CN=legacy, O=Tessera Test" \
+    "Subject: O=Tessera Test, CN=legacy" gnutls_get legacy
+check_output "and over TLS 1.2 (RSA, PKCS 1 v1.5)" "Subject: O=Tessera Test, CN=legacy" \
     gnutls_get legacy --priority NORMAL:-VERS-ALL:+VERS-TLS1.2
 check_refused "a certificate from another CA is refused by the server" \
     "Subject: CN=stranger" gnutls_get stranger
 "$TESSERA" lock
 KEY_QUERY="?pin-value=$PIN"
 check_output "with the token locked, the PIN in the URI logs in through the agent" \
-    "Subject: CN=laptop, O=Tessera Test" gnutls_get laptop
+    "Subject: O=Tessera Test, CN=laptop" gnutls_get laptop
 KEY_QUERY=
 check_output "which unlocked the token for every program" "unlocked" "$TESSERA" tokens
 
@@ -139,10 +139,10 @@ chromium_get() {
 }
 auto_select laptop
 check_output "Chromium presents the token's certificate, signed through the agent (ECDSA)" \
-    "client subject: O=Tessera Test,CN=laptop" chromium_get
+    "client subject: CN=laptop,O=Tessera Test" chromium_get
 auto_select legacy
 check_output "and an RSA one (TLS 1.3 with RSA-PSS)" \
-    "client subject: O=Tessera Test,CN=legacy" chromium_get
+    "client subject: CN=legacy,O=Tessera Test" chromium_get
 env HOME="$NSS_HOME" sh "$TESSERA_BUILD/data/tessera-nss" remove >/dev/null
 check_output "without the module Chromium has no certificate to present" \
     "400 No required SSL certificate was sent" chromium_get

@@ -361,7 +361,7 @@ check_fails "pin-source=none refuses unlock" "is never unlocked \(pin-source=non
     "$TESSERA" unlock --pin-file "$T/pin"
 printf '[token Test Token]\npin-source=sometimes\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 check_fails "an unknown pin-source stops the agent with a clear message" \
-    "pin-source must be prompt, file or none" "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
+    "pin-source must be prompt, file, none or empty" "$AGENT" --foreground --module "$SOFTHSM_MODULE" \
     --socket "$T/other.sock"
 printf '[token Test Token]\npin-source=file\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
 check_fails "so does pin-source=file without a pin-file" "pin-source=file needs a pin-file" \
@@ -389,5 +389,71 @@ bad_config "a renewal percentage out of range" '[ca corp]\nrenew-at-percent=20\n
 bad_config "rekey must be a boolean" '[identity laptop]\nrekey=sometimes\n' \
     "\\[identity laptop\\] rekey must be true or false"
 check "the agent ran throughout" agent_alive
+
+# Quiet defaults with every module p11-kit registers (Debian's: SoftHSM2,
+# OpenSC, p11-kit-trust, tpm2-pkcs11 with no TPM here).
+stop_agent
+rm -f "$XDG_CONFIG_HOME/tessera/agent.conf"
+: >"$T/default.log"
+"$AGENT" --foreground >"$T/default.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 200); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
+check_output "the default modules serve SoftHSM2's token" "Test Token .* softhsm2$" \
+    "$TESSERA" tokens
+tokens_without() { local out; out=$("$TESSERA" tokens) && ! grep -q "$1" <<<"$out"; }
+check "p11-kit's trust module, which holds no keys, is not used: no System Trust" \
+    tokens_without "System Trust"
+check_absent "a module that fails to initialise prints nothing by default (TCTI, CRITICAL)" \
+    "tcti|TCTI|CRITICAL|tpm ctx|WARNING" "$T/default.log"
+"$AGENT" --foreground -v >"$T/second.log" 2>&1 || true
+check_output "a second agent says another serves the socket" "another agent is already serving" \
+    cat "$T/second.log"
+check_absent "and says it before loading any module" "PKCS#11 module|token \"" "$T/second.log"
+stop_agent
+"$AGENT" --foreground -v >"$T/verbose.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 200); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
+stop_agent
+check_output "with -v a failed module is one INFO line" \
+    "INFO: .*PKCS#11 module tpm2_pkcs11 is not used: it failed to initialise" cat "$T/verbose.log"
+check_output "and the trust module one line" \
+    "INFO: .*PKCS#11 module p11-kit-trust holds trust anchors only: not used" cat "$T/verbose.log"
+check_output "what the TPM module printed is kept for the debug log" \
+    "DEBUG: .*PKCS#11 module tpm2_pkcs11 said while initialising" cat "$T/verbose.log"
+check_output "a module whose slot events fail (OpenSC's here) is polled, said as INFO" \
+    "INFO: .*opensc-pkcs11 reports no slot events after all .*: polling its slots" \
+    cat "$T/verbose.log"
+check_absent "and the agent warns of nothing" "tessera-agent-WARNING" "$T/verbose.log"
+
+# Without --foreground the agent leaves the terminal: its log goes to the
+# journal (a private /run with a journal socket of the test's own).
+mkdir -p "$T/run/systemd/journal"
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as out:
+    while True:
+        out.write(s.recv(65536) + b"\n--\n")
+' "$T/run/systemd/journal/socket" "$T/journal" &
+SERVER_PIDS+=("$!")
+for _ in $(seq 1 100); do [ -S "$T/run/systemd/journal/socket" ] && break; sleep 0.05; done
+private_root "$T/run:/run" -- "$AGENT" --module "$SOFTHSM_MODULE" >"$T/background.out" 2>&1
+for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 && break; sleep 0.05; done
+unlock "Test Token"
+check_output "the background agent serves" "Test Token .* unlocked" "$TESSERA" tokens
+for _ in $(seq 1 100); do grep -q 'token "Test Token" unlocked' "$T/journal" 2>/dev/null && break; sleep 0.05; done
+check_output "its log reaches the journal" 'MESSAGE=token "Test Token" unlocked' cat "$T/journal"
+check_output "with its priority" "PRIORITY=5" cat "$T/journal"
+"$TESSERA" lock >/dev/null
+# The agent that serves the socket, by its SO_PEERCRED: it left no pid.
+background_pid=$(python3 -c '
+import os, socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["TESSERA_SOCKET"])
+print(struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0])')
+kill -TERM "$background_pid"
+for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 || break; sleep 0.05; done
+check "and nothing more reached the terminal that started it" test ! -s "$T/background.out"
 
 finish

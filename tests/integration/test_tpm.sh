@@ -50,7 +50,7 @@ check_output "and the SoftHSM2 one" "soft +Test Token +EC-256 .* ready" "$TESSER
 start_server -www
 for name in tpm-ec-p256 tpm-rsa2048 soft; do
     check_output "mutual TLS through the provider with $name" \
-        "Subject: CN=$name, O=Tessera Test" handshake "tessera:$name" "tessera:$name"
+        "Subject: O=Tessera Test, CN=$name" handshake "tessera:$name" "tessera:$name"
 done
 check_output "TPM signatures verify under load (4 threads)" \
     "40 of 40 signed and verified" "$HELPERS/sign_load" -t 4 -n 10 tessera:tpm-ec-p256

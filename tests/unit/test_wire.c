@@ -1324,6 +1324,72 @@ test_display_names(void **state)
     assert_string_equal(tessera_error_name(12345), "unknown");
 }
 
+static void
+test_progress_round_trip_and_bounds(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    struct tessera_progress in = {TESSERA_STEP_PENDING, 30,
+                                  "CA corp: pending, asking again in 30 s"};
+    tessera_encode_progress(&w, &in);
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_PROGRESS);
+    struct tessera_progress out;
+    assert_true(tessera_decode_progress(&r, &out));
+    assert_int_equal(out.step, TESSERA_STEP_PENDING);
+    assert_int_equal(out.seconds, 30);
+    assert_string_equal(out.message, in.message);
+    free(out.message);
+    assert_string_equal(tessera_progress_step_name(out.step), "pending");
+    /* A step this end does not know, a cut and a padded body all fail. */
+    w.data[1] = TESSERA_STEP_MAX + 1;
+    r = reader_after_type(&w, TESSERA_MSG_PROGRESS);
+    assert_false(tessera_decode_progress(&r, &out));
+    assert_null(out.message);
+    w.data[1] = 0;
+    r = reader_after_type(&w, TESSERA_MSG_PROGRESS);
+    assert_false(tessera_decode_progress(&r, &out));
+    w.data[1] = TESSERA_STEP_PENDING;
+    tessera_reader_init(&r, w.data + 1, w.len - 2);
+    assert_false(tessera_decode_progress(&r, &out));
+    tessera_put_u8(&w, 0);
+    r = reader_after_type(&w, TESSERA_MSG_PROGRESS);
+    assert_false(tessera_decode_progress(&r, &out));
+    assert_string_equal(tessera_progress_step_name(0), "unknown");
+    tessera_writer_clear(&w);
+}
+
+/* FOLLOW wraps only the requests that have steps to tell. */
+static void
+test_follow_wraps_keygen_enroll_and_renew_only(void **state)
+{
+    (void)state;
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_follow(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_RENEW, "laptop");
+    struct tessera_reader r = reader_after_type(&w, TESSERA_MSG_FOLLOW);
+    uint8_t wrapped;
+    char *name;
+    assert_true(tessera_decode_follow(&r, &wrapped));
+    assert_int_equal(wrapped, TESSERA_MSG_RENEW);
+    assert_true(tessera_decode_name_request(&r, &name));
+    assert_string_equal(name, "laptop");
+    free(name);
+    tessera_writer_clear(&w);
+    const uint8_t sign[] = {TESSERA_MSG_FOLLOW, TESSERA_MSG_SIGN};
+    tessera_reader_init(&r, sign, sizeof(sign));
+    (void)tessera_get_u8(&r);
+    assert_false(tessera_decode_follow(&r, &wrapped));
+    const uint8_t nested[] = {TESSERA_MSG_FOLLOW, TESSERA_MSG_FOLLOW};
+    tessera_reader_init(&r, nested, sizeof(nested));
+    (void)tessera_get_u8(&r);
+    assert_false(tessera_decode_follow(&r, &wrapped));
+    tessera_reader_init(&r, nested, 1);
+    (void)tessera_get_u8(&r);
+    assert_false(tessera_decode_follow(&r, &wrapped));
+}
+
 int
 main(void)
 {
@@ -1356,6 +1422,8 @@ main(void)
         cmocka_unit_test(test_long_list_pages_within_frames),
         cmocka_unit_test(test_entry_fitting_no_page_fails_the_writer),
         cmocka_unit_test(test_display_names),
+        cmocka_unit_test(test_progress_round_trip_and_bounds),
+        cmocka_unit_test(test_follow_wraps_keygen_enroll_and_renew_only),
     };
     return cmocka_run_group_tests_name("wire codec", tests, NULL, NULL);
 }
