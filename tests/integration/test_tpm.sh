@@ -78,7 +78,7 @@ check_output "tessera --system enroll makes the machine identity in the TPM" \
     "enrolled laptop-tpm" "$TESSERA" --system enroll laptop-tpm --token "Machine TPM" \
     --ca corp --subject "CN=laptop-tpm,O=Tessera Test"
 check_output "a root program without an agent of its own signs with it through the system agent" \
-    "Subject: CN=laptop-tpm, O=Tessera Test" \
+    "Subject: O=Tessera Test, CN=laptop-tpm" \
     root_service handshake tessera:laptop-tpm tessera:laptop-tpm
 check_fails "the user's agent has no such identity" 'no identity named "laptop-tpm"' \
     "$TESSERA" export laptop-tpm --key-ref "$T/laptop-tpm.ref"
