@@ -241,6 +241,17 @@ start_session_bus() {
 }
 stop_session_bus() { kill "$(cat "$T/bus.pid")" 2>/dev/null || true; }
 
+# wait_until SECONDS COMMAND...: true once COMMAND succeeds (its output
+# dropped), false when SECONDS pass first.
+wait_until() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
 # on_free_port NAME START READY: runs `START PORT` in the background on
 # random 127.0.0.1 ports until `READY PORT` succeeds (START must exec the
 # server, so that the pid is the server's). Sets PORT; the test's cleanup

@@ -240,11 +240,6 @@ check_output "its key stays on the token, named for it" "^1$" \
     bash -c "pkcs11-tool --module '$SOFTHSM_MODULE' --token-label 'Test Token' --login \
         --pin '$PIN' --list-objects --type privkey 2>/dev/null | grep -c 'label: *patient$'"
 asked() { cat "$T/days-polls" 2>/dev/null || echo 0; }
-wait_until() { # SECONDS COMMAND...
-    local end=$((SECONDS + $1))
-    shift
-    until "$@"; do [ "$SECONDS" -lt "$end" ] || return 1; sleep 0.1; done
-}
 asked_twice() { [ "$(asked)" -ge 2 ]; }
 check "the agent asks the CA again by itself" wait_until 10 asked_twice
 stop_agent

@@ -72,16 +72,6 @@ pull_card() {
     kill "$BRIDGE_PID" 2>/dev/null || true
     wait "$BRIDGE_PID" 2>/dev/null || true
 }
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s.
-wait_until() {
-    local tenths=$(($1 * 10))
-    shift
-    for _ in $(seq 1 "$tenths"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
 card_token() { "$TESSERA" tokens | awk -v m="$OPENSC" '$NF == m { print $1; exit }'; }
 listed() { "$TESSERA" list | grep -q "^$1 .* $2"; }
 

@@ -352,7 +352,8 @@ fault removed=1
 wait_log "is not present" "$(log_count "is not present")" || true
 fault
 check "pulled out and put back" wait_log "is back" "$seen"
-check_output "it logs in again from its file" "Test Token .* unlocked" "$TESSERA" tokens
+token_unlocked() { "$TESSERA" tokens | grep -q "Test Token .* unlocked"; }
+check "it logs in again from its file" wait_until 10 token_unlocked
 check_output "with exactly one more C_Login" "^2$" calls C_Login
 stop_agent
 printf '[token Test Token]\npin-source=none\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
