@@ -20,6 +20,8 @@
 /* A client's next request after a reply (a TLS handshake's next signature,
  * a loop) usually comes within this; see docs/performance.md. */
 #define DEFAULT_POLL_US 200
+/* Above the client pool's 10 s, so that the pool closes its own first. */
+#define DEFAULT_IDLE_CONNECTION_SECONDS 60
 /* Tokens are plugged in by hand: noticing within seconds is soon enough. */
 #define DEFAULT_SLOT_POLL_SECONDS 2
 /* Seconds for one exchange with a CA, and between asks while pending. */
@@ -77,6 +79,8 @@ static const struct key_rule agent_keys[] = {
               NULL),
     AGENT_KEY("expiring-days", VALUE_DAYS, expiring_days, 0, 0, NULL),
     AGENT_KEY("notifications", VALUE_BOOLEAN, notifications, 0, 0, NULL),
+    AGENT_KEY("idle-connection-seconds", VALUE_COUNT, idle_connection_seconds,
+              0, 86400, NULL),
 };
 
 #define TOKEN_KEY(k, kind, field, min, max, range)                             \
@@ -528,6 +532,7 @@ config_new(const char *path)
     cfg->keyfile = g_key_file_new();
     cfg->agent.max_sessions = DEFAULT_MAX_SESSIONS;
     cfg->agent.poll_us = DEFAULT_POLL_US;
+    cfg->agent.idle_connection_seconds = DEFAULT_IDLE_CONNECTION_SECONDS;
     cfg->agent.slot_poll_seconds = DEFAULT_SLOT_POLL_SECONDS;
     cfg->agent.expiring_days = g_array_new(FALSE, FALSE, sizeof(guint));
     g_array_append_vals(cfg->agent.expiring_days, default_expiring_days,

@@ -11,6 +11,7 @@
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8      poll-us=200      slot-poll-seconds=2
  *   expiring-days=14;7;3;1                  notifications=true
+ *   idle-connection-seconds=60
  *
  *   [token Work Card]
  *   pin-source=prompt|file|none   (file when a pin-file is given)
@@ -50,6 +51,8 @@ struct config_agent {
     unsigned slot_poll_seconds; /* watch.c; 0: off */
     GArray *expiring_days;      /* guint, descending */
     gboolean notifications;
+    /* server.c: a parked connection is closed after this; 0: never */
+    unsigned idle_connection_seconds;
 };
 
 /* [token LABEL]; a token without a group has the defaults. Each group's
