@@ -323,7 +323,8 @@ agent_generate_key(struct agent_token *token, const char *label,
     struct token_session s;
     if (token_session_open(token, "generate a key", &s, st) < 0)
         return -1;
-    int rc = objects_generate_key_pair(&s, label, spec, key_id, st);
+    int rc = objects_generate_key_pair(&s, label, spec, OBJECTS_SIGN_ONLY,
+                                       key_id, st);
     token_session_end(&s, FALSE);
     return rc;
 }

@@ -93,6 +93,9 @@ check_output "the key was generated on the token, sensitive and never extractabl
     "Access: *sensitive, always sensitive, never extractable, local" \
     pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
     --pin "$PIN" --list-objects --type privkey --label laptop
+check_output "it may sign and nothing else" \
+    "^private TOKEN=1 PRIVATE=1 SENSITIVE=1 EXTRACTABLE=0 SIGN=1 DECRYPT=0 UNWRAP=0 SIGN_RECOVER=0 DERIVE=0$" \
+    "$HELPERS/key_usage" "$SOFTHSM_MODULE" "Test Token" "$PIN" laptop
 check_output "the enrolment is recorded for renewal" "ca=corp" \
     cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
 start_server -www
