@@ -19,6 +19,7 @@
 #include "../common/transport.h"
 #include "agent.h"
 #include "control.h"
+#include "ratelog.h"
 #include "registry.h"
 #include "renewals.h"
 #include "signer.h"
@@ -659,9 +660,9 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
         g_hash_table_lookup(server->per_process, GINT_TO_POINTER(pid)));
     if (held >= MAX_CONNECTIONS_PER_PROCESS) {
         g_mutex_unlock(&server->lock);
-        g_warning("refused a connection: process %d has %d connections "
-                  "open already",
-                  (int)pid, held);
+        ratelog_message("refused a connection: process %d has %d connections "
+                        "open already",
+                        (int)pid, held);
         send_refusal(client, TESSERA_ERR_BUSY,
                      "this process has " G_STRINGIFY(
                          MAX_CONNECTIONS_PER_PROCESS) " connections to the "

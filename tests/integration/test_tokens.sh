@@ -33,6 +33,13 @@ wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 1
     return 1
 }
 log_count() { grep -c -- "$1" "$T/agent.log" || true; }
+wait_log_for() { # SECONDS PATTERN: the agent logs it (an extended regex) within SECONDS
+    for _ in $(seq 1 $(($1 * 20))); do
+        grep -Eq -- "$2" "$T/agent.log" && return 0
+        sleep 0.05
+    done
+    return 1
+}
 wait_until_listed() { # NAME STATE: within 30 s
     for _ in $(seq 1 300); do
         "$TESSERA" list | grep -q "^$1 .*$2" && return 0
@@ -102,6 +109,17 @@ check_fails "a token that errs mid-signature gives a clear error" \
     'token "Test Token" .*(CKR_DEVICE_ERROR|device)' sign 1
 fault
 check_output "and the next signature works" "5 of 5 signed" sign
+# Every failed signature was one log line (4,862 in 2 s when a token
+# vanished under a busy client): now one, then the count. (CKR_FUNCTION_FAILED:
+# the device error above is logged already, in this window.)
+fault sign_error=0x6
+failures=$(log_count 'identity ec on token "Test Token": .* operation failed$')
+"$HELPERS/sign_load" -n 300 tessera:ec >/dev/null 2>&1 || true
+check_output "300 failed signatures make one log line" "^1$" \
+    bash -c "echo \$((\$(grep -c 'identity ec on token \"Test Token\": .* operation failed\$' '$T/agent.log') - $failures))"
+check "and, when the window ends, one with their count" \
+    wait_log_for 15 'identity ec on token "Test Token": .* operation failed \(299 more times in 10 s, logged once\)'
+fault
 
 # --- a blocked PIN, a slow token
 fault pin_locked=1
