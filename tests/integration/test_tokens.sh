@@ -408,4 +408,38 @@ bad_config "rekey must be a boolean" '[identity laptop]\nrekey=sometimes\n' \
     "\\[identity laptop\\] rekey must be true or false"
 check "the agent ran throughout" agent_alive
 
+# A wrong PIN in a pin-file was tried again at every re-insertion (each a
+# try off the token's counter) while the log said it would not be.
+stop_agent
+printf '000000\n' >"$T/file.pin"
+chmod 600 "$T/file.pin"
+printf '[agent]\nslot-poll-seconds=1\n[token Test Token]\npin-file=%s\n' "$T/file.pin" \
+    >"$XDG_CONFIG_HOME/tessera/agent.conf"
+fault
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_output "a wrong PIN in the pin-file is tried once and said so" \
+    "wrong PIN in $T/file.pin for token \"Test Token\"; it was tried once and will not be tried again until the file changes" \
+    cat "$T/agent.log"
+check_output "with one C_Login" "^1$" calls C_Login
+reinsert() { # the token pulled out and put back, as the poller sees it
+    local gone back
+    gone=$(log_count 'token "Test Token" is not present')
+    back=$(log_count 'token "Test Token" is back')
+    fault removed=1
+    wait_log 'token "Test Token" is not present' "$gone"
+    fault
+    wait_log 'token "Test Token" is back' "$back"
+}
+reinsert
+check_output "put back, the same file is not tried again" "^1$" calls C_Login
+check_output "and the log says why" \
+    "the PIN in $T/file.pin was wrong; it is not tried again until the file changes" \
+    cat "$T/agent.log"
+printf '%s\n' "$PIN" >"$T/file.pin"
+reinsert
+check "with the file changed, it is tried at the next re-insertion and unlocks" \
+    wait_log 'token "Test Token" unlocked'
+check_output "with one more C_Login" "^2$" calls C_Login
+
 finish
