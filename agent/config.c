@@ -115,6 +115,8 @@ static const struct key_rule ca_keys[] = {
     CA_KEY("protocol", VALUE_PROTOCOL, protocol, 0, 0, ALL_PROTOCOLS),
     CA_KEY("key", VALUE_KEY_SPEC, key, 0, 0, ALL_PROTOCOLS),
     CA_KEY("trust", VALUE_STRING, trust, 0, 0, ALL_PROTOCOLS),
+    CA_KEY("require-client-auth", VALUE_BOOLEAN, require_client_auth, 0, 0,
+           ALL_PROTOCOLS),
     CA_KEY("retry-seconds", VALUE_NUMBER, retry_seconds, 1, 86400,
            ALL_PROTOCOLS),
     CA_KEY("ca-cert", VALUE_STRING, ca_cert, 0, 0, ONLY(CONFIG_LOCAL)),

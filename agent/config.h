@@ -114,6 +114,8 @@ struct config_ca {
     gint64 command_timeout;           /* seconds per exchange */
     gint64 retry_seconds;             /* between asks while pending */
     struct config_policy policy;
+    /* Leaves must name clientAuth in extendedKeyUsage (chaincheck.c). */
+    gboolean require_client_auth;
 };
 
 struct agent_config {

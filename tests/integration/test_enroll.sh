@@ -32,6 +32,27 @@ cat >"$T/wrong-key" <<EOF
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
     -subj /CN=impostor 2>/dev/null | "$T/sign-with-test-ca"
 EOF
+# Certificates no client can load, each signed by the right CA for the
+# right request: a 20 KB leaf (clients read 16 KiB), a certificate with no
+# extendedKeyUsage (for any purpose, which chain verification accepts), a
+# leaf where a CA certificate belongs in the chain.
+awk 'BEGIN {printf "extendedKeyUsage=clientAuth\nnsComment=\""; for (i = 0; i < 20000; i++) printf "A"; print "\""}' \
+    >"$T/bloated.ext"
+cat >"$T/bloated" <<EOF
+#!/bin/sh
+openssl x509 -req -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
+    -days 7 -extfile "$T/bloated.ext" 2>/dev/null && cat "$T/ca/ca.pem"
+EOF
+printf 'keyUsage=digitalSignature\n' >"$T/any-purpose.ext"
+cat >"$T/any-purpose" <<EOF
+#!/bin/sh
+openssl x509 -req -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
+    -days 7 -extfile "$T/any-purpose.ext" 2>/dev/null && cat "$T/ca/ca.pem"
+EOF
+cat >"$T/leaf-as-ca" <<EOF
+#!/bin/sh
+"$T/sign-with-test-ca" && cat "$T/server.pem"
+EOF
 # Helpers that misbehave, each leaving the pids the test must check.
 cat >"$T/leaves-a-child" <<EOF
 #!/bin/sh
@@ -48,7 +69,8 @@ setsid sleep 300 & echo \$! >"$T/escaped.pid"
 echo \$\$ >"$T/helper.pid"
 sleep 300
 EOF
-chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" \
+chmod +x "$T/bloated" "$T/any-purpose" "$T/leaf-as-ca" \
+    "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" \
     "$T/leaves-a-child" "$T/hangs-with-children"
 
 mkdir -p "$XDG_CONFIG_HOME/tessera"
@@ -68,6 +90,10 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile tangled protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=1
     profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
+    profile bloated protocol=exec "command=$T/bloated" "trust=$T/ca/ca.pem"
+    profile tls-only protocol=exec "command=$T/any-purpose" "trust=$T/ca/ca.pem" \
+        require-client-auth=true
+    profile leafy protocol=exec "command=$T/leaf-as-ca" "trust=$T/ca/ca.pem"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_agent
 unlock
@@ -120,7 +146,18 @@ check_exit "a CA that answers without a certificate: exit 7" 7 \
 check_exit "a certificate from another CA: exit 7" 7 \
     "CA stranger: the issued certificate does not chain to" enroll alien stranger
 check_exit "a certificate for another key: exit 7" 7 \
-    "not the key of identity fake" enroll fake impostor
+    "CA impostor: the certificate for fake cannot be used: its public key is not the key of identity fake" \
+    enroll fake impostor
+check_exit "a 20 KB certificate no client can load: exit 7" 7 \
+    "CA bloated: the certificate for fat cannot be used: certificate 1 of the chain is [0-9]+ bytes; clients accept at most 16384" \
+    enroll fat bloated
+check_exit "a certificate without clientAuth where the profile requires it: exit 7" 7 \
+    "CA tls-only: the certificate for any cannot be used: its extendedKeyUsage does not name clientAuth" \
+    enroll any tls-only
+check_exit "a leaf where the chain needs a CA certificate: exit 7" 7 \
+    "CA leafy: the certificate for leafy cannot be used: certificate 3 of the chain is not a CA certificate" \
+    enroll leafy leafy
+check "none of them is listed" bash -o pipefail -c "'$TESSERA' list | { ! grep -E '^(fake|fat|any|leafy) '; }"
 check_exit "a helper that hangs is stopped: exit 5" 5 \
     "CA hung: .* did not finish in time" enroll stuck hung
 check_exit "a helper that fails: exit 5 with its status" 5 \
@@ -222,5 +259,18 @@ check "so is its process group" gone "$T/grouped.pid"
 kill "$(cat "$T/escaped.pid")"
 check_output "the enrolment was rolled back: no new key on the token" \
     "^$keys_before$" private_keys
+
+# An import is checked as an enrolment is, before anything is stored.
+start_agent
+unlock
+"$TESSERA" keygen imported --token "Test Token" --subject CN=imported --out "$T/imported.csr" >/dev/null
+issue "$T/ca" "$T/imported.csr" "$T/imported.pem" client.ext
+check_fails "an import whose chain holds a leaf where a CA belongs is refused" \
+    "the certificate for imported cannot be used: certificate 2 of the chain is not a CA certificate" \
+    "$TESSERA" import imported --cert "$T/imported.pem" --chain "$T/server.pem"
+check_output "and nothing is stored: the key still has no certificate" \
+    "imported .* no certificate" "$TESSERA" list
+check_output "the same certificate with its CA's is stored" "imported" \
+    "$TESSERA" import imported --cert "$T/imported.pem" --chain "$T/ca/ca.pem"
 
 finish
