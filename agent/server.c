@@ -540,7 +540,7 @@ serve_connection(gpointer data, gpointer user_data)
     for (;;) {
         if (!await_request(c->fd, poll_us)) {
             if (park_connection(c))
-                return;
+                goto done;
             break;
         }
         uint8_t *body;
@@ -563,6 +563,10 @@ serve_connection(gpointer data, gpointer user_data)
             break;
     }
     finish_connection(c);
+done:
+    /* OpenSSL frees a thread's own state (its error queue) when the thread
+     * exits; a pool's thread may never exit, so it is freed here. */
+    OPENSSL_thread_stop();
 }
 
 /* Closes the connections parked for longer than the configuration's
