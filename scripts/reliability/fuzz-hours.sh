@@ -20,7 +20,9 @@ total_runs=0 total_cpu=0 total_crashes=0
 for target in $(find build-fuzz/tests/fuzz -maxdepth 1 -type f -executable -name "fuzz_*" | sort); do
     name=$(basename "$target")
     mkdir -p "$work/$name"
-    cp tests/fuzz/corpus/"${name#fuzz_}"/* "$work/$name/"
+    # Seeds where there are (tests/fuzz/corpus/NAME), as scripts/test.sh.
+    seeds=tests/fuzz/corpus/${name#fuzz_}
+    [ ! -d "$seeds" ] || cp "$seeds"/* "$work/$name/"
     # TIMEFORMAT: the user and system CPU seconds of the run.
     cpu=$( { TIMEFORMAT='%U %S'; time "$target" -max_total_time="$seconds" \
         -print_final_stats=1 -artifact_prefix="$work/" "$work/$name" \

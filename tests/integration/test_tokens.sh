@@ -439,9 +439,10 @@ check_output "and the log says why" \
     "the PIN in $T/file.pin was wrong; it is not tried again until the file changes" \
     cat "$T/agent.log"
 printf '%s\n' "$PIN" >"$T/file.pin"
+unlocked=$(log_count 'token "Test Token" unlocked')
 reinsert
 check "with the file changed, it is tried at the next re-insertion and unlocks" \
-    wait_log 'token "Test Token" unlocked'
+    wait_log 'token "Test Token" unlocked' "$unlocked"
 check_output "with one more C_Login" "^2$" calls C_Login
 
 finish
