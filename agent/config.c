@@ -20,6 +20,8 @@
 /* A client's next request after a reply (a TLS handshake's next signature,
  * a loop) usually comes within this; see docs/performance.md. */
 #define DEFAULT_POLL_US 200
+/* Above the client pool's 10 s, so that the pool closes its own first. */
+#define DEFAULT_IDLE_CONNECTION_SECONDS 60
 /* Tokens are plugged in by hand: noticing within seconds is soon enough. */
 #define DEFAULT_SLOT_POLL_SECONDS 2
 /* Seconds for one exchange with a CA, and between asks while pending. */
@@ -80,6 +82,8 @@ static const struct key_rule agent_keys[] = {
     AGENT_KEY("allow-root", VALUE_BOOLEAN, allow_root, 0, 0, NULL),
     AGENT_KEY("allow-users", VALUE_STRING_LIST, allow_users, 0, 0, NULL),
     AGENT_KEY("allow-groups", VALUE_STRING_LIST, allow_groups, 0, 0, NULL),
+    AGENT_KEY("idle-connection-seconds", VALUE_COUNT, idle_connection_seconds,
+              0, 86400, NULL),
 };
 
 #define TOKEN_KEY(k, kind, field, min, max, range)                             \
@@ -114,6 +118,8 @@ static const struct key_rule ca_keys[] = {
     CA_KEY("protocol", VALUE_PROTOCOL, protocol, 0, 0, ALL_PROTOCOLS),
     CA_KEY("key", VALUE_KEY_SPEC, key, 0, 0, ALL_PROTOCOLS),
     CA_KEY("trust", VALUE_STRING, trust, 0, 0, ALL_PROTOCOLS),
+    CA_KEY("require-client-auth", VALUE_BOOLEAN, require_client_auth, 0, 0,
+           ALL_PROTOCOLS),
     CA_KEY("retry-seconds", VALUE_NUMBER, retry_seconds, 1, 86400,
            ALL_PROTOCOLS),
     CA_KEY("ca-cert", VALUE_STRING, ca_cert, 0, 0, ONLY(CONFIG_LOCAL)),
@@ -537,6 +543,7 @@ config_new(const char *path)
     cfg->keyfile = g_key_file_new();
     cfg->agent.max_sessions = DEFAULT_MAX_SESSIONS;
     cfg->agent.poll_us = DEFAULT_POLL_US;
+    cfg->agent.idle_connection_seconds = DEFAULT_IDLE_CONNECTION_SECONDS;
     cfg->agent.slot_poll_seconds = DEFAULT_SLOT_POLL_SECONDS;
     cfg->agent.expiring_days = g_array_new(FALSE, FALSE, sizeof(guint));
     g_array_append_vals(cfg->agent.expiring_days, default_expiring_days,

@@ -12,6 +12,7 @@
  *   max-sessions=8      poll-us=200      slot-poll-seconds=2
  *   expiring-days=14;7;3;1                  notifications=true
  *   allow-root=true        allow-users=  allow-groups=  (peers.h)
+ *   idle-connection-seconds=60
  *
  *   [token Work Card]
  *   pin-source=prompt|file|none|empty   (file when a pin-file is given)
@@ -55,6 +56,8 @@ struct config_agent {
     gboolean allow_root; /* a user's agent serves root too */
     char **allow_users;  /* the system agent serves them (names, uids) */
     char **allow_groups; /* and these groups' members (names, gids) */
+    /* server.c: a parked connection is closed after this; 0: never */
+    unsigned idle_connection_seconds;
 };
 
 /* [token LABEL]; a token without a group has the defaults. Each group's
@@ -118,6 +121,8 @@ struct config_ca {
     gint64 command_timeout;           /* seconds per exchange */
     gint64 retry_seconds;             /* between asks while pending */
     struct config_policy policy;
+    /* Leaves must name clientAuth in extendedKeyUsage (chaincheck.c). */
+    gboolean require_client_auth;
 };
 
 struct agent_config {

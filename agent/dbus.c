@@ -285,6 +285,32 @@ token_call_free(struct token_call *c)
     g_free(c);
 }
 
+/*
+ * GDBus reads every incoming message into one buffer per connection, which
+ * it reuses and never wipes: the Unlock message, PIN included, stays there
+ * until a later message covers it. So the agent sends itself one, a Ping
+ * whose object path fills the buffer's first PAD_MESSAGE_BYTES (its least
+ * size: a longer message would move the buffer, and free the old one
+ * unwiped), and waits for it to come back before anyone hears "unlocked".
+ */
+#define PAD_MESSAGE_BYTES 4096
+#define PAD_HEADER_BYTES 256 /* the Ping's other header fields, at most */
+
+static void
+cover_received_message(GDBusConnection *connection)
+{
+    GString *path = g_string_new("/wipe");
+    while (path->len + 2 <= PAD_MESSAGE_BYTES - PAD_HEADER_BYTES)
+        g_string_append(path, "/x");
+    GVariant *reply = g_dbus_connection_call_sync(
+        connection, g_dbus_connection_get_unique_name(connection), path->str,
+        "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
+        5000, NULL, NULL);
+    if (reply != NULL)
+        g_variant_unref(reply);
+    g_string_free(path, TRUE);
+}
+
 static void
 run_token_call(gpointer data)
 {
@@ -294,6 +320,8 @@ run_token_call(gpointer data)
     int rc = c->pin == NULL ? control_lock(agent, c->token, &st)
                             : control_unlock(agent, c->token, (uint8_t *)c->pin,
                                              strlen(c->pin), FALSE, &st);
+    if (c->pin != NULL)
+        cover_received_message(g_dbus_method_invocation_get_connection(c->inv));
     if (rc == 0)
         reply_after_sync(c->dbus, c->inv, NULL);
     else
@@ -343,8 +371,15 @@ on_unlock(TesseraAgent1Token *iface, GDBusMethodInvocation *inv,
         return_invalid(inv, "the PIN is longer than 256 bytes; not tried");
     else
         start_token_call(data, inv, pin);
-    /* The message's own copy of the PIN, wiped too. */
+    /* The handler's argument is the generated code's copy; the message
+     * keeps its own in its body. */
     OPENSSL_cleanse((char *)pin, strlen(pin));
+    GVariant *body = g_dbus_method_invocation_get_parameters(inv);
+    GVariant *arg = g_variant_get_child_value(body, 0);
+    gsize len;
+    const char *kept = g_variant_get_string(arg, &len);
+    OPENSSL_cleanse((char *)kept, len);
+    g_variant_unref(arg);
     return TRUE;
 }
 

@@ -9,6 +9,7 @@
 #include "../common/errors.h"
 #include "../common/keyspec.h"
 #include "agent.h"
+#include "chaincheck.h"
 #include "builtin.h"
 #include "config.h"
 #include "events.h"
@@ -429,21 +430,10 @@ agent_generate_key(struct agent_token *token, const char *label,
     struct token_session s;
     if (token_session_open(token, "generate a key", &s, st) < 0)
         return -1;
-    int rc = objects_generate_key_pair(&s, label, spec, key_id, st);
+    int rc = objects_generate_key_pair(&s, label, spec, OBJECTS_SIGN_ONLY,
+                                       key_id, st);
     token_session_end(&s, FALSE);
     return rc;
-}
-
-static X509 *
-parse_certificate(const struct tessera_blob *der)
-{
-    const unsigned char *p = der->data;
-    X509 *x = d2i_X509(NULL, &p, (long)der->len);
-    if (x != NULL && p != der->data + der->len) {
-        X509_free(x);
-        x = NULL;
-    }
-    return x;
 }
 
 static int
@@ -477,7 +467,7 @@ agent_store_certificates(struct agent *agent, struct agent_token *token,
                          const struct tessera_blob *certs, size_t n_certs,
                          struct tessera_status *st)
 {
-    X509 *leaf = parse_certificate(&certs[0]);
+    X509 *leaf = agent_certificate_parse(&certs[0]);
     struct tessera_status why = {0};
     int rc = -1;
     if (leaf == NULL) {
@@ -521,12 +511,28 @@ replace_certificate(struct agent *agent, struct agent_identity *id,
     return rc;
 }
 
+/* What clients could not load of an imported chain for the key spki. */
+static char *
+chain_unusable(const struct tessera_import_request *req, GBytes *spki)
+{
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(spki, &len);
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)len);
+    char *why = key == NULL ? g_strdup_printf("the key of identity %s cannot "
+                                              "be read",
+                                              req->name)
+                            : agent_chain_unusable(req->name, req->certs,
+                                                   req->n_certs, key, FALSE);
+    EVP_PKEY_free(key);
+    return why;
+}
+
 int
 agent_import(struct agent *agent, const struct tessera_import_request *req,
              struct tessera_status *st)
 {
     struct agent_identity *id = agent_identity_find(agent, req->name);
-    X509 *leaf = parse_certificate(&req->certs[0]);
+    char *unusable = NULL;
     int rc = -1;
     if (id == NULL) {
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,
@@ -538,15 +544,9 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
                            "import --replace` stores one reissued for the "
                            "same key",
                            req->name);
-    } else if (leaf == NULL) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "the certificate for %s is not valid DER X.509",
-                           req->name);
-    } else if (!agent_certificate_matches_key(leaf, agent_identity_spki(id))) {
-        tessera_status_set(st, TESSERA_ERR_INVALID,
-                           "the certificate's public key is not the key of "
-                           "identity %s",
-                           req->name);
+    } else if ((unusable = chain_unusable(req, agent_identity_spki(id))) !=
+               NULL) {
+        tessera_status_set(st, TESSERA_ERR_INVALID, "%s", unusable);
     } else if (token_usable(agent_identity_token(id), st)) {
         rc =
             agent_identity_leaf(id) != NULL
@@ -555,7 +555,7 @@ agent_import(struct agent *agent, const struct tessera_import_request *req,
                                            agent_identity_key_id(id), req->name,
                                            req->certs, req->n_certs, st);
     }
-    X509_free(leaf);
+    g_free(unusable);
     agent_identity_unref(id);
     if (rc == 0) {
         g_message("stored the certificate of identity %s%s", req->name,

@@ -308,24 +308,46 @@ curve_params(const struct tessera_keyspec *spec)
     return b;
 }
 
+/*
+ * Every usage attribute is stated: a token's defaults would otherwise
+ * decide, and SoftHSM2's let a private key decrypt, unwrap and
+ * sign-recover, and its public key encrypt, wrap and verify-recover.
+ *
+ * A TPM has one flag for sign-and-encrypt and one for decrypt, and signs
+ * RSA PKCS#1 as a raw decryption: tpm2-pkcs11 derives the public key's
+ * CKA_ENCRYPT from CKA_SIGN and its CKA_VERIFY from CKA_DECRYPT, refuses a
+ * template that states them otherwise, and cannot sign with an RSA key
+ * that may not decrypt. With token_derived (a token that refused the
+ * whole template) those attributes, and an RSA key's CKA_DECRYPT, are left
+ * to the token.
+ */
 static CK_RV
 generate(const struct token_session *s, const char *label,
-         const struct tessera_keyspec *spec, GBytes *key_id)
+         const struct tessera_keyspec *spec, enum objects_key_use use,
+         gboolean token_derived, GBytes *key_id)
 {
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_BBOOL decrypt =
+        spec->type == TESSERA_KEY_RSA && use == OBJECTS_SIGN_AND_DECRYPT;
     CK_ULONG bits = spec->bits;
     CK_BYTE exponent[] = {0x01, 0x00, 0x01};
     gsize id_len;
     const void *id = g_bytes_get_data(key_id, &id_len);
     GBytes *ec_params = NULL;
-    CK_ATTRIBUTE pub_tmpl[8] = {
+    CK_ATTRIBUTE pub_tmpl[12] = {
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_WRAP, &no, sizeof(no)},
+        {CKA_VERIFY_RECOVER, &no, sizeof(no)},
+        {CKA_DERIVE, &no, sizeof(no)},
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, id_len},
     };
-    CK_ULONG n_pub = 5;
+    CK_ULONG n_pub = 7;
+    if (!token_derived) {
+        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_VERIFY, &yes, sizeof(yes)};
+        pub_tmpl[n_pub++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &no, sizeof(no)};
+    }
     /* The point of the whole project: the key can never leave the token. */
     CK_ATTRIBUTE priv_tmpl[] = {
         {CKA_TOKEN, &yes, sizeof(yes)},
@@ -333,11 +355,18 @@ generate(const struct token_session *s, const char *label,
         {CKA_SENSITIVE, &yes, sizeof(yes)},
         {CKA_EXTRACTABLE, &no, sizeof(no)},
         {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_UNWRAP, &no, sizeof(no)},
+        {CKA_SIGN_RECOVER, &no, sizeof(no)},
+        {CKA_DERIVE, &no, sizeof(no)},
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, id_len},
-        {CKA_DECRYPT, &yes, sizeof(yes)}, /* RSA only: SCEP replies */
+        /* Only an RSA key a SCEP CA answers: its reply is encrypted to it.
+         * Last, so that it can be left out. */
+        {CKA_DECRYPT, &decrypt, sizeof(decrypt)},
     };
     CK_ULONG n_priv = G_N_ELEMENTS(priv_tmpl);
+    if (token_derived && spec->type == TESSERA_KEY_RSA)
+        n_priv--;
     CK_MECHANISM mech;
     if (spec->type != TESSERA_KEY_RSA) {
         ec_params = curve_params(spec);
@@ -350,7 +379,6 @@ generate(const struct token_session *s, const char *label,
                                   ? CKM_EC_KEY_PAIR_GEN
                                   : CKM_EC_EDWARDS_KEY_PAIR_GEN,
                               NULL, 0};
-        n_priv--;
     } else {
         pub_tmpl[n_pub++] =
             (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
@@ -368,10 +396,19 @@ generate(const struct token_session *s, const char *label,
 
 int
 objects_generate_key_pair(const struct token_session *s, const char *label,
-                          const struct tessera_keyspec *spec, GBytes *id,
+                          const struct tessera_keyspec *spec,
+                          enum objects_key_use use, GBytes *id,
                           struct tessera_status *st)
 {
-    CK_RV rv = generate(s, label, spec, id);
+    CK_RV rv = generate(s, label, spec, use, FALSE, id);
+    if (rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+        rv == CKR_GENERAL_ERROR) {
+        g_message("token \"%s\" refused a key template that states every "
+                  "usage (%s): the key's CKA_VERIFY, CKA_ENCRYPT and, for "
+                  "RSA, CKA_DECRYPT are the token's",
+                  token_label(s->token), p11_kit_strerror(rv));
+        rv = generate(s, label, spec, use, TRUE, id);
+    }
     if (rv == CKR_OK)
         return 0;
     token_fail(s->token, rv, "generate a key", st);

@@ -51,10 +51,16 @@ gboolean objects_hold_certificate(const struct token_session *s, GBytes *id,
 GBytes *objects_key_spki(const struct token_session *s, GBytes *id,
                          const char *label);
 
-/* A key pair: never extractable, always sensitive (docs/architecture.md,
- * Keys Tessera makes). */
+/* What a key pair is for. */
+enum objects_key_use {
+    OBJECTS_SIGN_ONLY,
+    OBJECTS_SIGN_AND_DECRYPT, /* an RSA key for a SCEP CA (its reply) */
+};
+/* A key pair: never extractable, always sensitive, each usage attribute
+ * stated (docs/architecture.md, Keys Tessera makes). */
 int objects_generate_key_pair(const struct token_session *s, const char *label,
-                              const struct tessera_keyspec *spec, GBytes *id,
+                              const struct tessera_keyspec *spec,
+                              enum objects_key_use use, GBytes *id,
                               struct tessera_status *st);
 /* The certificate x (DER der) as a public token object. */
 int objects_store_certificate(const struct token_session *s, const char *label,

@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The socket server. The main loop accepts; each connection gets a thread
- * that reads a request, does the work and writes the reply, so a signature
- * never waits for another thread. Only the peers peers.c allows are
- * served. Malformed input gets an ERROR reply and, where the stream cannot
- * be trusted any more, a closed connection; the agent goes on serving.
+ * The socket server. The main loop accepts. A connection with a request
+ * waiting is served by a worker thread of a pool, which reads a request,
+ * does the work and writes the reply, and waits for the next one on the
+ * same connection: a client that keeps signing keeps its thread, so a
+ * signature never waits for another thread. A connection quiet for
+ * LINGER_MS is parked in an epoll set and its thread goes back to the
+ * pool; the idle thread hands it to a worker again when it becomes
+ * readable, and closes it when it has been parked for
+ * idle-connection-seconds. Idle connections cost a descriptor and a few
+ * hundred bytes, no thread. Only the peers peers.c allows
+ * are served, and each client process may hold MAX_CONNECTIONS_PER_PROCESS.
+ * Malformed input gets an ERROR reply and, where the stream cannot be
+ * trusted any more, a closed connection; the agent goes on serving.
  */
 #include "server.h"
 #include "../common/errors.h"
 #include "../common/transport.h"
 #include "agent.h"
 #include "control.h"
-#include "peers.h"
 #include "events.h"
+#include "peers.h"
+#include "ratelog.h"
 #include "registry.h"
 #include "renewals.h"
 #include "signer.h"
@@ -21,13 +30,26 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_CONNECTIONS 128
+/* One program's pool is 8 (common/client.c); this bounds a runaway one
+ * without letting it lock others out. */
+#define MAX_CONNECTIONS_PER_PROCESS 128
+/* A client signing at least this often keeps its thread: its requests are
+ * never handed from thread to thread, which costs a wake-up (tens of
+ * microseconds on a virtual machine, docs/performance.md). */
+#define LINGER_MS 1000
+/* A request that starts must arrive whole within this; a peer that stalls
+ * mid-frame would otherwise hold a worker. */
+#define FRAME_TIMEOUT_SECONDS 10
 
 struct agent_server {
     struct agent *agent;
@@ -35,18 +57,28 @@ struct agent_server {
     int listen_fd;
     guint source;
     uid_t uid;
+    int epoll_fd; /* the parked connections, and wake_fd */
+    int wake_fd;  /* an eventfd: written to stop the idle thread */
+    GThread *idle_thread;
+    GThreadPool *workers;
     GMutex lock;
-    GPtrArray *connections; /* struct connection *, joined when finished */
+    GQueue connections;      /* struct connection *; under lock */
+    GHashTable *per_process; /* pid -> connections it holds; under lock */
+    gboolean stopping;       /* under lock */
     guint progress_subscription;
 };
 
 struct connection {
     struct agent_server *server;
-    int fd; /* -1 once the thread has finished; under server->lock */
-    GThread *thread;
+    int fd;
+    pid_t pid;
+    GList link; /* in server->connections */
+    /* In the epoll set with no thread (under lock), since idle_since_us. */
+    gboolean parked, in_epoll;
+    gint64 idle_since_us;
     gboolean greeted;
     /* The registry snapshots a LIST and a TOKENS are paging through (only
-     * this connection's thread touches them). */
+     * the thread serving the connection touches them). */
     struct agent_registry *listing, *token_listing;
 };
 
@@ -522,28 +554,92 @@ send_refusal(int fd, int code, const char *message)
 }
 
 static void
-finish_connection(struct connection *c)
+process_count_add(struct agent_server *server, pid_t pid, int delta)
 {
-    g_clear_pointer(&c->listing, agent_registry_unref);
-    g_clear_pointer(&c->token_listing, agent_registry_unref);
-    g_mutex_lock(&c->server->lock);
-    close(c->fd);
-    c->fd = -1;
-    g_mutex_unlock(&c->server->lock);
+    gpointer key = GINT_TO_POINTER(pid);
+    int n = GPOINTER_TO_INT(g_hash_table_lookup(server->per_process, key));
+    if (n + delta > 0)
+        g_hash_table_insert(server->per_process, key,
+                            GINT_TO_POINTER(n + delta));
+    else
+        g_hash_table_remove(server->per_process, key);
 }
 
-static gpointer
-connection_main(gpointer data)
+/* Forgets and closes c; called with the lock held. */
+static void
+drop_connection(struct agent_server *server, struct connection *c)
+{
+    g_queue_unlink(&server->connections, &c->link);
+    process_count_add(server, c->pid, -1);
+    close(c->fd); /* which takes it out of the epoll set */
+    g_clear_pointer(&c->listing, agent_registry_unref);
+    g_clear_pointer(&c->token_listing, agent_registry_unref);
+    g_free(c);
+}
+
+static void
+finish_connection(struct connection *c)
+{
+    struct agent_server *server = c->server;
+    g_mutex_lock(&server->lock);
+    drop_connection(server, c);
+    g_mutex_unlock(&server->lock);
+}
+
+/*
+ * Puts c in the epoll set until it becomes readable (once: EPOLLONESHOT,
+ * so that one worker at a time has it). FALSE when the server is stopping
+ * or the set refused it: the caller closes it.
+ */
+static gboolean
+park_connection(struct connection *c)
+{
+    struct agent_server *server = c->server;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+                             .data.ptr = c};
+    g_mutex_lock(&server->lock);
+    int op = c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    gboolean ok =
+        !server->stopping && epoll_ctl(server->epoll_fd, op, c->fd, &ev) == 0;
+    if (ok) {
+        c->in_epoll = c->parked = TRUE;
+        c->idle_since_us = g_get_monotonic_time();
+    }
+    g_mutex_unlock(&server->lock);
+    return ok;
+}
+
+/* Whether a request (or the end of the connection) arrives within
+ * LINGER_MS, after polling for poll_us first. */
+static gboolean
+await_request(int fd, unsigned poll_us)
+{
+    tessera_poll_readable(fd, poll_us);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, LINGER_MS)) < 0 && errno == EINTR)
+        ;
+    return n != 0;
+}
+
+/* Serves c until it goes quiet (parked again) or ends (closed). */
+static void
+serve_connection(gpointer data, gpointer user_data)
 {
     struct connection *c = data;
-    /* A reload's poll-us is for the connections that come after it. */
+    (void)user_data;
+    /* A reload's poll-us is for the requests that come after it. */
     struct agent_config *cfg = agent_config_get(c->server->agent);
     unsigned poll_us = cfg->agent.poll_us;
     agent_config_unref(cfg);
     for (;;) {
+        if (!await_request(c->fd, poll_us)) {
+            if (park_connection(c))
+                goto done;
+            break;
+        }
         uint8_t *body;
         size_t len;
-        tessera_poll_readable(c->fd, poll_us);
         if (tessera_read_frame(c->fd, &body, &len) < 0) {
             if (errno == EPROTO)
                 send_refusal(c->fd, TESSERA_ERR_PROTOCOL,
@@ -562,43 +658,90 @@ connection_main(gpointer data)
             break;
     }
     finish_connection(c);
-    return NULL;
+done:
+    /* OpenSSL frees a thread's own state (its error queue) when the thread
+     * exits; a pool's thread may never exit, so it is freed here. */
+    OPENSSL_thread_stop();
 }
 
-/* Joins the threads of closed connections; called with the lock held. */
+/* Closes the connections parked for longer than the configuration's
+ * idle-connection-seconds; called with the lock held. */
 static void
-reap_finished(struct agent_server *server)
+close_idle(struct agent_server *server, gint64 now_us)
 {
-    for (guint i = 0; i < server->connections->len;) {
-        struct connection *c = g_ptr_array_index(server->connections, i);
-        if (c->fd >= 0) {
-            i++;
-            continue;
-        }
-        g_thread_join(c->thread);
-        g_free(c);
-        g_ptr_array_remove_index_fast(server->connections, i);
+    struct agent_config *cfg = agent_config_get(server->agent);
+    gint64 limit_us =
+        (gint64)cfg->agent.idle_connection_seconds * G_USEC_PER_SEC;
+    agent_config_unref(cfg);
+    if (limit_us == 0)
+        return;
+    for (GList *l = server->connections.head; l != NULL;) {
+        struct connection *c = l->data;
+        l = l->next;
+        if (c->parked && now_us - c->idle_since_us >= limit_us)
+            drop_connection(server, c);
     }
 }
 
-/* Refused peers are told why and how to be allowed; so is the log. */
-static gboolean
-peer_allowed(struct agent_server *server, int fd)
+/* The peer's pid when peers.c allows it; 0 when not, and it is told why
+ * and how to be allowed; so is the log. */
+static pid_t
+allowed_peer_pid(struct agent_server *server, int fd)
 {
     struct agent_peer peer;
     struct tessera_status st = {0};
     if (!agent_peer_read(fd, &peer))
-        return FALSE;
+        return 0;
     struct agent_config *cfg = agent_config_get(server->agent);
     gboolean ok =
         agent_peer_allowed(cfg, server->agent->system, server->uid, &peer, &st);
     agent_config_unref(cfg);
+    pid_t pid = ok ? peer.pid : 0;
     agent_peer_clear(&peer);
     if (!ok) {
         g_warning("refused a connection: %s", st.message);
         send_refusal(fd, st.code, st.message);
     }
-    return ok;
+    return pid;
+}
+
+/*
+ * The idle thread: hands each parked connection that becomes readable to
+ * a worker, and once a second closes those idle for too long. Only it
+ * unparks, so a parked connection is never served twice.
+ */
+static gpointer
+idle_main(gpointer data)
+{
+    struct agent_server *server = data;
+    struct epoll_event events[64];
+    for (;;) {
+        int n =
+            epoll_wait(server->epoll_fd, events, G_N_ELEMENTS(events), 1000);
+        g_mutex_lock(&server->lock);
+        for (int i = 0; i < n; i++) {
+            struct connection *c = events[i].data.ptr;
+            if (c == NULL) {
+                g_mutex_unlock(&server->lock);
+                return NULL;
+            }
+            c->parked = FALSE;
+            g_thread_pool_push(server->workers, c, NULL);
+        }
+        close_idle(server, g_get_monotonic_time());
+        g_mutex_unlock(&server->lock);
+    }
+}
+
+/* Whether the client's first request is there already (it mostly is: it
+ * sends HELLO as it connects); such a connection goes to a worker at once
+ * rather than through the epoll set. */
+static gboolean
+request_waiting(int fd)
+{
+    uint8_t byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+           (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 static gboolean
@@ -609,34 +752,40 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
     int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (client < 0)
         return G_SOURCE_CONTINUE;
-    if (!peer_allowed(server, client)) {
+    pid_t pid = allowed_peer_pid(server, client);
+    if (pid == 0) {
         close(client);
         return G_SOURCE_CONTINUE;
     }
     g_mutex_lock(&server->lock);
-    reap_finished(server);
-    if (server->connections->len >= MAX_CONNECTIONS) {
+    int held = GPOINTER_TO_INT(
+        g_hash_table_lookup(server->per_process, GINT_TO_POINTER(pid)));
+    if (held >= MAX_CONNECTIONS_PER_PROCESS) {
         g_mutex_unlock(&server->lock);
+        ratelog_message("refused a connection: process %d has %d connections "
+                        "open already",
+                        (int)pid, held);
         send_refusal(client, TESSERA_ERR_BUSY,
-                     "the agent has too many clients; try again");
+                     "this process has " G_STRINGIFY(
+                         MAX_CONNECTIONS_PER_PROCESS) " connections to the "
+                                                      "agent already");
         close(client);
         return G_SOURCE_CONTINUE;
     }
+    struct timeval tv = {.tv_sec = FRAME_TIMEOUT_SECONDS};
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     struct connection *c = g_new0(struct connection, 1);
     c->server = server;
     c->fd = client;
-    GError *error = NULL;
-    /* Under the lock: the thread cannot finish before it is recorded. */
-    c->thread = g_thread_try_new("tessera-client", connection_main, c, &error);
-    if (c->thread != NULL) {
-        g_ptr_array_add(server->connections, c);
-    } else {
-        g_warning("cannot start a client thread: %s", error->message);
-        g_error_free(error);
-        close(client);
-        g_free(c);
-    }
+    c->pid = pid;
+    c->link.data = c;
+    g_queue_push_tail_link(&server->connections, &c->link);
+    process_count_add(server, pid, 1);
     g_mutex_unlock(&server->lock);
+    if (request_waiting(client))
+        g_thread_pool_push(server->workers, c, NULL);
+    else if (!park_connection(c))
+        finish_connection(c);
     return G_SOURCE_CONTINUE;
 }
 
@@ -771,6 +920,23 @@ activation_socket(struct tessera_status *st)
     return fd;
 }
 
+/*
+ * Each connection is a descriptor: the soft limit (1024 by default) would
+ * refuse clients long before memory runs short, and the hard limit is what
+ * the administrator allows.
+ */
+static void
+raise_descriptor_limit(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+            g_message("cannot raise the descriptor limit: %s",
+                      g_strerror(errno));
+    }
+}
+
 struct agent_server *
 agent_server_start(struct agent *agent, const char *path,
                    struct tessera_status *st)
@@ -781,13 +947,27 @@ agent_server_start(struct agent *agent, const char *path,
         fd = listen_on(path, agent->system, st);
     if (fd < 0)
         return NULL;
+    raise_descriptor_limit();
     struct agent_server *server = g_new0(struct agent_server, 1);
     server->agent = agent;
     server->path = activated ? NULL : g_strdup(path);
     server->listen_fd = fd;
     server->uid = getuid();
     g_mutex_init(&server->lock);
-    server->connections = g_ptr_array_new();
+    g_queue_init(&server->connections);
+    server->per_process = g_hash_table_new(NULL, NULL);
+    server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    server->wake_fd = eventfd(0, EFD_CLOEXEC);
+    struct epoll_event wake = {.events = EPOLLIN, .data.ptr = NULL};
+    if (server->epoll_fd < 0 || server->wake_fd < 0 ||
+        epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, server->wake_fd, &wake) < 0)
+        g_error("cannot make the idle connections' epoll set: %s",
+                g_strerror(errno));
+    /* Unbounded: a thread per active connection, as many as clients
+     * signing at once; idle ones have none. */
+    server->workers =
+        g_thread_pool_new(serve_connection, server, -1, FALSE, NULL);
+    server->idle_thread = g_thread_new("tessera-idle", idle_main, server);
     server->progress_subscription =
         agent_events_subscribe(agent->events, on_progress, server);
     server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
@@ -821,26 +1001,33 @@ agent_server_stop(struct agent_server *server)
     close(server->listen_fd);
     if (server->path != NULL)
         unlink(server->path);
+    uint64_t one = 1;
+    if (write(server->wake_fd, &one, sizeof(one)) != sizeof(one))
+        g_error("cannot stop the idle thread: %s", g_strerror(errno));
+    g_thread_join(server->idle_thread);
     /*
-     * No new connections now; wake every thread waiting for a request and
-     * wait for it. Only reading is shut: a renewal or enrolment that the
-     * stop ended (rolled back, or finished) still tells its client how.
+     * No new connections now, and none unparked. Close the parked ones;
+     * wake every worker waiting for a request and wait for it. Only
+     * reading is shut: a renewal or enrolment that the stop ended (rolled
+     * back, or finished) still tells its client how.
      */
     g_mutex_lock(&server->lock);
-    for (guint i = 0; i < server->connections->len; i++) {
-        struct connection *c = g_ptr_array_index(server->connections, i);
-        if (c->fd >= 0)
+    server->stopping = TRUE;
+    for (GList *l = server->connections.head; l != NULL;) {
+        struct connection *c = l->data;
+        l = l->next;
+        if (c->parked)
+            drop_connection(server, c);
+        else
             shutdown(c->fd, SHUT_RD);
     }
     g_mutex_unlock(&server->lock);
-    for (guint i = 0; i < server->connections->len; i++) {
-        struct connection *c = g_ptr_array_index(server->connections, i);
-        g_thread_join(c->thread);
-        g_free(c);
-    }
     agent_events_unsubscribe(server->agent->events,
                              server->progress_subscription);
-    g_ptr_array_unref(server->connections);
+    g_thread_pool_free(server->workers, FALSE, TRUE);
+    g_hash_table_unref(server->per_process);
+    close(server->epoll_fd);
+    close(server->wake_fd);
     g_mutex_clear(&server->lock);
     g_free(server->path);
     g_free(server);

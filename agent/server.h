@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The socket server (docs/protocol.md). The main loop accepts; each
- * connection gets a thread that reads a request, does the work and writes
- * the reply, so a signature never waits for another thread. Only the
- * peers peers.h allows are served.
+ * The socket server (docs/protocol.md). The main loop accepts; a worker
+ * thread serves a connection while it is active (a signature never waits
+ * for another thread) and parks it in an epoll set when it goes quiet, so
+ * idle connections hold no thread. Only the peers peers.h allows are
+ * served.
  */
 #ifndef TESSERA_AGENT_SERVER_H
 #define TESSERA_AGENT_SERVER_H

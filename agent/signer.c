@@ -12,6 +12,7 @@
 #include "digests.h"
 #include "events.h"
 #include "naming.h"
+#include "ratelog.h"
 #include "registry.h"
 
 #include <string.h>
@@ -200,8 +201,9 @@ agent_sign(struct agent *agent, const struct tessera_sign_request *req,
         sign_once(req, signature, id, &rc, st);
     }
     if (rc < 0) {
-        g_message("identity %s on token \"%s\": %s", agent_identity_name(id),
-                  token_label(agent_identity_token(id)), st->message);
+        ratelog_message("identity %s on token \"%s\": %s",
+                        agent_identity_name(id),
+                        token_label(agent_identity_token(id)), st->message);
         agent_events_publish(agent->events, AGENT_EVENT_SIGNATURE_FAILED,
                              agent_identity_name(id), st);
     }

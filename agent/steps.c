@@ -70,6 +70,21 @@ remove_journal(struct agent *agent, const char *name)
     g_free(dir);
 }
 
+/* A SCEP CA encrypts its reply to the key it certifies; no other CA needs
+ * a key that decrypts. */
+static enum objects_key_use
+key_use_for(struct agent *agent, const char *ca)
+{
+    struct agent_config *cfg = agent_config_get(agent);
+    const struct config_ca *profile = agent_config_ca(cfg, ca);
+    enum objects_key_use use =
+        profile != NULL && profile->protocol == CONFIG_SCEP
+            ? OBJECTS_SIGN_AND_DECRYPT
+            : OBJECTS_SIGN_ONLY;
+    agent_config_unref(cfg);
+    return use;
+}
+
 /* The CSR of the key the journal names, signed by it. */
 static int
 make_csr(struct agent *agent, const char *key_name,
@@ -147,7 +162,8 @@ agent_journal_request(struct agent *agent, struct agent_token *token,
         agent_events_progress(agent->events, name, TESSERA_STEP_GENERATING, 0,
                               "generating its new %s key on token \"%s\"",
                               j->key_spec, token_label(token));
-        if (transition_make_next(agent, token, name, &spec, j->new_id, st) < 0)
+        if (transition_make_next(agent, token, name, &spec,
+                                 key_use_for(agent, j->ca), j->new_id, st) < 0)
             goto out;
     }
     agent_test_point(name, "generated");

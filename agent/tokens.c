@@ -6,9 +6,23 @@
 
 #include <openssl/crypto.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_ATTEMPTS 3
 #define PRESENCE_RECHECK_US (100 * 1000)
+
+/*
+ * A pin-file as it was when its PIN proved wrong. Not its content's hash:
+ * a PIN's hash is as good as the PIN to whoever reads the agent's memory,
+ * PINs being short. Any rewrite changes the ctime at least.
+ */
+struct pin_file_stamp {
+    char *path; /* NULL: none refused */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+};
 
 struct agent_token {
     gint refcount;
@@ -38,6 +52,8 @@ struct agent_token {
     unsigned objects_changing;
     unsigned objects_generation; /* changes that ended; atomic */
     GCond objects_settled;
+    /* Not tried again until it changes (token_login_from_file). */
+    struct pin_file_stamp refused_pin_file;
 };
 
 static char *
@@ -210,6 +226,7 @@ token_unref(struct agent_token *t)
     g_free(t->manufacturer);
     g_free(t->model);
     g_free(t->serial);
+    g_free(t->refused_pin_file.path);
     g_free(t);
 }
 
@@ -617,10 +634,54 @@ token_login(struct agent_token *t, const uint8_t *pin, size_t pin_len,
     return rc;
 }
 
+static gboolean
+same_file(const struct pin_file_stamp *p, const char *path,
+          const struct stat *sb)
+{
+    return p->path != NULL && strcmp(p->path, path) == 0 &&
+           p->dev == sb->st_dev && p->ino == sb->st_ino &&
+           p->size == sb->st_size && p->mtime.tv_sec == sb->st_mtim.tv_sec &&
+           p->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
+           p->ctime.tv_sec == sb->st_ctim.tv_sec &&
+           p->ctime.tv_nsec == sb->st_ctim.tv_nsec;
+}
+
+/* Records path as refused (sb: what it was), or with sb NULL forgets. */
+static void
+stamp_refused(struct agent_token *t, const char *path, const struct stat *sb)
+{
+    struct pin_file_stamp *p = &t->refused_pin_file;
+    g_mutex_lock(&t->lock);
+    g_free(p->path);
+    *p = (struct pin_file_stamp){0};
+    if (sb != NULL)
+        *p = (struct pin_file_stamp){g_strdup(path), sb->st_dev,  sb->st_ino,
+                                     sb->st_size,    sb->st_mtim, sb->st_ctim};
+    g_mutex_unlock(&t->lock);
+}
+
+/*
+ * A pin-file is read at start and whenever its token comes back; a wrong
+ * PIN in it would cost a try at each, and lock the token after a few
+ * re-insertions. So a file whose PIN was wrong is not tried again until it
+ * changes.
+ */
 int
 token_login_from_file(struct agent_token *t, const char *path,
                       struct tessera_status *st)
 {
+    struct stat sb;
+    gboolean seen = stat(path, &sb) == 0;
+    g_mutex_lock(&t->lock);
+    gboolean refused = seen && same_file(&t->refused_pin_file, path, &sb);
+    g_mutex_unlock(&t->lock);
+    if (refused) {
+        tessera_status_set(st, TESSERA_ERR_PIN_INCORRECT,
+                           "token \"%s\": the PIN in %s was wrong; it is "
+                           "not tried again until the file changes",
+                           t->label, path);
+        return -1;
+    }
     char pin[TESSERA_PIN_MAX + 1];
     size_t len = 0;
     struct tessera_status why = {0};
@@ -631,6 +692,16 @@ token_login_from_file(struct agent_token *t, const char *path,
     else
         rc = token_login(t, (uint8_t *)pin, len, FALSE, st);
     OPENSSL_cleanse(pin, sizeof(pin));
+    if (rc < 0 && st->code == TESSERA_ERR_PIN_INCORRECT && seen) {
+        stamp_refused(t, path, &sb);
+        tessera_status_set(st, TESSERA_ERR_PIN_INCORRECT,
+                           "wrong PIN in %s for token \"%s\"; it was tried "
+                           "once and will not be tried again until the file "
+                           "changes",
+                           path, t->label);
+    } else if (rc == 0) {
+        stamp_refused(t, path, NULL);
+    }
     return rc;
 }
 

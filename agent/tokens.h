@@ -82,7 +82,8 @@ gboolean token_answers(struct agent_token *t);
  */
 int token_login(struct agent_token *t, const uint8_t *pin, size_t pin_len,
                 gboolean force, struct tessera_status *st);
-/* One login with the PIN in the file (common/pinfile.c's rules). */
+/* One login with the PIN in the file (common/pinfile.c's rules); a file
+ * whose PIN was wrong is refused until it changes. */
 int token_login_from_file(struct agent_token *t, const char *path,
                           struct tessera_status *st);
 int token_logout(struct agent_token *t, struct tessera_status *st);

@@ -45,7 +45,8 @@ end(struct agent *agent, struct agent_token *token, GBytes *a, GBytes *b)
 int
 transition_make_next(struct agent *agent, struct agent_token *token,
                      const char *name, const struct tessera_keyspec *spec,
-                     GBytes *next_id, struct tessera_status *st)
+                     enum objects_key_use use, GBytes *next_id,
+                     struct tessera_status *st)
 {
     char *label = label_of(name, NAMING_NEXT_SUFFIX);
     struct token_session s;
@@ -60,7 +61,7 @@ transition_make_next(struct agent *agent, struct agent_token *token,
         /* The half of a pair a crash left, if the token lets it go. */
         struct tessera_status left = {0};
         objects_destroy(&s, next_id, label, OBJECTS_ANY_CLASS, NULL, &left);
-        rc = objects_generate_key_pair(&s, label, spec, next_id, st);
+        rc = objects_generate_key_pair(&s, label, spec, use, next_id, st);
     }
     token_session_end(&s, FALSE);
     agent_registry_change_begin(agent);

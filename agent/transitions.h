@@ -10,6 +10,7 @@
 #define TESSERA_AGENT_TRANSITIONS_H
 
 #include "../common/transport.h"
+#include "objects.h"
 
 #include <glib.h>
 
@@ -20,7 +21,8 @@ struct tessera_keyspec;
 /* A key pair NAME~next with next_id, made unless it is there. */
 int transition_make_next(struct agent *agent, struct agent_token *token,
                          const char *name, const struct tessera_keyspec *spec,
-                         GBytes *next_id, struct tessera_status *st);
+                         enum objects_key_use use, GBytes *next_id,
+                         struct tessera_status *st);
 
 /*
  * The chain's leaf stored beside the key key_id, unless that certificate is

@@ -168,9 +168,9 @@ lock_idle_tokens(struct agent *agent, const struct agent_config *cfg)
 /*
  * Tokens marked absent (a failed signature found them gone) are asked
  * again each look: a module's slot events can miss a card that went and
- * came back while it was busy with a signature.
+ * came back while it was busy with a signature. TRUE when one is back.
  */
-static void
+static gboolean
 recheck_absent_tokens(struct agent *agent)
 {
     struct agent_registry *reg = agent_registry_get(agent);
@@ -183,6 +183,7 @@ recheck_absent_tokens(struct agent *agent)
     agent_registry_unref(reg);
     if (back)
         agent_rescan(agent);
+    return back;
 }
 
 static void
@@ -198,7 +199,13 @@ look(gpointer data)
     }
     lock_idle_tokens(h->agent, cfg);
     agent_config_unref(cfg);
-    recheck_absent_tokens(h->agent);
+    /* A return found here, between two polls, is the picture from now on:
+     * else a removal right after it would look like the picture before
+     * the return, and go unseen. */
+    if (recheck_absent_tokens(h->agent)) {
+        g_free(h->seen);
+        h->seen = slot_picture(h);
+    }
     agent_renewal_tick(h->agent);
     g_atomic_int_set(&h->busy, 0);
 }

@@ -8,17 +8,22 @@
 #   at once; one-shot processes; mutual-TLS
 #   handshakes/s with openssl s_time; agent start-up and memory with 10, 100
 #   and 1000 identities, and `tessera list` latency at 1000; and the same
-#   signature table on a TPM 2.0 token (swtpm behind tpm2-abrmd).
+#   signature table on a TPM 2.0 token (swtpm behind tpm2-abrmd); what
+#   1000 idle connections and 16 long-lived 8-thread programs cost the agent.
+# --signatures, --connections: that section alone.
 # --smoke: one short round and 10 identities, only to check that everything
 # runs and the signatures verify (scripts/test.sh). Nothing here judges a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=5 seconds=0.5 tls_seconds=3 identity_counts="10 100 1000"
-tpm_rounds=3 tpm_seconds=1
-if [ "${1:-}" = "--smoke" ]; then
+tpm_rounds=3 tpm_seconds=1 idle_raw=1000 idle_programs=16 only=
+case "${1:-}" in
+--smoke)
     rounds=1 seconds=0.05 tls_seconds=1 identity_counts="10"
-    tpm_rounds=1 tpm_seconds=0.2
-fi
+    tpm_rounds=1 tpm_seconds=0.2 idle_raw=100 idle_programs=2
+    ;;
+--signatures | --connections) only=${1#--} ;;
+esac
 scripts/deps.sh
 if [ ! -d build ]; then meson setup build >/dev/null; fi
 ninja -C build >/dev/null
@@ -93,13 +98,14 @@ until [ -S "$D/p11-kit.sock" ]; do sleep 0.01; done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version)"
 echo "token: SoftHSM2 $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null); $rounds interleaved rounds of ${seconds}s"
 echo
-"$B/bench/sign_bench" --module "$MODULE" --token Bench --pin-file "$D/pin" \
+[ "$only" = connections ] || "$B/bench/sign_bench" --module "$MODULE" --token Bench --pin-file "$D/pin" \
     --rounds "$rounds" --seconds "$seconds" \
     --once "$B/bench/sign_once" --conf "$SNIPPET" \
     --tessera-module "$B/pkcs11/tessera-pkcs11.so" --remote-module "$P11KIT_CLIENT" \
     --p11-once "$B/bench/p11_once" \
     "ec-p256:bench-ec-p256:$D/ec-p256.pem" "ec-p384:bench-ec-p384:$D/ec-p384.pem" \
     "rsa2048:bench-rsa2048:$D/rsa2048.pem" "rsa2048-pss:bench-rsa2048:$D/rsa2048.pem"
+[ "$only" != signatures ] || exit 0
 
 # --- mutual TLS: s_time full handshakes against s_server -Verify
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -118,6 +124,17 @@ issue "$D/ec-p256.csr" "$D/token-client.pem" "$D/client.ext"
 "$TESSERA" export bench-ec-p256 --key-ref "$D/token-client.ref" --cert "$D/token-client.crt" >/dev/null
 openssl req -new -key "$D/ec-p256.pem" -out "$D/file-client.csr" -subj /CN=file-client 2>/dev/null
 issue "$D/file-client.csr" "$D/file-client.pem" "$D/client.ext"
+
+# --- idle connections: raw ones and long-lived programs' pools, then a new client
+idle_connections() {
+    OPENSSL_CONF=$SNIPPET "$B/bench/conn_load" "$AGENT_PID" "$XDG_RUNTIME_DIR/tessera/agent.sock" \
+        tessera:bench-ec-p256 "$TESSERA" "$idle_raw" "$idle_programs" 8
+    echo
+}
+if [ "$only" = connections ]; then
+    idle_connections
+    exit 0
+fi
 
 PORT=
 for _ in $(seq 1 20); do
@@ -149,6 +166,7 @@ for version in 1.3 1.2; do
     printf '%-8s %10.0f %10.0f %10.2f\n' "$version" "$f" "$t" "$(awk -v t="$t" -v f="$f" 'BEGIN {print t / f}')"
 done
 echo
+idle_connections
 stop_pid "$AGENT_PID"
 
 # --- start-up and memory against the number of identities

@@ -10,11 +10,12 @@ import sys
 # Bottom up; a module is its .c and .h.
 LAYERS = [
     ("foundation", "agent config events files state tasks naming schedule "
-                   "peers journal record exports recovery testpoint"),
+                   "peers journal record exports recovery testpoint ratelog"),
     ("PKCS#11 and tokens", "p11 modules tokens objects"),
     ("registry and identities", "identity registry"),
     ("signer", "digests signer builtin"),
-    ("lifecycle", "keys publish enrolment claims recover renew renewals "
+    ("lifecycle", "keys chaincheck publish enrolment claims recover renew "
+                  "renewals "
                   "steps transitions enroll/certify enroll/enroll "
                   "enroll/exec enroll/local enroll/acme enroll/acme_msg "
                   "enroll/scep enroll/scep_msg enroll/http"),

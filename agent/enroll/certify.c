@@ -8,7 +8,9 @@
 #include "certify.h"
 #include "../../common/errors.h"
 #include "../agent.h"
+#include "../chaincheck.h"
 #include "../events.h"
+#include "../naming.h"
 #include "../registry.h"
 #include "enroll.h"
 
@@ -204,6 +206,35 @@ enroll_key_fits(const struct enroll_protocol *proto, const char *name,
     return FALSE;
 }
 
+/* What clients could not load of the issued chain (chaincheck.h), or NULL;
+ * the leaf must be for the key the CSR is signed with. */
+static char *
+chain_unusable(const struct enroll_profile *ca, GBytes *csr, GPtrArray *chain)
+{
+    struct tessera_blob certs[TESSERA_CHAIN_MAX];
+    size_t n = chain->len;
+    for (size_t i = 0; i < MIN(n, TESSERA_CHAIN_MAX); i++) {
+        gsize len;
+        const void *der = g_bytes_get_data(g_ptr_array_index(chain, i), &len);
+        certs[i] = (struct tessera_blob){(void *)der, len};
+    }
+    gsize len;
+    const unsigned char *p = g_bytes_get_data(csr, &len);
+    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
+    /* The identity's name, not its next key's. */
+    char *name = g_strdup(ca->identity);
+    if (naming_is_renewal_key(name))
+        name[strlen(name) - strlen(NAMING_NEXT_SUFFIX)] = '\0';
+    char *why =
+        req == NULL
+            ? g_strdup("the request sent cannot be read back")
+            : agent_chain_unusable(name, certs, n, X509_REQ_get0_pubkey(req),
+                                   ca->profile->require_client_auth);
+    X509_REQ_free(req);
+    g_free(name);
+    return why;
+}
+
 /*
  * The CA half of an enrolment, which renewal reuses: the protocol asked
  * until it answers for good, the chain verified against the profile.
@@ -226,7 +257,8 @@ certify(const struct enroll_profile *ca, const struct enroll_protocol *proto,
     else if (outcome != ENROLL_ISSUED)
         tessera_status_set(st, error_code(outcome), "CA %s: %s", ca->name,
                            reason);
-    else if (!chain_trusted(ca, result->chain, &reason))
+    else if (!chain_trusted(ca, result->chain, &reason) ||
+             (reason = chain_unusable(ca, csr, result->chain)) != NULL)
         tessera_status_set(st, TESSERA_ERR_CA_RESPONSE, "CA %s: %s", ca->name,
                            reason);
     else

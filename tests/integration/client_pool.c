@@ -8,6 +8,9 @@
  *                              20 times; each child signs 3 times
  *   client_pool idle NAME      4 connections, then 2 s idle: 1 left
  *   client_pool cap NAME       16 threads, at most 2 connections
+ *   client_pool reconnect NAME SECONDS
+ *                              one signature, SECONDS idle (the pool keeps
+ *                              the connection), one more
  *
  * NAME is an EC identity. Prints one line per finding; exits 1 when a
  * signature failed.
@@ -156,15 +159,28 @@ connections_capped(void)
     return atomic_load(&failures) == 0 ? 0 : 1;
 }
 
+/* The agent closes a connection idle past idle-connection-seconds; the
+ * pool finds it closed and signs on a new one. */
+static int
+idle_connection_closed_by_agent(unsigned seconds)
+{
+    bool first = sign_once();
+    sleep(seconds);
+    bool second = sign_once();
+    printf("%s before, %s after %u s idle\n", first ? "signed" : "failed",
+           second ? "signed" : "failed", seconds);
+    return first && second ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
+    if (argc != 3 && !(argc == 4 && strcmp(argv[1], "reconnect") == 0))
         return 2;
     name = argv[2];
     struct tessera_client_options options = {
         .max_connections = strcmp(argv[1], "cap") == 0 ? 2 : 8,
-        .idle_seconds = 1,
+        .idle_seconds = argc == 4 ? 3600 : 1,
         .reply_timeout_seconds = 60,
     };
     agent = tessera_client_new(&options);
@@ -177,6 +193,8 @@ main(int argc, char **argv)
         rc = idle_connections_close();
     else if (strcmp(argv[1], "cap") == 0)
         rc = connections_capped();
+    else if (strcmp(argv[1], "reconnect") == 0)
+        rc = idle_connection_closed_by_agent((unsigned)atoi(argv[3]));
     tessera_client_free(agent);
     return rc;
 }

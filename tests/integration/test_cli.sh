@@ -86,6 +86,16 @@ else
     fail "generated keys are sensitive and never extractable ($safe of $made)"
 fi
 
+# Each key may sign and nothing else, whatever the token's defaults are
+# (SoftHSM2's would let a key decrypt, unwrap and sign-recover).
+SIGN_ONLY_PRIVATE="private TOKEN=1 PRIVATE=1 SENSITIVE=1 EXTRACTABLE=0 SIGN=1 DECRYPT=0 UNWRAP=0 SIGN_RECOVER=0 DERIVE=0"
+SIGN_ONLY_PUBLIC="public TOKEN=1 PRIVATE=0 VERIFY=1 ENCRYPT=0 WRAP=0 VERIFY_RECOVER=0 DERIVE=0"
+for name in cli-ec-p256 cli-rsa2048 cli-ed25519 pending; do
+    check_output "$name's key can sign and nothing else" \
+        "^$SIGN_ONLY_PRIVATE $SIGN_ONLY_PUBLIC\$" bash -c \
+        "'$HELPERS/key_usage' '$SOFTHSM_MODULE' 'Test Token' '$PIN' $name | tr '\n' ' ' | sed 's/ \$//'"
+done
+
 "$TESSERA" list --json >"$T/list.json"
 check_output "tessera list --json is valid JSON with the identities" \
     '^5 cli-ec-p384 EC 384 ready tessera:cli-ec-p384$' \
@@ -194,7 +204,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev
     -subj /CN=sanned,O=Corp -out "$T/stranger.csr" 2>/dev/null
 issue "$T/ca" "$T/stranger.csr" "$T/stranger.pem" client.ext
 check_exit "import --replace of a certificate for another key: refused" 1 \
-    "the certificate's public key is not the key of identity sanned" \
+    "the certificate for sanned cannot be used: its public key is not the key of identity sanned" \
     "$TESSERA" import sanned --cert "$T/stranger.pem" --replace
 "$TESSERA" export sanned --cert "$T/sanned-now.pem" >/dev/null
 check_output "and the reissued certificate stays, alone" "^$(der "$T/sanned-2.pem") 1$" \

@@ -10,6 +10,14 @@
 start_session_bus
 
 make_token "Test Token"
+# Two tokens with PINs no other bytes in the agent's memory could match,
+# to look for copies of them after an unlock by socket and by D-Bus; longer
+# than the 16 bytes of its own that malloc writes into a freed block.
+SOCKET_PIN=socket-7Q3xZ9-a-PIN-longer-than-malloc-metadata DBUS_PIN=dbus-4Kw8Vt-a-PIN-longer-than-malloc-metadata
+softhsm2-util --init-token --free --label "Socket Token" --so-pin "$SO_PIN" \
+    --pin "$SOCKET_PIN" >/dev/null
+softhsm2-util --init-token --free --label "Bus Token" --so-pin "$SO_PIN" \
+    --pin "$DBUS_PIN" >/dev/null
 make_ca "$T/ca" "Tessera Test CA"
 make_server_cert "$T/ca"
 mkdir -p "$XDG_CONFIG_HOME/tessera"
@@ -55,6 +63,23 @@ check "Unlock with the right PIN" call "$TOKEN" org.tessera.Agent1.Token.Unlock 
 check_output "LoggedIn is now true" "<true>" prop "$TOKEN" .Token LoggedIn
 check "the PINs never reach the agent's log" \
     bash -c "! grep -q -e '$PIN' -e 000000 '$T/agent.log'"
+
+# No copy of a PIN stays in the agent's memory, freed memory included:
+# the socket's request is wiped; D-Bus keeps the received message (its
+# blob and the body's GVariant) beyond the handler, so the agent wipes
+# those too.
+SCAN=$(dirname "$0")/pin_in_memory.py
+printf '%s\n' "$SOCKET_PIN" >"$T/socket.pin"
+chmod 600 "$T/socket.pin"
+check_output "unlocked through the socket" "unlocked" \
+    "$TESSERA" unlock "Socket Token" --pin-file "$T/socket.pin"
+check_output "its PIN is nowhere in the agent's memory" "^0 copies$" \
+    no_sanitizer python3 "$SCAN" "$AGENT_PID" "$SOCKET_PIN"
+BUS_TOKEN=$(call "$AGENT" org.freedesktop.DBus.ObjectManager.GetManagedObjects |
+    grep -o "$AGENT/token/Bus_20Token[^']*" | head -1)
+check "unlocked through D-Bus" call "$BUS_TOKEN" org.tessera.Agent1.Token.Unlock "'$DBUS_PIN'"
+check_output "its PIN is nowhere in the agent's memory" "^0 copies$" \
+    no_sanitizer python3 "$SCAN" "$AGENT_PID" "$DBUS_PIN"
 
 check_output "Enroll makes an identity through the CA profile" \
     "objectpath '$AGENT/identity/laptop'" \

@@ -32,6 +32,27 @@ cat >"$T/wrong-key" <<EOF
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
     -subj /CN=impostor 2>/dev/null | "$T/sign-with-test-ca"
 EOF
+# Certificates no client can load, each signed by the right CA for the
+# right request: a 20 KB leaf (clients read 16 KiB), a certificate with no
+# extendedKeyUsage (for any purpose, which chain verification accepts), a
+# leaf where a CA certificate belongs in the chain.
+awk 'BEGIN {printf "extendedKeyUsage=clientAuth\nnsComment=\""; for (i = 0; i < 20000; i++) printf "A"; print "\""}' \
+    >"$T/bloated.ext"
+cat >"$T/bloated" <<EOF
+#!/bin/sh
+openssl x509 -req -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
+    -days 7 -extfile "$T/bloated.ext" 2>/dev/null && cat "$T/ca/ca.pem"
+EOF
+printf 'keyUsage=digitalSignature\n' >"$T/any-purpose.ext"
+cat >"$T/any-purpose" <<EOF
+#!/bin/sh
+openssl x509 -req -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
+    -days 7 -extfile "$T/any-purpose.ext" 2>/dev/null && cat "$T/ca/ca.pem"
+EOF
+cat >"$T/leaf-as-ca" <<EOF
+#!/bin/sh
+"$T/sign-with-test-ca" && cat "$T/server.pem"
+EOF
 # Helpers that misbehave, each leaving the pids the test must check.
 cat >"$T/leaves-a-child" <<EOF
 #!/bin/sh
@@ -70,7 +91,7 @@ touch "$T/gated.started"
 while [ ! -e "$T/gate" ]; do sleep 0.05; done
 exec "$T/sign-with-test-ca"
 EOF
-chmod +x "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" "$T/gated" \
+chmod +x "$T/bloated" "$T/any-purpose" "$T/leaf-as-ca" "$T/sign-with-test-ca" "$T/pending-twice" "$T/wrong-key" "$T/gated" \
     "$T/pending-for-days" "$T/pending-then-no" "$T/leaves-a-child" \
     "$T/hangs-with-children"
 
@@ -94,6 +115,10 @@ mkdir -p "$XDG_CONFIG_HOME/tessera"
     profile slow protocol=exec "command=$T/hangs-with-children" "trust=$T/ca/ca.pem" command-timeout=3600
     profile keyless protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/missing.key"
     profile gated protocol=exec "command=$T/gated" "trust=$T/ca/ca.pem"
+    profile bloated protocol=exec "command=$T/bloated" "trust=$T/ca/ca.pem"
+    profile tls-only protocol=exec "command=$T/any-purpose" "trust=$T/ca/ca.pem" \
+        require-client-auth=true
+    profile leafy protocol=exec "command=$T/leaf-as-ca" "trust=$T/ca/ca.pem"
 } >"$XDG_CONFIG_HOME/tessera/agent.conf"
 start_session_bus
 start_agent
@@ -120,6 +145,9 @@ check_output "the key was generated on the token, sensitive and never extractabl
     "Access: *sensitive, always sensitive, never extractable, local" \
     pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" --login \
     --pin "$PIN" --list-objects --type privkey --label laptop
+check_output "it may sign and nothing else" \
+    "^private TOKEN=1 PRIVATE=1 SENSITIVE=1 EXTRACTABLE=0 SIGN=1 DECRYPT=0 UNWRAP=0 SIGN_RECOVER=0 DERIVE=0$" \
+    "$HELPERS/key_usage" "$SOFTHSM_MODULE" "Test Token" "$PIN" laptop
 check_output "the enrolment is recorded for renewal" "ca=corp" \
     cat "$XDG_STATE_HOME/tessera/enrolled/laptop.conf"
 start_server -www
@@ -142,7 +170,18 @@ check_exit "a CA that answers without a certificate: exit 7" 7 \
 check_exit "a certificate from another CA: exit 7" 7 \
     "CA stranger: the issued certificate does not chain to" enroll alien stranger
 check_exit "a certificate for another key: exit 7" 7 \
-    "not the key of identity fake" enroll fake impostor
+    "CA impostor: the certificate for fake cannot be used: its public key is not the key of identity fake" \
+    enroll fake impostor
+check_exit "a 20 KB certificate no client can load: exit 7" 7 \
+    "CA bloated: the certificate for fat cannot be used: certificate 1 of the chain is [0-9]+ bytes; clients accept at most 16384" \
+    enroll fat bloated
+check_exit "a certificate without clientAuth where the profile requires it: exit 7" 7 \
+    "CA tls-only: the certificate for any cannot be used: its extendedKeyUsage does not name clientAuth" \
+    enroll any tls-only
+check_exit "a leaf where the chain needs a CA certificate: exit 7" 7 \
+    "CA leafy: the certificate for leafy cannot be used: certificate 3 of the chain is not a CA certificate" \
+    enroll leafy leafy
+check "none of them is listed" bash -o pipefail -c "'$TESSERA' list | { ! grep -E '^(fake|fat|any|leafy) '; }"
 check_exit "a helper that hangs is stopped: exit 5" 5 \
     "CA hung: .* did not finish in time" enroll stuck hung
 check_exit "a helper that fails: exit 5 with its status" 5 \
@@ -419,5 +458,19 @@ recv()
 send(b"\x0b" + struct.pack(">I", 6) + b"laptop")
 print("%02x" % recv()[0])
 ' "$version"
+stop_agent
+
+# An import is checked as an enrolment is, before anything is stored.
+start_agent
+unlock
+"$TESSERA" keygen imported --token "Test Token" --subject CN=imported --out "$T/imported.csr" >/dev/null
+issue "$T/ca" "$T/imported.csr" "$T/imported.pem" client.ext
+check_fails "an import whose chain holds a leaf where a CA belongs is refused" \
+    "the certificate for imported cannot be used: certificate 2 of the chain is not a CA certificate" \
+    "$TESSERA" import imported --cert "$T/imported.pem" --chain "$T/server.pem"
+check_output "and nothing is stored: the key still has no certificate" \
+    "imported .* no certificate" "$TESSERA" list
+check_output "the same certificate with its CA's is stored" "imported" \
+    "$TESSERA" import imported --cert "$T/imported.pem" --chain "$T/ca/ca.pem"
 
 finish

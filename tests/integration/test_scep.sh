@@ -55,6 +55,9 @@ check_output "for the subject asked (the server orders its names its own way)" \
 check_output "it is an RSA-2048 key on the token, never extractable" \
     "never extractable" pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "Test Token" \
     --login --pin "$PIN" --list-objects --type privkey --label laptop
+check_output "its key may sign and decrypt (the reply), and nothing else" \
+    "^private TOKEN=1 PRIVATE=1 SENSITIVE=1 EXTRACTABLE=0 SIGN=1 DECRYPT=1 UNWRAP=0 SIGN_RECOVER=0 DERIVE=0$" \
+    "$HELPERS/key_usage" "$SOFTHSM_MODULE" "Test Token" "$PIN" laptop
 check_output "the token decrypted the reply (C_Decrypt), logged by the server as issued" \
     "method=PKIOperation.*err=null" cat "$T/scep.log"
 check_output "an RSA-3072 key with the challenge inline in the profile" \

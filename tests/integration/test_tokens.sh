@@ -33,6 +33,13 @@ wait_log() { # PATTERN [SEEN]: the agent logs it (more than SEEN times) within 1
     return 1
 }
 log_count() { grep -c -- "$1" "$T/agent.log" || true; }
+wait_log_for() { # SECONDS PATTERN: the agent logs it (an extended regex) within SECONDS
+    for _ in $(seq 1 $(($1 * 20))); do
+        grep -Eq -- "$2" "$T/agent.log" && return 0
+        sleep 0.05
+    done
+    return 1
+}
 wait_until_listed() { # NAME STATE: within 30 s
     for _ in $(seq 1 300); do
         "$TESSERA" list | grep -q "^$1 .*$2" && return 0
@@ -102,6 +109,17 @@ check_fails "a token that errs mid-signature gives a clear error" \
     'token "Test Token" .*(CKR_DEVICE_ERROR|device)' sign 1
 fault
 check_output "and the next signature works" "5 of 5 signed" sign
+# Every failed signature was one log line (4,862 in 2 s when a token
+# vanished under a busy client): now one, then the count. (CKR_FUNCTION_FAILED:
+# the device error above is logged already, in this window.)
+fault sign_error=0x6
+failures=$(log_count 'identity ec on token "Test Token": .* operation failed$')
+"$HELPERS/sign_load" -n 300 tessera:ec >/dev/null 2>&1 || true
+check_output "300 failed signatures make one log line" "^1$" \
+    bash -c "echo \$((\$(grep -c 'identity ec on token \"Test Token\": .* operation failed\$' '$T/agent.log') - $failures))"
+check "and, when the window ends, one with their count" \
+    wait_log_for 15 'identity ec on token "Test Token": .* operation failed \(299 more times in 10 s, logged once\)'
+fault
 
 # --- a blocked PIN, a slow token
 fault pin_locked=1
@@ -348,12 +366,12 @@ check_output "a token with a pin-file is unlocked at start" "Test Token .* unloc
 check_fails "and refuses a typed PIN" "takes its PIN from its pin-file" \
     "$TESSERA" unlock --pin-file "$T/pin"
 seen=$(log_count "is back")
+unlocked=$(log_count 'token "Test Token" unlocked')
 fault removed=1
 wait_log "is not present" "$(log_count "is not present")" || true
 fault
 check "pulled out and put back" wait_log "is back" "$seen"
-token_unlocked() { "$TESSERA" tokens | grep -q "Test Token .* unlocked"; }
-check "it logs in again from its file" wait_until 10 token_unlocked
+check "it logs in again from its file" wait_log 'token "Test Token" unlocked' "$unlocked"
 check_output "with exactly one more C_Login" "^2$" calls C_Login
 stop_agent
 printf '[token Test Token]\npin-source=none\n' >"$XDG_CONFIG_HOME/tessera/agent.conf"
@@ -456,5 +474,40 @@ print(struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12
 kill -TERM "$background_pid"
 for _ in $(seq 1 100); do "$TESSERA" tokens >/dev/null 2>&1 || break; sleep 0.05; done
 check "and nothing more reached the terminal that started it" test ! -s "$T/background.out"
+
+# A wrong PIN in a pin-file was tried again at every re-insertion (each a
+# try off the token's counter) while the log said it would not be.
+stop_agent
+printf '000000\n' >"$T/file.pin"
+chmod 600 "$T/file.pin"
+printf '[agent]\nslot-poll-seconds=1\n[token Test Token]\npin-file=%s\n' "$T/file.pin" \
+    >"$XDG_CONFIG_HOME/tessera/agent.conf"
+fault
+: >"$FAULTY_LOG"
+AGENT_MODULE=$TESSERA_BUILD/tests/faulty/libtessera-faulty-token.so start_agent
+check_output "a wrong PIN in the pin-file is tried once and said so" \
+    "wrong PIN in $T/file.pin for token \"Test Token\"; it was tried once and will not be tried again until the file changes" \
+    cat "$T/agent.log"
+check_output "with one C_Login" "^1$" calls C_Login
+reinsert() { # the token pulled out and put back, as the poller sees it
+    local gone back
+    gone=$(log_count 'token "Test Token" is not present')
+    back=$(log_count 'token "Test Token" is back')
+    fault removed=1
+    wait_log 'token "Test Token" is not present' "$gone" || true
+    fault
+    wait_log 'token "Test Token" is back' "$back" || true
+}
+reinsert
+check_output "put back, the same file is not tried again" "^1$" calls C_Login
+check_output "and the log says why" \
+    "the PIN in $T/file.pin was wrong; it is not tried again until the file changes" \
+    cat "$T/agent.log"
+printf '%s\n' "$PIN" >"$T/file.pin"
+unlocked=$(log_count 'token "Test Token" unlocked')
+reinsert
+check "with the file changed, it is tried at the next re-insertion and unlocks" \
+    wait_log 'token "Test Token" unlocked' "$unlocked"
+check_output "with one more C_Login" "^2$" calls C_Login
 
 finish

@@ -43,6 +43,14 @@ done
 check_output "the TPM key is sensitive and never extractable" \
     "never extractable" tpm --token-label "Laptop TPM" --login --pin "$TPM_PIN" \
     --list-objects --type privkey --label tpm-ec-p256
+# tpm2-pkcs11 refuses a template that states every usage (it derives the
+# public key's from the TPM's two flags, and signs RSA as a raw decryption):
+# the agent says so, and states the rest.
+check_output "the agent says which usage attributes the TPM decided" \
+    "token \"Laptop TPM\" refused a key template that states every usage" cat "$T/agent.log"
+check_output "the TPM's EC key may sign, and neither decrypt, unwrap nor sign-recover" \
+    "^private TOKEN=1 PRIVATE=1 SENSITIVE=1 EXTRACTABLE=0 SIGN=1 DECRYPT=0 UNWRAP=0 SIGN_RECOVER=0 DERIVE=0$" \
+    env DBUS_SESSION_BUS_ADDRESS="$TPM_BUS" "$HELPERS/key_usage" "$TPM_MODULE" "Laptop TPM" "$TPM_PIN" tpm-ec-p256
 enroll soft ec-p256 "Test Token"
 check_output "tessera list shows identities from both tokens, ready" \
     "tpm-ec-p256 +Laptop TPM +EC-256 .* ready" "$TESSERA" list
