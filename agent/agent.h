@@ -39,6 +39,10 @@ struct agent {
     struct agent_renewals *renewals;  /* renewals.c */
     struct agent_claims *claims;      /* claims.c: one owner per identity */
     GThreadPool *ca_pool;             /* tasks.c */
+    struct agent_session *session;    /* session.c: where prompts go */
+    struct agent_prompts *prompts;    /* prompt.c: questions on screen */
+    struct agent_policy *policy;      /* policy.c: confirmed programs */
+    struct agent_uses *uses;          /* uses.c: the record of uses */
 };
 
 /* The configuration in force, referenced: it stays as it is for as long

@@ -7,12 +7,16 @@
 #include "dbus.h"
 #include "events.h"
 #include "modules.h"
+#include "policy.h"
+#include "prompt.h"
 #include "registry.h"
 #include "renewals.h"
 #include "server.h"
+#include "session.h"
 #include "state.h"
 #include "suspend.h"
 #include "tasks.h"
+#include "uses.h"
 #include "watch.h"
 
 #include <curl/curl.h>
@@ -105,6 +109,14 @@ static char *
 default_path(const char *base, const char *leaf)
 {
     return g_build_filename(base, "tessera", leaf, NULL);
+}
+
+/* Counts of uses whose interval is over reach the log within a second. */
+static gboolean
+flush_uses(gpointer uses)
+{
+    agent_uses_flush(uses);
+    return G_SOURCE_CONTINUE;
 }
 
 int
@@ -202,6 +214,10 @@ main(int argc, char **argv)
     }
 
     agent.events = agent_events_new();
+    agent.session = agent_session_new();
+    agent.prompts = agent_prompts_new();
+    agent.policy = agent_policy_new();
+    agent.uses = agent_uses_new();
     agent_registry_init(&agent);
     agent_renewals_init(&agent);
     agent.claims = agent_claims_new(agent.events);
@@ -235,6 +251,7 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_quit, loop);
     g_unix_signal_add(SIGINT, on_quit, loop);
     g_unix_signal_add(SIGHUP, on_reload, &agent);
+    g_timeout_add_seconds(1, flush_uses, agent.uses);
     g_main_loop_run(loop);
     g_main_loop_unref(loop);
     status = EXIT_SUCCESS;
@@ -263,6 +280,11 @@ out:
     agent_watch_finish(watch);
     agent_builtin_provider_unload(&agent);
     agent_events_free(agent.events);
+    agent_uses_flush(agent.uses);
+    agent_uses_free(agent.uses);
+    agent_policy_free(agent.policy);
+    agent_prompts_free(agent.prompts);
+    agent_session_free(agent.session);
     agent_config_unref(agent.config);
     state_close(agent.state);
     curl_global_cleanup();

@@ -11,9 +11,12 @@
 #include "../common/transport.h"
 #include "agent.h"
 #include "control.h"
+#include "peer.h"
 #include "registry.h"
 #include "renewals.h"
+#include "session.h"
 #include "signer.h"
+#include "uses.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +45,7 @@ struct connection {
     int fd; /* -1 once the thread has finished; under server->lock */
     GThread *thread;
     gboolean greeted;
+    struct agent_peer peer; /* read when it connected */
     /* The registry snapshots a LIST and a TOKENS are paging through (only
      * this connection's thread touches them). */
     struct agent_registry *listing, *token_listing;
@@ -215,7 +219,7 @@ handle_get_identity(struct agent *agent, struct tessera_reader *r,
 }
 
 static void
-handle_sign(struct agent *agent, struct tessera_reader *r,
+handle_sign(struct connection *c, struct tessera_reader *r,
             struct tessera_writer *out)
 {
     struct tessera_sign_request req;
@@ -225,7 +229,7 @@ handle_sign(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed SIGN request");
         return;
     }
-    int rc = agent_sign(agent, &req, &sig, &st);
+    int rc = agent_sign(c->server->agent, &req, &c->peer, &sig, &st);
     reply_blob(out, TESSERA_MSG_SIGN_REPLY, rc, &sig, &st);
     tessera_sign_request_clear(&req);
 }
@@ -361,6 +365,43 @@ handle_import(struct agent *agent, struct tessera_reader *r,
     tessera_import_request_clear(&req);
 }
 
+static void
+handle_update_env(struct agent *agent, struct tessera_reader *r,
+                  struct tessera_writer *out)
+{
+    struct tessera_env_update update;
+    if (!tessera_decode_update_env(r, &update)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed UPDATE_ENV request");
+        return;
+    }
+    struct session_env env;
+    g_strlcpy(env.display, update.display, sizeof(env.display));
+    g_strlcpy(env.wayland_display, update.wayland_display,
+              sizeof(env.wayland_display));
+    g_strlcpy(env.dbus_address, update.dbus_address, sizeof(env.dbus_address));
+    g_strlcpy(env.tty, update.tty, sizeof(env.tty));
+    g_strlcpy(env.term, update.term, sizeof(env.term));
+    tessera_env_update_clear(&update);
+    agent_session_set(agent->session, &env);
+    tessera_encode_ok(out);
+}
+
+static void
+handle_log(struct agent *agent, struct tessera_reader *r,
+           struct tessera_writer *out)
+{
+    char *name;
+    if (!tessera_decode_name_request(r, &name)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LOG request");
+        return;
+    }
+    struct tessera_use_list uses;
+    agent_uses_recent(agent->uses, name[0] ? name : NULL, &uses);
+    tessera_encode_log_reply(out, &uses);
+    tessera_use_list_clear(&uses);
+    free(name);
+}
+
 static enum verdict
 dispatch(struct connection *c, const uint8_t *body, size_t len,
          struct tessera_writer *out)
@@ -384,7 +425,7 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         handle_get_identity(agent, &r, out);
         break;
     case TESSERA_MSG_SIGN:
-        handle_sign(agent, &r, out);
+        handle_sign(c, &r, out);
         break;
     case TESSERA_MSG_TOKENS:
         handle_tokens(c, &r, out);
@@ -406,6 +447,12 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_RENEW:
         handle_renew(agent, c->fd, &r, out);
+        break;
+    case TESSERA_MSG_UPDATE_ENV:
+        handle_update_env(agent, &r, out);
+        break;
+    case TESSERA_MSG_LOG:
+        handle_log(agent, &r, out);
         break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",
@@ -526,6 +573,7 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
     }
     struct connection *c = g_new0(struct connection, 1);
     c->server = server;
+    agent_peer_of_socket(client, &c->peer);
     c->fd = client;
     GError *error = NULL;
     /* Under the lock: the thread cannot finish before it is recorded. */

@@ -29,6 +29,8 @@ enum tessera_msg {
     TESSERA_MSG_IMPORT = 0x09,
     TESSERA_MSG_ENROLL = 0x0a,
     TESSERA_MSG_RENEW = 0x0b,
+    TESSERA_MSG_UPDATE_ENV = 0x10, /* where PIN prompts go */
+    TESSERA_MSG_LOG = 0x11,        /* recent uses of the identities */
     /* replies */
     TESSERA_MSG_OK = 0x80,
     TESSERA_MSG_HELLO_REPLY = 0x81,
@@ -39,6 +41,7 @@ enum tessera_msg {
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
     TESSERA_MSG_ENROLL_REPLY = 0x8a,
     TESSERA_MSG_RENEW_REPLY = 0x8b,
+    TESSERA_MSG_LOG_REPLY = 0x91,
     TESSERA_MSG_ERROR = 0xff,
 };
 

@@ -10,10 +10,11 @@ import sys
 # Bottom up; a module is its .c and .h.
 LAYERS = [
     ("foundation", "agent config events files state tasks naming schedule "
-                   "journal record recovery testpoint"),
+                   "journal record recovery testpoint session peer assuan "
+                   "pinentry uses"),
     ("PKCS#11 and tokens", "p11 modules tokens objects"),
     ("registry and identities", "identity registry"),
-    ("signer", "digests signer builtin"),
+    ("signer", "digests signer builtin prompt policy"),
     ("lifecycle", "keys publish enrolment claims recover renew renewals "
                   "steps transitions enroll/certify enroll/enroll "
                   "enroll/exec enroll/local enroll/acme enroll/acme_msg "
