@@ -275,7 +275,10 @@ ask_confirm(struct asking *a, struct pinentry *p, struct tessera_status *st)
                                  a->identity);
     int rc = pinentry_set(p, "SETDESC", desc, st);
     g_free(desc);
-    return rc == 0 && pinentry_confirm(p, st) == 0;
+    /* Deny answers "not confirmed"; cancelling the dialog is a no too. */
+    return rc == 0 && pinentry_set(p, "SETOK", "_Allow", st) == 0 &&
+           pinentry_set(p, "SETNOTOK", "_Deny", st) == 0 &&
+           pinentry_confirm(p, st) == 0;
 }
 
 gboolean

@@ -64,13 +64,14 @@ log_entry(const struct kept *k, uint32_t count)
                               outcome, u->program, u->pid)
             : g_strdup_printf("identity %s: %s %u more times by %s (pid %u)",
                               u->identity, outcome, count, u->program, u->pid);
-    g_log_structured(
-        G_LOG_DOMAIN,
-        u->outcome == TESSERA_OK ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_MESSAGE,
-        "MESSAGE", "%s", message, "TESSERA_IDENTITY", "%s", u->identity,
-        "TESSERA_TOKEN", "%s", u->token, "TESSERA_KEY_TYPE", "%s", key,
-        "TESSERA_PROGRAM", "%s", u->program, "TESSERA_PID", "%s", pid,
-        "TESSERA_OUTCOME", "%s", outcome, "TESSERA_COUNT", "%s", n);
+    /* MESSAGE: GLib's default writer drops INFO unless debugging, and
+     * every use must reach the journal. */
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s",
+                     message, "TESSERA_IDENTITY", "%s", u->identity,
+                     "TESSERA_TOKEN", "%s", u->token, "TESSERA_KEY_TYPE", "%s",
+                     key, "TESSERA_PROGRAM", "%s", u->program, "TESSERA_PID",
+                     "%s", pid, "TESSERA_OUTCOME", "%s", outcome,
+                     "TESSERA_COUNT", "%s", n);
     g_free(message);
 }
 
