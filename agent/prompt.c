@@ -99,6 +99,8 @@ shared(struct agent_prompts *prompts, const char *key, struct asking *a,
     struct question *q = g_hash_table_lookup(prompts->open, key);
     if (q != NULL) {
         q->refs++;
+        g_message("%s waits for the prompt already open for identity %s",
+                  a->peer, a->identity);
         while (!q->answered &&
                g_cond_wait_until(&prompts->changed, &prompts->lock,
                                  a->deadline + G_USEC_PER_SEC))

@@ -28,7 +28,8 @@ configure() { # [agent] lines after pinentry=, then other groups
     } >"$CONF"
 }
 configure prompt-seconds=60 '[identity only-openssl]' allow-programs=/usr/bin/openssl \
-    '[identity confirmed]' confirm=true
+    '[identity confirmed]' confirm=true \
+    "$(profile corp protocol=local "ca-cert=$T/ca/ca.pem" "ca-key=$T/ca/ca.key")"
 
 # The user's terminal: a tmux pane whose program never reads it, so every
 # key typed goes to pinentry.
@@ -50,6 +51,10 @@ wait_screen() { # PATTERN [TIMES]: shown (at least TIMES times) within 30 s
     return 1
 }
 
+# s_server serves one connection at a time: two clients waiting at once
+# need a server each.
+start_server -www
+SECOND_PORT=$PORT
 start_server -www
 # A mutual-TLS handshake as identity NAME in the background, through the
 # provider; its output and then "exit STATUS" go to OUT.
@@ -91,11 +96,19 @@ signed() { finished "$1" && grep -q '^exit 0$' "$1" && grep -q 'Verify return co
 failed_with() { # OUT PATTERN
     finished "$1" && ! grep -q '^exit 0$' "$1" && grep -Eq -- "$2" "$1"
 }
+said() { # FILE PATTERN: within 10 s
+    for _ in $(seq 1 100); do
+        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
 pinentries() { pgrep -c -P "$AGENT_PID" pinentry-tty || true; }
 
 start_agent
 unlock
 for name in web only-openssl confirmed; do enroll "$name" ec-p256 >/dev/null; done
+ca_enroll enrolled corp CN=enrolled >/dev/null
 "$TESSERA" lock >/dev/null
 
 # --- no terminal known: today's behaviour
@@ -104,13 +117,6 @@ check "with no terminal or display known, a locked token fails as before" \
     failed_with "$T/c0" "is locked: run .tessera unlock"
 "${TMUX_CMD[@]}" respawn-pane -k "'$TESSERA' update-env >'$T/update-env.out' 2>&1; exec sleep 100000"
 TTY=$("${TMUX_CMD[@]}" display -p '#{pane_tty}')
-said() { # FILE PATTERN: within 10 s
-    for _ in $(seq 1 100); do
-        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 check "tessera update-env, run on the user's terminal, sends it" \
     said "$T/update-env.out" "PIN prompts go to $TTY\$"
 
@@ -153,15 +159,25 @@ fault
 "$TESSERA" lock >/dev/null
 fresh_screen
 client web "$T/c4"
-client web "$T/c5"
 check "prompted" wait_screen 'PIN:'
-sleep 1 # the second client's request is in the agent by now
+PORT=$SECOND_PORT client web "$T/c5"
+check "a second client's signature waits for the same prompt" \
+    said "$T/agent.log" "openssl \(pid [0-9]+\) waits for the prompt already open for identity web"
 check_output "two clients waiting share one pinentry" "^1$" pinentries
 screen >"$T/screen"
 check_output "and one prompt on the terminal" "^1$" grep -c 'wants to sign' "$T/screen"
 type_keys "$PIN"
 check "the first client proceeds" signed "$T/c4"
 check "and the second, with the same PIN" signed "$T/c5"
+
+# --- a renewal asked for on a locked token
+"$TESSERA" lock >/dev/null
+fresh_screen
+("$TESSERA" renew enrolled >"$T/renew.tmp" 2>&1; echo "exit $?" >>"$T/renew.tmp"; mv "$T/renew.tmp" "$T/renew") &
+check "tessera renew on a locked token prompts, naming the renewal" \
+    wait_screen "the agent's own renewal or enrolment wants to sign with identity enrolled"
+type_keys "$PIN"
+check_output "and renews once the PIN is typed" "^exit 0$" bash -c "$(declare -f finished); finished '$T/renew'"
 
 # --- the program allowed, and another refused
 client only-openssl "$T/c6"
