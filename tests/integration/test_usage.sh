@@ -17,7 +17,7 @@ export PATH=$TESSERA_BUILD/cli:$PATH
 # --- help, before any agent runs: it needs none
 commands=$("$TESSERA" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }' | xargs)
 check_output "tessera --help lists the commands" \
-    "^list tokens unlock lock enroll renew keygen import doctor export help$" echo "$commands"
+    "^list tokens unlock lock enroll renew keygen import doctor export update-env log help$" echo "$commands"
 for command in $commands; do
     "$TESSERA" help "$command" >"$T/help.$command" 2>&1 || true
     if grep -q "^Usage: tessera $command" "$T/help.$command" &&
@@ -192,7 +192,7 @@ complete_bash() {
 }
 complete_bash_elsewhere() { TESSERA_SOCKET=$T/nowhere.sock complete_bash "$@"; }
 check_output "bash: the commands" \
-    "^doctor enroll export help import keygen list lock renew tokens unlock$" complete_bash tessera ""
+    "^doctor enroll export help import keygen list lock log renew tokens unlock update-env$" complete_bash tessera ""
 check_output "bash: a command from its start" "^unlock$" complete_bash tessera unl
 check_output "bash: a command's options" "^--help --json --key --out --subject --token$" \
     complete_bash tessera keygen x --
