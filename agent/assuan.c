@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "assuan.h"
+#include "../common/hex.h"
 
 #include <string.h>
 
@@ -68,18 +69,6 @@ assuan_parse_line(const char *line, size_t len, struct assuan_line *out)
     return false;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 bool
 assuan_unescape(const char *data, size_t len, uint8_t *out, size_t cap,
                 size_t *out_len)
@@ -90,7 +79,8 @@ assuan_unescape(const char *data, size_t len, uint8_t *out, size_t cap,
         if (data[i] == '%') {
             if (len - i < 3)
                 return false;
-            int hi = hex_value(data[i + 1]), lo = hex_value(data[i + 2]);
+            int hi = tessera_hex_value(data[i + 1]),
+                lo = tessera_hex_value(data[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             byte = (uint8_t)(hi << 4 | lo);
