@@ -68,7 +68,8 @@ run_pinentry(struct agent_prompts *prompts, struct asking *a, ask_fn ask,
            g_cond_wait_until(&prompts->changed, &prompts->lock, a->deadline))
         ;
     gboolean free_now = !prompts->screen_busy;
-    prompts->screen_busy = prompts->screen_busy || free_now;
+    if (free_now)
+        prompts->screen_busy = TRUE;
     g_mutex_unlock(&prompts->lock);
     if (!free_now) {
         tessera_status_set(st, TESSERA_ERR_PROMPT_TIMEOUT,
@@ -206,26 +207,31 @@ ask_pin(struct asking *a, struct pinentry *p, struct tessera_status *st)
     g_free(desc);
     if (rc < 0 || pinentry_set(p, "SETPROMPT", "PIN:", st) < 0)
         return FALSE;
-    for (gboolean wrong = FALSE;; wrong = TRUE) {
+    for (const char *said = "";;) {
         const char *tries = tries_left(state);
-        char *error = g_strdup_printf("%s%s%s", wrong ? "Wrong PIN. " : "",
-                                      tries ? tries : "",
-                                      wrong && !tries ? "Try again." : "");
+        char *error = g_strdup_printf("%s%s", said, tries ? tries : "");
         rc = error[0] ? pinentry_set(p, "SETERROR", error, st) : 0;
         g_free(error);
         char pin[TESSERA_PIN_MAX + 1];
         size_t len = 0;
         if (rc == 0)
             rc = pinentry_get_pin(p, pin, sizeof(pin), &len, st);
+        if (rc < 0)
+            return FALSE;
+        /* Nothing typed costs no try: ask again. */
+        if (len == 0) {
+            said = "No PIN was entered. ";
+            continue;
+        }
         /* The user was told when this is the last try. */
-        if (rc == 0)
-            rc = token_login(a->token, (const uint8_t *)pin, len,
-                             (state & TESSERA_TOKEN_PIN_FINAL_TRY) != 0, st);
+        rc = token_login(a->token, (const uint8_t *)pin, len,
+                         (state & TESSERA_TOKEN_PIN_FINAL_TRY) != 0, st);
         OPENSSL_cleanse(pin, sizeof(pin));
         if (rc == 0)
             return TRUE;
         if (st->code != TESSERA_ERR_PIN_INCORRECT)
             return FALSE;
+        said = "Wrong PIN. ";
         state = token_state(a->token);
     }
 }
@@ -262,6 +268,11 @@ prompt_unlock(struct agent *agent, struct agent_token *token,
                            why.code == TESSERA_ERR_PROMPT_CANCELLED
                                ? "the PIN prompt was cancelled"
                                : "nobody entered the PIN in time");
+    else if (why.code == TESSERA_ERR_INTERNAL) /* pinentry failed */
+        tessera_status_set(st, TESSERA_ERR_TOKEN_LOCKED,
+                           "token \"%s\" is locked: run `tessera unlock` "
+                           "(the PIN prompt could not be shown: %s)",
+                           token_label(token), why.message);
     else
         tessera_status_set(st, why.code,
                            "token \"%s\" is locked and the PIN "

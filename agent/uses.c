@@ -59,11 +59,11 @@ log_entry(const struct kept *k, uint32_t count)
     const char *outcome =
         u->outcome == TESSERA_OK ? "signed" : tessera_error_name(u->outcome);
     char *message =
-        count == 1
-            ? g_strdup_printf("identity %s: %s by %s (pid %u)", u->identity,
-                              outcome, u->program, u->pid)
-            : g_strdup_printf("identity %s: %s %u more times by %s (pid %u)",
-                              u->identity, outcome, count, u->program, u->pid);
+        count == 1 ? g_strdup_printf("identity %s: %s by %s (pid %u)",
+                                     u->identity, outcome, u->program, u->pid)
+                   : g_strdup_printf(
+                         "identity %s: %s %u more times by %s (last pid %u)",
+                         u->identity, outcome, count, u->program, u->pid);
     /* MESSAGE: GLib's default writer drops INFO unless debugging, and
      * every use must reach the journal. */
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s",
@@ -75,14 +75,22 @@ log_entry(const struct kept *k, uint32_t count)
     g_free(message);
 }
 
+static const char *
+program_of(const struct agent_peer *peer)
+{
+    return peer->exe[0] ? peer->exe : "unknown";
+}
+
+/* One program's uses of one identity with one outcome, whatever its
+ * process: a shell loop running openssl is one entry too. */
 static gboolean
 same_kind(const struct kept *k, const struct use *use)
 {
     const struct tessera_use *u = &k->use;
-    return u->identity != NULL && (gint64)u->pid == use->peer->pid &&
-           u->outcome == (uint32_t)use->outcome &&
+    return u->identity != NULL && u->outcome == (uint32_t)use->outcome &&
            strcmp(u->identity, use->identity) == 0 &&
-           strcmp(u->program, use->peer->exe) == 0;
+           strncmp(u->program, program_of(use->peer),
+                   TESSERA_USE_PROGRAM_MAX) == 0;
 }
 
 /* Logs what k counted since its last entry once its interval is over. */
@@ -107,6 +115,7 @@ agent_uses_record(struct agent_uses *u, const struct use *use,
         if (same_kind(k, use) && now < k->closes) {
             k->use.count++;
             k->use.last = g_get_real_time() / G_USEC_PER_SEC;
+            k->use.pid = (uint32_t)use->peer->pid;
             g_mutex_unlock(&u->lock);
             return;
         }
@@ -119,8 +128,7 @@ agent_uses_record(struct agent_uses *u, const struct use *use,
         .identity = strdup(use->identity),
         .token = strdup(use->token),
         .key_type = use->key_type,
-        .program = strndup(use->peer->exe[0] ? use->peer->exe : "unknown",
-                           TESSERA_USE_PROGRAM_MAX),
+        .program = strndup(program_of(use->peer), TESSERA_USE_PROGRAM_MAX),
         .pid = (uint32_t)use->peer->pid,
         .outcome = (uint32_t)use->outcome,
     };

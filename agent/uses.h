@@ -4,9 +4,10 @@
  * structured log entry (journald fields TESSERA_IDENTITY, TESSERA_TOKEN,
  * TESSERA_KEY_TYPE, TESSERA_PROGRAM, TESSERA_PID, TESSERA_OUTCOME,
  * TESSERA_COUNT; never a PIN or a digest), and the recent ones are kept in
- * a bounded ring for `tessera log` and D-Bus. A program that signs many
- * times a second makes one entry per interval: the first use is logged at
- * once, the rest of the interval once, with its count, when it is over.
+ * a bounded ring for `tessera log` and D-Bus. A program (an executable,
+ * whatever its processes) that signs many times a second makes one entry
+ * per interval: the first use is logged at once, the rest of the interval
+ * once, with its count and last pid, when it is over.
  * Any thread.
  */
 #ifndef TESSERA_AGENT_USES_H

@@ -23,7 +23,7 @@ CONF=$XDG_CONFIG_HOME/tessera/agent.conf
 mkdir -p "$XDG_CONFIG_HOME/tessera"
 configure() { # [agent] lines after pinentry=, then other groups
     {
-        printf '[agent]\npinentry=/usr/bin/pinentry-tty\nlog-interval-seconds=2\n'
+        printf '[agent]\npinentry=%s\nlog-interval-seconds=2\n' "${PINENTRY:-/usr/bin/pinentry-tty}"
         printf '%s\n' "$@"
     } >"$CONF"
 }
@@ -135,6 +135,10 @@ check_output "the token is unlocked" "unlocked" "$TESSERA" tokens
 fresh_screen
 client web "$T/c2"
 check "a second signature on the locked token prompts again" wait_screen 'PIN:'
+type_keys ""
+check "Enter with no PIN costs no try: the prompt says so and stays" \
+    wait_screen 'No PIN was entered'
+check_absent "nothing was sent to the token" "wrong PIN" "$T/agent.log"
 press C-d
 check "cancelled: the client fails with the reason" \
     failed_with "$T/c2" "PIN prompt was cancelled"
@@ -256,5 +260,14 @@ check_output "is logged at its first signature, and once more with the count" \
     "^2$" grep -cE "identity web: signed (by|199 more times by) .*sign_load" "$T/agent.log"
 check_output "tessera log has it as one entry counting 200" '^200$' \
     bash -c "'$TESSERA' log web --json | jq '.[] | select(.program | endswith(\"sign_load\")) | .count'"
+
+# --- a pinentry that cannot show anything: a locked token, as before
+stop_agent
+PINENTRY=/bin/false configure
+TESSERA_TTY=$TTY start_agent
+client web "$T/c12"
+check "a pinentry that fails leaves the old answer, with the reason" \
+    failed_with "$T/c12" "is locked: run .tessera unlock. \(the PIN prompt could not be shown: the pinentry program ended"
+check "and the agent serves on" "$TESSERA" tokens
 
 finish
