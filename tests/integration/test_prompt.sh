@@ -40,8 +40,31 @@ stop_tmux() { "${TMUX_CMD[@]}" kill-server 2>/dev/null || true; }
 trap 'stop_tmux; cleanup' EXIT
 screen() { "${TMUX_CMD[@]}" capture-pane -p -J; }
 fresh_screen() { "${TMUX_CMD[@]}" send-keys -R \; clear-history; }
-type_keys() { "${TMUX_CMD[@]}" send-keys -l "$1"; "${TMUX_CMD[@]}" send-keys Enter; }
-press() { "${TMUX_CMD[@]}" send-keys "$1"; }
+# pinentry-tty discards what was typed before it reads (TCSAFLUSH), so keys
+# (pgrep hangs with the sanitizer runtime preloaded: no_sanitizer)
+# are sent once the agent's pinentry sleeps in the terminal's read
+# (wchan wait_woken; between commands it waits on its pipe).
+reading() {
+    local pid
+    for pid in $(no_sanitizer pgrep -P "$AGENT_PID" pinentry-tty); do
+        [ "$(cat "/proc/$pid/wchan" 2>/dev/null)" = wait_woken ] && return 0
+    done
+    return 1
+}
+await_reader() {
+    for _ in $(seq 1 300); do
+        reading && return 0
+        sleep 0.1
+    done
+    echo "# no pinentry read the terminal within 30 s"
+    return 1
+}
+type_keys() {
+    await_reader
+    "${TMUX_CMD[@]}" send-keys -l "$1"
+    "${TMUX_CMD[@]}" send-keys Enter
+}
+press() { await_reader; "${TMUX_CMD[@]}" send-keys "$1"; }
 wait_screen() { # PATTERN [TIMES]: shown (at least TIMES times) within 30 s
     for _ in $(seq 1 300); do
         [ "$(screen | grep -cE -- "$1")" -ge "${2:-1}" ] && return 0
@@ -103,7 +126,7 @@ said() { # FILE PATTERN: within 10 s
     done
     return 1
 }
-pinentries() { pgrep -c -P "$AGENT_PID" pinentry-tty || true; }
+pinentries() { no_sanitizer pgrep -c -P "$AGENT_PID" pinentry-tty || true; }
 
 start_agent
 unlock
