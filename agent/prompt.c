@@ -216,8 +216,10 @@ ask_pin(struct asking *a, struct pinentry *p, struct tessera_status *st)
         size_t len = 0;
         if (rc == 0)
             rc = pinentry_get_pin(p, pin, sizeof(pin), &len, st);
-        if (rc < 0)
+        if (rc < 0) {
+            OPENSSL_cleanse(pin, sizeof(pin)); /* a PIN too long, in part */
             return FALSE;
+        }
         /* Nothing typed costs no try: ask again. */
         if (len == 0) {
             said = "No PIN was entered. ";
