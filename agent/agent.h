@@ -42,6 +42,10 @@ struct agent {
     /* tessera-agent --system: the machine's identities, for root and whom
      * [agent] allows; PINs from pin-files or empty, never asked for. */
     gboolean system;
+    struct agent_session *session; /* session.c: where prompts go */
+    struct agent_prompts *prompts; /* prompt.c: questions on screen */
+    struct agent_policy *policy;   /* policy.c: confirmed programs */
+    struct agent_uses *uses;       /* uses.c: the record of uses */
 };
 
 /* The configuration in force, referenced: it stays as it is for as long

@@ -9,6 +9,7 @@
 #include "../common/errors.h"
 #include "../provider/provider.h"
 #include "agent.h"
+#include "peer.h"
 #include "registry.h"
 #include "signer.h"
 
@@ -64,7 +65,9 @@ static int
 builtin_sign(void *backend, const struct tessera_sign_request *req,
              struct tessera_blob *signature, struct tessera_status *st)
 {
-    return agent_sign(backend, req, signature, st);
+    struct agent_peer self;
+    agent_peer_self(&self);
+    return agent_sign(backend, req, &self, signature, st);
 }
 
 static const struct tessera_backend_ops builtin_ops = {

@@ -27,6 +27,13 @@
 /* Seconds for one exchange with a CA, and between asks while pending. */
 #define DEFAULT_COMMAND_TIMEOUT 60
 #define DEFAULT_RETRY_SECONDS 30
+/* Long enough to find the terminal and the card; a client waits this long
+ * at most for a PIN or a confirmation. */
+#define DEFAULT_PROMPT_SECONDS 60
+/* A confirmed program is asked again after this. */
+#define DEFAULT_CONFIRM_SECONDS 600
+/* A program signing many times a second is logged once per interval. */
+#define DEFAULT_LOG_INTERVAL_SECONDS 10
 
 /* Renewal policy (docs/architecture.md, Renewal). */
 static const gint64 policy_defaults[POLICY_NUMBERS] = {
@@ -84,6 +91,10 @@ static const struct key_rule agent_keys[] = {
     AGENT_KEY("allow-groups", VALUE_STRING_LIST, allow_groups, 0, 0, NULL),
     AGENT_KEY("idle-connection-seconds", VALUE_COUNT, idle_connection_seconds,
               0, 86400, NULL),
+    AGENT_KEY("pinentry", VALUE_STRING, pinentry, 0, 0, NULL),
+    AGENT_KEY("prompt-seconds", VALUE_COUNT, prompt_seconds, 5, 300, NULL),
+    AGENT_KEY("log-interval-seconds", VALUE_COUNT, log_interval_seconds, 0,
+              3600, NULL),
 };
 
 #define TOKEN_KEY(k, kind, field, min, max, range)                             \
@@ -108,6 +119,14 @@ static const struct key_rule identity_keys[] = {
     IDENTITY_KEY("cert-file", cert_file),
     IDENTITY_KEY("chain-file", chain_file),
     IDENTITY_KEY("post-renew-command", post_renew_command),
+    {"allow-programs", VALUE_STRING_LIST,
+     offsetof(struct config_identity, allow_programs), 0, 0, NULL,
+     ALL_PROTOCOLS},
+    {"confirm", VALUE_BOOLEAN, offsetof(struct config_identity, confirm), 0, 0,
+     NULL, ALL_PROTOCOLS},
+    {"confirm-seconds", VALUE_NUMBER,
+     offsetof(struct config_identity, confirm_seconds), 0, 86400,
+     "a number of seconds", ALL_PROTOCOLS},
 };
 
 #define CA_KEY(k, kind, field, min, max, protocols)                            \
@@ -517,6 +536,7 @@ identity_free(struct config_identity *id)
     g_free(id->cert_file);
     g_free(id->chain_file);
     g_free(id->post_renew_command);
+    g_strfreev(id->allow_programs);
     g_free(id);
 }
 
@@ -550,6 +570,8 @@ config_new(const char *path)
                         G_N_ELEMENTS(default_expiring_days));
     cfg->agent.notifications = TRUE;
     cfg->agent.allow_root = TRUE;
+    cfg->agent.prompt_seconds = DEFAULT_PROMPT_SECONDS;
+    cfg->agent.log_interval_seconds = DEFAULT_LOG_INTERVAL_SECONDS;
     cfg->tokens = g_ptr_array_new_with_free_func((GDestroyNotify)token_free);
     cfg->identities =
         g_ptr_array_new_with_free_func((GDestroyNotify)identity_free);
@@ -572,6 +594,7 @@ agent_config_unref(struct agent_config *cfg)
     g_strfreev(cfg->agent.modules);
     g_strfreev(cfg->agent.allow_users);
     g_strfreev(cfg->agent.allow_groups);
+    g_free(cfg->agent.pinentry);
     g_array_unref(cfg->agent.expiring_days);
     g_ptr_array_unref(cfg->tokens);
     g_ptr_array_unref(cfg->identities);
@@ -621,6 +644,7 @@ read_identity(struct reader *r, struct agent_config *cfg, const char *name)
 {
     struct config_identity *id = g_new0(struct config_identity, 1);
     id->name = g_strdup(name);
+    id->confirm_seconds = DEFAULT_CONFIRM_SECONDS;
     g_ptr_array_add(cfg->identities, id);
     return read_group(r, GROUP_IDENTITY, id, &id->policy, -1);
 }

@@ -11,8 +11,10 @@
  *   modules=/usr/lib/softhsm/libsofthsm2.so;   (default: p11-kit's list)
  *   max-sessions=8      poll-us=200      slot-poll-seconds=2
  *   expiring-days=14;7;3;1                  notifications=true
- *   allow-root=true        allow-users=  allow-groups=  (peers.h)
+ *   allow-root=true        allow-users=  allow-groups=  (credentials.h)
  *   idle-connection-seconds=60
+ *   pinentry=/usr/bin/pinentry-gnome3  prompt-seconds=60
+ *   log-interval-seconds=10
  *
  *   [token Work Card]
  *   pin-source=prompt|file|none|empty   (file when a pin-file is given)
@@ -24,6 +26,8 @@
  *   chain-file=/etc/ssl/certs/corp-wifi-chain.pem
  *   post-renew-command=systemctl reload wpa_supplicant
  *   renew-at-percent=67 ... rekey=true         (renewal policy, below)
+ *   allow-programs=/usr/sbin/wpa_supplicant;   confirm=true
+ *   confirm-seconds=600
  *
  *   [ca corp]                                   (tessera enroll --ca corp)
  *   protocol=local|exec|acme|scep               (see agent/enroll/)
@@ -58,6 +62,10 @@ struct config_agent {
     char **allow_groups; /* and these groups' members (names, gids) */
     /* server.c: a parked connection is closed after this; 0: never */
     unsigned idle_connection_seconds;
+    char *pinentry;                /* NULL: `pinentry` on PATH */
+    unsigned prompt_seconds;       /* a PIN prompt or confirmation, at most */
+    unsigned log_interval_seconds; /* uses.c: one entry per program per
+                                    * interval; 0: every use */
 };
 
 /* [token LABEL]; a token without a group has the defaults. Each group's
@@ -91,6 +99,9 @@ struct config_policy {
 struct config_identity {
     char *name;
     char *cert_file, *chain_file, *post_renew_command; /* NULL: none */
+    char **allow_programs;  /* executables that may sign; NULL: any */
+    gboolean confirm;       /* each new client process confirmed */
+    gint64 confirm_seconds; /* how long a confirmation lasts */
     struct config_policy policy;
 };
 

@@ -24,6 +24,7 @@
 #include "renewals.h"
 #include "tasks.h"
 #include "tessera-dbus.h"
+#include "uses.h"
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -536,6 +537,29 @@ on_reload(TesseraAgent1 *iface, GDBusMethodInvocation *inv, gpointer data)
     return TRUE;
 }
 
+static gboolean
+on_recent_uses(TesseraAgent1 *iface, GDBusMethodInvocation *inv,
+               const char *name, gpointer data)
+{
+    struct agent_dbus *d = data;
+    struct tessera_use_list uses;
+    GVariantBuilder b;
+    agent_uses_recent(d->agent->uses, name[0] ? name : NULL, &uses);
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(ttussssus)"));
+    for (size_t i = 0; i < uses.n; i++) {
+        const struct tessera_use *u = &uses.items[i];
+        g_variant_builder_add(
+            &b, "(ttussssus)", (guint64)u->first, (guint64)u->last, u->count,
+            u->identity, u->token, tessera_key_type_name(u->key_type),
+            u->program, u->pid,
+            u->outcome == TESSERA_OK ? "signed"
+                                     : tessera_error_name((int)u->outcome));
+    }
+    tessera_use_list_clear(&uses);
+    tessera_agent1_complete_recent_uses(iface, inv, g_variant_builder_end(&b));
+    return TRUE;
+}
+
 struct enroll_call {
     struct agent_dbus *dbus;
     GDBusMethodInvocation *inv;
@@ -832,6 +856,8 @@ on_bus_acquired(GDBusConnection *connection, const char *name, gpointer data)
     d->manager = tessera_agent1_skeleton_new();
     tessera_agent1_set_version(d->manager, TESSERA_VERSION);
     g_signal_connect(d->manager, "handle-reload", G_CALLBACK(on_reload), d);
+    g_signal_connect(d->manager, "handle-recent-uses",
+                     G_CALLBACK(on_recent_uses), d);
     g_signal_connect(d->manager, "handle-enroll", G_CALLBACK(on_enroll), d);
     GError *error = NULL;
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(d->manager),

@@ -7,13 +7,17 @@
 #include "dbus.h"
 #include "events.h"
 #include "modules.h"
+#include "policy.h"
+#include "prompt.h"
 #include "publish.h"
 #include "registry.h"
 #include "renewals.h"
 #include "server.h"
+#include "session.h"
 #include "state.h"
 #include "suspend.h"
 #include "tasks.h"
+#include "uses.h"
 #include "watch.h"
 
 #include <curl/curl.h>
@@ -183,6 +187,14 @@ choose_paths(gboolean system, char **socket_path, char **config_path,
     return TRUE;
 }
 
+/* Counts of uses whose interval is over reach the log within a second. */
+static gboolean
+flush_uses(gpointer uses)
+{
+    agent_uses_flush(uses);
+    return G_SOURCE_CONTINUE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,6 +307,10 @@ main(int argc, char **argv)
     if (!foreground)
         agent_server_adopt(server);
     agent_server_announce(server);
+    agent.session = agent_session_new();
+    agent.prompts = agent_prompts_new();
+    agent.policy = agent_policy_new();
+    agent.uses = agent_uses_new();
     agent_registry_init(&agent);
     agent_renewals_init(&agent);
     agent.claims = agent_claims_new(agent.events);
@@ -325,6 +341,7 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_quit, loop);
     g_unix_signal_add(SIGINT, on_quit, loop);
     g_unix_signal_add(SIGHUP, on_reload, &agent);
+    g_timeout_add_seconds(1, flush_uses, agent.uses);
     g_main_loop_run(loop);
     g_main_loop_unref(loop);
     status = EXIT_SUCCESS;
@@ -353,6 +370,11 @@ out:
     agent_watch_finish(watch);
     agent_builtin_provider_unload(&agent);
     agent_events_free(agent.events);
+    agent_uses_flush(agent.uses);
+    agent_uses_free(agent.uses);
+    agent_policy_free(agent.policy);
+    agent_prompts_free(agent.prompts);
+    agent_session_free(agent.session);
     agent_config_unref(agent.config);
     state_close(agent.state);
     curl_global_cleanup();

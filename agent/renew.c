@@ -13,6 +13,8 @@
 #include "config.h"
 #include "events.h"
 #include "keys.h"
+#include "peer.h"
+#include "prompt.h"
 #include "registry.h"
 #include "record.h"
 #include "recover.h"
@@ -20,11 +22,36 @@
 
 #define RENEW_TIMEOUT_SECONDS 300
 
+/* A renewal someone asked for (`tessera renew`, D-Bus Renew) on a locked
+ * token asks for the PIN as a signature does; a scheduled one waits for
+ * the token instead (renewals.c) rather than prompting unbidden. TRUE when
+ * the token is unlocked now. */
+static gboolean
+unlocked_on_demand(struct agent *agent, const char *name,
+                   struct agent_token *token, struct tessera_status *st)
+{
+    struct agent_peer self;
+    agent_peer_self(&self);
+    return prompt_unlock(agent, token, name, &self, st);
+}
+
 static struct agent_identity *
 current_identity(struct agent *agent, const char *name,
                  struct tessera_status *st)
 {
     struct agent_identity *id = agent_identity_find(agent, name);
+    if (id != NULL && token_present(agent_identity_token(id)) &&
+        !token_logged_in(agent_identity_token(id))) {
+        struct tessera_status why = {0};
+        if (unlocked_on_demand(agent, name, agent_identity_token(id), &why)) {
+            agent_identity_unref(id);
+            id = agent_identity_find(agent, name);
+        } else if (why.code != TESSERA_OK) {
+            *st = why;
+            g_clear_pointer(&id, agent_identity_unref);
+            return NULL;
+        }
+    }
     struct agent_token *token = id ? agent_identity_token(id) : NULL;
     if (id == NULL)
         tessera_status_set(st, TESSERA_ERR_NO_IDENTITY,

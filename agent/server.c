@@ -9,7 +9,7 @@
  * pool; the idle thread hands it to a worker again when it becomes
  * readable, and closes it when it has been parked for
  * idle-connection-seconds. Idle connections cost a descriptor and a few
- * hundred bytes, no thread. Only the peers peers.c allows
+ * hundred bytes, no thread. Only the peers credentials.c allows
  * are served, and each client process may hold MAX_CONNECTIONS_PER_PROCESS.
  * Malformed input gets an ERROR reply and, where the stream cannot be
  * trusted any more, a closed connection; the agent goes on serving.
@@ -20,11 +20,14 @@
 #include "agent.h"
 #include "control.h"
 #include "events.h"
-#include "peers.h"
+#include "credentials.h"
 #include "ratelog.h"
+#include "peer.h"
 #include "registry.h"
 #include "renewals.h"
+#include "session.h"
 #include "signer.h"
+#include "uses.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +80,7 @@ struct connection {
     gboolean parked, in_epoll;
     gint64 idle_since_us;
     gboolean greeted;
+    struct agent_peer peer; /* read when it connected */
     /* The registry snapshots a LIST and a TOKENS are paging through (only
      * the thread serving the connection touches them). */
     struct agent_registry *listing, *token_listing;
@@ -254,7 +258,7 @@ handle_get_identity(struct agent *agent, struct tessera_reader *r,
 }
 
 static void
-handle_sign(struct agent *agent, struct tessera_reader *r,
+handle_sign(struct connection *c, struct tessera_reader *r,
             struct tessera_writer *out)
 {
     struct tessera_sign_request req;
@@ -264,7 +268,7 @@ handle_sign(struct agent *agent, struct tessera_reader *r,
         reply_error(out, TESSERA_ERR_PROTOCOL, "malformed SIGN request");
         return;
     }
-    int rc = agent_sign(agent, &req, &sig, &st);
+    int rc = agent_sign(c->server->agent, &req, &c->peer, &sig, &st);
     reply_blob(out, TESSERA_MSG_SIGN_REPLY, rc, &sig, &st);
     tessera_sign_request_clear(&req);
 }
@@ -477,6 +481,43 @@ handle_follow(struct connection *c, struct tessera_reader *r,
     g_private_set(&following, NULL);
 }
 
+static void
+handle_update_env(struct agent *agent, struct tessera_reader *r,
+                  struct tessera_writer *out)
+{
+    struct tessera_env_update update;
+    if (!tessera_decode_update_env(r, &update)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed UPDATE_ENV request");
+        return;
+    }
+    struct session_env env;
+    g_strlcpy(env.display, update.display, sizeof(env.display));
+    g_strlcpy(env.wayland_display, update.wayland_display,
+              sizeof(env.wayland_display));
+    g_strlcpy(env.dbus_address, update.dbus_address, sizeof(env.dbus_address));
+    g_strlcpy(env.tty, update.tty, sizeof(env.tty));
+    g_strlcpy(env.term, update.term, sizeof(env.term));
+    tessera_env_update_clear(&update);
+    agent_session_set(agent->session, &env);
+    tessera_encode_ok(out);
+}
+
+static void
+handle_log(struct agent *agent, struct tessera_reader *r,
+           struct tessera_writer *out)
+{
+    char *name;
+    if (!tessera_decode_name_request(r, &name)) {
+        reply_error(out, TESSERA_ERR_PROTOCOL, "malformed LOG request");
+        return;
+    }
+    struct tessera_use_list uses;
+    agent_uses_recent(agent->uses, name[0] ? name : NULL, &uses);
+    tessera_encode_log_reply(out, &uses);
+    tessera_use_list_clear(&uses);
+    free(name);
+}
+
 static enum verdict
 dispatch(struct connection *c, const uint8_t *body, size_t len,
          struct tessera_writer *out)
@@ -500,7 +541,7 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         handle_get_identity(agent, &r, out);
         break;
     case TESSERA_MSG_SIGN:
-        handle_sign(agent, &r, out);
+        handle_sign(c, &r, out);
         break;
     case TESSERA_MSG_TOKENS:
         handle_tokens(c, &r, out);
@@ -533,6 +574,12 @@ dispatch(struct connection *c, const uint8_t *body, size_t len,
         break;
     case TESSERA_MSG_FOLLOW:
         handle_follow(c, &r, out);
+        break;
+    case TESSERA_MSG_UPDATE_ENV:
+        handle_update_env(agent, &r, out);
+        break;
+    case TESSERA_MSG_LOG:
+        handle_log(agent, &r, out);
         break;
     default:
         reply_error(out, TESSERA_ERR_PROTOCOL, "unknown message type 0x%02x",
@@ -683,21 +730,21 @@ close_idle(struct agent_server *server, gint64 now_us)
     }
 }
 
-/* The peer's pid when peers.c allows it; 0 when not, and it is told why
+/* The peer's pid when credentials.c allows it; 0 when not, and it is told why
  * and how to be allowed; so is the log. */
 static pid_t
 allowed_peer_pid(struct agent_server *server, int fd)
 {
-    struct agent_peer peer;
+    struct agent_credentials peer;
     struct tessera_status st = {0};
-    if (!agent_peer_read(fd, &peer))
+    if (!agent_credentials_read(fd, &peer))
         return 0;
     struct agent_config *cfg = agent_config_get(server->agent);
-    gboolean ok =
-        agent_peer_allowed(cfg, server->agent->system, server->uid, &peer, &st);
+    gboolean ok = agent_credentials_allowed(cfg, server->agent->system,
+                                            server->uid, &peer, &st);
     agent_config_unref(cfg);
     pid_t pid = ok ? peer.pid : 0;
-    agent_peer_clear(&peer);
+    agent_credentials_clear(&peer);
     if (!ok) {
         g_warning("refused a connection: %s", st.message);
         send_refusal(fd, st.code, st.message);
@@ -776,6 +823,7 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     struct connection *c = g_new0(struct connection, 1);
     c->server = server;
+    agent_peer_of_socket(client, &c->peer);
     c->fd = client;
     c->pid = pid;
     c->link.data = c;
@@ -793,7 +841,7 @@ on_incoming(gint fd, GIOCondition condition, gpointer data)
  * The socket's directory must be private to the user: created 0700 when
  * missing, and refused when someone else owns it or could enter it. The
  * system agent's is open to all (0755) but writable by root alone: who is
- * served is decided per connection (peers.c).
+ * served is decided per connection (credentials.c).
  */
 static gboolean
 prepare_directory(const char *path, gboolean system, struct tessera_status *st)

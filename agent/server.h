@@ -3,7 +3,7 @@
  * The socket server (docs/protocol.md). The main loop accepts; a worker
  * thread serves a connection while it is active (a signature never waits
  * for another thread) and parks it in an epoll set when it goes quiet, so
- * idle connections hold no thread. Only the peers peers.h allows are
+ * idle connections hold no thread. Only the peers credentials.h allows are
  * served.
  */
 #ifndef TESSERA_AGENT_SERVER_H

@@ -12,8 +12,11 @@
 #include "digests.h"
 #include "events.h"
 #include "naming.h"
+#include "policy.h"
+#include "prompt.h"
 #include "ratelog.h"
 #include "registry.h"
+#include "uses.h"
 
 #include <string.h>
 
@@ -185,29 +188,75 @@ sign_once(const struct tessera_sign_request *req,
     return *rc < 0 && token_objects_settle(token, generation);
 }
 
+/*
+ * One signature with the key the client holds, tried once more when a
+ * renewal step was changing the token's objects meanwhile. *id is the
+ * identity it was made with, which the caller unrefs.
+ */
+static int
+sign_looked_up(struct agent *agent, const struct tessera_sign_request *req,
+               struct tessera_blob *signature, struct agent_identity **id,
+               struct tessera_status *st)
+{
+    int rc;
+    if (sign_once(req, signature, *id, &rc, st)) {
+        agent_identity_unref(*id);
+        *st = (struct tessera_status){0};
+        if ((*id = lookup_key(agent, req, st)) == NULL)
+            return -1;
+        sign_once(req, signature, *id, &rc, st);
+    }
+    return rc;
+}
+
+/* The use, in the log and the ring (uses.h). */
+static void
+record_use(struct agent *agent, const struct tessera_sign_request *req,
+           const struct agent_identity *id, const struct agent_peer *peer,
+           int outcome)
+{
+    struct agent_config *cfg = agent_config_get(agent);
+    unsigned interval = cfg->agent.log_interval_seconds;
+    agent_config_unref(cfg);
+    struct use use = {
+        .identity = req->name,
+        .token = id ? token_label(agent_identity_token(id)) : "",
+        .key_type = id ? agent_identity_key_type(id) : TESSERA_KEY_NONE,
+        .peer = peer,
+        .outcome = outcome,
+    };
+    agent_uses_record(agent->uses, &use, interval);
+}
+
 int
 agent_sign(struct agent *agent, const struct tessera_sign_request *req,
-           struct tessera_blob *signature, struct tessera_status *st)
+           const struct agent_peer *peer, struct tessera_blob *signature,
+           struct tessera_status *st)
 {
     struct agent_identity *id = lookup_key(agent, req, st);
-    if (id == NULL)
-        return -1;
-    int rc;
-    if (sign_once(req, signature, id, &rc, st)) {
-        agent_identity_unref(id);
-        *st = (struct tessera_status){0};
-        if ((id = lookup_key(agent, req, st)) == NULL)
-            return -1;
-        sign_once(req, signature, id, &rc, st);
+    int rc = -1;
+    if (id != NULL && policy_allows(agent, req->name, peer, st)) {
+        rc = sign_looked_up(agent, req, signature, &id, st);
+        /* A locked token whose PIN may be typed: ask for it, then sign. */
+        if (rc < 0 && id != NULL && st->code == TESSERA_ERR_TOKEN_LOCKED &&
+            prompt_unlock(agent, agent_identity_token(id), req->name, peer,
+                          st)) {
+            agent_identity_unref(id);
+            *st = (struct tessera_status){0};
+            if ((id = lookup_key(agent, req, st)) != NULL)
+                rc = sign_looked_up(agent, req, signature, &id, st);
+        }
     }
-    if (rc < 0) {
+    record_use(agent, req, id, peer, rc == 0 ? TESSERA_OK : st->code);
+    if (rc < 0 && id != NULL) {
         ratelog_message("identity %s on token \"%s\": %s",
                         agent_identity_name(id),
                         token_label(agent_identity_token(id)), st->message);
         agent_events_publish(agent->events, AGENT_EVENT_SIGNATURE_FAILED,
                              agent_identity_name(id), st);
     }
-    agent_identity_unref(id);
+    if (id != NULL)
+        agent_identity_unref(id);
     return rc;
 }
 

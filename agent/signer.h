@@ -14,9 +14,17 @@
 #include "../common/messages.h"
 
 struct agent;
+struct agent_peer;
 
+/*
+ * One SIGN for peer (the program asking; peer.h): the identity's policy
+ * (policy.h), the signature, and when the token is locked and its PIN may
+ * be typed, the PIN prompt first (prompt.h); recorded in the log of uses
+ * (uses.h) whatever the outcome.
+ */
 int agent_sign(struct agent *agent, const struct tessera_sign_request *req,
-               struct tessera_blob *signature, struct tessera_status *st);
+               const struct agent_peer *peer, struct tessera_blob *signature,
+               struct tessera_status *st);
 
 /* RSA PKCS#1 v1.5 decryption with an identity's key: the agent's own use
  * (the key of a SCEP reply), never offered to clients. */

@@ -129,6 +129,8 @@ int cli_usage_error(const struct cli_command *command, const char *fmt, ...)
  * returns the exit status for it. */
 int cli_fail(const struct cli_args *args, const struct tessera_status *st);
 
+/* cmd_uses.c */
+cli_run cmd_update_env, cmd_log;
 /* cmd_tokens.c */
 cli_run cmd_tokens, cmd_unlock, cmd_lock;
 /* cmd_identities.c */

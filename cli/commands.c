@@ -124,6 +124,16 @@ static const struct cli_option doctor_options[] = {
     {0},
 };
 
+static const struct cli_option update_env_options[] = {
+    JSON_OPTION("where prompts go as a JSON object"),
+    {0},
+};
+
+static const struct cli_option log_options[] = {
+    JSON_OPTION("the uses as a JSON array of objects"),
+    {0},
+};
+
 static const struct cli_option no_options[] = {{0}};
 
 static const struct cli_exit_status ca_exit_statuses[] = {
@@ -264,6 +274,26 @@ const struct cli_command cli_commands[] = {
      "whole, in a directory that only you (or root) can write. At least "
      "one of the options is needed.",
      export_options, no_exit_statuses},
+    {"update-env", cmd_update_env, NULL, false, CLI_TEXT,
+     "have the agent's PIN prompts appear on this terminal and display",
+     "Tells the agent where the user is: this terminal (standard input's), "
+     "DISPLAY, WAYLAND_DISPLAY and DBUS_SESSION_BUS_ADDRESS. When a program "
+     "signs with an identity whose token is locked (and its pin-source is "
+     "prompt), or whose policy asks for confirmation, the agent runs "
+     "pinentry there. Like gpg's `gpg-connect-agent updatestartuptty`; put "
+     "it in a shell's startup file.",
+     update_env_options, no_exit_statuses},
+    {"log", cmd_log, "NAME", false, CLI_IDENTITY,
+     "show the recent uses of the identities, or of NAME",
+     "Shows what the agent recently signed with, and what it refused, "
+     "oldest first, from its memory (the last 128 entries): when, how many "
+     "times, the identity, the outcome, the token and the program with its "
+     "pid. A program that signs many times a second is one entry per "
+     "interval (`log-interval-seconds`) with its count. The same entries "
+     "are in the agent's log (the journal's TESSERA_IDENTITY, "
+     "TESSERA_PROGRAM, TESSERA_OUTCOME ... fields); no PIN or digest is "
+     "ever in either.",
+     log_options, no_exit_statuses},
     {"help", cmd_help, "COMMAND", false, CLI_COMMAND,
      "show a command's usage, options and exit status",
      "Shows COMMAND's usage, options and exit status, as `tessera COMMAND "

@@ -133,6 +133,52 @@ output_tokens(const struct tessera_token_list *tokens, bool json)
         json_end(&j);
 }
 
+static void
+print_use_json(struct json *j, const struct tessera_use *u, const char *first,
+               const char *last)
+{
+    json_begin_object(j, NULL);
+    json_string(j, "first", first);
+    json_string(j, "last", last);
+    json_uint(j, "count", u->count);
+    json_string(j, "identity", u->identity);
+    json_string(j, "token", u->token);
+    json_string(j, "key_type", tessera_key_type_name(u->key_type));
+    json_string(j, "program", u->program);
+    json_uint(j, "pid", u->pid);
+    json_string(j, "outcome",
+                u->outcome == TESSERA_OK ? "signed"
+                                         : tessera_error_name((int)u->outcome));
+    json_end(j);
+}
+
+void
+output_uses(const struct tessera_use_list *uses, bool json)
+{
+    struct json j = {.out = stdout};
+    if (json)
+        json_begin_array(&j, NULL);
+    else
+        printf("%-20s %-5s %-20s %-16s %-18s %s\n", "LAST", "COUNT", "IDENTITY",
+               "OUTCOME", "TOKEN", "PROGRAM (PID)");
+    for (size_t i = 0; i < uses->n; i++) {
+        const struct tessera_use *u = &uses->items[i];
+        char first[32], last[32];
+        format_time(u->first, first, sizeof(first));
+        format_time(u->last, last, sizeof(last));
+        const char *outcome = u->outcome == TESSERA_OK
+                                  ? "signed"
+                                  : tessera_error_name((int)u->outcome);
+        if (json)
+            print_use_json(&j, u, first, last);
+        else
+            printf("%-20s %-5u %-20s %-16s %-18s %s (%u)\n", last, u->count,
+                   u->identity, outcome, u->token, u->program, u->pid);
+    }
+    if (json)
+        json_end(&j);
+}
+
 char *
 output_name_text(const X509_NAME *name)
 {

@@ -11,6 +11,8 @@
 /* A table with a header line (also when empty), or a JSON array ("[]"). */
 void output_identities(const struct tessera_identity_list *ids, bool json);
 void output_tokens(const struct tessera_token_list *tokens, bool json);
+/* tessera log: one line per entry, or a JSON array. */
+void output_uses(const struct tessera_use_list *uses, bool json);
 
 /* "enrolled NAME", then the leaf's subject, issuer and expiry; or the
  * same, with its serial number and validity, as one JSON object. */

@@ -106,8 +106,9 @@ install_fork_handlers(void)
 #define LIBRARY_MAX_CONNECTIONS 8
 /* An idle connection older than this is closed at the next call. */
 #define LIBRARY_IDLE_SECONDS 10
-/* A signature on a slow smartcard takes about a second; this is far above. */
-#define LIBRARY_REPLY_TIMEOUT_SECONDS 60
+/* A signature on a slow smartcard takes about a second; one that waits for
+ * the user's PIN takes up to the agent's prompt-seconds (at most 300). */
+#define LIBRARY_REPLY_TIMEOUT_SECONDS 330
 /* Covers a SoftHSM or HSM signature up to ECDSA P-384, so the reply finds
  * this thread running; a smartcard's or TPM's is slept through. */
 #define LIBRARY_POLL_US 2000
@@ -741,6 +742,36 @@ begin_request(struct tessera_writer *w,
     tessera_writer_init(w);
     if (sink != NULL)
         tessera_encode_follow(w);
+}
+
+int
+tessera_client_update_env(struct tessera_client *c,
+                          const struct tessera_env_update *env,
+                          struct tessera_status *st)
+{
+    struct tessera_writer w;
+    tessera_writer_init(&w);
+    tessera_encode_update_env(&w, env);
+    return call_for_ok(c, &w, st);
+}
+
+int
+tessera_client_log(struct tessera_client *c, const char *name,
+                   struct tessera_use_list *uses, struct tessera_status *st)
+{
+    struct tessera_writer w;
+    struct tessera_reply reply;
+    tessera_writer_init(&w);
+    tessera_encode_name_request(&w, TESSERA_MSG_LOG, name);
+    int rc = call(c, &w, TESSERA_MSG_LOG_REPLY, 0, &reply, st);
+    if (rc == 0 && !tessera_decode_log_reply(&reply.reader, uses)) {
+        tessera_status_set(st, TESSERA_ERR_PROTOCOL,
+                           "the agent sent a malformed LOG reply");
+        rc = -1;
+    }
+    tessera_reply_clear(&reply);
+    tessera_writer_clear(&w);
+    return rc;
 }
 
 int

@@ -84,6 +84,14 @@ int tessera_client_unlock(struct tessera_client *c,
 /* token: a label or pkcs11: URI; "" for every token. */
 int tessera_client_lock(struct tessera_client *c, const char *token,
                         struct tessera_status *st);
+/* Where the agent's PIN prompts go from now on (tessera update-env). */
+int tessera_client_update_env(struct tessera_client *c,
+                              const struct tessera_env_update *env,
+                              struct tessera_status *st);
+/* The recent uses of name ("" for all), oldest first. */
+int tessera_client_log(struct tessera_client *c, const char *name,
+                       struct tessera_use_list *uses,
+                       struct tessera_status *st);
 /* KEYGEN, ENROLL and RENEW with a sink (or NULL) that hears each step
  * the agent takes as it takes it (transport.h). */
 int tessera_client_keygen(struct tessera_client *c,

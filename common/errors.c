@@ -62,6 +62,14 @@ tessera_error_name(int code)
         return "ca-response";
     case TESSERA_ERR_RENEWAL_RUNNING:
         return "renewal-running";
+    case TESSERA_ERR_PROMPT_CANCELLED:
+        return "prompt-cancelled";
+    case TESSERA_ERR_PROMPT_TIMEOUT:
+        return "prompt-timeout";
+    case TESSERA_ERR_PROGRAM_REFUSED:
+        return "program-refused";
+    case TESSERA_ERR_NOT_CONFIRMED:
+        return "not-confirmed";
     case TESSERA_ERR_UNREACHABLE:
         return "unreachable";
     case TESSERA_ERR_UNTRUSTED:

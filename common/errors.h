@@ -30,8 +30,13 @@ enum tessera_error {
     TESSERA_ERR_CA_RESPONSE = 20,    /* the CA's answer is unusable */
     /* a renewal or enrolment of the identity is running */
     TESSERA_ERR_RENEWAL_RUNNING = 21,
-    TESSERA_ERR_UNREACHABLE = 100, /* client side: no agent to talk to */
-    TESSERA_ERR_UNTRUSTED = 101,   /* client side: the socket is not ours */
+    /* the user cancelled the PIN prompt or the confirmation */
+    TESSERA_ERR_PROMPT_CANCELLED = 22,
+    TESSERA_ERR_PROMPT_TIMEOUT = 23,  /* nobody answered the prompt in time */
+    TESSERA_ERR_PROGRAM_REFUSED = 24, /* allow-programs does not name it */
+    TESSERA_ERR_NOT_CONFIRMED = 25,   /* the user said no to the program */
+    TESSERA_ERR_UNREACHABLE = 100,    /* client side: no agent to talk to */
+    TESSERA_ERR_UNTRUSTED = 101,      /* client side: the socket is not ours */
 };
 
 /* A short, stable English name for a code, for logs and --json output. */

@@ -963,3 +963,105 @@ tessera_decode_progress(struct tessera_reader *r, struct tessera_progress *p)
     p->message = NULL;
     return false;
 }
+
+void
+tessera_encode_update_env(struct tessera_writer *w,
+                          const struct tessera_env_update *env)
+{
+    tessera_put_type(w, TESSERA_MSG_UPDATE_ENV);
+    tessera_put_string(w, env->display);
+    tessera_put_string(w, env->wayland_display);
+    tessera_put_string(w, env->dbus_address);
+    tessera_put_string(w, env->tty);
+    tessera_put_string(w, env->term);
+}
+
+bool
+tessera_decode_update_env(struct tessera_reader *r,
+                          struct tessera_env_update *env)
+{
+    env->display = tessera_get_string(r);
+    env->wayland_display = tessera_get_string(r);
+    env->dbus_address = tessera_get_string(r);
+    env->tty = tessera_get_string(r);
+    env->term = tessera_get_string(r);
+    if (tessera_reader_done(r))
+        return true;
+    tessera_env_update_clear(env);
+    return false;
+}
+
+void
+tessera_env_update_clear(struct tessera_env_update *env)
+{
+    free(env->display);
+    free(env->wayland_display);
+    free(env->dbus_address);
+    free(env->tty);
+    free(env->term);
+    memset(env, 0, sizeof(*env));
+}
+
+/* The shortest encoding of a use: three empty strings. */
+#define TESSERA_USE_MIN_LEN 41u
+
+void
+tessera_encode_log_reply(struct tessera_writer *w,
+                         const struct tessera_use_list *list)
+{
+    tessera_put_type(w, TESSERA_MSG_LOG_REPLY);
+    tessera_put_u32(w, (uint32_t)list->n);
+    for (size_t i = 0; i < list->n; i++) {
+        const struct tessera_use *u = &list->items[i];
+        tessera_put_u64(w, u->first);
+        tessera_put_u64(w, u->last);
+        tessera_put_u32(w, u->count);
+        tessera_put_string(w, u->identity);
+        tessera_put_string(w, u->token);
+        tessera_put_string(w, u->program);
+        tessera_put_u8(w, u->key_type);
+        tessera_put_u32(w, u->pid);
+        tessera_put_u32(w, u->outcome);
+    }
+}
+
+bool
+tessera_decode_log_reply(struct tessera_reader *r,
+                         struct tessera_use_list *list)
+{
+    memset(list, 0, sizeof(*list));
+    uint32_t n = tessera_get_u32(r);
+    if (r->failed || n > (r->len - r->pos) / TESSERA_USE_MIN_LEN)
+        return false;
+    list->items = calloc(n ? n : 1, sizeof(*list->items));
+    if (list->items == NULL)
+        return false;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        struct tessera_use *u = &list->items[list->n++];
+        u->first = tessera_get_u64(r);
+        u->last = tessera_get_u64(r);
+        u->count = tessera_get_u32(r);
+        u->identity = tessera_get_string(r);
+        u->token = tessera_get_string(r);
+        u->program = tessera_get_string(r);
+        u->key_type = tessera_get_u8(r);
+        u->pid = tessera_get_u32(r);
+        u->outcome = tessera_get_u32(r);
+    }
+    if (tessera_reader_done(r))
+        return true;
+    tessera_use_list_clear(list);
+    return false;
+}
+
+void
+tessera_use_list_clear(struct tessera_use_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->items[i].identity);
+        free(list->items[i].token);
+        free(list->items[i].program);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}

@@ -222,6 +222,40 @@ void tessera_token_list_clear(struct tessera_token_list *l);
 void tessera_identity_summary_clear(struct tessera_identity_summary *s);
 void tessera_token_info_clear(struct tessera_token_info *t);
 
+/* UPDATE_ENV: the display and terminal PIN prompts go to (tessera
+ * update-env); an empty string is unknown. */
+struct tessera_env_update {
+    char *display, *wayland_display, *dbus_address, *tty, *term;
+};
+void tessera_encode_update_env(struct tessera_writer *w,
+                               const struct tessera_env_update *env);
+bool tessera_decode_update_env(struct tessera_reader *r,
+                               struct tessera_env_update *env);
+void tessera_env_update_clear(struct tessera_env_update *env);
+
+/* LOG (a name request; "" for every identity) and LOG_REPLY: the recent
+ * uses, oldest first. One entry is count uses of one kind, from first to
+ * last (seconds since the epoch); outcome 0 is a signature, else the
+ * refusal's error code. */
+#define TESSERA_USE_PROGRAM_MAX 200u
+struct tessera_use {
+    uint64_t first, last;
+    uint32_t count;
+    char *identity, *token, *program;
+    uint8_t key_type;
+    uint32_t pid;
+    uint32_t outcome;
+};
+struct tessera_use_list {
+    size_t n;
+    struct tessera_use *items;
+};
+void tessera_encode_log_reply(struct tessera_writer *w,
+                              const struct tessera_use_list *list);
+bool tessera_decode_log_reply(struct tessera_reader *r,
+                              struct tessera_use_list *list);
+void tessera_use_list_clear(struct tessera_use_list *list);
+
 /* names.c: what people read. */
 /* "ready", "locked", "no certificate", "expired" or "token absent" at NOW
  * (seconds since the epoch): what tessera list and D-Bus call the state. */

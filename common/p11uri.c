@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "p11uri.h"
+#include "hex.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,18 +20,6 @@ fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [p, p+n) into a fresh blob with a terminating NUL. */
 static bool
 decode_value(const char *p, size_t n, struct tessera_blob *out)
@@ -44,8 +33,8 @@ decode_value(const char *p, size_t n, struct tessera_blob *out)
             buf[len++] = (uint8_t)p[i];
             continue;
         }
-        int hi = i + 2 < n ? hex_value(p[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(p[i + 2]) : -1;
+        int hi = i + 2 < n ? tessera_hex_value(p[i + 1]) : -1;
+        int lo = i + 2 < n ? tessera_hex_value(p[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             free(buf);
             return false;

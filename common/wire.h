@@ -29,7 +29,9 @@ enum tessera_msg {
     TESSERA_MSG_IMPORT = 0x09,
     TESSERA_MSG_ENROLL = 0x0a,
     TESSERA_MSG_RENEW = 0x0b,
-    TESSERA_MSG_EXPORT = 0x18, /* write files that follow the identity */
+    TESSERA_MSG_UPDATE_ENV = 0x10, /* where PIN prompts go */
+    TESSERA_MSG_LOG = 0x11,        /* recent uses of the identities */
+    TESSERA_MSG_EXPORT = 0x18,     /* write files that follow the identity */
     /* keygen whose CSR asks for subject alternative names; KEYGEN_REPLY */
     TESSERA_MSG_KEYGEN_SANS = 0x1c,
     /* import replacing a certificate, or attaching a CA profile; OK */
@@ -49,6 +51,7 @@ enum tessera_msg {
     TESSERA_MSG_KEYGEN_REPLY = 0x88,
     TESSERA_MSG_ENROLL_REPLY = 0x8a,
     TESSERA_MSG_RENEW_REPLY = 0x8b,
+    TESSERA_MSG_LOG_REPLY = 0x91,
     /* Not a reply: a step of a FOLLOW request, any number before it. */
     TESSERA_MSG_PROGRESS = 0xa0,
     TESSERA_MSG_ERROR = 0xff,

@@ -290,6 +290,12 @@ module_agent_error(const struct tessera_status *st, CK_RV otherwise)
         return CKR_PIN_INCORRECT;
     case TESSERA_ERR_PIN_LOCKED:
         return CKR_PIN_LOCKED;
+    case TESSERA_ERR_PROMPT_CANCELLED: /* the agent's PIN prompt */
+    case TESSERA_ERR_PROMPT_TIMEOUT:
+        return CKR_FUNCTION_CANCELED;
+    case TESSERA_ERR_PROGRAM_REFUSED: /* the identity's policy */
+    case TESSERA_ERR_NOT_CONFIRMED:
+        return CKR_FUNCTION_REJECTED;
     default:
         return otherwise;
     }

@@ -89,6 +89,15 @@ static const OSSL_ITEM reason_strings[] = {
     {TESSERA_ERR_INTERNAL, "internal error"},
     {TESSERA_ERR_BUSY, "the Tessera agent is busy"},
     {TESSERA_ERR_DENIED, "the Tessera agent serves another user"},
+    {TESSERA_ERR_PROMPT_CANCELLED,
+     "the PIN prompt was cancelled: enter the PIN, or run `tessera unlock`"},
+    {TESSERA_ERR_PROMPT_TIMEOUT,
+     "nobody entered the PIN in time: run `tessera unlock`"},
+    {TESSERA_ERR_PROGRAM_REFUSED,
+     "this program may not use the identity (allow-programs in agent.conf; "
+     "`tessera log` names it)"},
+    {TESSERA_ERR_NOT_CONFIRMED,
+     "the user did not allow this program to use the identity"},
     {TESSERA_ERR_UNREACHABLE,
      "cannot reach the Tessera agent: start it with `systemctl --user start "
      "tessera-agent.socket` or `tessera-agent`"},

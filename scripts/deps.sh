@@ -29,6 +29,9 @@ packages=(
     # p11tool and gnutls-cli, libp11's engine (wpa_supplicant), a browser
     # and a web server that asks for client certificates
     gnutls-bin libengine-pkcs11-openssl chromium nginx-light
+    # the agent's PIN prompts: real pinentry programs on a terminal that
+    # tmux gives the tests and types on
+    pinentry-tty pinentry-curses tmux
 )
 
 missing=()

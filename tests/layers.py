@@ -10,10 +10,11 @@ import sys
 # Bottom up; a module is its .c and .h.
 LAYERS = [
     ("foundation", "agent config events files state tasks naming schedule "
-                   "peers journal record exports recovery testpoint ratelog"),
+                   "credentials journal record exports recovery testpoint ratelog "
+                   "session peer assuan pinentry uses"),
     ("PKCS#11 and tokens", "p11 modules tokens objects"),
     ("registry and identities", "identity registry"),
-    ("signer", "digests signer builtin"),
+    ("signer", "digests signer builtin prompt policy"),
     ("lifecycle", "keys chaincheck publish enrolment claims recover renew "
                   "renewals "
                   "steps transitions enroll/certify enroll/enroll "

@@ -22,6 +22,9 @@ export TESSERA_SOCKET=$T/run/tessera/agent.sock
 export OPENSSL_MODULES=$TESSERA_BUILD/provider
 # Nothing from the machine's openssl.cnf may change what a test sees.
 export OPENSSL_CONF=/dev/null
+# Nor may the agent put a PIN prompt on the tester's display or terminal:
+# test_prompt.sh gives it one of its own.
+unset DISPLAY WAYLAND_DISPLAY GPG_TTY TESSERA_TTY
 # Debian registers tpm2-pkcs11 with p11-kit: where a test loads the
 # registered modules, it must neither write to $HOME nor find a real TPM.
 export TPM2_PKCS11_STORE=$T/tpm2-store TPM2_PKCS11_TCTI=swtpm:host=127.0.0.1,port=9

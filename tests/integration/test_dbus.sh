@@ -190,6 +190,9 @@ check_output "and the agent serves on with what it had" "objectpath '$AGENT/iden
     "{'token': <'Test Token'>, 'ca': <'corp'>, 'subject': <'CN=desk'>}"
 cp "$T/agent.conf.good" "$XDG_CONFIG_HOME/tessera/agent.conf"
 check "Reload of the good file again" call "$AGENT" org.tessera.Agent1.Reload
+check_output "RecentUses shows an identity's uses, refusals too, with the program" \
+    "'laptop', 'Test Token', 'EC', '[^']*/sign_load', (uint32 )?[1-9][0-9]*, 'token-locked'" \
+    call "$AGENT" org.tessera.Agent1.RecentUses laptop
 # Expiry warnings only for certificates nothing will replace in time, and
 # not again at every start.
 stop_agent

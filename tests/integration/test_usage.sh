@@ -17,7 +17,7 @@ export PATH=$TESSERA_BUILD/cli:$PATH
 # --- help, before any agent runs: it needs none
 commands=$("$TESSERA" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }' | xargs)
 check_output "tessera --help lists the commands" \
-    "^list tokens unlock lock enroll renew keygen import forget doctor export help$" echo "$commands"
+    "^list tokens unlock lock enroll renew keygen import forget doctor export update-env log help$" echo "$commands"
 for command in $commands; do
     "$TESSERA" help "$command" >"$T/help.$command" 2>&1 || true
     if grep -q "^Usage: tessera $command" "$T/help.$command" &&
@@ -194,7 +194,7 @@ complete_bash_elsewhere() { TESSERA_SOCKET=$T/nowhere.sock complete_bash "$@"; }
 # The test's agent (root's, as the system agent is) stands for the system agent.
 as_system_agent() { (export TESSERA_SYSTEM_SOCKET=$TESSERA_SOCKET && "$@"); }
 check_output "bash: the commands" \
-    "^doctor enroll export forget help import keygen list lock renew tokens unlock$" complete_bash tessera ""
+    "^doctor enroll export forget help import keygen list lock log renew tokens unlock update-env$" complete_bash tessera ""
 check_output "bash: a command from its start" "^unlock$" complete_bash tessera unl
 check_output "bash: a command's options" "^--help --json --key --out --san --subject --token$" \
     complete_bash tessera keygen x --

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Whom the agent serves (agent/peers.c): a user's agent its user and root
+/* Whom the agent serves (agent/credentials.c): a user's agent its user and root
  * unless allow-root=false; the system agent root and allow-users= and
  * allow-groups=, by name or number, primary or supplementary group. */
-#include "../../agent/peers.h"
+#include "../../agent/credentials.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,9 +27,10 @@ serves(const struct agent_config *cfg, gboolean system, uid_t uid, gid_t gid,
        gid_t supplementary, struct tessera_status *st)
 {
     gid_t groups[1] = {supplementary};
-    struct agent_peer peer = {uid, gid, 42, groups, supplementary ? 1 : 0};
+    struct agent_credentials peer = {uid, gid, 42, groups,
+                                     supplementary ? 1 : 0};
     *st = (struct tessera_status){0};
-    return agent_peer_allowed(cfg, system, 1000, &peer, st);
+    return agent_credentials_allowed(cfg, system, 1000, &peer, st);
 }
 
 static void

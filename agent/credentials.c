@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "peers.h"
+#include "credentials.h"
 #include "../common/ownership.h"
 
 #include <errno.h>
@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 gboolean
-agent_peer_read(int fd, struct agent_peer *peer)
+agent_credentials_read(int fd, struct agent_credentials *peer)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    *peer = (struct agent_peer){0};
+    *peer = (struct agent_credentials){0};
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return FALSE;
-    *peer = (struct agent_peer){cred.uid, cred.gid, cred.pid, NULL, 0};
+    *peer = (struct agent_credentials){cred.uid, cred.gid, cred.pid, NULL, 0};
     /* SO_PEERGROUPS says how much room it needs when given too little.
      * Without it (Linux before 4.13) only the primary group counts. */
     len = 0;
@@ -33,7 +33,7 @@ agent_peer_read(int fd, struct agent_peer *peer)
 }
 
 void
-agent_peer_clear(struct agent_peer *peer)
+agent_credentials_clear(struct agent_credentials *peer)
 {
     g_clear_pointer(&peer->groups, g_free);
     peer->n_groups = 0;
@@ -62,7 +62,7 @@ names_id(const char *name, gboolean group, unsigned long id)
 }
 
 static gboolean
-in_allowed_groups(char **allowed, const struct agent_peer *peer)
+in_allowed_groups(char **allowed, const struct agent_credentials *peer)
 {
     for (char **g = allowed; g != NULL && *g != NULL; g++) {
         if (names_id(*g, TRUE, peer->gid))
@@ -75,7 +75,8 @@ in_allowed_groups(char **allowed, const struct agent_peer *peer)
 }
 
 static gboolean
-system_serves(const struct config_agent *c, const struct agent_peer *peer)
+system_serves(const struct config_agent *c,
+              const struct agent_credentials *peer)
 {
     if (peer->uid == 0)
         return TRUE;
@@ -86,8 +87,9 @@ system_serves(const struct config_agent *c, const struct agent_peer *peer)
 }
 
 gboolean
-agent_peer_allowed(const struct agent_config *cfg, gboolean system, uid_t self,
-                   const struct agent_peer *peer, struct tessera_status *st)
+agent_credentials_allowed(const struct agent_config *cfg, gboolean system,
+                          uid_t self, const struct agent_credentials *peer,
+                          struct tessera_status *st)
 {
     char who[128];
     if (system ? system_serves(&cfg->agent, peer)
