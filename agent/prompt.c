@@ -244,8 +244,11 @@ prompt_unlock(struct agent *agent, struct agent_token *token,
               struct tessera_status *st)
 {
     struct agent_config *cfg = agent_config_get(agent);
-    gboolean prompt = agent_config_token(cfg, token_label(token))->pin_source ==
-                      AGENT_PIN_PROMPT;
+    /* The system agent serves services at boot: nobody is there to type,
+     * and it takes no typed PIN (pin-file or empty only). */
+    gboolean prompt = !agent->system &&
+                      agent_config_token(cfg, token_label(token))->pin_source ==
+                          AGENT_PIN_PROMPT;
     agent_config_unref(cfg);
     struct asking a;
     if (!prompt || !prepare(agent, identity, peer, &a))
