@@ -306,7 +306,7 @@ main(int argc, char **argv)
 
     if (!foreground)
         agent_server_adopt(server);
-    agent_server_announce(server);
+    agent_server_serve(server);
     agent.session = agent_session_new();
     agent.prompts = agent_prompts_new();
     agent.policy = agent_policy_new();

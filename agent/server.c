@@ -1004,6 +1004,23 @@ agent_server_start(struct agent *agent, const char *path,
     g_mutex_init(&server->lock);
     g_queue_init(&server->connections);
     server->per_process = g_hash_table_new(NULL, NULL);
+    server->epoll_fd = server->wake_fd = -1;
+    return server;
+}
+
+void
+agent_server_adopt(struct agent_server *server)
+{
+    /* Linux takes a listening socket's peer credentials at listen(). */
+    if (server->path != NULL && listen(server->listen_fd, 64) < 0)
+        g_warning("cannot listen on %s again: %s", server->path,
+                  g_strerror(errno));
+}
+
+void
+agent_server_serve(struct agent_server *server)
+{
+    struct agent *agent = server->agent;
     server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     server->wake_fd = eventfd(0, EFD_CLOEXEC);
     struct epoll_event wake = {.events = EPOLLIN, .data.ptr = NULL};
@@ -1018,37 +1035,19 @@ agent_server_start(struct agent *agent, const char *path,
     server->idle_thread = g_thread_new("tessera-idle", idle_main, server);
     server->progress_subscription =
         agent_events_subscribe(agent->events, on_progress, server);
-    server->source = g_unix_fd_add(fd, G_IO_IN, on_incoming, server);
-    return server;
-}
-
-void
-agent_server_adopt(struct agent_server *server)
-{
-    /* Linux takes a listening socket's peer credentials at listen(). */
-    if (server->path != NULL && listen(server->listen_fd, 64) < 0)
-        g_warning("cannot listen on %s again: %s", server->path,
-                  g_strerror(errno));
-}
-
-void
-agent_server_announce(const struct agent_server *server)
-{
+    server->source =
+        g_unix_fd_add(server->listen_fd, G_IO_IN, on_incoming, server);
     if (server->path == NULL)
         g_message("listening on the socket the service manager passed");
     else
         g_message("listening on %s", server->path);
 }
 
-void
-agent_server_stop(struct agent_server *server)
+/* What agent_server_serve started, in reverse. */
+static void
+stop_serving(struct agent_server *server)
 {
-    if (server == NULL)
-        return;
     g_source_remove(server->source);
-    close(server->listen_fd);
-    if (server->path != NULL)
-        unlink(server->path);
     uint64_t one = 1;
     if (write(server->wake_fd, &one, sizeof(one)) != sizeof(one))
         g_error("cannot stop the idle thread: %s", g_strerror(errno));
@@ -1073,9 +1072,21 @@ agent_server_stop(struct agent_server *server)
     agent_events_unsubscribe(server->agent->events,
                              server->progress_subscription);
     g_thread_pool_free(server->workers, FALSE, TRUE);
-    g_hash_table_unref(server->per_process);
     close(server->epoll_fd);
     close(server->wake_fd);
+}
+
+void
+agent_server_stop(struct agent_server *server)
+{
+    if (server == NULL)
+        return;
+    if (server->idle_thread != NULL)
+        stop_serving(server);
+    close(server->listen_fd);
+    if (server->path != NULL)
+        unlink(server->path);
+    g_hash_table_unref(server->per_process);
     g_mutex_clear(&server->lock);
     g_free(server->path);
     g_free(server);

@@ -17,14 +17,16 @@ struct agent_server;
 /* On the socket the service manager passed, else on path (its directory
  * made 0700, and refused when it is not the user's alone, or when another
  * agent serves it; a system agent's 0755 and root's, the socket 0666).
- * Clients are accepted once the main loop runs. */
+ * Clients are accepted after agent_server_serve, once the main loop runs. */
 struct agent_server *agent_server_start(struct agent *agent, const char *path,
                                         struct tessera_status *st);
 /* In the process that went to the background: clients' SO_PEERCRED names
  * it, not its parent that made the socket. */
 void agent_server_adopt(struct agent_server *server);
-/* Says in the log where it listens (once the log has its place). */
-void agent_server_announce(const struct agent_server *server);
+/* Starts serving: the idle connections' epoll set, the workers and the
+ * idle thread, made after the agent went to the background (a fork keeps
+ * no thread), and says in the log where it listens. */
+void agent_server_serve(struct agent_server *server);
 void agent_server_stop(struct agent_server *server);
 
 #endif
