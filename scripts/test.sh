@@ -11,7 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+# A smoke run per target at every test run (the suite must stay under 15
+# minutes on 2 cores); longer runs: scripts/reliability/fuzz-hours.sh.
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 log=$(mktemp /tmp/tessera-test-log.XXXXXX)
 failed_steps=()
 
@@ -22,21 +24,29 @@ step() { # NAME COMMAND...
     if ! "$@" 2>&1 | tee -a "$log"; then failed_steps+=("$name"); fi
 }
 
-setup() { # DIR [MESON ARGS]
+setup() { # DIR [MESON ARGS] [-- TARGETS]: every target unless named
     local dir=$1 output
     shift
+    local args=() targets=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        args+=("$1")
+        shift
+    done
+    [ $# -gt 0 ] && shift && targets=("$@")
     local reconfigure=()
     [ -d "$dir" ] && reconfigure=(--reconfigure)
     # meson prints its configuration errors on stdout: show them on failure.
-    if ! output=$(meson setup "${reconfigure[@]}" "$dir" "$@" 2>&1); then
+    if ! output=$(meson setup "${reconfigure[@]}" "$dir" "${args[@]}" 2>&1); then
         echo "$output"
         return 1
     fi
-    ninja -C "$dir"
+    ninja -C "$dir" "${targets[@]}"
 }
 
+# Only the fuzz targets: the rest of a clang build is not run here.
 setup_fuzzers() {
-    CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
+    CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false -- \
+        $(sed -n "s/^ *'\(fuzz_[a-z0-9_]*\)': .*/tests\/fuzz\/\1/p" tests/fuzz/meson.build)
 }
 
 run_fuzzers() {
