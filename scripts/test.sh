@@ -72,11 +72,9 @@ check_format() {
 
 step "format (.clang-format)" check_format
 step "build" setup build
-# Three at a time on two cores: the suites mostly wait (servers, CAs that
-# take seconds, timers), about 40 % CPU at two; renew_slow starts first.
-step "tests" meson test -C build --verbose --print-errorlogs --num-processes 3
+step "tests" meson test -C build --verbose --print-errorlogs --num-processes 2
 step "build with ASan+UBSan" setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
-step "tests with ASan+UBSan" meson test -C build-asan --verbose --print-errorlogs --num-processes 3
+step "tests with ASan+UBSan" meson test -C build-asan --verbose --print-errorlogs --num-processes 2
 step "unit tests under valgrind" meson test -C build --suite unit --verbose \
     --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'
 step "benchmark smoke run (signatures verified, times not judged)" scripts/bench.sh --smoke
